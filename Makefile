@@ -1,0 +1,74 @@
+# One command to run the system, one to test everything. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BACKEND_VENV := backend/.venv
+AI_VENV := ai-server/.venv
+
+.PHONY: help install run stop status test test-backend test-ai test-e2e check-deploy lint fmt env schema migrations
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+# --- installation (idempotent; re-runs only when a requirements file changes) -----------------------
+$(BACKEND_VENV)/.installed: backend/requirements.txt backend/requirements-dev.txt
+	scripts/services.sh install
+	test -x $(BACKEND_VENV)/bin/python || python3 -m venv $(BACKEND_VENV)
+	$(BACKEND_VENV)/bin/pip install -q --upgrade pip
+	$(BACKEND_VENV)/bin/pip install -q -r backend/requirements-dev.txt
+	touch $@
+
+$(AI_VENV)/.installed: ai-server/requirements.txt ai-server/requirements-dev.txt ai-server/pyproject.toml
+	test -x $(AI_VENV)/bin/python || python3 -m venv $(AI_VENV)
+	$(AI_VENV)/bin/pip install -q --upgrade pip
+	$(AI_VENV)/bin/pip install -q -r ai-server/requirements-dev.txt -e ai-server
+	touch $@
+
+install: $(BACKEND_VENV)/.installed $(AI_VENV)/.installed ## install Debian packages and the virtual environments
+
+env: ## create .env with random secrets (never overwrites)
+	scripts/env.sh
+
+# --- the two commands ------------------------------------------------------------------------------
+run: install ## start the whole system with demo data; prints the URL and logins
+	scripts/run.sh
+
+stop: ## stop what make run started
+	scripts/stop.sh
+
+status: ## state of each server
+	scripts/services.sh status
+
+test: install ## every test suite (backend, ai-server, end-to-end, deploy config) against real servers
+	scripts/test.sh
+
+test-backend: install ## backend suite only
+	scripts/test.sh backend
+
+test-ai: install ## ai-server suite only
+	scripts/test.sh ai-server
+
+test-e2e: install ## end-to-end suite only (starts the stack through nginx)
+	scripts/test.sh e2e
+
+check-deploy: install ## validate compose files, nginx config, workflows, monitoring config
+	scripts/test.sh deploy
+
+# --- developer habits -------------------------------------------------------------------------------
+lint: install ## ruff lint + format check, migrations in step with models
+	$(BACKEND_VENV)/bin/ruff check .
+	$(BACKEND_VENV)/bin/ruff format --check .
+	scripts/env.sh
+	cd backend && DJANGO_SETTINGS_MODULE=cdss.settings.test .venv/bin/python manage.py makemigrations --check --dry-run
+
+fmt: install ## apply ruff fixes and formatting
+	$(BACKEND_VENV)/bin/ruff check --fix .
+	$(BACKEND_VENV)/bin/ruff format .
+
+migrations: install ## create migrations for model changes
+	scripts/env.sh
+	cd backend && .venv/bin/python manage.py makemigrations
+
+schema: install ## write the OpenAPI schema to backend/openapi.yaml
+	scripts/env.sh
+	cd backend && .venv/bin/python manage.py spectacular --file openapi.yaml --validate

@@ -1,0 +1,1 @@
+"""Users, roles, authentication and permission classes. Imports only `core` and `audit`."""

@@ -1,0 +1,1 @@
+"""Settings per environment: `base` holds everything, `production` and `test` only adjust it."""

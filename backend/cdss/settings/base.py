@@ -1,0 +1,219 @@
+"""Everything the CDSS needs to run, read from the environment (django-environ).
+
+Required values fail fast with ImproperlyConfigured naming the variable. Each may also come from a
+file named by `<NAME>_FILE` (Docker secrets). A `.env` at the repository root is read when present;
+real environment variables win over it.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parents[2]  # backend/
+REPO_ROOT = BASE_DIR.parent
+
+env = environ.Env()
+if (REPO_ROOT / ".env").is_file():
+    environ.Env.read_env(REPO_ROOT / ".env", overwrite=False)
+
+
+def required(name: str) -> str:
+    """The value of a variable the system cannot start without (or of the file `<name>_FILE` names)."""
+    value = os.environ.get(name, "").strip()
+    secret_file = os.environ.get(f"{name}_FILE", "").strip()
+    if not value and secret_file:
+        value = Path(secret_file).read_text(encoding="utf-8").strip()
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} is not set. Set it in the environment or in .env (see .env.example for every variable)."
+        )
+    return value
+
+
+def with_path(url: str, path: str) -> str:
+    """`url` with its path replaced (a RabbitMQ vhost, a Redis database number)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{path}"))
+
+
+# --- Django core -------------------------------------------------------------------------------------
+SECRET_KEY = required("DJANGO_SECRET_KEY")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_celery_beat",
+    "django_prometheus",
+    "core",
+    "acct",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "cdss.urls"
+WSGI_APPLICATION = "cdss.wsgi.application"
+ASGI_APPLICATION = "cdss.asgi.application"
+AUTH_USER_MODEL = "acct.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "ko-kr"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Seoul")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(REPO_ROOT / "var" / "static"))
+
+# --- MariaDB (mysqlclient, utf8mb4, strict mode) ----------------------------------------------------
+_database = env.db_url_config(required("DATABASE_URL"))
+_database["ENGINE"] = "django_prometheus.db.backends.mysql"  # the MySQL backend plus query metrics
+_database["OPTIONS"] = {
+    "charset": "utf8mb4",
+    "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+    "isolation_level": "read committed",
+    "connect_timeout": 5,
+}
+_database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+_database["CONN_HEALTH_CHECKS"] = True
+_database["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+DATABASES = {"default": _database}
+
+# --- Redis: cache, sessions, channel layer ----------------------------------------------------------
+REDIS_URL = required("REDIS_URL")
+CACHES = {
+    "default": {
+        "BACKEND": "django_prometheus.cache.backends.redis.NativeRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cdss",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 3600)
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "cdss:ws"},
+    }
+}
+
+# --- RabbitMQ: our topology (core.messaging) and Celery --------------------------------------------
+RABBITMQ_URL = required("RABBITMQ_URL")
+
+CELERY_BROKER_URL = RABBITMQ_URL
+CELERY_RESULT_BACKEND = required("CELERY_RESULT_BACKEND")
+CELERY_TASK_ACKS_LATE = True  # a task is acknowledged after it ran, so a crash redelivers it
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker child requeues its task instead of acking it
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- External systems ------------------------------------------------------------------------------
+ORTHANC_URL = required("ORTHANC_URL").rstrip("/")
+ORTHANC_USERNAME = required("ORTHANC_USERNAME")
+ORTHANC_PASSWORD = required("ORTHANC_PASSWORD")
+FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="").rstrip("/")  # empty: not configured
+EMR_BASE_URL = env.str("EMR_BASE_URL", default="").rstrip("/")  # empty: not configured
+AI_SERVER_URL = env.str("AI_SERVER_URL", default="").rstrip("/")
+
+# --- Object storage (MinIO in production; any S3 API) -----------------------------------------------
+S3_ENDPOINT_URL = required("S3_ENDPOINT_URL")
+S3_ACCESS_KEY = required("S3_ACCESS_KEY")
+S3_SECRET_KEY = required("S3_SECRET_KEY")
+S3_REGION = env.str("S3_REGION", default="us-east-1")
+S3_BUCKET_PREFIX = env.str("S3_BUCKET_PREFIX", default="")
+S3_BUCKETS = {
+    purpose: S3_BUCKET_PREFIX + name
+    for purpose, name in {
+        "artifacts": "ai-artifacts",
+        "thumbnails": "dicom-thumbnails",
+        "backups": "cdss-backups",
+    }.items()
+}
+
+# --- Health ------------------------------------------------------------------------------------------
+READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
+
+# --- REST API and its OpenAPI schema ----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CDSS API",
+    "DESCRIPTION": "Clinical decision support for the brain-tumour pathway.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files: no CDN, works offline
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Logging: one line per event on stdout; the process manager or Docker collects it ---------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stdout"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {"pika": {"level": "WARNING"}},
+}

@@ -1,0 +1,24 @@
+"""Tests: production settings pointed at separate test namespaces on the same real servers.
+
+Tests share the machine's MariaDB, Redis, RabbitMQ, Orthanc and S3 server with a running system, so
+each gets its own namespace: the test database (pytest-django), the `cdss_test` RabbitMQ vhost, Redis
+databases 2 and 3, and `test-` buckets. Nothing here replaces a real server with a fake.
+"""
+
+from .base import env, with_path
+from .production import *  # noqa: F403
+from .production import ALLOWED_HOSTS, CACHES, CHANNEL_LAYERS, RABBITMQ_URL, REDIS_URL, S3_BUCKETS
+
+RABBITMQ_URL = env.str("RABBITMQ_TEST_URL", default=with_path(RABBITMQ_URL, "cdss_test"))
+CELERY_BROKER_URL = RABBITMQ_URL
+REDIS_URL = with_path(REDIS_URL, "2")
+CACHES["default"]["LOCATION"] = REDIS_URL
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [REDIS_URL]
+CELERY_RESULT_BACKEND = with_path(REDIS_URL, "3")
+S3_BUCKETS = {purpose: f"test-{name}" for purpose, name in S3_BUCKETS.items()}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]  # Django's test client

@@ -1,0 +1,4 @@
+"""The platform layer: health and readiness, metrics, RabbitMQ topology and publishing, object storage.
+
+It imports no domain app; every domain app may import it.
+"""

@@ -1,0 +1,78 @@
+"""The RabbitMQ topology, declared as code. Declaring is idempotent: run at start-up and in tests.
+
+    cdss.topic (topic, durable) --ai.job.create--> ai_jobs     --rejected/over limit--> cdss.dlx --> ai_jobs.dlq
+                                --ai.job.poll----> ai_poll     ...                                  ai_poll.dlq
+                                --fhir.sync------> fhir_sync   ...                                  fhir_sync.dlq
+                                --alert.send-----> alert_send  ...                                  alert_send.dlq
+
+Work queues are quorum queues (replicated, durable, with a delivery limit so a message that keeps
+crashing its consumer is dead-lettered instead of looping forever). Each keeps its routing key when
+dead-lettered, so its dead-letter queue is bound to the dead-letter exchange by the same key.
+"""
+
+from dataclasses import dataclass
+
+import pika
+from django.conf import settings
+from pika.adapters.blocking_connection import BlockingChannel
+
+EXCHANGE = "cdss.topic"
+DEAD_LETTER_EXCHANGE = "cdss.dlx"
+DELIVERY_LIMIT = 5  # redeliveries before a poison message is dead-lettered
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    name: str
+    routing_key: str
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}.dlq"
+
+
+WORK_QUEUES = (
+    WorkQueue("ai_jobs", "ai.job.create"),
+    WorkQueue("ai_poll", "ai.job.poll"),
+    WorkQueue("fhir_sync", "fhir.sync"),
+    WorkQueue("alert_send", "alert.send"),
+)
+
+
+def connection_parameters(url: str | None = None, *, timeout: float = 5.0) -> pika.URLParameters:
+    """Parameters that fail within `timeout` when the broker is away instead of hanging."""
+    params = pika.URLParameters(url or settings.RABBITMQ_URL)
+    params.socket_timeout = timeout
+    params.stack_timeout = timeout
+    params.blocked_connection_timeout = max(timeout, 30.0)
+    params.connection_attempts = 1
+    params.heartbeat = 30
+    params.client_properties = {"connection_name": "cdss-backend"}
+    return params
+
+
+def declare(channel: BlockingChannel) -> None:
+    channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
+    channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="topic", durable=True)
+    for queue in WORK_QUEUES:
+        channel.queue_declare(
+            queue.name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": queue.routing_key,
+            },
+        )
+        channel.queue_bind(queue.name, EXCHANGE, routing_key=queue.routing_key)
+        channel.queue_declare(queue.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"})
+        channel.queue_bind(queue.dead_letter_queue, DEAD_LETTER_EXCHANGE, routing_key=queue.routing_key)
+
+
+def declare_topology(url: str | None = None) -> None:
+    connection = pika.BlockingConnection(connection_parameters(url))
+    try:
+        declare(connection.channel())
+    finally:
+        connection.close()

@@ -1,0 +1,1 @@
+"""Websocket delivery of events to signed-in users (Channels consumers under /ws/)."""

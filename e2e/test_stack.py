@@ -1,0 +1,92 @@
+"""The foundation's promises, checked through nginx on the stack that `make run` started."""
+
+import asyncio
+import re
+
+import websockets
+
+
+def test_health_through_nginx_carries_a_request_id(http, base_url):
+    response = http.get(f"{base_url}/health", timeout=10)
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+    echoed = http.get(f"{base_url}/health", headers={"X-Request-ID": "edge-42"}, timeout=10)
+    assert echoed.headers["X-Request-ID"] == "edge-42"
+
+
+def test_ready_shows_every_configured_dependency_up(http, base_url):
+    response = http.get(f"{base_url}/ready", timeout=15)
+    body = response.json()
+    assert response.status_code == 200, body
+    for name in ("database", "redis", "rabbitmq", "orthanc", "object_storage"):
+        assert body["checks"][name]["status"] == "up", (name, body["checks"][name])
+
+
+def test_metrics_are_not_reachable_through_nginx(http, base_url):
+    assert http.get(f"{base_url}/metrics", timeout=10).status_code == 404
+
+
+def test_api_docs_render_with_their_assets(http, base_url):
+    docs = http.get(f"{base_url}/api/docs", timeout=10)
+    assert docs.status_code == 200
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.text)
+    assert any("swagger-ui-bundle.js" in asset for asset in assets), assets
+    for asset in assets:
+        assert http.get(f"{base_url}{asset}", timeout=10).status_code == 200, asset
+    schema = http.get(f"{base_url}/api/schema", timeout=10)
+    assert schema.status_code == 200 and schema.text.startswith("openapi: 3")
+
+
+def _admin_login(http, base_url, password):
+    page = http.get(f"{base_url}/admin/login/?next=/admin/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return http.post(
+        f"{base_url}/admin/login/?next=/admin/",
+        data={"csrfmiddlewaretoken": token, "username": "admin", "password": password, "next": "/admin/"},
+        headers={"Referer": f"{base_url}/admin/login/"},
+        timeout=10,
+        allow_redirects=False,
+    )
+
+
+def test_printed_admin_login_works(http, base_url, env):
+    response = _admin_login(http, base_url, env["DEMO_PASSWORD"])
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    admin_home = http.get(f"{base_url}/admin/", timeout=10, allow_redirects=False)
+    assert admin_home.status_code == 200
+    assert 'href="/admin/acct/user/"' in admin_home.text
+
+
+def test_wrong_admin_password_is_refused(http, base_url):
+    response = _admin_login(http, base_url, "not-the-password")
+    assert response.status_code == 200  # the login form again, with an error
+    assert http.get(f"{base_url}/admin/", timeout=10, allow_redirects=False).status_code == 302
+
+
+def test_websocket_through_nginx_needs_a_session(http, base_url, env):
+    ws_url = base_url.replace("http://", "ws://") + "/ws/notifications/"
+
+    async def connect(cookie: str | None):
+        headers = {"Cookie": cookie} if cookie else {}
+        async with websockets.connect(ws_url, origin=base_url, additional_headers=headers, open_timeout=10) as ws:
+            try:
+                await asyncio.wait_for(ws.recv(), timeout=1.5)
+            except TimeoutError:
+                return "open"
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+            return "message"
+
+    try:
+        asyncio.run(connect(None))
+        raise AssertionError("an anonymous websocket was accepted")
+    except websockets.InvalidStatus as refused:  # closed before accept: daphne refuses the handshake
+        assert refused.response.status_code == 403
+    _admin_login(http, base_url, env["DEMO_PASSWORD"])
+    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    assert asyncio.run(connect(cookie)) == "open"
+
+
+def test_api_rate_limit_answers_429(http, base_url):
+    codes = [http.get(f"{base_url}/api/schema", timeout=10).status_code for _ in range(40)]
+    assert 429 in codes, codes

@@ -1,0 +1,73 @@
+# Shared helpers for the project's shell scripts. Source it; it changes nothing by itself.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VAR="$ROOT/var"            # runtime state of the local stack: data, logs, pid files (git-ignored)
+RUN="$VAR/run"
+LOG="$VAR/log"
+
+say()  { printf '\033[1m==> %s\033[0m\n' "$*"; }
+warn() { printf '\033[33m!!  %s\033[0m\n' "$*" >&2; }
+die()  { printf '\033[31mxx  %s\033[0m\n' "$*" >&2; exit 1; }
+
+# Load .env into the environment (values stay as written; no shell expansion of secrets).
+load_env() {
+  [ -f "$ROOT/.env" ] || die ".env is missing: run 'make env' (make run and make test do it for you)."
+  set -o allexport
+  # shellcheck disable=SC1091
+  . "$ROOT/.env"
+  set +o allexport
+}
+
+# Value of KEY inside a URL like scheme://user:password@host:port/path
+url_part() {  # url_part URL {user|password|host|port|path}
+  "$ROOT/backend/.venv/bin/python" - "$1" "$2" <<'PY'
+import sys
+from urllib.parse import unquote, urlsplit
+url, part = urlsplit(sys.argv[1]), sys.argv[2]
+value = {"user": url.username, "password": url.password, "host": url.hostname,
+         "port": url.port, "path": url.path.lstrip("/")}[part]
+print(unquote(str(value or "")))
+PY
+}
+
+# A process we started is alive if its pid file names a running, non-zombie process.
+pid_alive() {  # pid_alive PIDFILE
+  [ -f "$1" ] || return 1
+  local pid state
+  pid="$(cat "$1")"
+  state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
+  [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
+
+stop_pidfile() {  # stop_pidfile PIDFILE NAME
+  if pid_alive "$1"; then
+    local pid; pid="$(cat "$1")"
+    say "stopping $2 (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do pid_alive "$1" || break; sleep 0.1; done
+    pid_alive "$1" && { warn "$2 did not stop in 10 s; sending KILL"; kill -KILL "$pid" 2>/dev/null || true; }
+  fi
+  rm -f "$1"
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "$what did not come up in time (see $LOG/)."
+    sleep 0.3
+  done
+}
+
+apt_install() {  # apt_install PKG... (only the missing ones)
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  [ "$(id -u)" -eq 0 ] || die "installing ${missing[*]} needs root (or install them yourself)."
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q "${missing[@]}" >"$LOG/apt.log" 2>&1 \
+    || die "apt-get install failed; see $LOG/apt.log"
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make test`: start the servers the tests need, then run the suites in parallel against them.
+#   scripts/test.sh                 every suite
+#   scripts/test.sh backend e2e     some of them (backend, ai-server, e2e, deploy)
+# Exits non-zero when any suite fails; each suite's full output is in var/log/test-<suite>.log.
+set -o errexit -o pipefail -o nounset
+. "$(dirname "$0")/_lib.sh"
+
+SUITES=("$@")
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(backend ai-server e2e deploy)
+
+"$ROOT/scripts/env.sh"
+"$ROOT/scripts/services.sh" up
+
+suite_backend()  { cd "$ROOT/backend" && .venv/bin/pytest -p no:cacheprovider; }
+suite_ai-server() { cd "$ROOT/ai-server" && .venv/bin/pytest -p no:cacheprovider; }
+suite_deploy()   { "$ROOT/scripts/check-deploy-config.sh"; }
+suite_e2e() {
+  # Shares one stack with `make run`: reuses a running one, otherwise starts it and stops it after.
+  local started=""
+  pid_alive "$RUN/honcho.pid" || started=yes
+  "$ROOT/scripts/run.sh"
+  local rc=0
+  (cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c e2e/pytest.ini e2e) || rc=$?
+  if [ -n "$started" ]; then "$ROOT/scripts/stop.sh"; fi
+  return $rc
+}
+
+declare -A pids
+started_at=$SECONDS
+for suite in "${SUITES[@]}"; do
+  declare -F "suite_$suite" >/dev/null || die "unknown suite '$suite' (backend, ai-server, e2e, deploy)"
+  say "suite $suite: started (log: var/log/test-$suite.log)"
+  ( "suite_$suite" ) >"$LOG/test-$suite.log" 2>&1 &
+  pids[$suite]=$!
+done
+
+failed=()
+for suite in "${SUITES[@]}"; do
+  rc=0; wait "${pids[$suite]}" || rc=$?
+  printf '\n\033[1m----- %s (exit %s) -----\033[0m\n' "$suite" "$rc"
+  tail -n 40 "$LOG/test-$suite.log"
+  [ $rc -eq 0 ] || failed+=("$suite")
+done
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  die "FAILED suites: ${failed[*]} ($((SECONDS - started_at)) s). Full logs: var/log/test-<suite>.log"
+fi
+say "all suites passed: ${SUITES[*]} ($((SECONDS - started_at)) s)"
