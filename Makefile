@@ -5,7 +5,7 @@ SHELL := /bin/bash
 BACKEND_VENV := backend/.venv
 AI_VENV := ai-server/.venv
 
-.PHONY: help install run stop status test test-backend test-ai test-e2e check-deploy lint fmt env schema migrations
+.PHONY: help install run stop status test test-backend test-ai test-e2e check-deploy lint fmt env schema migrations bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,3 +72,8 @@ migrations: install ## create migrations for model changes
 schema: install ## write the OpenAPI schema to backend/openapi.yaml
 	scripts/env.sh
 	cd backend && .venv/bin/python manage.py spectacular --file openapi.yaml --validate
+
+bench: install ## benchmarks (each prints a ratio against a baseline measured in the same run)
+	scripts/env.sh
+	scripts/services.sh up
+	cd backend && .venv/bin/python benchmarks/audit_overhead.py

@@ -26,3 +26,109 @@ def test_namespaces():
     """What `manage.py bootstrap` does at start-up, done once for the test vhost and test buckets."""
     declare_topology(settings.RABBITMQ_URL)
     ensure_buckets()
+
+
+# --- people and clients -------------------------------------------------------------------------------
+ROLE_NAMES = ("DOCTOR", "RIB", "NURSE", "ADMIN", "OPS", "SERVICE")
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user("DOCTOR", "RIB", username=...) -> a saved user holding those roles."""
+    from acct.models import User
+    from acct.services import user_set_roles
+
+    counter = iter(range(1, 10_000))
+
+    def make(*roles: str, username: str | None = None, password: str = "correct-horse-battery-9", **fields):
+        name = username or f"{'-'.join(roles).lower() or 'norole'}-{next(counter)}"
+        user = User.objects.create_user(username=name, password=password, **fields)
+        if "SERVICE" in roles:
+            user.is_service_account = True
+            user.set_unusable_password()
+            user.save()
+        user_set_roles(actor=None, user=user, roles=set(roles))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def token_client(make_user):
+    """token_client("DOCTOR") -> an APIClient that sends a fresh knox token of a user with that role."""
+    from rest_framework.test import APIClient
+
+    from acct.services import token_issue
+
+    def make(*roles: str, user=None):
+        user = user or make_user(*roles)
+        _, token = token_issue(actor=user, user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _truncate_audit_after_transactional_tests(request):
+    """Django flushes transactional tests with DELETE, which the audit triggers refuse; TRUNCATE them first
+    (TRUNCATE fires no trigger). Runs before pytest-django's own teardown because it is set up after it."""
+    marker = request.node.get_closest_marker("django_db")
+    yield
+    if marker and (marker.kwargs.get("transaction") or (len(marker.args) > 0 and marker.args[0])):
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE TABLE audit_auditevent")
+            cursor.execute("TRUNCATE TABLE audit_auditchainhead")
+
+
+EXTERNAL_CALLS = {"calls": 0, "tests": 0}
+
+
+@pytest.fixture(autouse=True)
+def _every_external_call_is_audited(request, monkeypatch):
+    """Across the whole suite: each logical call to an external system through core.http produces
+    exactly one EXTERNAL_CALL audit event (not one per retry, and never none)."""
+    from core.http import ExternalSession
+
+    calls: list[tuple[str, str]] = []
+    baseline: list[int] = []
+    original = ExternalSession.request
+
+    def counted(self, method, path, **kwargs):
+        if not baseline and request.node.get_closest_marker("django_db"):
+            baseline.append(_external_call_events())
+        calls.append((self.system, method))
+        return original(self, method, path, **kwargs)
+
+    monkeypatch.setattr(ExternalSession, "request", counted)
+    yield
+    if calls and baseline:
+        made = _external_call_events() - baseline[0]
+        assert made == len(calls), f"{len(calls)} external calls made but {made} EXTERNAL_CALL events recorded"
+        EXTERNAL_CALLS["calls"] += len(calls)
+        EXTERNAL_CALLS["tests"] += 1
+
+
+def _external_call_events() -> int:
+    from audit.models import Action, AuditEvent
+
+    return AuditEvent.objects.filter(action=Action.EXTERNAL_CALL).count()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if EXTERNAL_CALLS["calls"]:
+        terminalreporter.write_line(
+            f"external calls audited: {EXTERNAL_CALLS['calls']} calls in {EXTERNAL_CALLS['tests']} tests, "
+            "each with exactly one EXTERNAL_CALL event"
+        )

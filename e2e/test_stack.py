@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+import uuid
 
 import websockets
 
@@ -85,6 +86,24 @@ def test_websocket_through_nginx_needs_a_session(http, base_url, env):
     _admin_login(http, base_url, env["DEMO_PASSWORD"])
     cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
     assert asyncio.run(connect(cookie)) == "open"
+
+
+def test_request_id_from_the_edge_reaches_the_audit_trail(http, base_url, env):
+    token = http.post(f"{base_url}/api/auth/token", json={"username": "admin", "password": env["DEMO_PASSWORD"]},
+                      timeout=10)  # fmt: skip
+    assert token.status_code == 201, token.text
+    headers = {"Authorization": f"Token {token.json()['token']}"}
+    trace = f"e2e-{uuid.uuid4().hex[:12]}"  # the database outlives test runs: a fresh id each time
+    me = http.get(f"{base_url}/api/auth/me", headers=headers, timeout=10).json()
+    assert me["roles"] == ["ADMIN"]
+    http.get(f"{base_url}/api/audit/events", params={"patient": "e2e-none"}, timeout=10,
+             headers={**headers, "X-Request-ID": trace})  # fmt: skip
+    found = http.get(f"{base_url}/api/audit/events", params={"request_id": trace}, headers=headers,
+                     timeout=10).json()  # fmt: skip
+    assert found["count"] == 1
+    event = found["results"][0]
+    assert event["actor_username"] == "admin" and event["source_ip"] == "127.0.0.1"
+    assert http.delete(f"{base_url}/api/auth/token", headers=headers, timeout=10).status_code == 204
 
 
 def test_api_rate_limit_answers_429(http, base_url):

@@ -84,3 +84,43 @@ class TcpProxy:
             for sock in (src, dst):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+class ScriptedServer:
+    """A real HTTP server on loopback that answers from a script: each request takes the next
+    (status, headers, body, delay_seconds); the last entry repeats. Records what it received."""
+
+    def __init__(self, *script: tuple[int, dict, bytes, float]):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.script = list(script) or [(200, {}, b"{}", 0.0)]
+        self.received: list[tuple[str, str, dict]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                server.received.append((self.command, self.path, dict(self.headers)))
+                status, headers, body, delay = server.script[min(len(server.received), len(server.script)) - 1]
+                time.sleep(delay)
+                self.send_response(status)
+                for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

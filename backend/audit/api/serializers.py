@@ -1,0 +1,32 @@
+from rest_framework import serializers
+
+from audit.models import Action, AuditEvent, Outcome
+
+
+class EventFilterSerializer(serializers.Serializer):
+    actor = serializers.CharField(required=False, max_length=150)
+    actor_id = serializers.IntegerField(required=False)
+    patient = serializers.CharField(required=False, max_length=128)
+    action = serializers.ChoiceField(required=False, choices=Action.choices)
+    resource_type = serializers.CharField(required=False, max_length=64)
+    resource_id = serializers.CharField(required=False, max_length=128)
+    outcome = serializers.ChoiceField(required=False, choices=Outcome.choices)
+    request_id = serializers.CharField(required=False, max_length=64)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": "must be after since"})
+        return attrs
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = (
+            "id", "occurred_at", "actor_type", "actor_id", "actor_username", "actor_roles", "action",
+            "resource_type", "resource_id", "patient_id", "outcome", "status_code", "source_ip", "user_agent",
+            "request_id", "system", "endpoint", "detail", "hash",
+        )  # fmt: skip
+        read_only_fields = fields

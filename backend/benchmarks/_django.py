@@ -1,0 +1,27 @@
+"""Run a benchmark against a throw-away copy of the schema on the real MariaDB (test_cdss_bench)."""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.test")
+
+
+@contextlib.contextmanager
+def bench_database():
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    settings.DATABASES["default"]["TEST"]["NAME"] = "test_cdss_bench"
+    setup_test_environment()
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db("test_cdss_bench", verbosity=0)

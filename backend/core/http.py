@@ -1,0 +1,246 @@
+"""The one HTTP layer every client of a hospital system uses (Orthanc, HAPI FHIR, OpenEMR, ...).
+
+What it guarantees, so the clients do not each re-invent it:
+- connect and read timeouts on every request; a pooled connection per system;
+- retries with exponential backoff only for idempotent methods, and only on connection errors,
+  502/503/504 and 429 (honouring Retry-After, capped);
+- the caller's X-Request-ID on every request; redirects followed only to the same origin;
+- a circuit breaker per system: after repeated failures calls fail fast until a probe succeeds;
+- exactly one `external_call` signal per logical call (whatever the retries), which the audit app
+  records as one EXTERNAL_CALL event;
+- failures raised as ExternalSystemError subclasses that the API turns into 502/503/504 problems.
+"""
+
+import email.utils
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from django.dispatch import Signal
+from requests.adapters import HTTPAdapter
+
+from core import context
+
+logger = logging.getLogger(__name__)
+
+# Sent once per logical call: system, method, url, status_code, outcome ("success"/"failure"),
+# elapsed_ms, error, and the resource_type/resource_id/patient_id the caller named.
+external_call = Signal()
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER_SECONDS = 10.0
+
+
+class ExternalSystemError(Exception):
+    """A hospital system failed us. `api_status` is what our API answers (never a 500)."""
+
+    api_status = 502
+    title = "The external system returned an invalid answer"
+
+    def __init__(self, system: str, detail: str, *, status_code: int | None = None):
+        super().__init__(f"{system}: {detail}")
+        self.system, self.detail, self.status_code = system, detail, status_code
+
+
+class SystemUnavailable(ExternalSystemError):
+    api_status = 503
+    title = "The external system is unavailable"
+
+
+class SystemTimeout(ExternalSystemError):
+    api_status = 504
+    title = "The external system did not answer in time"
+
+
+class CircuitOpen(SystemUnavailable):
+    title = "The external system is unavailable (circuit open after repeated failures)"
+
+
+class CircuitBreaker:
+    """closed -> (failure_threshold consecutive failures) -> open -> (reset_timeout) -> half-open:
+    one probe call goes through; success closes the circuit, failure opens it again."""
+
+    def __init__(self, failure_threshold: int = 5, reset_timeout: float = 30.0):
+        self.failure_threshold, self.reset_timeout = failure_threshold, reset_timeout
+        self._failures, self._opened_at, self._probing = 0, None, False
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            return self._state()
+
+    def _state(self) -> str:
+        if self._opened_at is None:
+            return "closed"
+        return "half_open" if time.monotonic() - self._opened_at >= self.reset_timeout else "open"
+
+    def allow(self) -> bool:
+        with self._lock:
+            state = self._state()
+            if state == "closed":
+                return True
+            if state == "half_open" and not self._probing:
+                self._probing = True
+                return True
+            return False
+
+    def record_success(self) -> None:
+        with self._lock:
+            self._failures, self._opened_at, self._probing = 0, None, False
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._probing or self._failures >= self.failure_threshold:
+                self._opened_at, self._probing = time.monotonic(), False
+
+
+@dataclass
+class Timeouts:
+    connect: float = 3.0
+    read: float = 10.0
+
+
+class ExternalSession:
+    """An HTTP session bound to one external system and its base URL."""
+
+    def __init__(
+        self,
+        system: str,
+        base_url: str,
+        *,
+        auth: Any = None,
+        timeouts: Timeouts | None = None,
+        retries: int = 2,
+        backoff: float = 0.3,
+        breaker: CircuitBreaker | None = None,
+        pool_size: int = 10,
+    ):
+        self.system = system
+        self.base_url = base_url.rstrip("/") + "/"
+        self.timeouts = timeouts or Timeouts()
+        self.retries, self.backoff = retries, backoff
+        self.breaker = breaker or CircuitBreaker()
+        self.session = requests.Session()
+        self.session.auth = auth
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base_url, path.lstrip("/")) if not path.startswith(("http://", "https://")) else path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        resource_type: str = "",
+        resource_id: str = "",
+        patient_id: str = "",
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One logical call: retried where safe, guarded by the breaker, signalled once."""
+        method = method.upper()
+        url = self.url(path)
+        started = time.perf_counter()
+        status_code, error = None, ""
+        try:
+            response = self._send_with_retries(method, url, **kwargs)
+            status_code = response.status_code
+            return response
+        except ExternalSystemError as exc:
+            status_code, error = exc.status_code, exc.detail
+            raise
+        finally:
+            external_call.send(
+                sender=self.system,
+                system=self.system,
+                method=method,
+                url=urlsplit(url).path + (f"?{urlsplit(url).query}" if urlsplit(url).query else ""),
+                status_code=status_code,
+                outcome="success" if not error and status_code is not None and status_code < 500 else "failure",
+                elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+                error=error,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                patient_id=patient_id,
+            )
+
+    def _send_with_retries(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        if not self.breaker.allow():
+            raise CircuitOpen(self.system, "calls are suspended after repeated failures; retrying shortly")
+        attempts = 1 + (self.retries if method in IDEMPOTENT_METHODS else 0)
+        headers = {**kwargs.pop("headers", {})}
+        if request_id := context.current().request_id:
+            headers.setdefault(context.REQUEST_ID_HEADER, request_id)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self._send_following_same_origin(method, url, headers=headers, **kwargs)
+            except requests.Timeout as exc:
+                failure: ExternalSystemError = SystemTimeout(self.system, f"no answer within {self._timeout_text()}")
+                cause: Exception = exc
+            except requests.ConnectionError as exc:
+                failure, cause = SystemUnavailable(self.system, "connection failed"), exc
+            else:
+                if response.status_code not in RETRYABLE_STATUS:
+                    self._record(response.status_code)
+                    return response
+                if attempt == attempts:
+                    self._record(response.status_code)
+                    return response  # the client maps a final 5xx/429 to its own error
+                self._sleep(attempt, response)
+                continue
+            if isinstance(cause, requests.Timeout) and method not in IDEMPOTENT_METHODS:
+                attempt = attempts  # a timed-out write may have happened: never repeat it
+            if attempt >= attempts:
+                self.breaker.record_failure()
+                raise failure from cause
+            self._sleep(attempt, None)
+        raise AssertionError("unreachable")
+
+    def _send_following_same_origin(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        origin = urlsplit(url)[:2]
+        for _ in range(4):
+            response = self.session.request(
+                method, url, timeout=(self.timeouts.connect, self.timeouts.read), allow_redirects=False, **kwargs
+            )
+            if not response.is_redirect:
+                return response
+            target = urljoin(url, response.headers["Location"])
+            if urlsplit(target)[:2] != origin:
+                raise ExternalSystemError(self.system, "redirected to another host; not followed",
+                                          status_code=response.status_code)  # fmt: skip
+            url = target
+        raise ExternalSystemError(self.system, "too many redirects")
+
+    def _record(self, status_code: int) -> None:
+        if status_code >= 500:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+
+    def _sleep(self, attempt: int, response: requests.Response | None) -> None:
+        delay = self.backoff * 2 ** (attempt - 1)
+        if response is not None and (retry_after := retry_after_seconds(response)) is not None:
+            delay = retry_after
+        time.sleep(min(delay, MAX_RETRY_AFTER_SECONDS))
+
+    def _timeout_text(self) -> str:
+        return f"{self.timeouts.connect:g} s to connect / {self.timeouts.read:g} s to read"
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    parsed = email.utils.parsedate_to_datetime(value)
+    return max(0.0, parsed.timestamp() - time.time()) if parsed else None

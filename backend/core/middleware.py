@@ -1,0 +1,50 @@
+"""Request-wide middleware: the request context (id, caller, address) and security headers."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from core import context
+
+
+class RequestContextMiddleware:
+    """Accept or mint the X-Request-ID, expose it on the response, and keep the caller in the context."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = context.accepted_request_id(request.headers.get(context.REQUEST_ID_HEADER))
+        request.request_id = request_id
+        user = getattr(request, "user", None)
+        token = context.activate(
+            context.RequestContext(
+                request_id=request_id,
+                user=user if user is not None and user.is_authenticated else None,
+                source_ip=client_ip(request),
+                user_agent=request.headers.get("User-Agent", "")[:512],
+            )
+        )
+        try:
+            response = self.get_response(request)
+        finally:
+            context.deactivate(token)
+        response[context.REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client address. nginx is the only way in and sets X-Real-IP; anything else is the peer."""
+    if settings.TRUST_X_REAL_IP and (real_ip := request.headers.get("X-Real-IP")):
+        return real_ip
+    return request.META.get("REMOTE_ADDR")
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.policy = "; ".join(f"{directive} {value}" for directive, value in settings.CONTENT_SECURITY_POLICY.items())
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", self.policy)
+        return response
