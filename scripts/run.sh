@@ -42,7 +42,8 @@ cat <<MSG
 
   CDSS is running at $URL
     API docs   $URL/api/docs
-    Admin      $URL/admin/    login: admin / $DEMO_PASSWORD
+    Admin      $URL/admin/
+    Logins     admin, doctor, radiologist, nurse, ops  (password for each: $DEMO_PASSWORD)
     Readiness  $URL/ready
   Logs: var/log/   Stop: make stop
 

@@ -18,6 +18,8 @@ from django.conf import settings
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
+from core import context
+
 from .topology import EXCHANGE, connection_parameters
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ class Publisher:
             correlation_id=correlation_id or message_id,
             timestamp=int(time.time()),
             app_id=self._app_id,
-            headers=headers or {},
+            headers={"x-request-id": context.current().request_id, **(headers or {})},
         )
         body = json.dumps(payload, separators=(",", ":"), default=str).encode()
         # A connection that died while idle is only noticed on use: reconnect once, then give up.

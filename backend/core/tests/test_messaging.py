@@ -5,6 +5,7 @@ import json
 import pytest
 from django.conf import settings
 
+from core import context
 from core.messaging import publisher as publisher_module
 from core.messaging.publisher import Publisher, PublishError
 from core.messaging.topology import WORK_QUEUES, declare
@@ -25,8 +26,12 @@ def test_declaring_the_topology_twice_changes_nothing(broker_channel):
 @pytest.mark.parametrize("target", WORK_QUEUES, ids=lambda q: q.routing_key)
 def test_confirmed_publish_arrives_in_its_queue_only(broker_channel, target):
     publisher = Publisher(settings.RABBITMQ_URL)
-    message_id = publisher.publish(target.routing_key, {"job": 7}, correlation_id="req-1")
-    publisher.close()
+    token = context.activate(context.RequestContext(request_id="req-publish"))
+    try:
+        message_id = publisher.publish(target.routing_key, {"job": 7}, correlation_id="req-1")
+    finally:
+        context.deactivate(token)
+        publisher.close()
 
     method, properties, body = broker_channel.basic_get(target.name, auto_ack=True)
     assert method is not None, f"nothing arrived in {target.name}"
@@ -35,6 +40,7 @@ def test_confirmed_publish_arrives_in_its_queue_only(broker_channel, target):
     assert properties.correlation_id == "req-1"
     assert properties.delivery_mode == 2  # persistent
     assert properties.content_type == "application/json"
+    assert properties.headers["x-request-id"] == "req-publish"
     for other in WORK_QUEUES:
         assert _queue_depth(broker_channel, other.name) == 0, f"{other.name} got a copy"
 

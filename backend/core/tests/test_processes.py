@@ -12,6 +12,7 @@ import requests
 from django.conf import settings
 
 from cdss.settings.base import with_path
+from core import context
 from core.tasks import ping
 from core.tests.processes import TcpProxy, free_port, wait_for_port
 
@@ -51,12 +52,15 @@ def test_celery_task_is_executed_by_a_real_worker_through_rabbitmq(tmp_path):
         ],
         tmp_path / "worker.log",
     )
+    token = context.activate(context.RequestContext(request_id="req-into-the-job"))
     try:
         result = ping.delay("hello").get(timeout=90)
     finally:
+        context.deactivate(token)
         _stop(worker)
     log = (tmp_path / "worker.log").read_text()
     assert result["payload"] == "hello"
+    assert result["request_id"] == "req-into-the-job", "the request id did not follow the job"
     assert result["pid"] == worker.pid != os.getpid(), "the task did not run in the worker process"
     assert "core.ping" in log and "succeeded" in log
     assert urlsplit(settings.CELERY_BROKER_URL).scheme == "amqp"
