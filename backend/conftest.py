@@ -132,3 +132,13 @@ def pytest_terminal_summary(terminalreporter):
             f"external calls audited: {EXTERNAL_CALLS['calls']} calls in {EXTERNAL_CALLS['tests']} tests, "
             "each with exactly one EXTERNAL_CALL event"
         )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_circuit_breakers():
+    """Breakers are per process; a test must not inherit another test's open circuit."""
+    from core import http
+
+    http._breakers.clear()
+    yield
+    http._breakers.clear()

@@ -61,6 +61,44 @@ class CircuitOpen(SystemUnavailable):
     title = "The external system is unavailable (circuit open after repeated failures)"
 
 
+class ExternalNotFound(ExternalSystemError):
+    api_status = 404
+    title = "Not found in the external system"
+
+
+class ExternalRejected(ExternalSystemError):
+    """The system refused what we sent as invalid (400/422): the caller's input, not an outage."""
+
+    api_status = 422
+    title = "The external system rejected the request"
+
+
+class ExternalAuthRefused(ExternalSystemError):
+    """The system refused the CDSS's own credentials: a configuration problem for the operators."""
+
+    api_status = 502
+    title = "The external system refused the CDSS's credentials"
+
+
+def raise_for_status(system: str, response: requests.Response, detail: str = "") -> requests.Response:
+    """Turn an error answer into the matching ExternalSystemError; return the response otherwise."""
+    status = response.status_code
+    if status < 400:
+        return response
+    detail = detail or f"HTTP {status}: {response.text[:300]}"
+    if status == 404 or status == 410:
+        raise ExternalNotFound(system, detail, status_code=status)
+    if status in (400, 409, 412, 422):
+        raise ExternalRejected(system, detail, status_code=status)
+    if status in (401, 403):
+        raise ExternalAuthRefused(system, detail, status_code=status)
+    if status in (503, 429):
+        raise SystemUnavailable(system, detail, status_code=status)
+    if status == 504:
+        raise SystemTimeout(system, detail, status_code=status)
+    raise ExternalSystemError(system, detail, status_code=status)
+
+
 class CircuitBreaker:
     """closed -> (failure_threshold consecutive failures) -> open -> (reset_timeout) -> half-open:
     one probe call goes through; success closes the circuit, failure opens it again."""
@@ -101,6 +139,18 @@ class CircuitBreaker:
                 self._opened_at, self._probing = time.monotonic(), False
 
 
+_breakers: dict[str, CircuitBreaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def breaker_for(system: str, **options: float) -> CircuitBreaker:
+    """One breaker per system per process, shared by every client of that system."""
+    with _breakers_lock:
+        if system not in _breakers:
+            _breakers[system] = CircuitBreaker(**options)
+        return _breakers[system]
+
+
 @dataclass
 class Timeouts:
     connect: float = 3.0
@@ -126,12 +176,17 @@ class ExternalSession:
         self.base_url = base_url.rstrip("/") + "/"
         self.timeouts = timeouts or Timeouts()
         self.retries, self.backoff = retries, backoff
-        self.breaker = breaker or CircuitBreaker()
+        self.breaker = breaker or breaker_for(system)
         self.session = requests.Session()
         self.session.auth = auth
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+
+    def as_requests_session(self) -> requests.Session:
+        """A requests.Session whose every call goes through this layer, for libraries that take one
+        (dicomweb-client)."""
+        return _RoutedSession(self)
 
     def url(self, path: str) -> str:
         return urljoin(self.base_url, path.lstrip("/")) if not path.startswith(("http://", "https://")) else path
@@ -149,6 +204,8 @@ class ExternalSession:
         """One logical call: retried where safe, guarded by the breaker, signalled once."""
         method = method.upper()
         url = self.url(path)
+        for owned in ("timeout", "allow_redirects"):  # this layer decides both
+            kwargs.pop(owned, None)
         started = time.perf_counter()
         status_code, error = None, ""
         try:
@@ -234,6 +291,15 @@ class ExternalSession:
 
     def _timeout_text(self) -> str:
         return f"{self.timeouts.connect:g} s to connect / {self.timeouts.read:g} s to read"
+
+
+class _RoutedSession(requests.Session):
+    def __init__(self, external: ExternalSession):
+        super().__init__()
+        self._external = external
+
+    def request(self, method, url, **kwargs):  # type: ignore[override]
+        return self._external.request(method, url, **kwargs)
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "core",
     "audit",
     "acct",
+    "radiology",
     "notifications",
 ]
 

@@ -1,0 +1,1 @@
+"""Radiology: imaging orders, studies, DICOM ingest and the DICOMweb gateway; the PACS client."""

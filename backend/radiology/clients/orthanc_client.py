@@ -1,0 +1,137 @@
+"""OrthancClient: the CDSS's only way to the PACS (Orthanc REST + its DICOMweb plugin).
+
+Every call goes through core.http (timeouts, safe retries, breaker, request id, one EXTERNAL_CALL audit
+event). DICOMweb (QIDO-RS, WADO-RS, STOW-RS) uses dicomweb-client over the same layer rather than
+hand-built multipart code. Orthanc facts relied on: POST /instances answers Status "Success" or
+"AlreadyStored" (both success) and 400 for what is not DICOM; ids are Orthanc's own hashes, and
+POST /tools/lookup maps a DICOM UID to them.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pydicom
+from dicomweb_client.api import DICOMwebClient
+from django.conf import settings
+
+from core.http import ExternalRejected, ExternalSession, ExternalSystemError, Timeouts, raise_for_status
+
+SYSTEM = "orthanc"
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    instance_id: str
+    series_id: str
+    study_id: str
+    patient_id: str
+    already_stored: bool
+
+
+class OrthancClient:
+    def __init__(self, base_url: str | None = None, username: str | None = None, password: str | None = None,
+                 *, timeouts: Timeouts | None = None):  # fmt: skip
+        self.http = ExternalSession(
+            SYSTEM,
+            base_url or settings.ORTHANC_URL,
+            auth=(username or settings.ORTHANC_USERNAME, password or settings.ORTHANC_PASSWORD),
+            timeouts=timeouts or Timeouts(connect=3, read=60),  # instances and frames can be large
+        )
+        self._dicomweb: DICOMwebClient | None = None
+
+    # --- Orthanc REST ------------------------------------------------------------------------------
+    def upload_instance(self, data: bytes) -> StoredInstance:
+        response = self.http.request("POST", "/instances", data=data, headers={"Content-Type": "application/dicom"},
+                                     resource_type="dicom_instance")  # fmt: skip
+        if response.status_code == 400:
+            raise ExternalRejected(SYSTEM, "Orthanc refused the file: it is not readable DICOM", status_code=400)
+        body = self._json(response)
+        return StoredInstance(
+            instance_id=body["ID"],
+            series_id=body["ParentSeries"],
+            study_id=body["ParentStudy"],
+            patient_id=body["ParentPatient"],
+            already_stored=body.get("Status") == "AlreadyStored",
+        )
+
+    def get_study(self, study_id: str) -> dict[str, Any]:
+        return self._get_json(f"/studies/{study_id}", resource_type="study", resource_id=study_id)
+
+    def find_studies(self, query: dict[str, str], *, limit: int = 100) -> list[dict[str, Any]]:
+        """Studies matching DICOM tag values (wildcards allowed), with their main tags."""
+        response = self.http.request("POST", "/tools/find", json={"Level": "Study", "Query": query, "Expand": True,
+                                                                  "Limit": limit}, resource_type="study")  # fmt: skip
+        return self._json(response)
+
+    def lookup(self, dicom_uid: str) -> list[dict[str, Any]]:
+        """Orthanc resources whose DICOM UID (study, series or instance) is `dicom_uid`."""
+        response = self.http.request("POST", "/tools/lookup", data=dicom_uid, resource_type="dicom_uid",
+                                     resource_id=dicom_uid)  # fmt: skip
+        return self._json(response)
+
+    def list_series(self, study_id: str) -> list[dict[str, Any]]:
+        return self._get_json(f"/studies/{study_id}/series", resource_type="study", resource_id=study_id)
+
+    def list_instances(self, series_id: str) -> list[dict[str, Any]]:
+        return self._get_json(f"/series/{series_id}/instances", resource_type="series", resource_id=series_id)
+
+    def download_instance(self, instance_id: str) -> bytes:
+        return self._get_bytes(f"/instances/{instance_id}/file", instance_id)
+
+    def rendered_frame(self, instance_id: str, frame: int = 0) -> bytes:
+        """The frame as PNG, windowed by Orthanc."""
+        return self._get_bytes(f"/instances/{instance_id}/frames/{frame}/rendered", instance_id,
+                               headers={"Accept": "image/png"})  # fmt: skip
+
+    def preview(self, instance_id: str) -> bytes:
+        return self._get_bytes(f"/instances/{instance_id}/preview", instance_id, headers={"Accept": "image/png"})
+
+    def delete_study(self, study_id: str) -> None:
+        response = self.http.request("DELETE", f"/studies/{study_id}", resource_type="study", resource_id=study_id)
+        raise_for_status(SYSTEM, response)
+
+    def changes(self, since: int = 0, limit: int = 100) -> dict[str, Any]:
+        """Orthanc's change feed: {"Changes": [...], "Last": n, "Done": bool}."""
+        return self._get_json(f"/changes?since={since}&limit={limit}", resource_type="changes")
+
+    # --- DICOMweb ----------------------------------------------------------------------------------
+    @property
+    def dicomweb(self) -> DICOMwebClient:
+        if self._dicomweb is None:
+            client = DICOMwebClient(url=self.http.url("/dicom-web"), session=self.http.as_requests_session())
+            client.set_http_retry_params(retry=False)  # retries are core.http's job, for idempotent calls only
+            self._dicomweb = client
+        return self._dicomweb
+
+    def qido_studies(self, **search_filters: str) -> list[dict[str, Any]]:
+        return self.dicomweb.search_for_studies(search_filters=search_filters or None)
+
+    def wado_study_metadata(self, study_uid: str) -> list[dict[str, Any]]:
+        return self.dicomweb.retrieve_study_metadata(study_uid)
+
+    def wado_instance(self, study_uid: str, series_uid: str, sop_uid: str) -> pydicom.Dataset:
+        return self.dicomweb.retrieve_instance(study_uid, series_uid, sop_uid)
+
+    def stow(self, datasets: list[pydicom.Dataset]) -> pydicom.Dataset:
+        return self.dicomweb.store_instances(datasets)
+
+    # --- plumbing ----------------------------------------------------------------------------------
+    def _get_json(self, path: str, **audit: str) -> Any:
+        return self._json(self.http.request("GET", path, **audit))
+
+    def _get_bytes(self, path: str, instance_id: str, headers: dict[str, str] | None = None) -> bytes:
+        response = self.http.request("GET", path, headers=headers or {}, resource_type="dicom_instance",
+                                     resource_id=instance_id)  # fmt: skip
+        return raise_for_status(SYSTEM, response).content
+
+    @staticmethod
+    def _json(response) -> Any:
+        raise_for_status(SYSTEM, response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ExternalSystemError(SYSTEM, "answered with something that is not JSON") from exc
+
+
+def get_orthanc_client() -> OrthancClient:
+    return OrthancClient()
