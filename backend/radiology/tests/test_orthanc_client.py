@@ -30,7 +30,7 @@ def stored(orthanc):
 
 
 def test_upload_is_idempotent(orthanc, stored):
-    dataset, data, first = stored
+    _, data, first = stored
     assert not first.already_stored
     again = orthanc.upload_instance(data)
     assert again.already_stored and again.instance_id == first.instance_id
