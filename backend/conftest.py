@@ -142,3 +142,40 @@ def _fresh_circuit_breakers():
     http._breakers.clear()
     yield
     http._breakers.clear()
+
+
+# --- the EMR and FHIR stand-ins (backend/emulators) as real HTTP servers ------------------------------
+EMR_CLIENT = ("cdss-test-client", "cdss-test-client-secret")
+EMR_USER = ("cdss-api", "cdss-api-password")
+
+
+@pytest.fixture(scope="session")
+def openemr_process(tmp_path_factory):
+    from emulators.tests.support import EmulatorProcess
+
+    data = tmp_path_factory.mktemp("openemr") / "openemr.sqlite3"
+    process = EmulatorProcess(
+        "emulators.openemr", data,
+        ["--password-grant", "1", "--client-id", EMR_CLIENT[0], "--client-secret", EMR_CLIENT[1],
+         "--username", EMR_USER[0], "--password", EMR_USER[1]],
+    ).start()  # fmt: skip
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def emr(settings, openemr_process):
+    """Settings pointed at the OpenEMR stand-in, with its faults cleared before and after the test."""
+    import requests
+
+    from emr.clients import openemr_client
+
+    settings.EMR_BASE_URL = openemr_process.origin
+    settings.EMR_CLIENT_ID, settings.EMR_CLIENT_SECRET = EMR_CLIENT
+    settings.EMR_USERNAME, settings.EMR_PASSWORD = EMR_USER
+    settings.EMR_TIMEOUT_SECONDS = 1.0
+    requests.delete(f"{openemr_process.origin}/__control__/faults", timeout=5)
+    openemr_client._clients.clear()
+    yield openemr_process
+    requests.delete(f"{openemr_process.origin}/__control__/faults", timeout=5)
+    openemr_client._clients.clear()

@@ -25,6 +25,9 @@ class UserAdmin(DjangoUserAdmin):
         user = form.instance
         sync_staff_flag(user)
         AuditClient.log_event(
-            Action.UPDATE if change else Action.CREATE, actor=request.user, resource_type="user",
-            resource_id=user.pk, detail={"via": "admin", "username": user.get_username(), "roles": sorted(user.roles)},
-        )  # fmt: skip
+            Action.UPDATE if change else Action.CREATE,
+            actor=request.user,
+            resource_type="user",
+            resource_id=user.pk,
+            detail={"via": "admin", "username": user.get_username(), "roles": sorted(user.roles)},
+        )

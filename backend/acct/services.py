@@ -19,9 +19,12 @@ def token_issue(*, actor: User, user: User, ttl: timedelta | None = None) -> tup
     token text, which exists only here: the database keeps a hash."""
     instance, token = AuthToken.objects.create(user=user, expiry=ttl or knox_settings.TOKEN_TTL)
     AuditClient.log_event(
-        Action.CREATE, actor=actor, resource_type="auth_token", resource_id=instance.token_key,
+        Action.CREATE,
+        actor=actor,
+        resource_type="auth_token",
+        resource_id=instance.token_key,
         detail={"for_user": user.get_username(), "expiry": instance.expiry.isoformat() if instance.expiry else None},
-    )  # fmt: skip
+    )
     return instance, token
 
 
@@ -44,9 +47,12 @@ def user_set_roles(*, actor: User | None, user: User, roles: set[str]) -> None:
     user.__dict__.pop("roles", None)  # drop the cached set
     sync_staff_flag(user)
     AuditClient.log_event(
-        Action.UPDATE, actor=actor, resource_type="user_roles", resource_id=user.pk,
+        Action.UPDATE,
+        actor=actor,
+        resource_type="user_roles",
+        resource_id=user.pk,
         detail={"username": user.get_username(), "before": sorted(before), "after": sorted(roles)},
-    )  # fmt: skip
+    )
 
 
 def sync_staff_flag(user: User) -> None:

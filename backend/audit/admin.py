@@ -7,8 +7,17 @@ from .models import AuditEvent
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the trail is evidence. No add, change or delete, for anyone, superusers included."""
 
-    list_display = ("occurred_at", "actor_username", "action", "resource_type", "resource_id", "patient_id",
-                    "outcome", "status_code", "source_ip")  # fmt: skip
+    list_display = (
+        "occurred_at",
+        "actor_username",
+        "action",
+        "resource_type",
+        "resource_id",
+        "patient_id",
+        "outcome",
+        "status_code",
+        "source_ip",
+    )
     list_filter = ("action", "outcome", "actor_type", "system")
     search_fields = ("actor_username", "patient_id", "resource_id", "request_id")
     date_hierarchy = "occurred_at"

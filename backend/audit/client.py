@@ -17,8 +17,12 @@ from .models import Action, ActorType, AuditChainHead, AuditEvent, Outcome
 
 def actor_fields(actor: Any) -> dict[str, Any]:
     if actor is None or not getattr(actor, "is_authenticated", False):
-        return {"actor_type": ActorType.ANONYMOUS if actor is not None else ActorType.SYSTEM,
-                "actor_id": None, "actor_username": "", "actor_roles": []}  # fmt: skip
+        return {
+            "actor_type": ActorType.ANONYMOUS if actor is not None else ActorType.SYSTEM,
+            "actor_id": None,
+            "actor_username": "",
+            "actor_roles": [],
+        }
     roles = sorted(getattr(actor, "roles", ()))
     return {
         "actor_type": ActorType.SERVICE if getattr(actor, "is_service_account", False) else ActorType.USER,

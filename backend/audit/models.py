@@ -92,10 +92,24 @@ class AuditEvent(models.Model):
         raise AppendOnlyError("audit events cannot be deleted")
 
     HASHED_FIELDS = (
-        "occurred_at", "actor_type", "actor_id", "actor_username", "actor_roles", "action", "resource_type",
-        "resource_id", "patient_id", "outcome", "status_code", "source_ip", "user_agent", "request_id",
-        "system", "endpoint", "detail",
-    )  # fmt: skip
+        "occurred_at",
+        "actor_type",
+        "actor_id",
+        "actor_username",
+        "actor_roles",
+        "action",
+        "resource_type",
+        "resource_id",
+        "patient_id",
+        "outcome",
+        "status_code",
+        "source_ip",
+        "user_agent",
+        "request_id",
+        "system",
+        "endpoint",
+        "detail",
+    )
 
     def compute_hash(self) -> str:
         content = {name: getattr(self, name) for name in self.HASHED_FIELDS}

@@ -12,6 +12,7 @@ from core import views as core_views
 api_patterns = [
     path("auth/", include("acct.api.urls")),
     path("audit/", include("audit.api.urls")),
+    path("", include("emr.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script as a file, so the Content-Security-Policy needs no inline script.
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -3,7 +3,8 @@
 What it guarantees, so the clients do not each re-invent it:
 - connect and read timeouts on every request; a pooled connection per system;
 - retries with exponential backoff only for idempotent methods, and only on connection errors,
-  502/503/504 and 429 (honouring Retry-After, capped);
+  502/503/504 and 429 (honouring Retry-After, capped); a read timeout is not retried, so a slow
+  system answers within the configured timeout;
 - the caller's X-Request-ID on every request; redirects followed only to the same origin;
 - a circuit breaker per system: after repeated failures calls fail fast until a probe succeeds;
 - exactly one `external_call` signal per logical call (whatever the retries), which the audit app
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from django.conf import settings
 from django.dispatch import Signal
 from requests.adapters import HTTPAdapter
 
@@ -143,11 +145,14 @@ _breakers: dict[str, CircuitBreaker] = {}
 _breakers_lock = threading.Lock()
 
 
-def breaker_for(system: str, **options: float) -> CircuitBreaker:
+def breaker_for(system: str) -> CircuitBreaker:
     """One breaker per system per process, shared by every client of that system."""
     with _breakers_lock:
         if system not in _breakers:
-            _breakers[system] = CircuitBreaker(**options)
+            _breakers[system] = CircuitBreaker(
+                failure_threshold=settings.CIRCUIT_BREAKER_FAILURES,
+                reset_timeout=settings.CIRCUIT_BREAKER_RESET_SECONDS,
+            )
         return _breakers[system]
 
 
@@ -176,12 +181,18 @@ class ExternalSession:
         self.base_url = base_url.rstrip("/") + "/"
         self.timeouts = timeouts or Timeouts()
         self.retries, self.backoff = retries, backoff
-        self.breaker = breaker or breaker_for(system)
+        self._breaker = breaker
         self.session = requests.Session()
         self.session.auth = auth
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The breaker given at construction, else the system's shared one (looked up each time, so
+        every client of a system sees the same state)."""
+        return self._breaker or breaker_for(self.system)
 
     def as_requests_session(self) -> requests.Session:
         """A requests.Session whose every call goes through this layer, for libraries that take one
@@ -240,26 +251,20 @@ class ExternalSession:
         for attempt in range(1, attempts + 1):
             try:
                 response = self._send_following_same_origin(method, url, headers=headers, **kwargs)
-            except requests.Timeout as exc:
-                failure: ExternalSystemError = SystemTimeout(self.system, f"no answer within {self._timeout_text()}")
-                cause: Exception = exc
-            except requests.ConnectionError as exc:
-                failure, cause = SystemUnavailable(self.system, "connection failed"), exc
-            else:
-                if response.status_code not in RETRYABLE_STATUS:
-                    self._record(response.status_code)
-                    return response
-                if attempt == attempts:
-                    self._record(response.status_code)
-                    return response  # the client maps a final 5xx/429 to its own error
+            except requests.ConnectionError as exc:  # includes ConnectTimeout: nothing reached the system
+                if attempt < attempts:
+                    self._sleep(attempt, None)
+                    continue
+                self.breaker.record_failure()
+                raise SystemUnavailable(self.system, "connection failed") from exc
+            except requests.Timeout as exc:  # the system got the request and is slow: waiting again won't help
+                self.breaker.record_failure()
+                raise SystemTimeout(self.system, f"no answer within {self._timeout_text()}") from exc
+            if response.status_code in RETRYABLE_STATUS and attempt < attempts:
                 self._sleep(attempt, response)
                 continue
-            if isinstance(cause, requests.Timeout) and method not in IDEMPOTENT_METHODS:
-                attempt = attempts  # a timed-out write may have happened: never repeat it
-            if attempt >= attempts:
-                self.breaker.record_failure()
-                raise failure from cause
-            self._sleep(attempt, None)
+            self._record(response.status_code)
+            return response
         raise AssertionError("unreachable")
 
     def _send_following_same_origin(self, method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -272,8 +277,9 @@ class ExternalSession:
                 return response
             target = urljoin(url, response.headers["Location"])
             if urlsplit(target)[:2] != origin:
-                raise ExternalSystemError(self.system, "redirected to another host; not followed",
-                                          status_code=response.status_code)  # fmt: skip
+                raise ExternalSystemError(
+                    self.system, "redirected to another host; not followed", status_code=response.status_code
+                )
             url = target
         raise ExternalSystemError(self.system, "too many redirects")
 

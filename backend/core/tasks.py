@@ -11,5 +11,9 @@ from core import context
 @shared_task(name="core.ping")
 def ping(payload: str) -> dict:
     """Echo `payload` with the worker's identity: proof that a real worker consumed the message."""
-    return {"payload": payload, "hostname": socket.gethostname(), "pid": os.getpid(),
-            "request_id": context.current().request_id}  # fmt: skip
+    return {
+        "payload": payload,
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "request_id": context.current().request_id,
+    }

@@ -9,7 +9,7 @@ ADMIN_PERMISSIONS = (
     "auth.view_group",
     "audit.view_auditevent",
     "knox.view_authtoken", "knox.delete_authtoken",
-)  # fmt: skip  (a later change to a role's permissions is a new migration)
+)  # (a later change to a role's permissions is a new migration)
 
 
 def create_role_groups(apps, schema_editor):

@@ -18,11 +18,17 @@ def test_admin_role_manages_roles_in_django_admin(client, make_user):
     assert page.status_code == 200
 
     form = {
-        "username": "nurse-kang", "first_name": "", "last_name": "", "email": "", "is_active": "on",
+        "username": "nurse-kang",
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "is_active": "on",
         "groups": [Group.objects.get(name="NURSE").pk, Group.objects.get(name="DOCTOR").pk],
-        "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00", "initial-date_joined_0": "2026-01-01",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "initial-date_joined_0": "2026-01-01",
         "initial-date_joined_1": "00:00:00",
-    }  # fmt: skip
+    }
     response = client.post(f"/admin/acct/user/{nurse.pk}/change/", form)
     assert response.status_code == 302, response.content[:2000]
     nurse.refresh_from_db()

@@ -24,8 +24,9 @@ def csrf_client() -> tuple[APIClient, str]:
 
 
 def login(client: APIClient, csrf: str, username: str, password: str):
-    return client.post("/api/auth/login", {"username": username, "password": password}, format="json",
-                       HTTP_X_CSRFTOKEN=csrf)  # fmt: skip
+    return client.post(
+        "/api/auth/login", {"username": username, "password": password}, format="json", HTTP_X_CSRFTOKEN=csrf
+    )
 
 
 def test_session_login_me_logout(make_user):
@@ -142,12 +143,14 @@ def test_malformed_and_oversized_json_get_clear_400s(make_user):
     client, csrf = csrf_client()
     bad = client.post("/api/auth/login", "{not json", content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
     assert bad.status_code == 400 and bad.json()["error"] == "parse_error"
-    wrong_types = client.post("/api/auth/login", {"username": ["a"], "password": 5}, format="json",
-                              HTTP_X_CSRFTOKEN=csrf)  # fmt: skip
+    wrong_types = client.post(
+        "/api/auth/login", {"username": ["a"], "password": 5}, format="json", HTTP_X_CSRFTOKEN=csrf
+    )
     assert wrong_types.status_code == 400 and "username" in wrong_types.json()["fields"]
     with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024):
-        huge = client.post("/api/auth/login", {"username": "x" * 5000, "password": "y"}, format="json",
-                           HTTP_X_CSRFTOKEN=csrf)  # fmt: skip
+        huge = client.post(
+            "/api/auth/login", {"username": "x" * 5000, "password": "y"}, format="json", HTTP_X_CSRFTOKEN=csrf
+        )
     assert huge.status_code == 400 and huge["Content-Type"].startswith("application/json")
 
 

@@ -20,7 +20,9 @@ def expect(default: int, **overrides: int) -> dict[str, int]:
 
 AUTHENTICATED = expect(200, anonymous=401)
 ADMIN_ONLY = expect(403, anonymous=401, ADMIN=200)
+CLINICAL = expect(403, anonymous=401, DOCTOR=200, RIB=200, NURSE=200)
 PUBLIC = expect(200)
+PATIENT = "/api/patients/{puuid}"  # {puuid}: a patient of the OpenEMR stand-in, fresh in the cache
 
 # route (as written in the URL conf) -> [(method, path, body, expected status per caller)]
 MATRIX: dict[str, list[tuple[str, str, dict | None, dict[str, int]]]] = {
@@ -34,9 +36,25 @@ MATRIX: dict[str, list[tuple[str, str, dict | None, dict[str, int]]]] = {
     ],
     "api/audit/events": [("get", "/api/audit/events", None, ADMIN_ONLY)],
     "api/audit/events.csv": [("get", "/api/audit/events.csv", None, ADMIN_ONLY)],
+    "api/patients": [("get", "/api/patients?q=a", None, CLINICAL)],
+    "api/patients/<str:puuid>": [("get", PATIENT, None, CLINICAL)],
+    "api/patients/<str:puuid>/timeline": [("get", f"{PATIENT}/timeline", None, CLINICAL)],
+    **{
+        f"api/patients/<str:puuid>/{section}": [("get", f"{PATIENT}/{section}", None, CLINICAL)]
+        for section in ("encounters", "problems", "medications", "prescriptions", "allergies", "vitals")
+    },
     "api/schema": [("get", "/api/schema", None, PUBLIC)],
     "api/docs": [("get", "/api/docs", None, PUBLIC)],
 }
+
+
+@pytest.fixture
+def matrix_patient(emr) -> str:
+    from emr.clients.openemr_client import get_openemr_client
+    from emr.services import patient_upsert_from_emr
+
+    record, _ = get_openemr_client().search_patients(limit=1)
+    return patient_upsert_from_emr(record[0]).emr_uuid
 
 
 def api_routes() -> set[str]:
@@ -67,9 +85,11 @@ CASES = [
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("route", "method", "path", "body", "caller", "expected"), CASES)
-def test_route_answers_each_caller_as_the_matrix_says(api_client, token_client, route, method, path, body, caller,
-                                                      expected):  # fmt: skip
+def test_route_answers_each_caller_as_the_matrix_says(
+    api_client, token_client, matrix_patient, route, method, path, body, caller, expected
+):
     client = api_client if caller == "anonymous" else token_client(caller)
+    path = path.format(puuid=matrix_patient)
     denials_before = AuditEvent.objects.filter(action__in=(Action.PERMISSION_DENIED, Action.LOGIN_FAILED)).count()
 
     response = getattr(client, method)(path, body, format="json") if body is not None else getattr(client, method)(path)

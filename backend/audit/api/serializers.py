@@ -25,8 +25,24 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = (
-            "id", "occurred_at", "actor_type", "actor_id", "actor_username", "actor_roles", "action",
-            "resource_type", "resource_id", "patient_id", "outcome", "status_code", "source_ip", "user_agent",
-            "request_id", "system", "endpoint", "detail", "hash",
-        )  # fmt: skip
+            "id",
+            "occurred_at",
+            "actor_type",
+            "actor_id",
+            "actor_username",
+            "actor_roles",
+            "action",
+            "resource_type",
+            "resource_id",
+            "patient_id",
+            "outcome",
+            "status_code",
+            "source_ip",
+            "user_agent",
+            "request_id",
+            "system",
+            "endpoint",
+            "detail",
+            "hash",
+        )
         read_only_fields = fields

@@ -53,8 +53,11 @@ class EventExportView(APIView):
         def write(self, value):
             return value
 
-    @extend_schema(parameters=[EventFilterSerializer], responses={(200, "text/csv"): bytes},
-                   summary="Audit events as CSV (the export is itself audited)")  # fmt: skip
+    @extend_schema(
+        parameters=[EventFilterSerializer],
+        responses={(200, "text/csv"): bytes},
+        summary="Audit events as CSV (the export is itself audited)",
+    )
     def get(self, request):
         filters = _filters(request)
         AuditClient.log_event(Action.EXPORT, resource_type="audit_event", detail={"filters": _printable(filters)})

@@ -17,14 +17,20 @@ pytestmark = pytest.mark.django_db
 
 
 def _events(n: int) -> list[AuditEvent]:
-    return [AuditClient.log_event(Action.READ, resource_type="patient", resource_id=i, patient_id=f"p-{i}")
-            for i in range(n)]  # fmt: skip
+    return [
+        AuditClient.log_event(Action.READ, resource_type="patient", resource_id=i, patient_id=f"p-{i}")
+        for i in range(n)
+    ]
 
 
 def test_event_carries_actor_roles_request_and_client(token_client):
     client = token_client("ADMIN")
-    client.get("/api/audit/events?action=LOGIN", HTTP_X_REQUEST_ID="req-abc-123", HTTP_USER_AGENT="pytest-browser",
-               REMOTE_ADDR="10.1.2.3")  # fmt: skip
+    client.get(
+        "/api/audit/events?action=LOGIN",
+        HTTP_X_REQUEST_ID="req-abc-123",
+        HTTP_USER_AGENT="pytest-browser",
+        REMOTE_ADDR="10.1.2.3",
+    )
     event = AuditEvent.objects.filter(action=Action.READ, resource_type="audit_event").get()
     assert event.actor_username == client.user.username and event.actor_roles == ["ADMIN"]
     assert event.actor_type == "user" and event.actor_id == client.user.pk
@@ -124,8 +130,9 @@ def test_chain_catches_rows_removed_from_the_end():
 
 def test_audit_api_filters_and_pages(token_client):
     _events(7)
-    AuditClient.log_event(Action.DELETE, resource_type="order", resource_id="o-1", patient_id="p-3",
-                          outcome=Outcome.FAILURE)  # fmt: skip
+    AuditClient.log_event(
+        Action.DELETE, resource_type="order", resource_id="o-1", patient_id="p-3", outcome=Outcome.FAILURE
+    )
     admin = token_client("ADMIN")
     by_patient = admin.get("/api/audit/events", {"patient": "p-3"}).json()
     assert by_patient["count"] == 2

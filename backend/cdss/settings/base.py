@@ -65,7 +65,9 @@ INSTALLED_APPS = [
     "core",
     "audit",
     "acct",
+    "emr",
     "radiology",
+    "fhir_sync",
     "notifications",
 ]
 
@@ -175,6 +177,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic tasks as code; django_celery_beat copies them into its database schedule at start-up.
+CELERY_BEAT_SCHEDULE = {
+    "refresh-patient-cache": {"task": "emr.refresh_patient_cache", "schedule": 15 * 60.0},
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- External systems ------------------------------------------------------------------------------
@@ -182,8 +188,22 @@ ORTHANC_URL = required("ORTHANC_URL").rstrip("/")
 ORTHANC_USERNAME = required("ORTHANC_USERNAME")
 ORTHANC_PASSWORD = required("ORTHANC_PASSWORD")
 FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="").rstrip("/")  # empty: not configured
+FHIR_TOKEN_URL = env.str("FHIR_TOKEN_URL", default="")  # empty: the FHIR server needs no token (stock HAPI)
+FHIR_CLIENT_ID = env.str("FHIR_CLIENT_ID", default="")
+FHIR_CLIENT_SECRET = env.str("FHIR_CLIENT_SECRET", default="")
+FHIR_TIMEOUT_SECONDS = env.float("FHIR_TIMEOUT_SECONDS", default=10.0)
 EMR_BASE_URL = env.str("EMR_BASE_URL", default="").rstrip("/")  # empty: not configured
+EMR_SITE = env.str("EMR_SITE", default="default")
+EMR_CLIENT_ID = env.str("EMR_CLIENT_ID", default="")
+EMR_CLIENT_SECRET = env.str("EMR_CLIENT_SECRET", default="")
+EMR_USERNAME = env.str("EMR_USERNAME", default="")
+EMR_PASSWORD = env.str("EMR_PASSWORD", default="")
+EMR_TIMEOUT_SECONDS = env.float("EMR_TIMEOUT_SECONDS", default=5.0)
+EMR_PATIENT_CACHE_TTL_SECONDS = env.int("EMR_PATIENT_CACHE_TTL_SECONDS", default=300)
 AI_SERVER_URL = env.str("AI_SERVER_URL", default="").rstrip("/")
+# core.http: after this many consecutive failures calls to a system fail fast, until a probe succeeds.
+CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
+CIRCUIT_BREAKER_RESET_SECONDS = env.float("CIRCUIT_BREAKER_RESET_SECONDS", default=30.0)
 
 # --- Object storage (MinIO in production; any S3 API) -----------------------------------------------
 S3_ENDPOINT_URL = required("S3_ENDPOINT_URL")

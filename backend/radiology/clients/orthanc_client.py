@@ -29,8 +29,14 @@ class StoredInstance:
 
 
 class OrthancClient:
-    def __init__(self, base_url: str | None = None, username: str | None = None, password: str | None = None,
-                 *, timeouts: Timeouts | None = None):  # fmt: skip
+    def __init__(
+        self,
+        base_url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        timeouts: Timeouts | None = None,
+    ):
         self.http = ExternalSession(
             SYSTEM,
             base_url or settings.ORTHANC_URL,
@@ -41,8 +47,13 @@ class OrthancClient:
 
     # --- Orthanc REST ------------------------------------------------------------------------------
     def upload_instance(self, data: bytes) -> StoredInstance:
-        response = self.http.request("POST", "/instances", data=data, headers={"Content-Type": "application/dicom"},
-                                     resource_type="dicom_instance")  # fmt: skip
+        response = self.http.request(
+            "POST",
+            "/instances",
+            data=data,
+            headers={"Content-Type": "application/dicom"},
+            resource_type="dicom_instance",
+        )
         if response.status_code == 400:
             raise ExternalRejected(SYSTEM, "Orthanc refused the file: it is not readable DICOM", status_code=400)
         body = self._json(response)
@@ -59,14 +70,19 @@ class OrthancClient:
 
     def find_studies(self, query: dict[str, str], *, limit: int = 100) -> list[dict[str, Any]]:
         """Studies matching DICOM tag values (wildcards allowed), with their main tags."""
-        response = self.http.request("POST", "/tools/find", json={"Level": "Study", "Query": query, "Expand": True,
-                                                                  "Limit": limit}, resource_type="study")  # fmt: skip
+        response = self.http.request(
+            "POST",
+            "/tools/find",
+            json={"Level": "Study", "Query": query, "Expand": True, "Limit": limit},
+            resource_type="study",
+        )
         return self._json(response)
 
     def lookup(self, dicom_uid: str) -> list[dict[str, Any]]:
         """Orthanc resources whose DICOM UID (study, series or instance) is `dicom_uid`."""
-        response = self.http.request("POST", "/tools/lookup", data=dicom_uid, resource_type="dicom_uid",
-                                     resource_id=dicom_uid)  # fmt: skip
+        response = self.http.request(
+            "POST", "/tools/lookup", data=dicom_uid, resource_type="dicom_uid", resource_id=dicom_uid
+        )
         return self._json(response)
 
     def list_series(self, study_id: str) -> list[dict[str, Any]]:
@@ -80,8 +96,9 @@ class OrthancClient:
 
     def rendered_frame(self, instance_id: str, frame: int = 0) -> bytes:
         """The frame as PNG, windowed by Orthanc."""
-        return self._get_bytes(f"/instances/{instance_id}/frames/{frame}/rendered", instance_id,
-                               headers={"Accept": "image/png"})  # fmt: skip
+        return self._get_bytes(
+            f"/instances/{instance_id}/frames/{frame}/rendered", instance_id, headers={"Accept": "image/png"}
+        )
 
     def preview(self, instance_id: str) -> bytes:
         return self._get_bytes(f"/instances/{instance_id}/preview", instance_id, headers={"Accept": "image/png"})
@@ -120,8 +137,9 @@ class OrthancClient:
         return self._json(self.http.request("GET", path, **audit))
 
     def _get_bytes(self, path: str, instance_id: str, headers: dict[str, str] | None = None) -> bytes:
-        response = self.http.request("GET", path, headers=headers or {}, resource_type="dicom_instance",
-                                     resource_id=instance_id)  # fmt: skip
+        response = self.http.request(
+            "GET", path, headers=headers or {}, resource_type="dicom_instance", resource_id=instance_id
+        )
         return raise_for_status(SYSTEM, response).content
 
     @staticmethod

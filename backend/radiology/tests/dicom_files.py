@@ -8,8 +8,13 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 
-def fresh_instance(name: str = "MR_small.dcm", *, patient_id: str = "CDSS-TEST", study_uid: str | None = None,
-                   series_uid: str | None = None) -> pydicom.Dataset:  # fmt: skip
+def fresh_instance(
+    name: str = "MR_small.dcm",
+    *,
+    patient_id: str = "CDSS-TEST",
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+) -> pydicom.Dataset:
     dataset = pydicom.dcmread(get_testdata_file(name))
     dataset.StudyInstanceUID = study_uid or generate_uid()
     dataset.SeriesInstanceUID = series_uid or generate_uid()

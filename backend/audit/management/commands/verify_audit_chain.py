@@ -9,6 +9,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         report = verify_chain()
         if not report.intact:
-            raise CommandError(f"audit chain broken at event {report.broken_at}: {report.reason} "
-                               f"({report.checked} events verified before it)")  # fmt: skip
+            raise CommandError(
+                f"audit chain broken at event {report.broken_at}: {report.reason} "
+                f"({report.checked} events verified before it)"
+            )
         self.stdout.write(self.style.SUCCESS(f"audit chain intact: {report.checked} events verified"))

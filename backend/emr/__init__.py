@@ -1,0 +1,1 @@
+"""The EMR side: the OpenEMR client, the patient cache and the patient timeline."""

@@ -1,0 +1,13 @@
+"""Periodic refresh of the patient cache (scheduled by celery beat, CELERY_BEAT_SCHEDULE)."""
+
+from celery import shared_task
+from django.conf import settings
+
+from emr.services import patient_cache_refresh_all
+
+
+@shared_task(name="emr.refresh_patient_cache", acks_late=True)
+def refresh_patient_cache() -> int:
+    if not settings.EMR_BASE_URL:
+        return 0
+    return patient_cache_refresh_all()

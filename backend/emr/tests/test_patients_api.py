@@ -1,0 +1,108 @@
+"""/api/patients against the OpenEMR stand-in: the cache, the live record, the timeline, audit of every
+read, and an EMR that goes down, is slow, and comes back by itself."""
+
+import time
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+
+from audit.models import Action, AuditEvent
+from core import http
+from emr.models import Patient
+from emr.services import patient_cache_refresh_all
+from emr.tasks import refresh_patient_cache
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cached(emr):
+    refresh_patient_cache()  # the beat task, called directly
+    return Patient.objects.order_by("id")
+
+
+@pytest.fixture
+def doctor(token_client):
+    return token_client("DOCTOR")
+
+
+def test_cache_is_filled_by_the_periodic_task_and_searchable(cached, doctor):
+    assert cached.count() >= 50
+    patient = cached.first()
+    found = doctor.get("/api/patients", {"q": patient.family_name}).json()
+    assert patient.emr_uuid in {row["emr_uuid"] for row in found["results"]}
+    by_birth_date = doctor.get("/api/patients", {"q": patient.birth_date.isoformat()}).json()
+    assert patient.emr_uuid in {row["emr_uuid"] for row in by_birth_date["results"]}
+    assert patient_cache_refresh_all() == cached.count()  # refreshing again adds nobody twice
+
+
+def test_live_emr_search_refreshes_the_cache(emr, doctor):
+    response = doctor.get("/api/patients", {"source": "emr", "family_name": "Kim"})
+    assert response.status_code == 200
+    for row in response.json()["results"]:
+        assert Patient.objects.filter(emr_uuid=row["emr_uuid"]).exists()
+
+
+def test_every_patient_read_is_audited_with_the_patient(cached, doctor):
+    puuid = cached.first().emr_uuid
+    assert doctor.get(f"/api/patients/{puuid}").status_code == 200
+    for section in ("encounters", "problems", "medications", "prescriptions", "allergies", "vitals"):
+        response = doctor.get(f"/api/patients/{puuid}/{section}")
+        assert response.status_code == 200, (section, response.content[:300])
+    reads = AuditEvent.objects.filter(action=Action.READ, patient_id=puuid, actor_id=doctor.user.pk)
+    assert set(reads.values_list("resource_type", flat=True)) >= {
+        "patient", "patient_encounters", "patient_problems", "patient_medications", "patient_prescriptions",
+        "patient_allergies", "patient_vitals"}  # fmt: skip
+
+
+def test_timeline_collects_encounters(cached, doctor):
+    patient = next(p for p in cached if doctor.get(f"/api/patients/{p.emr_uuid}/encounters").json()["results"])
+    timeline = doctor.get(f"/api/patients/{patient.emr_uuid}/timeline").json()
+    assert timeline["count"] >= 1 and timeline["results"][0]["kind"] == "encounter"
+    doctor.get(f"/api/patients/{patient.emr_uuid}/encounters")
+    assert doctor.get(f"/api/patients/{patient.emr_uuid}/timeline").json()["count"] == timeline["count"]
+
+
+def test_unknown_patient_is_404(emr, doctor):
+    response = doctor.get("/api/patients/00000000-0000-4000-8000-000000000000")
+    assert response.status_code == 404 and response.json()["status"] == 404
+
+
+def test_bad_query_is_400(emr, doctor):
+    response = doctor.get("/api/patients", {"source": "somewhere"})
+    assert response.status_code == 400 and "source" in response.json()["fields"]
+
+
+def test_emr_down_is_503_within_the_timeout_and_recovers_by_itself(cached, doctor, settings):
+    settings.CIRCUIT_BREAKER_FAILURES, settings.CIRCUIT_BREAKER_RESET_SECONDS = 3, 1.0
+    http._breakers.clear()  # take the settings above
+    puuid = cached.first().emr_uuid
+    requests.post(f"{cached_origin(cached)}/__control__/faults", json={"outage": True}, timeout=5)
+    statuses = []
+    for _ in range(4):
+        started = time.monotonic()
+        response = doctor.get(f"/api/patients/{puuid}/encounters")
+        statuses.append(response.status_code)
+        assert time.monotonic() - started < 3.0
+        assert response.json()["system"] == "emr" and "Traceback" not in response.content.decode()
+    assert statuses == [503] * 4
+    assert "circuit open" in response.json()["detail"], "after repeated failures calls fail fast"
+
+    requests.delete(f"{cached_origin(cached)}/__control__/faults", timeout=5)
+    time.sleep(1.1)  # the breaker lets one probe through after its reset time
+    assert doctor.get(f"/api/patients/{puuid}/encounters").status_code == 200
+
+
+def test_slow_emr_is_504_within_the_configured_timeout(cached, doctor):
+    puuid = cached.first().emr_uuid
+    requests.post(f"{cached_origin(cached)}/__control__/faults", json={"latency_ms": 2500}, timeout=5)
+    started = time.monotonic()
+    response = doctor.get(f"/api/patients/{puuid}/problems")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504 and response.json()["system"] == "emr"
+    assert elapsed < 2.0, f"answered after {elapsed:.1f} s; the timeout is 1 s"
+
+
+def cached_origin(cached) -> str:
+    return django_settings.EMR_BASE_URL

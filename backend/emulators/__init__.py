@@ -1,0 +1,4 @@
+"""Stand-in HAPI FHIR and OpenEMR servers for tests and local runs (see README.md).
+
+Product code never imports this package; it imports nothing from the Django project.
+"""

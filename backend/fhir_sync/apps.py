@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FhirSyncConfig(AppConfig):
+    name = "fhir_sync"
+    verbose_name = "FHIR sync"
