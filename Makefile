@@ -77,3 +77,4 @@ bench: install ## benchmarks (each prints a ratio against a baseline measured in
 	scripts/env.sh
 	scripts/services.sh up
 	cd backend && .venv/bin/python benchmarks/audit_overhead.py
+	cd backend && .venv/bin/python benchmarks/patient_list_latency.py

@@ -89,21 +89,42 @@ def test_websocket_through_nginx_needs_a_session(http, base_url, env):
 
 
 def test_request_id_from_the_edge_reaches_the_audit_trail(http, base_url, env):
-    token = http.post(f"{base_url}/api/auth/token", json={"username": "admin", "password": env["DEMO_PASSWORD"]},
-                      timeout=10)  # fmt: skip
+    token = http.post(
+        f"{base_url}/api/auth/token", json={"username": "admin", "password": env["DEMO_PASSWORD"]}, timeout=10
+    )
     assert token.status_code == 201, token.text
     headers = {"Authorization": f"Token {token.json()['token']}"}
     trace = f"e2e-{uuid.uuid4().hex[:12]}"  # the database outlives test runs: a fresh id each time
     me = http.get(f"{base_url}/api/auth/me", headers=headers, timeout=10).json()
     assert me["roles"] == ["ADMIN"]
-    http.get(f"{base_url}/api/audit/events", params={"patient": "e2e-none"}, timeout=10,
-             headers={**headers, "X-Request-ID": trace})  # fmt: skip
-    found = http.get(f"{base_url}/api/audit/events", params={"request_id": trace}, headers=headers,
-                     timeout=10).json()  # fmt: skip
+    http.get(
+        f"{base_url}/api/audit/events",
+        params={"patient": "e2e-none"},
+        timeout=10,
+        headers={**headers, "X-Request-ID": trace},
+    )
+    found = http.get(f"{base_url}/api/audit/events", params={"request_id": trace}, headers=headers, timeout=10).json()
     assert found["count"] == 1
     event = found["results"][0]
     assert event["actor_username"] == "admin" and event["source_ip"] == "127.0.0.1"
     assert http.delete(f"{base_url}/api/auth/token", headers=headers, timeout=10).status_code == 204
+
+
+def _token(http, base_url, username, password):
+    response = http.post(f"{base_url}/api/auth/token", json={"username": username, "password": password}, timeout=10)
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Token {response.json()['token']}"}
+
+
+def test_patients_from_the_emr_for_clinicians_only(http, base_url, env):
+    doctor = _token(http, base_url, "doctor", env["DEMO_PASSWORD"])
+    patients = http.get(f"{base_url}/api/patients", headers=doctor, timeout=10).json()
+    assert patients["count"] >= 50, "make run fills the patient cache from the EMR (stand-in)"
+    puuid = patients["results"][0]["emr_uuid"]
+    problems = http.get(f"{base_url}/api/patients/{puuid}/problems", headers=doctor, timeout=10)
+    assert problems.status_code == 200 and problems.json()["patient"] == puuid
+    ops = _token(http, base_url, "ops", env["DEMO_PASSWORD"])
+    assert http.get(f"{base_url}/api/patients", headers=ops, timeout=10).status_code == 403
 
 
 def test_api_rate_limit_answers_429(http, base_url):

@@ -16,6 +16,9 @@ load_env() {
   set -o allexport
   # shellcheck disable=SC1091
   . "$ROOT/.env"
+  # Addresses of the stand-ins started in place of systems .env leaves empty (scripts/services.sh).
+  # shellcheck disable=SC1091
+  [ -f "$RUN/standins.env" ] && . "$RUN/standins.env"
   set +o allexport
 }
 

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # Create .env from .env.example once, replacing every "__generate__" with its own random secret.
-# An existing .env is never touched, so secrets stay stable between runs.
+# Secrets already in .env are never changed, so they stay stable between runs.
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
 
-if [ -f "$ROOT/.env" ]; then exit 0; fi
-say "creating .env with fresh random secrets"
+# An existing .env keeps its values; variables that .env.example gained since are appended to it.
 umask 077
 python3 - "$ROOT/.env.example" "$ROOT/.env" <<'PY'
-import secrets, sys
+import os, secrets, sys
 src, dst = sys.argv[1:]
-lines = open(src, encoding="utf-8").read().splitlines(keepends=True)
-with open(dst, "w", encoding="utf-8") as out:
-    for line in lines:
-        while not line.lstrip().startswith("#") and "__generate__" in line:
-            line = line.replace("__generate__", secrets.token_hex(16), 1)
-        out.write(line)
+
+def filled(line):
+    while not line.lstrip().startswith("#") and "__generate__" in line:
+        line = line.replace("__generate__", secrets.token_hex(16), 1)
+    return line
+
+example = open(src, encoding="utf-8").read().splitlines(keepends=True)
+if not os.path.exists(dst):
+    print("==> creating .env with fresh random secrets")
+    with open(dst, "w", encoding="utf-8") as out:
+        out.writelines(filled(line) for line in example)
+    sys.exit(0)
+present = {line.split("=", 1)[0].strip() for line in open(dst, encoding="utf-8") if "=" in line and not line.startswith("#")}
+missing = [line for line in example if "=" in line and not line.startswith("#") and line.split("=", 1)[0].strip() not in present]
+if missing:
+    print("==> adding to .env: " + ", ".join(line.split("=", 1)[0] for line in missing))
+    with open(dst, "a", encoding="utf-8") as out:
+        out.write("\n# added from .env.example\n")
+        out.writelines(filled(line if line.endswith("\n") else line + "\n") for line in missing)
 PY

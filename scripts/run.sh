@@ -6,7 +6,7 @@ set -o errexit -o pipefail -o nounset
 
 "$ROOT/scripts/env.sh"
 "$ROOT/scripts/services.sh" up
-load_env
+load_env  # after services.sh: it may have started stand-ins and written their addresses
 manage() { (cd "$ROOT/backend" && .venv/bin/python manage.py "$@"); }
 
 say "preparing the database, the broker topology, storage buckets and demo accounts"
@@ -14,6 +14,7 @@ manage migrate --noinput -v0
 manage bootstrap
 manage collectstatic --noinput -v0
 manage seed_demo
+manage refresh_patient_cache
 
 say "rendering the nginx configuration"
 mkdir -p "$VAR/nginx/tmp"
@@ -27,7 +28,7 @@ else
   say "starting gunicorn, daphne, celery worker, celery beat, ai-server and nginx (logs: var/log/app.log)"
   rm -rf "$VAR/prometheus" && mkdir -p "$VAR/prometheus/web" "$VAR/prometheus/ai"
   cd "$ROOT"
-  nohup "$ROOT/backend/.venv/bin/honcho" -f "$ROOT/Procfile" start >"$LOG/app.log" 2>&1 &
+  nohup "$ROOT/backend/.venv/bin/honcho" -e ".env,var/run/standins.env" -f "$ROOT/Procfile" start >"$LOG/app.log" 2>&1 &
   echo $! >"$RUN/honcho.pid"
 fi
 

@@ -112,6 +112,33 @@ start_s3() {
   wait_for 30 "S3 stand-in" s3_up
 }
 
+# HAPI FHIR and OpenEMR cannot run here: when .env names no real server, the project's stand-ins
+# (backend/emulators) take their place, and var/run/standins.env tells the application where they are.
+start_standins() {
+  local env_file="$RUN/standins.env"
+  : >"$env_file"
+  mkdir -p "$VAR/emulators"
+  if [ -z "${EMR_BASE_URL:-}" ]; then
+    start_emulator openemr 8300 --password-grant 1 --client-id "$EMR_CLIENT_ID" --client-secret "$EMR_CLIENT_SECRET" \
+      --username "$EMR_USERNAME" --password "$EMR_PASSWORD"
+    echo "EMR_BASE_URL=http://127.0.0.1:8300" >>"$env_file"
+  fi
+  if [ -z "${FHIR_BASE_URL:-}" ]; then
+    start_emulator hapi 8090
+    echo "FHIR_BASE_URL=http://127.0.0.1:8090/fhir" >>"$env_file"
+  fi
+}
+
+start_emulator() {  # start_emulator NAME PORT ARGS...
+  local name=$1 port=$2 pidfile="$RUN/emulator-$1.pid"; shift 2
+  if pid_alive "$pidfile"; then return 0; fi
+  say "starting the $name stand-in on 127.0.0.1:$port (no real server configured)"
+  (cd "$ROOT/backend" && exec nohup .venv/bin/python -m "emulators.$name" --port "$port" \
+      --data "$VAR/emulators/$name.sqlite3" "$@" >"$LOG/emulator-$name.log" 2>&1) &
+  echo $! >"$pidfile"
+  wait_for 30 "the $name stand-in" curl -s -o /dev/null "http://127.0.0.1:$port/__control__/faults"
+}
+
 status() {
   printf '%-10s %s\n' mariadb "$(mariadb-admin --no-defaults -h127.0.0.1 -uroot ping 2>/dev/null || echo down)"
   printf '%-10s %s\n' redis "$(redis-cli -h 127.0.0.1 ping 2>/dev/null || echo down)"
@@ -130,10 +157,13 @@ case "${1:-}" in
     provision_accounts
     start_orthanc
     start_s3
+    start_standins
     ;;
   down)
     stop_pidfile "$RUN/orthanc.pid" Orthanc
     stop_pidfile "$RUN/s3.pid" "S3 stand-in"
+    stop_pidfile "$RUN/emulator-openemr.pid" "OpenEMR stand-in"
+    stop_pidfile "$RUN/emulator-hapi.pid" "HAPI FHIR stand-in"
     ;;
   status) load_env; status ;;
   *) die "usage: $0 {install|up|down|status}" ;;
