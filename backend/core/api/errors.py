@@ -11,8 +11,9 @@ def error_body(status: int, error: str, detail: str, **extra) -> dict:
 
 
 def external_system_response(exc: ExternalSystemError) -> JsonResponse:
+    extra = {"fields": exc.fields} if getattr(exc, "fields", None) else {}  # e.g. the EMR's validationErrors
     return JsonResponse(
-        error_body(exc.api_status, "external_system", f"{exc.title}: {exc.detail}", system=exc.system),
+        error_body(exc.api_status, "external_system", f"{exc.title}: {exc.detail}", system=exc.system, **extra),
         status=exc.api_status,
     )
 

@@ -106,3 +106,21 @@ def test_slow_emr_is_504_within_the_configured_timeout(cached, doctor):
 
 def cached_origin(cached) -> str:
     return django_settings.EMR_BASE_URL
+
+
+def test_emr_validation_errors_reach_the_caller_field_by_field(emr, doctor):
+    # A patient the cache knows but the EMR does not: OpenEMR answers 400 with validationErrors for the uuid.
+    from django.utils import timezone
+
+    ghost = Patient.objects.create(emr_uuid="ghost-uuid", emr_pid="999999", fetched_at=timezone.now())
+    response = doctor.get(f"/api/patients/{ghost.emr_uuid}/encounters")
+    assert response.status_code == 400, response.content[:300]
+    body = response.json()
+    assert body["system"] == "emr" and "uuid" in body["fields"]
+
+
+def test_garbage_from_the_emr_is_502_not_500(cached, doctor):
+    puuid = cached.first().emr_uuid
+    requests.post(f"{cached_origin(cached)}/__control__/faults", json={"garbage": True}, timeout=5)
+    response = doctor.get(f"/api/patients/{puuid}/allergies")
+    assert response.status_code == 502 and response.json()["system"] == "emr"
