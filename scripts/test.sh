@@ -16,13 +16,14 @@ suite_backend()  { cd "$ROOT/backend" && .venv/bin/pytest -p no:cacheprovider; }
 suite_ai-server() { cd "$ROOT/ai-server" && .venv/bin/pytest -p no:cacheprovider; }
 suite_deploy()   { "$ROOT/scripts/check-deploy-config.sh"; }
 suite_e2e() {
-  # Shares one stack with `make run`: reuses a running one, otherwise starts it and stops it after.
+  # Shares one stack with `make run`: reuses running application processes, otherwise starts them and
+  # stops them after (only them: the servers stay up for the other suites still running).
   local started=""
   pid_alive "$RUN/honcho.pid" || started=yes
   "$ROOT/scripts/run.sh"
   local rc=0
-  (cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c e2e/pytest.ini e2e) || rc=$?
-  if [ -n "$started" ]; then "$ROOT/scripts/stop.sh"; fi
+  (cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c e2e/pytest.ini e2e) || { rc=$?; tail -n 80 "$LOG/app.log"; }
+  if [ -n "$started" ]; then stop_pidfile "$RUN/honcho.pid" "application processes (honcho)"; fi
   return $rc
 }
 

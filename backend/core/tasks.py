@@ -17,3 +17,11 @@ def ping(payload: str) -> dict:
         "pid": os.getpid(),
         "request_id": context.current().request_id,
     }
+
+
+@shared_task(name="core.relay_outbox", ignore_result=True)
+def relay_outbox() -> int:
+    """Publish what the after-commit publish could not (scheduled every few seconds by beat)."""
+    from core.outbox import publish_pending
+
+    return publish_pending()

@@ -179,6 +179,7 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic tasks as code; django_celery_beat copies them into its database schedule at start-up.
 CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "core.relay_outbox", "schedule": 5.0},
     "refresh-patient-cache": {"task": "emr.refresh_patient_cache", "schedule": 15 * 60.0},
 }
 CELERY_TIMEZONE = TIME_ZONE

@@ -5,9 +5,11 @@ each gets its own namespace: the test database (pytest-django), the `cdss_test` 
 databases 2 and 3, and `test-` buckets. Nothing here replaces a real server with a fake.
 """
 
-from .base import env, with_path
+import hashlib
+
+from .base import BASE_DIR, env, with_path
 from .production import *  # noqa: F403
-from .production import ALLOWED_HOSTS, CACHES, CHANNEL_LAYERS, RABBITMQ_URL, REDIS_URL, S3_BUCKETS
+from .production import ALLOWED_HOSTS, CACHES, CHANNEL_LAYERS, DATABASES, RABBITMQ_URL, REDIS_URL, S3_BUCKETS
 
 RABBITMQ_URL = env.str("RABBITMQ_TEST_URL", default=with_path(RABBITMQ_URL, "cdss_test"))
 CELERY_BROKER_URL = RABBITMQ_URL
@@ -22,3 +24,10 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]  # Django's test client
+
+# One test database per checkout (and per CDSS_TEST_DB_SUFFIX), so two checkouts or two sessions on
+# one machine never drop each other's tables mid-run.
+_checkout = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:6]
+DATABASES["default"]["TEST"]["NAME"] = "_".join(
+    filter(None, ["test", DATABASES["default"]["NAME"], _checkout, env.str("CDSS_TEST_DB_SUFFIX", default="")])
+)

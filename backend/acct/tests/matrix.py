@@ -1,0 +1,27 @@
+"""Shared vocabulary of the permission matrix (acct/tests/test_permission_matrix.py).
+
+Each app declares its own routes in `<app>/tests/permission_matrix.py`:
+
+    ENTRIES = {"api/things/<int:pk>": [("get", "/api/things/{thing}", None, CLINICAL)]}
+    PLACEHOLDERS = {"thing": make_thing}   # make_thing(request) -> str, called inside the test
+
+`request` is the pytest request: a provider may use `request.getfixturevalue(...)` for root fixtures.
+"""
+
+from collections.abc import Callable
+
+CALLERS = ("anonymous", "DOCTOR", "RIB", "NURSE", "ADMIN", "OPS", "SERVICE")
+
+Entry = tuple[str, str, dict | None, dict[str, int]]  # method, path, body, expected status per caller
+Placeholder = Callable[..., str]
+
+
+def expect(default: int, **overrides: int) -> dict[str, int]:
+    return {caller: overrides.get(caller, default) for caller in CALLERS}
+
+
+PUBLIC = expect(200)
+AUTHENTICATED = expect(200, anonymous=401)
+ADMIN_ONLY = expect(403, anonymous=401, ADMIN=200)
+CLINICAL = expect(403, anonymous=401, DOCTOR=200, RIB=200, NURSE=200)
+DOCTOR_OR_RIB = expect(403, anonymous=401, DOCTOR=200, RIB=200)

@@ -1,0 +1,93 @@
+"""Write a message with the change it belongs to; publish it after commit, confirmed by the broker.
+
+    with transaction.atomic():
+        job = Job.objects.create(...)
+        outbox.enqueue_task("ai.tasks.run", job.pk)       # a Celery task
+        outbox.enqueue_topic("ai.job.create", {...})       # a message for another service
+
+After the transaction commits, the rows are published at once (best effort, in the same process);
+whatever could not be published then (RabbitMQ down, a crash between commit and publish) is published
+by the beat task `core.relay_outbox` a few seconds later. A row is marked sent only after the broker
+confirmed it, so a message may go out twice but is never lost: consumers deduplicate by message id
+(the row id, which is also the Celery task id).
+"""
+
+import logging
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from core import context
+from core.messaging.publisher import Publisher, PublishError
+
+from .models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_topic(routing_key: str, payload: dict[str, Any]) -> OutboxMessage:
+    return _enqueue(OutboxMessage.Kind.TOPIC, routing_key, payload)
+
+
+def enqueue_task(task_name: str, *args: Any, **kwargs: Any) -> OutboxMessage:
+    return _enqueue(OutboxMessage.Kind.TASK, task_name, {"args": list(args), "kwargs": kwargs})
+
+
+def _enqueue(kind: str, target: str, payload: dict[str, Any]) -> OutboxMessage:
+    message = OutboxMessage.objects.create(
+        kind=kind, target=target, payload=payload, request_id=context.current().request_id
+    )
+    transaction.on_commit(lambda: publish_pending(ids=[message.pk]))
+    return message
+
+
+def publish_pending(*, ids: list | None = None, limit: int = 500) -> int:
+    """Publish pending rows (all, or only `ids`); returns how many the broker confirmed. Rows are locked
+    with SKIP LOCKED so concurrent relays never publish the same row at the same time."""
+    published = 0
+    publisher = Publisher()
+    try:
+        with transaction.atomic():
+            pending = OutboxMessage.objects.select_for_update(skip_locked=True).filter(published_at__isnull=True)
+            if ids is not None:
+                pending = pending.filter(pk__in=ids)
+            for message in pending.order_by("created_at")[:limit]:
+                try:
+                    _publish(message, publisher)
+                except Exception as exc:  # the broker is away or refused: leave it pending for the relay
+                    OutboxMessage.objects.filter(pk=message.pk).update(
+                        attempts=message.attempts + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:2000]
+                    )
+                    logger.warning("outbox message %s not published yet: %s", message.pk, exc)
+                    break  # the next rows would fail the same way; keep their order
+                OutboxMessage.objects.filter(pk=message.pk).update(
+                    published_at=timezone.now(), attempts=message.attempts + 1, last_error=""
+                )
+                published += 1
+    finally:
+        publisher.close()
+    return published
+
+
+def _publish(message: OutboxMessage, publisher: Publisher) -> None:
+    headers = {"x-request-id": message.request_id} if message.request_id else {}
+    if message.kind == OutboxMessage.Kind.TOPIC:
+        publisher.publish(message.target, message.payload, message_id=str(message.pk), headers=headers)
+        return
+    current_app.send_task(
+        message.target,
+        args=message.payload.get("args", []),
+        kwargs=message.payload.get("kwargs", {}),
+        task_id=str(message.pk),
+        headers={"x_request_id": message.request_id} if message.request_id else None,
+        retry=False,  # a failed publish stays in the outbox; the relay retries it
+    )
+
+
+def backlog() -> int:
+    return OutboxMessage.objects.filter(published_at__isnull=True).count()
+
+
+__all__ = ["PublishError", "backlog", "enqueue_task", "enqueue_topic", "publish_pending"]
