@@ -13,6 +13,8 @@ api_patterns = [
     path("auth/", include("acct.api.urls")),
     path("audit/", include("audit.api.urls")),
     path("", include("emr.api.urls")),
+    path("radiology/", include("radiology.api.urls")),
+    path("fhir/", include("fhir_sync.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script as a file, so the Content-Security-Policy needs no inline script.
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
