@@ -179,3 +179,70 @@ def emr(settings, openemr_process):
     yield openemr_process
     requests.delete(f"{openemr_process.origin}/__control__/faults", timeout=5)
     openemr_client._clients.clear()
+
+
+FHIR_CLIENT = ("cdss-fhir-test-client", "cdss-fhir-test-client-secret")
+FHIR_CONTRACT_ENV = "HAPI_CONTRACT_URL"  # a real FHIR base to run the HAPI contract tests against instead
+
+
+def _hapi_emulator(tmp_path_factory, name: str, args: list[str]):
+    from emulators.tests.support import EmulatorProcess
+
+    process = EmulatorProcess("emulators.hapi", tmp_path_factory.mktemp(name) / "hapi.sqlite3", args).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def hapi_process(tmp_path_factory):
+    """The HAPI FHIR stand-in without auth, as stock HAPI; None when HAPI_CONTRACT_URL names a real server."""
+    import os
+
+    if os.environ.get(FHIR_CONTRACT_ENV):
+        yield None
+        return
+    yield from _hapi_emulator(tmp_path_factory, "hapi", [])
+
+
+@pytest.fixture(scope="session")
+def hapi_auth_process(tmp_path_factory):
+    """The HAPI FHIR stand-in behind its OAuth2 client-credentials gateway (POST /oauth/token)."""
+    yield from _hapi_emulator(
+        tmp_path_factory, "hapi-auth", ["--auth", "--client-id", FHIR_CLIENT[0], "--client-secret", FHIR_CLIENT[1]]
+    )
+
+
+def _hapi_restore(process) -> None:
+    """Undo a test's faults and clock moves on the stand-in (no-op against a real server)."""
+    import requests
+
+    if process is None:
+        return
+    for name in ("faults", "clock"):
+        requests.delete(f"{process.origin}/__control__/{name}", timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def fhir(settings, hapi_process):
+    """Settings pointed at the HAPI stand-in's FHIR base (no token), its faults cleared before and after the
+    test. With HAPI_CONTRACT_URL set, at that server instead, and the fixture's value is None (no control)."""
+    import os
+
+    real = os.environ.get(FHIR_CONTRACT_ENV, "").rstrip("/")
+    settings.FHIR_BASE_URL = real or f"{hapi_process.origin}/fhir"
+    settings.FHIR_TOKEN_URL = ""
+    settings.FHIR_CLIENT_ID = settings.FHIR_CLIENT_SECRET = ""
+    _hapi_restore(hapi_process)
+    yield hapi_process
+    _hapi_restore(hapi_process)
+
+
+@pytest.fixture
+def fhir_auth(settings, hapi_auth_process):
+    """Settings pointed at the stand-in that requires bearer tokens from its client-credentials endpoint."""
+    settings.FHIR_BASE_URL = f"{hapi_auth_process.origin}/fhir"
+    settings.FHIR_TOKEN_URL = f"{hapi_auth_process.origin}/oauth/token"
+    settings.FHIR_CLIENT_ID, settings.FHIR_CLIENT_SECRET = FHIR_CLIENT
+    _hapi_restore(hapi_auth_process)
+    yield hapi_auth_process
+    _hapi_restore(hapi_auth_process)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
+from fhirclient.models.fhirabstractbase import FHIRValidationError
 from fhirclient.models.fhirabstractresource import FHIRAbstractResource
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
@@ -128,9 +129,9 @@ class HAPIClient:
 
     def conditional_create(self, resource: FHIRAbstractResource, system: str, value: str) -> WriteResult:
         """Create unless a resource with identifier system|value exists (then nothing is written)."""
-        return self._write(
-            "POST", resource.resource_type, resource, headers={"If-None-Exist": f"identifier={_token(system, value)}"}
-        )
+        # The header is a search query: encoded like one, so values with & + = % or spaces match exactly.
+        match = f"identifier={quote(_token(system, value), safe='')}"
+        return self._write("POST", resource.resource_type, resource, headers={"If-None-Exist": match})
 
     def update(self, resource: FHIRAbstractResource, *, if_match_version: str | None = None) -> WriteResult:
         if not resource.id:
@@ -152,12 +153,15 @@ class HAPIClient:
         bundle = FHIRElementFactory.instantiate(
             "Bundle", {"resourceType": "Bundle", "type": "transaction", "entry": entries}
         )
-        return self._request("POST", "", json=bundle.as_json(), resource_type="Bundle").json()
+        answer = _json(self._request("POST", "", json=bundle.as_json(), resource_type="Bundle"))
+        if answer.get("resourceType") != "Bundle":
+            raise FhirError("the server's answer to a transaction is not a Bundle")
+        return answer
 
     # --- reads -------------------------------------------------------------------------------------
     def read(self, resource_type: str, resource_id: str) -> FHIRAbstractResource:
         response = self._request("GET", f"{resource_type}/{resource_id}", resource_type=resource_type)
-        return _parse(response.json())
+        return _parse(_json(response))
 
     def version_of(self, resource_type: str, resource_id: str) -> str:
         return self.read(resource_type, resource_id).meta.versionId
@@ -169,14 +173,16 @@ class HAPIClient:
         path = f"{resource_type}?identifier={quote(_token(system, value), safe='')}&_count={page_size}"
         headers = {"Cache-Control": "no-cache"}  # HAPI may answer a repeated search from a 60 s cache
         while path:
-            bundle = self._request("GET", path, headers=headers, resource_type=resource_type).json()
+            bundle = _json(self._request("GET", path, headers=headers, resource_type=resource_type))
+            if bundle.get("resourceType") != "Bundle":
+                raise FhirError("the server's answer to a search is not a Bundle")
             for entry in bundle.get("entry", []):
                 if entry.get("search", {}).get("mode", "match") == "match":
-                    yield _parse(entry["resource"])
+                    yield _parse(entry.get("resource") or {})
             path = next((link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"), None)
 
     def capability_statement(self) -> dict[str, Any]:
-        return self._request("GET", "metadata", resource_type="CapabilityStatement").json()
+        return _json(self._request("GET", "metadata", resource_type="CapabilityStatement"))
 
     # --- plumbing ----------------------------------------------------------------------------------
     def _write(
@@ -190,7 +196,7 @@ class HAPIClient:
             resource_type=resource.resource_type,
             headers={"Prefer": "return=representation", **(headers or {})},
         )
-        stored = _parse(response.json()) if response.content else None
+        stored = _parse(_json(response)) if response.content else None
         location = response.headers.get("Location") or response.headers.get("Content-Location") or ""
         resource_id, version = _id_and_version(location, stored)
         return WriteResult(resource.resource_type, resource_id, version, response.status_code == 201, stored)
@@ -223,14 +229,20 @@ class HAPIClient:
                         "client_secret": self.client_secret,
                     },
                 )
-                if response.status_code != 200:
-                    raise ExternalAuthRefused(
-                        SYSTEM,
+                if response.status_code in (400, 401, 403):
+                    raise FhirAuthRefused(
                         f"the FHIR token endpoint refused the CDSS's client (HTTP {response.status_code})",
                         status_code=response.status_code,
                     )
-                body = response.json()
-                lifetime = float(body.get("expires_in", 300))
+                if response.status_code != 200:
+                    raise _error(response)
+                body = _json(response)
+                if not isinstance(body.get("access_token"), str):
+                    raise FhirError("the FHIR token endpoint's answer has no access_token")
+                try:
+                    lifetime = float(body.get("expires_in", 300))
+                except (TypeError, ValueError):
+                    lifetime = 300.0
                 self._token = (body["access_token"], time.monotonic() + max(lifetime - 30, lifetime / 2))
             return {"Authorization": f"Bearer {self._token[0]}"}
 
@@ -250,8 +262,28 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _json(response) -> dict:
+    """The answer's JSON object; anything else (an HTML error page from a proxy, a truncated body) is an
+    error of the external system, not a crash of ours."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        kind = response.headers.get("Content-Type", "no Content-Type")
+        raise FhirError(
+            f"the server's answer (HTTP {response.status_code}, {kind}) is not a JSON object",
+            status_code=response.status_code,
+        )
+    return body
+
+
 def _parse(body: dict) -> FHIRAbstractResource:
-    return FHIRElementFactory.instantiate(body["resourceType"], body)
+    """A resource the server sent, as its fhirclient model; one the model refuses is the server's error."""
+    try:
+        return FHIRElementFactory.instantiate(body["resourceType"], body)
+    except (KeyError, TypeError, FHIRValidationError) as exc:
+        raise FhirError(f"the server sent a resource that is not valid R4: {exc}") from exc
 
 
 def _id_and_version(location: str, stored: FHIRAbstractResource | None) -> tuple[str, str]:
