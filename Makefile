@@ -56,10 +56,7 @@ check-deploy: install ## validate compose files, nginx config, workflows, monito
 
 # --- developer habits -------------------------------------------------------------------------------
 lint: install ## ruff lint + format check, migrations in step with models
-	$(BACKEND_VENV)/bin/ruff check .
-	$(BACKEND_VENV)/bin/ruff format --check .
-	scripts/env.sh
-	cd backend && DJANGO_SETTINGS_MODULE=cdss.settings.test .venv/bin/python manage.py makemigrations --check --dry-run
+	scripts/test.sh lint
 
 fmt: install ## apply ruff fixes and formatting
 	$(BACKEND_VENV)/bin/ruff check --fix .

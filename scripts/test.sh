@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # `make test`: start the servers the tests need, then run the suites in parallel against them.
 #   scripts/test.sh                 every suite
-#   scripts/test.sh backend e2e     some of them (backend, ai-server, e2e, deploy)
+#   scripts/test.sh backend e2e     some of them (backend, ai-server, e2e, deploy, lint)
 # Exits non-zero when any suite fails; each suite's full output is in var/log/test-<suite>.log.
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
 
 SUITES=("$@")
-[ ${#SUITES[@]} -gt 0 ] || SUITES=(backend ai-server e2e deploy)
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(backend ai-server e2e deploy lint)
 
 "$ROOT/scripts/env.sh"
 "$ROOT/scripts/services.sh" up
@@ -15,6 +15,10 @@ SUITES=("$@")
 suite_backend()  { cd "$ROOT/backend" && .venv/bin/pytest -p no:cacheprovider; }
 suite_ai-server() { cd "$ROOT/ai-server" && .venv/bin/pytest -p no:cacheprovider; }
 suite_deploy()   { "$ROOT/scripts/check-deploy-config.sh"; }
+suite_lint() {
+  cd "$ROOT" && backend/.venv/bin/ruff check . && backend/.venv/bin/ruff format --check . \
+    && (cd backend && DJANGO_SETTINGS_MODULE=cdss.settings.test .venv/bin/python manage.py makemigrations --check --dry-run)
+}
 suite_e2e() {
   # Shares one stack with `make run`: reuses running application processes, otherwise starts them and
   # stops them after (only them: the servers stay up for the other suites still running).
@@ -30,7 +34,7 @@ suite_e2e() {
 declare -A pids
 started_at=$SECONDS
 for suite in "${SUITES[@]}"; do
-  declare -F "suite_$suite" >/dev/null || die "unknown suite '$suite' (backend, ai-server, e2e, deploy)"
+  declare -F "suite_$suite" >/dev/null || die "unknown suite '$suite' (backend, ai-server, e2e, deploy, lint)"
   say "suite $suite: started (log: var/log/test-$suite.log)"
   ( "suite_$suite" ) >"$LOG/test-$suite.log" 2>&1 &
   pids[$suite]=$!

@@ -24,25 +24,5 @@ class EventFilterSerializer(serializers.Serializer):
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = (
-            "id",
-            "occurred_at",
-            "actor_type",
-            "actor_id",
-            "actor_username",
-            "actor_roles",
-            "action",
-            "resource_type",
-            "resource_id",
-            "patient_id",
-            "outcome",
-            "status_code",
-            "source_ip",
-            "user_agent",
-            "request_id",
-            "system",
-            "endpoint",
-            "detail",
-            "hash",
-        )
+        fields = ("id", *AuditEvent.HASHED_FIELDS, "prev_hash", "hash")  # everything the chain covers
         read_only_fields = fields
