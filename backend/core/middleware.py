@@ -19,7 +19,7 @@ class RequestContextMiddleware:
         token = context.activate(
             context.RequestContext(
                 request_id=request_id,
-                user=user if user is not None and user.is_authenticated else None,
+                user=user,  # AnonymousUser until authentication names someone: audited as "anonymous"
                 source_ip=client_ip(request),
                 user_agent=request.headers.get("User-Agent", "")[:512],
             )

@@ -72,7 +72,7 @@ def test_wrong_password_is_401_json_and_audited(make_user):
     assert response.status_code == 401
     assert response.json()["status"] == 401
     failed = AuditEvent.objects.filter(action=Action.LOGIN_FAILED, actor_username="nurse-park")
-    assert failed.filter(outcome=Outcome.FAILURE).count() == 1
+    assert failed.filter(outcome=Outcome.FAILURE, actor_type="anonymous").count() == 1
 
 
 def test_lock_out_after_repeated_failures_even_with_the_right_password(make_user):
