@@ -1,0 +1,57 @@
+// One way to call the CDSS API: same-origin session cookie, CSRF header on unsafe methods, JSON errors
+// turned into ApiError, and a 401 announced so the app can say "your session has expired".
+export interface ErrorBody {
+  status: number;
+  error: string;
+  detail: string;
+  system?: string;
+  fields?: Record<string, unknown>;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly body: ErrorBody | null;
+
+  constructor(status: number, body: ErrorBody | null) {
+    super(body?.detail ?? `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export const SESSION_EXPIRED_EVENT = "cdss:session-expired";
+
+function cookie(name: string): string | undefined {
+  return document.cookie
+    .split("; ")
+    .find((part) => part.startsWith(`${name}=`))
+    ?.slice(name.length + 1);
+}
+
+export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+  const { json, headers, ...rest } = init;
+  const method = (rest.method ?? "GET").toUpperCase();
+  const finalHeaders = new Headers(headers);
+  finalHeaders.set("Accept", "application/json");
+  if (json !== undefined) finalHeaders.set("Content-Type", "application/json");
+  if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
+    const token = cookie("csrftoken");
+    if (token) finalHeaders.set("X-CSRFToken", token);
+  }
+  const response = await fetch(path, {
+    ...rest,
+    method,
+    headers: finalHeaders,
+    credentials: "same-origin",
+    body: json !== undefined ? JSON.stringify(json) : rest.body,
+  });
+  if (response.status === 204) return undefined as T;
+  const body = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    if (response.status === 401 && !path.startsWith("/api/auth/login")) {
+      window.dispatchEvent(new Event(SESSION_EXPIRED_EVENT));
+    }
+    throw new ApiError(response.status, body);
+  }
+  return body as T;
+}

@@ -1,0 +1,16 @@
+// What each role may see or do in the UI. The server enforces the same rules; this only shapes the UI.
+export type Role = "DOCTOR" | "RIB" | "NURSE" | "ADMIN" | "OPS" | "SERVICE";
+
+const CLINICAL: Role[] = ["DOCTOR", "RIB", "NURSE"];
+
+function holds(roles: readonly string[], allowed: Role[]): boolean {
+  return roles.some((role) => allowed.includes(role as Role));
+}
+
+export const can = {
+  seePatients: (roles: readonly string[]) => holds(roles, CLINICAL),
+  uploadDicom: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
+  orderImaging: (roles: readonly string[]) => holds(roles, ["DOCTOR"]),
+  reviewAiResults: (roles: readonly string[]) => holds(roles, ["RIB"]),
+  administer: (roles: readonly string[]) => holds(roles, ["ADMIN"]),
+};
