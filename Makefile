@@ -5,7 +5,7 @@ SHELL := /bin/bash
 BACKEND_VENV := backend/.venv
 AI_VENV := ai-server/.venv
 
-.PHONY: help install run stop status test test-backend test-ai test-e2e check-deploy lint fmt env schema migrations bench
+.PHONY: help install run stop status test test-backend test-ai test-react test-e2e check-deploy lint fmt env schema migrations bench backup restore
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,7 +24,11 @@ $(AI_VENV)/.installed: ai-server/requirements.txt ai-server/requirements-dev.txt
 	$(AI_VENV)/bin/pip install -q -r ai-server/requirements-dev.txt -e ai-server
 	touch $@
 
-install: $(BACKEND_VENV)/.installed $(AI_VENV)/.installed ## install Debian packages and the virtual environments
+react/node_modules/.installed: react/package.json react/package-lock.json
+	cd react && npm ci --no-audit --no-fund
+	touch $@
+
+install: $(BACKEND_VENV)/.installed $(AI_VENV)/.installed react/node_modules/.installed ## install Debian packages, virtual environments, npm packages
 
 env: ## create .env with random secrets (never overwrites)
 	scripts/env.sh
@@ -48,11 +52,23 @@ test-backend: install ## backend suite only
 test-ai: install ## ai-server suite only
 	scripts/test.sh ai-server
 
+test-react: install ## web UI suite only (type check, unit tests, production build)
+	scripts/test.sh react
+
 test-e2e: install ## end-to-end suite only (starts the stack through nginx)
 	scripts/test.sh e2e
 
 check-deploy: install ## validate compose files, nginx config, workflows, monitoring config
 	scripts/test.sh deploy
+
+# --- operations (docs/runbooks/) ----------------------------------------------------------------------
+backup: install ## back up the database (and with ARGS=--objects the buckets) to var/backups and object storage
+	scripts/env.sh
+	backup/backup.sh $(ARGS)
+
+restore: install ## restore a backup: make restore ARGS="--latest" (asks first; see backup/restore.sh --help)
+	scripts/env.sh
+	backup/restore.sh $(ARGS)
 
 # --- developer habits -------------------------------------------------------------------------------
 lint: install ## ruff lint + format check, migrations in step with models
@@ -66,12 +82,15 @@ migrations: install ## create migrations for model changes
 	scripts/env.sh
 	cd backend && .venv/bin/python manage.py makemigrations
 
-schema: install ## write the OpenAPI schema to backend/openapi.yaml
+schema: install ## write the OpenAPI schema (backend/openapi.yaml) and the web UI's types generated from it
 	scripts/env.sh
 	cd backend && .venv/bin/python manage.py spectacular --file openapi.yaml --validate
+	cd react && npm run schema
 
 bench: install ## benchmarks (each prints a ratio against a baseline measured in the same run)
 	scripts/env.sh
 	scripts/services.sh up
 	cd backend && .venv/bin/python benchmarks/audit_overhead.py
 	cd backend && .venv/bin/python benchmarks/patient_list_latency.py
+	cd backend && .venv/bin/python benchmarks/fhir_sync_throughput.py
+	cd backend && .venv/bin/python benchmarks/upload_throughput.py

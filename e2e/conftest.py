@@ -1,10 +1,18 @@
-"""End-to-end tests: the running stack (make run) reached only through nginx, as a browser would."""
+"""End-to-end tests: the running stack (make run) reached only through nginx, as a browser would.
+
+The local run serves HTTPS with a self-signed certificate (unless .env names one), so the clients here
+do not verify it; e2e/test_edge.py checks what the certificate and the redirect look like instead.
+"""
 
 import os
+import ssl
 from pathlib import Path
 
 import pytest
 import requests
+import urllib3
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,10 +33,28 @@ def env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def base_url(env) -> str:
+    return f"https://127.0.0.1:{env['HTTPS_PORT']}"
+
+
+@pytest.fixture(scope="session")
+def http_url(env) -> str:
+    """The plain-HTTP port, which only redirects to HTTPS."""
     return f"http://127.0.0.1:{env['HTTP_PORT']}"
+
+
+@pytest.fixture(scope="session")
+def tls_context() -> ssl.SSLContext:
+    """For websockets over TLS to the self-signed local certificate."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 @pytest.fixture
 def http() -> requests.Session:
     with requests.Session() as session:
+        session.verify = False
+        # Otherwise REQUESTS_CA_BUNDLE in the environment overrides verify=False (requests' merge order).
+        session.trust_env = False
         yield session

@@ -64,12 +64,14 @@ def test_wrong_admin_password_is_refused(http, base_url):
     assert http.get(f"{base_url}/admin/", timeout=10, allow_redirects=False).status_code == 302
 
 
-def test_websocket_through_nginx_needs_a_session(http, base_url, env):
-    ws_url = base_url.replace("http://", "ws://") + "/ws/notifications/"
+def test_websocket_through_nginx_needs_a_session(http, base_url, env, tls_context):
+    ws_url = base_url.replace("https://", "wss://") + "/ws/notifications/"
 
     async def connect(cookie: str | None):
         headers = {"Cookie": cookie} if cookie else {}
-        async with websockets.connect(ws_url, origin=base_url, additional_headers=headers, open_timeout=10) as ws:
+        async with websockets.connect(
+            ws_url, origin=base_url, additional_headers=headers, open_timeout=10, ssl=tls_context
+        ) as ws:
             try:
                 await asyncio.wait_for(ws.recv(), timeout=1.5)
             except TimeoutError:

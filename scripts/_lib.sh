@@ -54,6 +54,42 @@ stop_pidfile() {  # stop_pidfile PIDFILE NAME
   rm -f "$1"
 }
 
+# Every process below PID (children, grandchildren...), found by parent pid: a process manager such as
+# honcho puts each child in a process group of its own, so its group alone does not reach them.
+descendants() {  # descendants PID
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+
+# Stop a process manager and everything it started: TERM to the manager (it stops its children
+# gracefully); whatever is still there after 30 s is KILLed, children included, so nothing is orphaned.
+stop_process_tree() {  # stop_process_tree PIDFILE NAME
+  [ -f "$1" ] || return 0
+  local pid tree; pid="$(cat "$1")"
+  tree="$pid $(descendants "$pid" | tr '\n' ' ')"
+  if pid_alive "$1"; then
+    say "stopping $2 (pid $pid and its children)"
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  for _ in $(seq 1 300); do
+    alive=""
+    for p in $tree; do
+      state="$(ps -o stat= -p "$p" 2>/dev/null || true)"
+      [ -n "$state" ] && [ "${state#Z}" = "$state" ] && alive="$alive $p"
+    done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  if [ -n "$alive" ]; then
+    warn "$2 did not stop in 30 s; sending KILL to:$alive"
+    kill -KILL $alive 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local deadline=$((SECONDS + $1)) what=$2; shift 2
   until "$@" >/dev/null 2>&1; do
@@ -73,4 +109,16 @@ apt_install() {  # apt_install PKG... (only the missing ones)
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q "${missing[@]}" >"$LOG/apt.log" 2>&1 \
     || die "apt-get install failed; see $LOG/apt.log"
+}
+
+# Start a long-running server in the background with its output in a log and its pid in a file.
+start_bg() {  # start_bg PIDFILE LOGFILE COMMAND...
+  local pidfile=$1 logfile=$2; shift 2
+  nohup "$@" >"$logfile" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+# Port answers HTTP 2xx/3xx at URL.
+http_ok() {  # http_ok URL
+  curl -fsS -o /dev/null --max-time 3 "$1"
 }

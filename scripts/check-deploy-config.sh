@@ -4,7 +4,9 @@
 #     config`, with no variable left unset, and no port published beyond nginx and loopback
 #   - nginx/docker.conf with `nginx -t` (compose host names replaced by 127.0.0.1 in a temporary copy,
 #     because nginx resolves upstream hosts while testing)
-#   - monitoring/prometheus.yml (promtool), monitoring/alertmanager.yml (amtool)
+#   - monitoring/prometheus.yml (promtool; scrape targets are compose services), the alert rules
+#     (promtool check rules, `promtool test rules`, and every alert has a unit test), the local rendering
+#     (monitoring/render_local.py), monitoring/alertmanager.yml (amtool; code-blue routing), blackbox.yml
 #   - the YAML of .github/workflows/ and of the Grafana provisioning files
 # Installs nothing: needs docker-compose, nginx, promtool and amtool (`make install` provides them).
 # Runs from anywhere; exits non-zero when any check fails, after running them all.
@@ -15,7 +17,7 @@ cd "$ROOT"
 PYTHON=${PYTHON:-backend/.venv/bin/python}
 ENV_EXAMPLE=.env.example
 
-for tool in docker-compose nginx promtool amtool; do
+for tool in docker-compose nginx promtool amtool prometheus-blackbox-exporter; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "ERROR: '$tool' is not installed. Install it (Debian: apt-get install docker-compose nginx prometheus prometheus-alertmanager, or run 'make install')." >&2
     exit 1
@@ -108,6 +110,56 @@ if promtool check config monitoring/prometheus.yml >"$TMP/out" 2>&1; then pass "
 else fail "monitoring/prometheus.yml: promtool check config"; fi
 if amtool check-config monitoring/alertmanager.yml >"$TMP/out" 2>&1; then pass "monitoring/alertmanager.yml: amtool check-config"
 else fail "monitoring/alertmanager.yml: amtool check-config"; fi
+if promtool check rules monitoring/rules/*.yml >"$TMP/out" 2>&1; then pass "monitoring/rules: promtool check rules"
+else fail "monitoring/rules: promtool check rules"; fi
+if promtool test rules monitoring/tests/*.test.yml >"$TMP/out" 2>&1; then pass "monitoring/tests: promtool test rules"
+else fail "monitoring/tests: promtool test rules"; fi
+# Every alert has at least one unit test, and every scrape target is a compose service.
+if "$PYTHON" - "$TMP/services" >"$TMP/out" 2>&1 <<'PY'
+import glob, sys, yaml
+from urllib.parse import urlsplit
+alerts = {r["alert"] for f in glob.glob("monitoring/rules/*.yml")
+          for g in yaml.safe_load(open(f))["groups"] for r in g["rules"] if "alert" in r}
+tested = {t["alertname"] for f in glob.glob("monitoring/tests/*.test.yml")
+          for case in yaml.safe_load(open(f))["tests"] for t in case.get("alert_rule_test", [])}
+problems = [f"alert without a unit test: {name}" for name in sorted(alerts - tested)]
+services = set(open(sys.argv[1]).read().split()) | {"localhost"}
+config = yaml.safe_load(open("monitoring/prometheus.yml"))
+for job in config["scrape_configs"]:
+    for static in job["static_configs"]:
+        for target in static["targets"]:
+            host = urlsplit(target).hostname if "://" in target else target.split(":")[0]
+            if host not in services:
+                problems.append(f"job {job['job_name']}: {target} is not a compose service")
+    for relabel in job.get("relabel_configs", []):
+        host = str(relabel.get("replacement", "")).split(":")[0]
+        if relabel.get("target_label") == "__address__" and host not in services:
+            problems.append(f"job {job['job_name']}: {host} is not a compose service")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PY
+then pass "monitoring: every alert unit-tested, every scrape target a compose service"
+else fail "monitoring: every alert unit-tested, every scrape target a compose service"; fi
+# Code-blue routing: critical pages on-call (and the ops channel); anything else only the ops channel.
+routes_ok() {  # routes_ok EXPECTED LABELS...
+  local expected=$1; shift
+  [ "$(amtool config routes test --config.file=monitoring/alertmanager.yml "$@" 2>/dev/null)" = "$expected" ]
+}
+if routes_ok oncall-code-blue,ops-channel severity=critical alertname=DependencyDown \
+   && routes_ok ops-channel severity=warning alertname=CeleryBacklog && routes_ok ops-channel alertname=Other; then
+  : >"$TMP/out"; pass "monitoring/alertmanager.yml: code-blue routing"
+else
+  echo "amtool config routes test gave unexpected receivers" >"$TMP/out"; fail "monitoring/alertmanager.yml: code-blue routing"
+fi
+if prometheus-blackbox-exporter --config.check --config.file=monitoring/blackbox.yml >"$TMP/out" 2>&1; then
+  pass "monitoring/blackbox.yml: blackbox exporter --config.check"
+else fail "monitoring/blackbox.yml: blackbox exporter --config.check"; fi
+# The local rendering of both files (what scripts/services.sh runs) is valid too.
+if ALERTMANAGER_WEBHOOK_TOKEN=check HTTPS_PORT=8443 "$PYTHON" monitoring/render_local.py "$TMP/mon" >"$TMP/out" 2>&1 \
+   && promtool check config "$TMP/mon/prometheus.yml" >"$TMP/out" 2>&1 \
+   && amtool check-config "$TMP/mon/alertmanager.yml" >"$TMP/out" 2>&1; then
+  pass "monitoring/render_local.py: rendered prometheus.yml and alertmanager.yml are valid"
+else fail "monitoring/render_local.py: rendered prometheus.yml and alertmanager.yml are valid"; fi
 
 # --- YAML: workflows and Grafana provisioning --------------------------------------------------------------
 shopt -s nullglob

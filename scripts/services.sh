@@ -7,12 +7,15 @@
 #
 # MariaDB, Redis and RabbitMQ are machine-wide servers: started here only when they are down, and never
 # stopped by `down`. Orthanc (with DICOMweb) and the S3 stand-in (moto) belong to the project: their data,
-# logs and pid files live under var/.
+# logs and pid files live under var/. So do the monitoring servers: the Prometheus exporters for MariaDB,
+# Redis, the node and blackbox probes (Debian packages), Prometheus and Alertmanager (configuration rendered
+# from monitoring/ by monitoring/render_local.py into var/monitoring/).
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
 
 SYSTEM_PACKAGES=(curl mariadb-server redis-server rabbitmq-server orthanc orthanc-dicomweb nginx docker-compose prometheus prometheus-alertmanager
-                 default-libmysqlclient-dev pkg-config)
+                 prometheus-mysqld-exporter prometheus-redis-exporter prometheus-node-exporter prometheus-blackbox-exporter
+                 openssl default-libmysqlclient-dev pkg-config)
 
 mariadb_root() { mariadb --no-defaults -h127.0.0.1 -P3306 -uroot "$@"; }
 rabbit_up()    { rabbitmq-diagnostics -q check_running >/dev/null 2>&1; }
@@ -115,15 +118,17 @@ start_s3() {
 # HAPI FHIR and OpenEMR cannot run here: when .env names no real server, the project's stand-ins
 # (backend/emulators) take their place, and var/run/standins.env tells the application where they are.
 start_standins() {
+  # Decided from .env alone: the environment already holds the stand-ins' addresses of an earlier run.
+  configured() { grep -Eq "^$1=.+" "$ROOT/.env"; }
   local env_file="$RUN/standins.env"
   : >"$env_file"
   mkdir -p "$VAR/emulators"
-  if [ -z "${EMR_BASE_URL:-}" ]; then
+  if ! configured EMR_BASE_URL; then
     start_emulator openemr 8300 --password-grant 1 --client-id "$EMR_CLIENT_ID" --client-secret "$EMR_CLIENT_SECRET" \
       --username "$EMR_USERNAME" --password "$EMR_PASSWORD"
     echo "EMR_BASE_URL=http://127.0.0.1:8300" >>"$env_file"
   fi
-  if [ -z "${FHIR_BASE_URL:-}" ]; then
+  if ! configured FHIR_BASE_URL; then
     start_emulator hapi 8090
     echo "FHIR_BASE_URL=http://127.0.0.1:8090/fhir" >>"$env_file"
   fi
@@ -139,12 +144,94 @@ start_emulator() {  # start_emulator NAME PORT ARGS...
   wait_for 30 "the $name stand-in" curl -s -o /dev/null "http://127.0.0.1:$port/__control__/faults"
 }
 
+# --- monitoring -------------------------------------------------------------------------------------
+# Exporter ports are the exporters' usual ones, on 127.0.0.1 only; monitoring/render_local.py knows them.
+rabbit_metrics_up() { curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:15692/metrics; }
+
+start_exporters() {
+  if ! rabbit_metrics_up; then
+    say "enabling RabbitMQ's prometheus plugin (port 15692)"
+    rabbitmq-plugins -q enable rabbitmq_prometheus >/dev/null
+    wait_for 30 "RabbitMQ's prometheus endpoint" rabbit_metrics_up
+  fi
+
+  # MariaDB: a read-only account for the exporter (process list, replication state, status variables).
+  local cnf="$RUN/mysqld-exporter.cnf"
+  mariadb_root <<SQL
+CREATE USER IF NOT EXISTS 'cdss_exporter'@'127.0.0.1' IDENTIFIED BY '$MYSQLD_EXPORTER_PASSWORD' WITH MAX_USER_CONNECTIONS 3;
+ALTER USER 'cdss_exporter'@'127.0.0.1' IDENTIFIED BY '$MYSQLD_EXPORTER_PASSWORD' WITH MAX_USER_CONNECTIONS 3;
+GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO 'cdss_exporter'@'127.0.0.1';
+SQL
+  (umask 077; printf '[client]\nuser=cdss_exporter\npassword=%s\nhost=127.0.0.1\nport=3306\n' \
+     "$MYSQLD_EXPORTER_PASSWORD" >"$cnf")
+  if ! pid_alive "$RUN/mysqld-exporter.pid"; then
+    say "starting the MariaDB exporter on 127.0.0.1:9104"
+    start_bg "$RUN/mysqld-exporter.pid" "$LOG/mysqld-exporter.log" prometheus-mysqld-exporter \
+      --config.my-cnf="$cnf" --web.listen-address=127.0.0.1:9104
+  fi
+  if ! pid_alive "$RUN/redis-exporter.pid"; then
+    say "starting the Redis exporter on 127.0.0.1:9121"
+    start_bg "$RUN/redis-exporter.pid" "$LOG/redis-exporter.log" prometheus-redis-exporter \
+      -redis.addr="redis://127.0.0.1:6379" -web.listen-address=127.0.0.1:9121
+  fi
+  if ! pid_alive "$RUN/node-exporter.pid"; then
+    say "starting the node exporter on 127.0.0.1:9100"
+    start_bg "$RUN/node-exporter.pid" "$LOG/node-exporter.log" prometheus-node-exporter \
+      --web.listen-address=127.0.0.1:9100 --no-collector.textfile
+  fi
+  if ! pid_alive "$RUN/blackbox-exporter.pid"; then
+    say "starting the blackbox exporter on 127.0.0.1:9115"
+    start_bg "$RUN/blackbox-exporter.pid" "$LOG/blackbox-exporter.log" prometheus-blackbox-exporter \
+      --config.file="$ROOT/monitoring/blackbox.yml" --web.listen-address=127.0.0.1:9115
+  fi
+  wait_for 20 "the MariaDB exporter" http_ok http://127.0.0.1:9104/metrics
+  wait_for 20 "the Redis exporter" http_ok http://127.0.0.1:9121/metrics
+  wait_for 20 "the node exporter" http_ok http://127.0.0.1:9100/metrics
+  wait_for 20 "the blackbox exporter" http_ok http://127.0.0.1:9115/metrics
+}
+
+# Prometheus and Alertmanager of the local run (loopback only), configuration rendered from monitoring/.
+start_monitoring() {
+  local dir="$VAR/monitoring"
+  mkdir -p "$dir/prometheus-data" "$dir/alertmanager-data"
+  "$ROOT/backend/.venv/bin/python" "$ROOT/monitoring/render_local.py" "$dir"
+  if pid_alive "$RUN/prometheus.pid"; then
+    kill -HUP "$(cat "$RUN/prometheus.pid")"   # reload the freshly rendered configuration
+  else
+    say "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT"
+    start_bg "$RUN/prometheus.pid" "$LOG/prometheus.log" prometheus --config.file="$dir/prometheus.yml" \
+      --storage.tsdb.path="$dir/prometheus-data" --storage.tsdb.retention.time=7d \
+      --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle
+  fi
+  if pid_alive "$RUN/alertmanager.pid"; then
+    kill -HUP "$(cat "$RUN/alertmanager.pid")"
+  else
+    say "starting Alertmanager on 127.0.0.1:$ALERTMANAGER_PORT"
+    start_bg "$RUN/alertmanager.pid" "$LOG/alertmanager.log" prometheus-alertmanager \
+      --config.file="$dir/alertmanager.yml" --storage.path="$dir/alertmanager-data" \
+      --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" --cluster.listen-address=
+  fi
+  wait_for 30 Prometheus http_ok "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
+  wait_for 30 Alertmanager http_ok "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready"
+}
+
+stop_monitoring() {
+  stop_pidfile "$RUN/prometheus.pid" Prometheus
+  stop_pidfile "$RUN/alertmanager.pid" Alertmanager
+  stop_pidfile "$RUN/blackbox-exporter.pid" "blackbox exporter"
+  stop_pidfile "$RUN/node-exporter.pid" "node exporter"
+  stop_pidfile "$RUN/redis-exporter.pid" "Redis exporter"
+  stop_pidfile "$RUN/mysqld-exporter.pid" "MariaDB exporter"
+}
+
 status() {
   printf '%-10s %s\n' mariadb "$(mariadb-admin --no-defaults -h127.0.0.1 -uroot ping 2>/dev/null || echo down)"
   printf '%-10s %s\n' redis "$(redis-cli -h 127.0.0.1 ping 2>/dev/null || echo down)"
   printf '%-10s %s\n' rabbitmq "$(rabbit_up && echo up || echo down)"
   printf '%-10s %s\n' orthanc "$(orthanc_up 2>/dev/null && echo up || echo down)"
   printf '%-10s %s\n' s3 "$(s3_up 2>/dev/null && echo up || echo down)"
+  printf '%-10s %s\n' prometheus "$(http_ok "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" 2>/dev/null && echo up || echo down)"
+  printf '%-10s %s\n' alertmgr "$(http_ok "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" 2>/dev/null && echo up || echo down)"
 }
 
 mkdir -p "$RUN" "$LOG"
@@ -158,12 +245,16 @@ case "${1:-}" in
     start_orthanc
     start_s3
     start_standins
+    load_env  # the stand-ins' addresses, for the dependency probes
+    start_exporters
+    start_monitoring
     ;;
   down)
     stop_pidfile "$RUN/orthanc.pid" Orthanc
     stop_pidfile "$RUN/s3.pid" "S3 stand-in"
     stop_pidfile "$RUN/emulator-openemr.pid" "OpenEMR stand-in"
     stop_pidfile "$RUN/emulator-hapi.pid" "HAPI FHIR stand-in"
+    stop_monitoring
     ;;
   status) load_env; status ;;
   *) die "usage: $0 {install|up|down|status}" ;;

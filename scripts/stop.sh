@@ -3,5 +3,5 @@
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
 
-stop_pidfile "$RUN/honcho.pid" "application processes (honcho)"
+stop_process_tree "$RUN/honcho.pid" "application processes (honcho)"
 "$ROOT/scripts/services.sh" down

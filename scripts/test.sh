@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
 # `make test`: start the servers the tests need, then run the suites in parallel against them.
 #   scripts/test.sh                 every suite
-#   scripts/test.sh backend e2e     some of them (backend, ai-server, e2e, deploy, lint)
+#   scripts/test.sh backend e2e     some of them (backend, ai-server, react, e2e, deploy, lint)
 # Exits non-zero when any suite fails; each suite's full output is in var/log/test-<suite>.log.
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
 
 SUITES=("$@")
-[ ${#SUITES[@]} -gt 0 ] || SUITES=(backend ai-server e2e deploy lint)
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(backend ai-server react e2e deploy lint)
 
 "$ROOT/scripts/env.sh"
 "$ROOT/scripts/services.sh" up
 
 suite_backend()  { cd "$ROOT/backend" && .venv/bin/pytest -p no:cacheprovider; }
 suite_ai-server() { cd "$ROOT/ai-server" && .venv/bin/pytest -p no:cacheprovider; }
+suite_react()    { cd "$ROOT/react" && npx tsc --noEmit && npx vitest run && npx vite build --logLevel warn; }
 suite_deploy()   { "$ROOT/scripts/check-deploy-config.sh"; }
 suite_lint() {
   cd "$ROOT" && backend/.venv/bin/ruff check . && backend/.venv/bin/ruff format --check . \
-    && (cd backend && DJANGO_SETTINGS_MODULE=cdss.settings.test .venv/bin/python manage.py makemigrations --check --dry-run)
+    && (cd backend && DJANGO_SETTINGS_MODULE=cdss.settings.test .venv/bin/python manage.py makemigrations --check --dry-run) \
+    && schema_in_step
+}
+
+# The committed OpenAPI schema (and the web UI's types generated from it) match the code: `make schema`.
+schema_in_step() {
+  local fresh; fresh="$(mktemp)"
+  (cd "$ROOT/backend" && DJANGO_SETTINGS_MODULE=cdss.settings.test .venv/bin/python manage.py spectacular --file "$fresh") \
+    && diff -q "$fresh" "$ROOT/backend/openapi.yaml" >/dev/null \
+    || { rm -f "$fresh"; echo "backend/openapi.yaml is out of date: run make schema"; return 1; }
+  rm -f "$fresh"
 }
 suite_e2e() {
   # Shares one stack with `make run`: reuses running application processes, otherwise starts them and
@@ -27,14 +38,14 @@ suite_e2e() {
   "$ROOT/scripts/run.sh"
   local rc=0
   (cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c e2e/pytest.ini e2e) || { rc=$?; tail -n 80 "$LOG/app.log"; }
-  if [ -n "$started" ]; then stop_pidfile "$RUN/honcho.pid" "application processes (honcho)"; fi
+  if [ -n "$started" ]; then stop_process_tree "$RUN/honcho.pid" "application processes (honcho)"; fi
   return $rc
 }
 
 declare -A pids
 started_at=$SECONDS
 for suite in "${SUITES[@]}"; do
-  declare -F "suite_$suite" >/dev/null || die "unknown suite '$suite' (backend, ai-server, e2e, deploy, lint)"
+  declare -F "suite_$suite" >/dev/null || die "unknown suite '$suite' (backend, ai-server, react, e2e, deploy, lint)"
   say "suite $suite: started (log: var/log/test-$suite.log)"
   ( "suite_$suite" ) >"$LOG/test-$suite.log" 2>&1 &
   pids[$suite]=$!

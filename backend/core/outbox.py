@@ -48,6 +48,7 @@ def publish_pending(*, ids: list | None = None, limit: int = 500) -> int:
     with SKIP LOCKED so concurrent relays never publish the same row at the same time."""
     published = 0
     publisher = Publisher()
+    tasks = _TaskSender()
     try:
         with transaction.atomic():
             pending = OutboxMessage.objects.select_for_update(skip_locked=True).filter(published_at__isnull=True)
@@ -55,7 +56,7 @@ def publish_pending(*, ids: list | None = None, limit: int = 500) -> int:
                 pending = pending.filter(pk__in=ids)
             for message in pending.order_by("created_at")[:limit]:
                 try:
-                    _publish(message, publisher)
+                    _publish(message, publisher, tasks)
                 except Exception as exc:  # the broker is away or refused: leave it pending for the relay
                     OutboxMessage.objects.filter(pk=message.pk).update(
                         attempts=message.attempts + 1, last_error=f"{exc.__class__.__name__}: {exc}"[:2000]
@@ -68,15 +69,46 @@ def publish_pending(*, ids: list | None = None, limit: int = 500) -> int:
                 published += 1
     finally:
         publisher.close()
+        tasks.close()
     return published
 
 
-def _publish(message: OutboxMessage, publisher: Publisher) -> None:
+class _TaskSender:
+    """One broker connection for a batch of Celery tasks, opened on first use without retrying: when
+    RabbitMQ is away the caller (a request answering 202) must not wait for the broker's retry loop."""
+
+    def __init__(self):
+        self._connection = None
+
+    def send(self, name: str, **options: Any) -> None:
+        if self._connection is None:
+            connection = current_app.connection_for_write()
+            try:
+                connection.ensure_connection(max_retries=0, timeout=CONNECT_TIMEOUT_SECONDS)
+            except Exception:
+                connection.release()
+                raise
+            self._connection = connection
+        current_app.send_task(name, connection=self._connection, **options)
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception as exc:  # closing a dead connection must not hide the outcome
+                logger.debug("closing the outbox's broker connection: %s", exc)
+
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+def _publish(message: OutboxMessage, publisher: Publisher, tasks: _TaskSender) -> None:
     headers = {"x-request-id": message.request_id} if message.request_id else {}
     if message.kind == OutboxMessage.Kind.TOPIC:
         publisher.publish(message.target, message.payload, message_id=str(message.pk), headers=headers)
         return
-    current_app.send_task(
+    tasks.send(
         message.target,
         args=message.payload.get("args", []),
         kwargs=message.payload.get("kwargs", {}),

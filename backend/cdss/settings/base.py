@@ -285,3 +285,28 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"pika": {"level": "WARNING"}},
 }
+
+# --- Radiology: DICOM upload limits (keep nginx's client_max_body_size in nginx/cdss-proxy.conf equal to
+# RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES), zip safety, the Orthanc change-feed import -------------------------
+RADIOLOGY_UPLOAD_MAX_FILE_BYTES = env.int("RADIOLOGY_UPLOAD_MAX_FILE_BYTES", default=256 * 1024 * 1024)
+RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES = env.int("RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES", default=1024 * 1024 * 1024)
+RADIOLOGY_UPLOAD_MAX_FILES = env.int("RADIOLOGY_UPLOAD_MAX_FILES", default=5000)  # parts plus zip members
+RADIOLOGY_ZIP_MAX_RATIO = env.int("RADIOLOGY_ZIP_MAX_RATIO", default=100)  # uncompressed/compressed, per member
+RADIOLOGY_CHANGES_BATCH = env.int("RADIOLOGY_CHANGES_BATCH", default=200)
+# Threads that store checked files in Orthanc while the next ones are checked (1: one after another, the
+# tested default; 2-4 measured faster, see docs/radiology.md).
+RADIOLOGY_UPLOAD_CONCURRENCY = env.int("RADIOLOGY_UPLOAD_CONCURRENCY", default=1)
+# Django's own cap on multipart parts must not be lower than ours; uploads go to temp files, never memory.
+DATA_UPLOAD_MAX_NUMBER_FILES = max(RADIOLOGY_UPLOAD_MAX_FILES, 100)
+CELERY_BEAT_SCHEDULE["radiology-changes-feed"] = {"task": "radiology.import_changes", "schedule": 15.0}
+
+# --- FHIR sync (fhir_sync): retries, reconciliation, which entities are sent ----------------------------
+FHIR_SYNC_MAX_RETRIES = env.int("FHIR_SYNC_MAX_RETRIES", default=3)  # then a dead letter
+FHIR_SYNC_RETRY_BACKOFF_SECONDS = env.float("FHIR_SYNC_RETRY_BACKOFF_SECONDS", default=10.0)  # 10, 20, 40 s (+jitter)
+FHIR_SYNC_RETRY_BACKOFF_MAX_SECONDS = env.float("FHIR_SYNC_RETRY_BACKOFF_MAX_SECONDS", default=600.0)
+FHIR_SYNC_RECONCILE_LIMIT = env.int("FHIR_SYNC_RECONCILE_LIMIT", default=1000)  # newest entities checked per type
+FHIR_SYNC_AUDIT_EVENTS = env.bool("FHIR_SYNC_AUDIT_EVENTS", default=True)  # audit events as FHIR AuditEvents
+CELERY_BEAT_SCHEDULE["fhir-sync-reconcile"] = {
+    "task": "fhir_sync.reconcile",
+    "schedule": env.float("FHIR_SYNC_RECONCILE_SECONDS", default=15 * 60.0),
+}

@@ -10,11 +10,15 @@ crashing its consumer is dead-lettered instead of looping forever). Each keeps i
 dead-lettered, so its dead-letter queue is bound to the dead-letter exchange by the same key.
 """
 
+import logging
 from dataclasses import dataclass
 
 import pika
 from django.conf import settings
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import ChannelClosedByBroker
+
+logger = logging.getLogger(__name__)
 
 EXCHANGE = "cdss.topic"
 DEAD_LETTER_EXCHANGE = "cdss.dlx"
@@ -74,5 +78,30 @@ def declare_topology(url: str | None = None) -> None:
     connection = pika.BlockingConnection(connection_parameters(url))
     try:
         declare(connection.channel())
+        declare_celery_queues(connection)
     finally:
         connection.close()
+
+
+def declare_celery_queues(connection: pika.BlockingConnection) -> None:
+    """Celery's queues (cdss/celery.py) as quorum queues. A queue's type cannot change in place: an
+    older classic queue of the same name is deleted first, but only while it is empty (if it holds
+    messages it is left alone and the workers report the mismatch, so nothing is lost)."""
+    from cdss.celery import CELERY_QUEUES, QUEUE_ARGUMENTS
+
+    for name in CELERY_QUEUES:
+        channel = connection.channel()
+        try:
+            channel.queue_declare(name, durable=True, arguments=QUEUE_ARGUMENTS)
+            channel.close()
+            continue
+        except ChannelClosedByBroker as exc:
+            if exc.reply_code != 406:  # PRECONDITION_FAILED: declared before with other arguments
+                raise
+        channel = connection.channel()
+        try:
+            channel.queue_delete(name, if_empty=True)
+            channel.queue_declare(name, durable=True, arguments=QUEUE_ARGUMENTS)
+            channel.close()
+        except ChannelClosedByBroker as exc:
+            logger.warning("Celery queue %s keeps its old type: %s", name, exc)

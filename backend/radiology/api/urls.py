@@ -1,3 +1,23 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("orders", views.OrderListCreateView.as_view(), name="radiology-order-list"),
+    path("orders/<int:pk>", views.OrderDetailView.as_view(), name="radiology-order-detail"),
+    path("orders/<int:pk>/transition", views.OrderTransitionView.as_view(), name="radiology-order-transition"),
+    path("studies", views.StudyListView.as_view(), name="radiology-study-list"),
+    path("studies/<int:pk>", views.StudyDetailView.as_view(), name="radiology-study-detail"),
+    path(
+        "studies/<int:pk>/series/<int:series_pk>/thumbnail",
+        views.SeriesThumbnailView.as_view(),
+        name="radiology-series-thumbnail",
+    ),
+    path(
+        "studies/<int:pk>/series/<int:series_pk>/instances/<str:instance_id>/frames/<int:frame>/rendered",
+        views.RenderedFrameView.as_view(),
+        name="radiology-rendered-frame",
+    ),
+    path("uploads", views.streaming_upload(views.UploadView.as_view()), name="radiology-upload"),
+    path("dicom-web/<path:path>", views.DicomWebView.as_view(), name="radiology-dicomweb"),
+]

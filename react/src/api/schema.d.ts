@@ -133,6 +133,122 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/fhir/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["fhir_dead_letters_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fhir/dead-letters/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["fhir_dead_letters_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fhir/dead-letters/{id}/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Discard a dead letter */
+        post: operations["fhir_dead_letters_discard_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fhir/dead-letters/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replay one dead letter */
+        post: operations["fhir_dead_letters_replay_create_2"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fhir/dead-letters/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replay several dead letters */
+        post: operations["fhir_dead_letters_replay_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fhir/mappings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["fhir_mappings_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fhir/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queue a sync of one entity */
+        post: operations["fhir_sync_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/patients": {
         parameters: {
             query?: never;
@@ -284,6 +400,161 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/radiology/dicom-web/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description /api/radiology/dicom-web/<path>: QIDO-RS and WADO-RS (clinical staff), STOW-RS (RIB) to Orthanc. */
+        get: operations["radiology_dicom_web_retrieve"];
+        put?: never;
+        /** @description /api/radiology/dicom-web/<path>: QIDO-RS and WADO-RS (clinical staff), STOW-RS (RIB) to Orthanc. */
+        post: operations["radiology_dicom_web_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Imaging orders */
+        get: operations["radiology_orders_list"];
+        put?: never;
+        /** Order imaging (DOCTOR) */
+        post: operations["radiology_orders_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["radiology_orders_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/orders/{id}/transition": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Move an order along its lifecycle: RIB schedules, starts and completes; DOCTOR or RIB cancels. */
+        post: operations["radiology_orders_transition_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/studies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Imaging studies */
+        get: operations["radiology_studies_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/studies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A study with its series and instance ids */
+        get: operations["radiology_studies_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/studies/{id}/series/{series_pk}/instances/{instance_id}/frames/{frame}/rendered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["radiology_studies_series_instances_frames_rendered_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/studies/{id}/series/{series_pk}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["radiology_studies_series_thumbnail_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload DICOM files or zip archives (DOCTOR or RIB)
+         * @description POST multipart/form-data with any number of DICOM files and/or zip archives (any field names).
+         */
+        post: operations["radiology_uploads_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -310,6 +581,8 @@ export interface components {
          * @enum {string}
          */
         ActorTypeEnum: "user" | "service" | "anonymous" | "system";
+        /** @enum {unknown} */
+        BlankEnum: "";
         Credentials: {
             username: string;
             password: string;
@@ -318,6 +591,76 @@ export interface components {
             /** @description Send back as the X-CSRFToken header on unsafe requests. */
             csrf_token: string;
         };
+        DeadLetter: {
+            readonly id: number;
+            entity_type: string;
+            entity_id: string;
+            resource_type?: string;
+            status?: components["schemas"]["StatusCd2Enum"];
+            reason: string;
+            error_class?: string;
+            http_status?: number | null;
+            /**
+             * Format: int64
+             * @description task runs before giving up
+             */
+            attempts?: number;
+            /** @description gave up after retries (else refused at once) */
+            retryable?: boolean;
+            task_id?: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** Format: date-time */
+            resolved_at?: string | null;
+            resolved_by?: string;
+            discard_reason?: string;
+            /** Format: int64 */
+            replay_count?: number;
+        };
+        DeadLetterDetail: {
+            readonly id: number;
+            entity_type: string;
+            entity_id: string;
+            resource_type?: string;
+            status?: components["schemas"]["StatusCd2Enum"];
+            reason: string;
+            error_class?: string;
+            http_status?: number | null;
+            /**
+             * Format: int64
+             * @description task runs before giving up
+             */
+            attempts?: number;
+            /** @description gave up after retries (else refused at once) */
+            retryable?: boolean;
+            task_id?: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** Format: date-time */
+            resolved_at?: string | null;
+            resolved_by?: string;
+            discard_reason?: string;
+            /** Format: int64 */
+            replay_count?: number;
+            operation_outcome?: unknown;
+        };
+        Discard: {
+            reason: string;
+        };
+        /**
+         * @description * `ai.observation` - ai.observation
+         *     * `ai.result` - ai.result
+         *     * `audit.event` - audit.event
+         *     * `emr.patient` - emr.patient
+         *     * `radiology.order` - radiology.order
+         *     * `radiology.study` - radiology.study
+         * @enum {string}
+         */
+        EntityTypeEnum: "ai.observation" | "ai.result" | "audit.event" | "emr.patient" | "radiology.order" | "radiology.study";
         Event: {
             readonly id: number;
             /** Format: date-time */
@@ -350,6 +693,17 @@ export interface components {
          * @enum {string}
          */
         KindEnum: "encounter" | "order" | "study" | "ai_result" | "fhir_sync";
+        Mapping: {
+            entity_type: string;
+            entity_id: string;
+            resource_type: string;
+            fhir_id: string;
+            fhir_version: string;
+            /** @description sha256 of the resource as last sent */
+            content_hash: string;
+            /** Format: date-time */
+            synced_at: string;
+        };
         Me: {
             id: number;
             username: string;
@@ -358,6 +712,38 @@ export interface components {
             readonly roles: string[];
             is_service_account: boolean;
         };
+        Order: {
+            readonly id: number;
+            readonly accession_number: string | null;
+            readonly patient: string;
+            readonly ordered_by: string;
+            readonly modality: string;
+            readonly body_part: string;
+            readonly reason: string;
+            readonly priority: components["schemas"]["PriorityEnum"];
+            readonly status: components["schemas"]["StatusE75Enum"];
+            readonly allowed_transitions: string[];
+            /** Format: date-time */
+            readonly scheduled_for: string | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        OrderCreate: {
+            patient: string;
+            /** @description DICOM modality code, e.g. MR, CT */
+            modality: string;
+            body_part: string;
+            reason: string;
+            /** @default ROUTINE */
+            priority: components["schemas"]["PriorityEnum"];
+        };
+        OrderTransition: {
+            status: components["schemas"]["StatusE75Enum"];
+            /** Format: date-time */
+            scheduled_for?: string;
+        };
         /**
          * @description * `SUCCESS` - Success
          *     * `FAILURE` - Failure
@@ -365,6 +751,21 @@ export interface components {
          * @enum {string}
          */
         OutcomeEnum: "SUCCESS" | "FAILURE" | "DENIED";
+        PaginatedDeadLetterList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["DeadLetter"][];
+        };
         PaginatedEventList: {
             /** @example 123 */
             count: number;
@@ -380,6 +781,36 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Event"][];
         };
+        PaginatedMappingList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["Mapping"][];
+        };
+        PaginatedOrderList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["Order"][];
+        };
         PaginatedPatientList: {
             /** @example 123 */
             count: number;
@@ -394,6 +825,21 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["Patient"][];
+        };
+        PaginatedStudyList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["Study"][];
         };
         PaginatedTimelineEventList: {
             /** @example 123 */
@@ -439,6 +885,123 @@ export interface components {
             readonly fetched_at: string;
             /** @description the EMR's patient object as last fetched */
             readonly record: unknown;
+        };
+        /**
+         * @description * `ROUTINE` - Routine
+         *     * `URGENT` - Urgent
+         *     * `STAT` - Stat
+         * @enum {string}
+         */
+        PriorityEnum: "ROUTINE" | "URGENT" | "STAT";
+        Replay: {
+            ids?: number[];
+            /**
+             * @description every open dead letter (optionally of entity_type)
+             * @default false
+             */
+            all: boolean;
+            entity_type?: string;
+        };
+        /**
+         * @description * `T1` - T1
+         *     * `T1c` - T1 with contrast
+         *     * `T2` - T2
+         *     * `FLAIR` - Flair
+         *     * `` - not recognised
+         * @enum {string}
+         */
+        SequenceTypeEnum: "T1" | "T1c" | "T2" | "FLAIR";
+        Series: {
+            readonly id: number;
+            readonly series_instance_uid: string;
+            readonly orthanc_id: string;
+            readonly modality: string;
+            readonly series_number: number | null;
+            readonly description: string;
+            readonly sequence_type: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
+            readonly number_of_instances: number;
+            readonly instances: string[];
+        };
+        /**
+         * @description * `upload` - Upload
+         *     * `pacs` - arrived in the PACS directly (C-STORE), imported from its change feed
+         *     * `stow` - Stow
+         * @enum {string}
+         */
+        SourceEnum: "upload" | "pacs" | "stow";
+        /**
+         * @description * `LINKED` - matched to an EMR patient
+         *     * `RECONCILE` - flagged for reconciliation
+         * @enum {string}
+         */
+        Status95cEnum: "LINKED" | "RECONCILE";
+        /**
+         * @description * `open` - Open
+         *     * `replayed` - Replayed
+         *     * `discarded` - Discarded
+         * @enum {string}
+         */
+        StatusCd2Enum: "open" | "replayed" | "discarded";
+        /**
+         * @description * `REQUESTED` - Requested
+         *     * `SCHEDULED` - Scheduled
+         *     * `IN_PROGRESS` - In Progress
+         *     * `COMPLETED` - Completed
+         *     * `CANCELLED` - Cancelled
+         * @enum {string}
+         */
+        StatusE75Enum: "REQUESTED" | "SCHEDULED" | "IN_PROGRESS" | "COMPLETED" | "CANCELLED";
+        Study: {
+            readonly id: number;
+            readonly study_instance_uid: string;
+            readonly orthanc_id: string;
+            readonly patient: string;
+            readonly status: components["schemas"]["Status95cEnum"];
+            readonly reconciliation_reason: string;
+            readonly dicom_patient_id: string;
+            readonly accession_number: string;
+            readonly order: number;
+            /** @description modalities, \-separated */
+            readonly modality: string;
+            /** Format: date */
+            readonly study_date: string | null;
+            readonly description: string;
+            readonly number_of_series: number;
+            readonly number_of_instances: number;
+            readonly source: components["schemas"]["SourceEnum"];
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        StudyDetail: {
+            readonly id: number;
+            readonly study_instance_uid: string;
+            readonly orthanc_id: string;
+            readonly patient: string;
+            readonly status: components["schemas"]["Status95cEnum"];
+            readonly reconciliation_reason: string;
+            readonly dicom_patient_id: string;
+            readonly accession_number: string;
+            readonly order: number;
+            /** @description modalities, \-separated */
+            readonly modality: string;
+            /** Format: date */
+            readonly study_date: string | null;
+            readonly description: string;
+            readonly number_of_series: number;
+            readonly number_of_instances: number;
+            readonly source: components["schemas"]["SourceEnum"];
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            readonly dicom_patient_name: string;
+            readonly series: components["schemas"]["Series"][];
+        };
+        SyncRequest: {
+            entity_type: components["schemas"]["EntityTypeEnum"];
+            entity_id: string;
         };
         TimelineEvent: {
             /** Format: date-time */
@@ -687,6 +1250,166 @@ export interface operations {
             };
         };
     };
+    fhir_dead_letters_list: {
+        parameters: {
+            query?: {
+                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
+                page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedDeadLetterList"];
+                };
+            };
+        };
+    };
+    fhir_dead_letters_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterDetail"];
+                };
+            };
+        };
+    };
+    fhir_dead_letters_discard_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Discard"];
+                "application/x-www-form-urlencoded": components["schemas"]["Discard"];
+                "multipart/form-data": components["schemas"]["Discard"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterDetail"];
+                };
+            };
+        };
+    };
+    fhir_dead_letters_replay_create_2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    fhir_dead_letters_replay_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Replay"];
+                "application/x-www-form-urlencoded": components["schemas"]["Replay"];
+                "multipart/form-data": components["schemas"]["Replay"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    fhir_mappings_list: {
+        parameters: {
+            query?: {
+                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
+                page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMappingList"];
+                };
+            };
+        };
+    };
+    fhir_sync_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SyncRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["SyncRequest"];
+                "multipart/form-data": components["schemas"]["SyncRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     patients_list: {
         parameters: {
             query?: {
@@ -877,6 +1600,293 @@ export interface operations {
         responses: {
             /** @description the EMR's rows, as OpenEMR returns them */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    radiology_dicom_web_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Orthanc's DICOMweb answer, unchanged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    radiology_dicom_web_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Orthanc's STOW-RS answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    radiology_orders_list: {
+        parameters: {
+            query?: {
+                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
+                page?: number;
+                patient?: string;
+                /**
+                 * @description * `REQUESTED` - Requested
+                 *     * `SCHEDULED` - Scheduled
+                 *     * `IN_PROGRESS` - In Progress
+                 *     * `COMPLETED` - Completed
+                 *     * `CANCELLED` - Cancelled
+                 */
+                status?: "REQUESTED" | "SCHEDULED" | "IN_PROGRESS" | "COMPLETED" | "CANCELLED";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedOrderList"];
+                };
+            };
+        };
+    };
+    radiology_orders_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderCreate"];
+                "application/x-www-form-urlencoded": components["schemas"]["OrderCreate"];
+                "multipart/form-data": components["schemas"]["OrderCreate"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+        };
+    };
+    radiology_orders_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+        };
+    };
+    radiology_orders_transition_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderTransition"];
+                "application/x-www-form-urlencoded": components["schemas"]["OrderTransition"];
+                "multipart/form-data": components["schemas"]["OrderTransition"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+        };
+    };
+    radiology_studies_list: {
+        parameters: {
+            query?: {
+                date_from?: string;
+                date_to?: string;
+                modality?: string;
+                order?: number;
+                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
+                page?: number;
+                /** @description EMR patient uuid */
+                patient?: string;
+                /**
+                 * @description * `LINKED` - matched to an EMR patient
+                 *     * `RECONCILE` - flagged for reconciliation
+                 */
+                status?: "LINKED" | "RECONCILE";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedStudyList"];
+                };
+            };
+        };
+    };
+    radiology_studies_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudyDetail"];
+                };
+            };
+        };
+    };
+    radiology_studies_series_instances_frames_rendered_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                frame: number;
+                id: number;
+                instance_id: string;
+                series_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PNG */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    radiology_studies_series_thumbnail_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                series_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PNG */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    radiology_uploads_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "multipart/form-data": {
+                    files?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description per-file results */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No response body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No response body */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No response body */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

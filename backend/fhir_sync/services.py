@@ -1,0 +1,376 @@
+"""FHIR sync use cases: write one entity to the FHIR server, dead-letter it, replay, discard, reconcile.
+
+Idempotent by construction: the first write is a conditional create on our identifier (a retry, a
+redelivery or a racing worker finds the resource already there and writes nothing), later writes are
+updates with If-Match on the version we last wrote, and the mapping row remembers the hash of what was
+sent, so an unchanged entity is not sent again.
+"""
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from fhirclient.models.fhirabstractresource import FHIRAbstractResource
+
+from audit.client import AuditClient
+from audit.models import Action
+from core import outbox
+from core.http import ExternalSystemError
+from core.messaging.publisher import Publisher, PublishError
+from core.messaging.topology import DEAD_LETTER_EXCHANGE
+
+from . import metrics
+from .clients.hapi_client import (
+    FhirAuthRefused,
+    FhirInvalid,
+    FhirMultipleMatches,
+    FhirVersionConflict,
+    HAPIClient,
+)
+from .identifiers import SYSTEMS
+from .models import DeadLetter, FhirMapping
+from .transforms import EntitySpec, TransformError, get_spec
+
+logger = logging.getLogger(__name__)
+
+SYNC_TASK = "fhir_sync.sync_entity"
+DLQ_ROUTING_KEY = "fhir.sync"  # fhir_sync.dlq is bound to cdss.dlx with this key (core.messaging.topology)
+
+
+class Permanent(Exception):
+    """Retrying cannot help (400/422, several matches, an entity that cannot be transformed)."""
+
+    def __init__(self, reason: str, *, cause: Exception | None = None):
+        super().__init__(reason)
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    entity_type: str
+    entity_id: str
+    outcome: str  # created, matched, updated, unchanged, missing
+    reference: str = ""
+    version: str = ""
+
+
+def is_retryable(exc: Exception) -> bool:
+    """Connection errors, timeouts, 5xx, 429, a circuit that is open, a version conflict (re-read and try
+    again): worth retrying. 400/422, several matches, and a token refused again after the HAPI client's one
+    refresh-and-retry (credentials or scopes: a configuration problem) are not."""
+    if isinstance(exc, FhirInvalid | FhirMultipleMatches | FhirAuthRefused | Permanent | TransformError):
+        return False
+    if isinstance(exc, FhirVersionConflict):
+        return True
+    if isinstance(exc, ExternalSystemError):
+        status = exc.status_code
+        return status is None or status >= 500 or status == 429 or status in (408, 404, 410)
+    return isinstance(exc, ConnectionError | TimeoutError | OSError)
+
+
+def content_hash(resource: FHIRAbstractResource) -> str:
+    body = resource.as_json()
+    body.pop("meta", None)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _client() -> HAPIClient:
+    return HAPIClient()
+
+
+def mapping_for(entity_type: str, entity_id: Any) -> FhirMapping | None:
+    return FhirMapping.objects.filter(entity_type=entity_type, entity_id=str(entity_id)).first()
+
+
+class _Sync:
+    """One sync run: the entity, its dependencies first, one client for all writes."""
+
+    def __init__(self, client: HAPIClient | None = None):
+        self.client = client or _client()
+        self._stack: list[tuple[str, str]] = []
+
+    def ref(self, entity_type: str, entity_id: Any) -> dict:
+        mapping = mapping_for(entity_type, entity_id)
+        if mapping is None:  # the target must exist before a reference to it is written (HAPI-1094)
+            result = self.sync(entity_type, entity_id)
+            if result.outcome == "missing":
+                raise Permanent(f"{entity_type}:{entity_id} is referenced but does not exist")
+            mapping = mapping_for(entity_type, entity_id)
+        return {"reference": mapping.reference}
+
+    def resource_for(self, spec: EntitySpec, entity: Any) -> FHIRAbstractResource:
+        for dep_type, dep_id in spec.dependencies(entity):
+            self.ref(dep_type, dep_id)
+        return spec.transform(entity, self.ref)
+
+    def sync(self, entity_type: str, entity_id: Any, *, force: bool = False) -> SyncResult:
+        key = (entity_type, str(entity_id))
+        if key in self._stack:
+            raise Permanent(f"reference cycle through {entity_type}:{entity_id}")
+        self._stack.append(key)
+        try:
+            return self._sync(entity_type, str(entity_id), force=force)
+        finally:
+            self._stack.pop()
+
+    def _sync(self, entity_type: str, entity_id: str, *, force: bool) -> SyncResult:
+        spec = get_spec(entity_type)
+        entity = spec.load(entity_id)
+        if entity is None:
+            logger.info("fhir sync: %s:%s no longer exists; nothing to send", entity_type, entity_id)
+            return SyncResult(entity_type, entity_id, "missing")
+        resource = self.resource_for(spec, entity)
+        digest = content_hash(resource)
+        mapping = mapping_for(entity_type, entity_id)
+        if mapping is not None and mapping.content_hash == digest and not force:
+            return SyncResult(entity_type, entity_id, "unchanged", mapping.reference, mapping.fhir_version)
+
+        if mapping is not None:
+            written, outcome = self._update(resource, mapping.fhir_id, mapping.fhir_version), "updated"
+        elif spec.client_id is not None:
+            resource.id = spec.client_id(entity)
+            written, outcome = self.client.update(resource), "created"
+        else:
+            system, value = SYSTEMS[spec.resource_type], spec.identifier_value(entity)
+            written = self.client.conditional_create(resource, system, value)
+            outcome = "created" if written.created else "matched"
+            if not written.created and written.resource is not None and content_hash(_bare(written.resource)) != digest:
+                written, outcome = self._update(resource, written.id, written.version), "updated"
+        self._save_mapping(spec, entity_type, entity_id, written.id, written.version, digest)
+        metrics.SYNCED.labels(spec.resource_type, outcome).inc()
+        return SyncResult(entity_type, entity_id, outcome, f"{spec.resource_type}/{written.id}", written.version)
+
+    def _update(self, resource: FHIRAbstractResource, fhir_id: str, version: str):
+        resource.id = fhir_id
+        try:
+            return self.client.update(resource, if_match_version=version)
+        except FhirVersionConflict:  # someone else wrote it meanwhile: ours is the newer content, re-read once
+            current = self.client.version_of(resource.resource_type, fhir_id)
+            return self.client.update(resource, if_match_version=current)
+
+    @staticmethod
+    def _save_mapping(spec, entity_type, entity_id, fhir_id, version, digest) -> None:
+        values = {
+            "resource_type": spec.resource_type,
+            "fhir_id": fhir_id,
+            "fhir_version": version,
+            "content_hash": digest,
+            "synced_at": timezone.now(),
+        }
+        for _ in range(2):  # a racing worker may insert the row between our lookup and insert
+            try:
+                FhirMapping.objects.update_or_create(entity_type=entity_type, entity_id=entity_id, defaults=values)
+                return
+            except IntegrityError:
+                continue
+
+
+def _bare(resource: FHIRAbstractResource) -> FHIRAbstractResource:
+    """The stored resource without the server's id and meta, comparable with what we would send."""
+    body = resource.as_json()
+    body.pop("meta", None)
+    body.pop("id", None)
+    body.pop("text", None)
+    return type(resource)(body, strict=False)
+
+
+def sync_entity_now(entity_type: str, entity_id: Any, *, force: bool = False) -> SyncResult:
+    """Write one entity (and what it references) to the FHIR server. Raises on failure (see is_retryable)."""
+    started = time.monotonic()
+    try:
+        return _Sync().sync(entity_type, entity_id, force=force)
+    finally:
+        metrics.SYNC_DURATION.observe(time.monotonic() - started)
+
+
+# --- asking for a sync (through the outbox: never lost, even while RabbitMQ is down) -------------------
+def request_sync(*, entity_type: str, entity_id: Any, actor: Any = None) -> None:
+    """Queue a sync of one entity. Call inside the transaction that changed it; the message is published
+    after commit, or by the outbox relay if RabbitMQ is down."""
+    get_spec(entity_type)  # unknown types are refused here, not later in a worker
+    with transaction.atomic():
+        outbox.enqueue_task(SYNC_TASK, entity_type, str(entity_id))
+
+
+# --- dead letters --------------------------------------------------------------------------------------
+def dead_letter_record(
+    *, entity_type: str, entity_id: Any, exc: Exception, attempts: int, retryable: bool, task_id: str = ""
+) -> DeadLetter:
+    """Record (or refresh the open record of) an entity the sync gave up on, then put a message on the
+    FHIR dead-letter queue for operators' tooling. The database row is the source of truth."""
+    try:
+        resource_type = get_spec(entity_type).resource_type
+    except TransformError:
+        resource_type = ""
+    outcome = getattr(exc, "outcome", None) or getattr(getattr(exc, "cause", None), "outcome", None)
+    fields = {
+        "resource_type": resource_type,
+        "reason": str(getattr(exc, "detail", "") or exc)[:4000] or exc.__class__.__name__,
+        "error_class": exc.__class__.__name__,
+        "http_status": getattr(exc, "status_code", None),
+        "operation_outcome": outcome,
+        "attempts": attempts,
+        "retryable": retryable,
+        "task_id": task_id or "",
+    }
+    with transaction.atomic():
+        letter = (
+            DeadLetter.objects.select_for_update()
+            .filter(entity_type=entity_type, entity_id=str(entity_id), status=DeadLetter.Status.OPEN)
+            .first()
+        )
+        if letter is None:
+            letter = DeadLetter.objects.create(entity_type=entity_type, entity_id=str(entity_id), **fields)
+        else:
+            for name, value in fields.items():
+                setattr(letter, name, value)
+            letter.save()
+    metrics.DEAD_LETTERED.labels(resource_type or "unknown").inc()
+    logger.warning("fhir sync dead-lettered %s:%s: %s", entity_type, entity_id, fields["reason"])
+    _publish_dead_letter(letter)
+    return letter
+
+
+def _publish_dead_letter(letter: DeadLetter) -> None:
+    publisher = Publisher(settings.RABBITMQ_URL, exchange=DEAD_LETTER_EXCHANGE)
+    try:
+        publisher.publish(
+            DLQ_ROUTING_KEY,
+            {
+                "dead_letter_id": letter.pk,
+                "entity_type": letter.entity_type,
+                "entity_id": letter.entity_id,
+                "resource_type": letter.resource_type,
+                "reason": letter.reason,
+                "http_status": letter.http_status,
+                "operation_outcome": letter.operation_outcome,
+                "attempts": letter.attempts,
+            },
+            message_id=f"fhir-dead-letter-{letter.pk}-{letter.updated_at.timestamp():.0f}",
+        )
+    except PublishError as exc:  # the row is kept; the queue message is a notification
+        logger.warning("dead letter %s recorded but not published to %s: %s", letter.pk, DEAD_LETTER_EXCHANGE, exc)
+    finally:
+        publisher.close()
+
+
+def dead_letter_replay(*, actor: Any, letters: list[DeadLetter]) -> int:
+    """Queue each open dead letter's entity again (through the outbox) and mark it replayed."""
+    replayed = 0
+    with transaction.atomic():
+        for letter in DeadLetter.objects.select_for_update().filter(
+            pk__in=[letter.pk for letter in letters], status=DeadLetter.Status.OPEN
+        ):
+            letter.status = DeadLetter.Status.REPLAYED
+            letter.resolved_at = timezone.now()
+            letter.resolved_by = getattr(actor, "username", "") or "system"
+            letter.replay_count += 1
+            letter.save()
+            outbox.enqueue_task(SYNC_TASK, letter.entity_type, letter.entity_id)
+            AuditClient.log_event(
+                Action.UPDATE,
+                resource_type="fhir_dead_letter",
+                resource_id=letter.pk,
+                detail={"operation": "replay", "entity": f"{letter.entity_type}:{letter.entity_id}"},
+                actor=actor,
+            )
+            replayed += 1
+    return replayed
+
+
+def dead_letter_discard(*, actor: Any, letter: DeadLetter, reason: str) -> DeadLetter:
+    if not reason.strip():
+        raise ValueError("a reason is required to discard a dead letter")
+    with transaction.atomic():
+        letter = DeadLetter.objects.select_for_update().get(pk=letter.pk)
+        if letter.status != DeadLetter.Status.OPEN:
+            raise ValueError(f"dead letter {letter.pk} is {letter.status}, not open")
+        letter.status = DeadLetter.Status.DISCARDED
+        letter.discard_reason = reason.strip()
+        letter.resolved_at = timezone.now()
+        letter.resolved_by = getattr(actor, "username", "") or "system"
+        letter.save()
+        AuditClient.log_event(
+            Action.DELETE,
+            resource_type="fhir_dead_letter",
+            resource_id=letter.pk,
+            detail={"operation": "discard", "entity": f"{letter.entity_type}:{letter.entity_id}", "reason": reason},
+            actor=actor,
+        )
+    return letter
+
+
+# --- reconciliation ------------------------------------------------------------------------------------
+RECONCILED_TYPES = ("emr.patient", "radiology.order", "radiology.study", "ai.result", "audit.event")
+
+
+def _candidates(entity_type: str, limit: int):
+    spec = get_spec(entity_type)
+    model = spec.model()
+    if model is None:
+        return []
+    queryset = model._default_manager.all()
+    if entity_type == "audit.event":
+        if not settings.FHIR_SYNC_AUDIT_EVENTS:
+            return []
+        # The sync's own calls to the FHIR server are audited too; sending those would never end.
+        queryset = queryset.exclude(system="fhir")
+    return queryset.order_by("-pk")[:limit]
+
+
+def reconcile(*, limit: int | None = None) -> dict[str, int]:
+    """Queue every entity whose current content hash differs from the one last synced (or that was
+    never synced). Entities whose references are not synced yet are queued too: the sync writes the
+    targets first. Returns the number queued per entity type."""
+    limit = limit or settings.FHIR_SYNC_RECONCILE_LIMIT
+    queued: dict[str, int] = {}
+    for entity_type in RECONCILED_TYPES:
+        spec = get_spec(entity_type)
+        entities = list(_candidates(entity_type, limit))
+        mappings = {
+            m.entity_id: m
+            for m in FhirMapping.objects.filter(entity_type=entity_type, entity_id__in=[str(e.pk) for e in entities])
+        }
+        stale = []
+        for entity in entities:
+            mapping = mappings.get(str(entity.pk))
+            if mapping is None:
+                stale.append(entity.pk)
+                continue
+            try:
+                resource = spec.transform(entity, _mapped_ref)
+            except (_Unmapped, TransformError):
+                stale.append(entity.pk)
+                continue
+            if content_hash(resource) != mapping.content_hash:
+                stale.append(entity.pk)
+        open_letters = set(
+            DeadLetter.objects.filter(entity_type=entity_type, status=DeadLetter.Status.OPEN).values_list(
+                "entity_id", flat=True
+            )
+        )
+        stale = [pk for pk in stale if str(pk) not in open_letters]  # ADMIN decides about those
+        with transaction.atomic():
+            for pk in stale:
+                outbox.enqueue_task(SYNC_TASK, entity_type, str(pk))
+        queued[entity_type] = len(stale)
+        metrics.RECONCILE_QUEUED.labels(spec.resource_type).inc(len(stale))
+    return queued
+
+
+class _Unmapped(Exception):
+    pass
+
+
+def _mapped_ref(entity_type: str, entity_id: Any) -> dict:
+    mapping = mapping_for(entity_type, entity_id)
+    if mapping is None:
+        raise _Unmapped(f"{entity_type}:{entity_id}")
+    return {"reference": mapping.reference}

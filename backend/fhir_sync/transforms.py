@@ -1,0 +1,480 @@
+"""CDSS entities -> FHIR R4 resources: one pure function per resource, and the registry of entity types.
+
+A transform takes the entity (a model instance, or anything with the same attributes) and `ref`, a
+function that turns one of our entities into a FHIR Reference to the resource already written for it.
+It returns a fhirclient R4 model; building it validates it (FHIRValidationError on a bad value or a
+missing required element), and `as_json()` validates again before anything is sent.
+
+Entity types and the fields their transforms read (the models of radiology and ai are written by
+other issues; until a model exists its entity type is registered but fails with a clear reason):
+
+    emr.patient      emr.Patient: emr_uuid, family_name, given_name, birth_date, sex, mrn
+    radiology.order  radiology.Order: pk, patient_id, status, modality, body_part, procedure_code,
+                     procedure_name, reason, requested_at (or created_at), requested_by (or ordered_by)
+    radiology.study  radiology.Study: pk, patient_id (a study not linked to a patient is refused),
+                     order_id (or None), study_instance_uid, started_at (or study_date), description,
+                     series (each: series_instance_uid, modality, number (or series_number),
+                     description, instances (each: sop_instance_uid, sop_class_uid, number) or
+                     number_of_instances)
+    ai.result        ai.Result: pk, patient_id, study_id, order_id (or None), status, model_name,
+                     model_version, metrics ({name: number} or {name: {"value", "unit"}}), conclusion,
+                     created_at
+    ai.observation   one metric of an ai.result, id "<result pk>:<metric name>" (written before the report)
+    audit.event      audit.AuditEvent
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from django.apps import apps
+from fhirclient.models.fhirabstractresource import FHIRAbstractResource
+from fhirclient.models.fhirelementfactory import FHIRElementFactory
+
+from .identifiers import DICOM_UID_SYSTEM, SYSTEMS, USER_SYSTEM
+
+Ref = Callable[[str, Any], dict]  # ref(entity_type, entity_id) -> {"reference": "Patient/123"}
+
+
+class TransformError(Exception):
+    """The entity cannot become a valid resource (a missing model, a value FHIR refuses): not retried."""
+
+
+def build(resource_type: str, body: dict) -> FHIRAbstractResource:
+    """The fhirclient model for `body`; invalid content raises TransformError with the model's reason."""
+    try:
+        resource = FHIRElementFactory.instantiate(resource_type, {"resourceType": resource_type, **body})
+        resource.as_json()  # also checks the required elements
+    except Exception as exc:  # FHIRValidationError and the TypeErrors fhirclient raises for wrong types
+        raise TransformError(f"{resource_type} is not valid R4: {exc}") from exc
+    return resource
+
+
+def _instant(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value.isoformat()
+
+
+def _items(value: Any) -> list:
+    """A related manager, a queryset or a plain list, as a list."""
+    if value is None:
+        return []
+    if hasattr(value, "all"):
+        return list(value.all())
+    return list(value)
+
+
+def _identifier(resource_type: str, value: Any) -> dict:
+    return {"system": SYSTEMS[resource_type], "value": str(value)}
+
+
+def _user(user: Any) -> dict | None:
+    """An identifier-only reference to a person: HAPI checks literal references (HAPI-1094), people are
+    not resources on the FHIR server."""
+    if user is None:
+        return None
+    name = user if isinstance(user, str) else getattr(user, "username", "") or str(user)
+    return {"identifier": {"system": USER_SYSTEM, "value": name}, "display": name}
+
+
+def _clean(body: dict) -> dict:
+    return {key: value for key, value in body.items() if value not in (None, "", [], {})}
+
+
+# --- Patient ---------------------------------------------------------------------------------------------
+GENDERS = {"male": "male", "m": "male", "female": "female", "f": "female", "other": "other"}
+
+
+def patient(p: Any, ref: Ref | None = None) -> FHIRAbstractResource:
+    name = _clean({"family": p.family_name or None, "given": [p.given_name] if p.given_name else None})
+    return build(
+        "Patient",
+        _clean(
+            {
+                "identifier": [_identifier("Patient", p.emr_uuid)],
+                "name": [name] if name else None,
+                "gender": GENDERS.get((p.sex or "").strip().lower(), "unknown"),
+                "birthDate": _instant(p.birth_date),
+            }
+        ),
+    )
+
+
+# --- ServiceRequest (a radiology order) ------------------------------------------------------------------
+ORDER_STATUS = {
+    "draft": "draft",
+    "requested": "active",
+    "scheduled": "active",
+    "in_progress": "active",
+    "active": "active",
+    "on_hold": "on-hold",
+    "completed": "completed",
+    "cancelled": "revoked",
+    "canceled": "revoked",
+    "entered_in_error": "entered-in-error",
+}
+
+
+def service_request(order: Any, ref: Ref) -> FHIRAbstractResource:
+    status = ORDER_STATUS.get(str(getattr(order, "status", "") or "").lower(), "unknown")
+    code = _clean(
+        {
+            "coding": [
+                _clean(
+                    {
+                        "system": "urn:cdss:procedure",
+                        "code": getattr(order, "procedure_code", "") or None,
+                        "display": getattr(order, "procedure_name", "") or None,
+                    }
+                )
+            ]
+            if getattr(order, "procedure_code", "")
+            else None,
+            "text": getattr(order, "procedure_name", "")
+            or " ".join(filter(None, [getattr(order, "modality", ""), getattr(order, "body_part", "")]))
+            or None,
+        }
+    )
+    reason = getattr(order, "reason", "")
+    return build(
+        "ServiceRequest",
+        _clean(
+            {
+                "identifier": [_identifier("ServiceRequest", order.pk)],
+                "status": status,
+                "intent": "order",
+                "category": [{"text": "imaging"}],
+                "code": code or None,
+                "subject": ref("emr.patient", order.patient_id),
+                "authoredOn": _instant(getattr(order, "requested_at", None) or getattr(order, "created_at", None)),
+                "requester": _user(getattr(order, "requested_by", None) or getattr(order, "ordered_by", None)),
+                "reasonCode": [{"text": reason}] if reason else None,
+            }
+        ),
+    )
+
+
+# --- ImagingStudy ----------------------------------------------------------------------------------------
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+
+
+def imaging_study(study: Any, ref: Ref) -> FHIRAbstractResource:
+    series = []
+    instances_total = 0
+    modalities: list[str] = []
+    for s in _items(getattr(study, "series", None)):
+        instances = [
+            _clean(
+                {
+                    "uid": i.sop_instance_uid,
+                    "sopClass": {"system": "urn:ietf:rfc:3986", "code": f"urn:oid:{i.sop_class_uid}"},
+                    "number": getattr(i, "number", None),
+                }
+            )
+            for i in _items(getattr(s, "instances", None))
+        ]
+        count = len(instances) or getattr(s, "number_of_instances", 0) or 0
+        instances_total += count
+        if s.modality and s.modality not in modalities:
+            modalities.append(s.modality)
+        series.append(
+            _clean(
+                {
+                    "uid": s.series_instance_uid,
+                    "number": getattr(s, "number", None) or getattr(s, "series_number", None),
+                    "modality": {"system": DCM, "code": s.modality or "OT"},
+                    "description": getattr(s, "description", "") or None,
+                    "numberOfInstances": count,
+                    "instance": instances,
+                }
+            )
+        )
+    order_id = getattr(study, "order_id", None)
+    if not getattr(study, "patient_id", None):
+        raise TransformError(f"study {study.pk} is not linked to a patient yet (ImagingStudy.subject is required)")
+    return build(
+        "ImagingStudy",
+        _clean(
+            {
+                "identifier": [
+                    _identifier("ImagingStudy", study.pk),
+                    {"system": DICOM_UID_SYSTEM, "value": f"urn:oid:{study.study_instance_uid}"},
+                ],
+                "status": "available" if series else "registered",
+                "subject": ref("emr.patient", study.patient_id),
+                "basedOn": [ref("radiology.order", order_id)] if order_id else None,
+                "started": _instant(getattr(study, "started_at", None) or getattr(study, "study_date", None)),
+                "description": getattr(study, "description", "") or None,
+                "modality": [{"system": DCM, "code": m} for m in modalities] or None,
+                "numberOfSeries": len(series),
+                "numberOfInstances": instances_total,
+                "series": series or None,
+            }
+        ),
+    )
+
+
+# --- DiagnosticReport + Observation (AI results) ---------------------------------------------------------
+REPORT_STATUS = {
+    "preliminary": "preliminary",
+    "final": "final",
+    "amended": "amended",
+    "corrected": "corrected",
+    "cancelled": "cancelled",
+    "entered_in_error": "entered-in-error",
+}
+AI_CODE = {"coding": [{"system": "urn:cdss:ai-model", "code": "ai-analysis"}], "text": "CDSS AI analysis"}
+
+
+def _report_status(result: Any) -> str:
+    return REPORT_STATUS.get(str(getattr(result, "status", "") or "").lower(), "preliminary")
+
+
+def metric_names(result: Any) -> list[str]:
+    return sorted((getattr(result, "metrics", None) or {}).keys())
+
+
+def observation(result: Any, metric: str, ref: Ref) -> FHIRAbstractResource:
+    raw = (result.metrics or {})[metric]
+    model = f"{getattr(result, 'model_name', '')} {getattr(result, 'model_version', '')}".strip()
+    value, unit = (raw.get("value"), raw.get("unit", "")) if isinstance(raw, dict) else (raw, "")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        value_part = {"valueString": str(value)}
+    else:
+        quantity = _clean({"value": float(value), "unit": unit or None})
+        value_part = {"valueQuantity": quantity}
+    return build(
+        "Observation",
+        _clean(
+            {
+                "identifier": [_identifier("Observation", f"{result.pk}-{metric}")],
+                "status": _report_status(result),
+                "category": [{"text": "imaging"}],
+                "code": {"coding": [{"system": "urn:cdss:ai-metric", "code": metric}], "text": metric},
+                "subject": ref("emr.patient", result.patient_id),
+                "method": {"text": model} if model else None,
+                "effectiveDateTime": _instant(getattr(result, "created_at", None)),
+                **value_part,
+            }
+        ),
+    )
+
+
+def diagnostic_report(result: Any, ref: Ref) -> FHIRAbstractResource:
+    study_id = getattr(result, "study_id", None)
+    order_id = getattr(result, "order_id", None)
+    model = f"{getattr(result, 'model_name', '')} {getattr(result, 'model_version', '')}".strip()
+    return build(
+        "DiagnosticReport",
+        _clean(
+            {
+                "identifier": [_identifier("DiagnosticReport", result.pk)],
+                "status": _report_status(result),
+                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
+                "code": AI_CODE,
+                "subject": ref("emr.patient", result.patient_id),
+                "basedOn": [ref("radiology.order", order_id)] if order_id else None,
+                "imagingStudy": [ref("radiology.study", study_id)] if study_id else None,
+                "issued": _instant(getattr(result, "created_at", None)),
+                "result": [ref("ai.observation", f"{result.pk}:{name}") for name in metric_names(result)] or None,
+                "conclusion": " ".join(
+                    filter(None, [getattr(result, "conclusion", "") or "", f"({model})" if model else ""])
+                )
+                or None,
+            }
+        ),
+    )
+
+
+# --- AuditEvent ------------------------------------------------------------------------------------------
+AUDIT_ACTIONS = {"CREATE": "C", "READ": "R", "EXPORT": "R", "UPDATE": "U", "DELETE": "D"}
+AUDIT_OUTCOMES = {"SUCCESS": "0", "DENIED": "4", "FAILURE": "8"}
+
+
+def audit_event_id(pk: Any) -> str:
+    """Client-assigned id (R4 AuditEvent has no identifier): PUT to it is idempotent; not all digits
+    (HAPI's ALPHANUMERIC client-id strategy)."""
+    return f"cdss-audit-{pk}"
+
+
+def audit_event(event: Any, ref: Ref | None = None) -> FHIRAbstractResource:
+    who = event.actor_username or event.actor_type
+    entities = []
+    if event.patient_id:
+        entities.append({"what": {"identifier": _identifier("Patient", event.patient_id)}, "name": "patient"})
+    if event.resource_type:
+        entities.append(
+            _clean(
+                {
+                    "what": {
+                        "identifier": {"system": f"urn:cdss:{event.resource_type}", "value": str(event.resource_id)}
+                    }
+                    if event.resource_id
+                    else None,
+                    "name": event.resource_type,
+                }
+            )
+        )
+    resource = build(
+        "AuditEvent",
+        _clean(
+            {
+                "id": audit_event_id(event.pk),
+                "type": {
+                    "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+                    "code": "rest",
+                    "display": "RESTful Operation",
+                },
+                "subtype": [{"system": "urn:cdss:audit-action", "code": str(event.action)}],
+                "action": AUDIT_ACTIONS.get(str(event.action), "E"),
+                "recorded": _instant(event.occurred_at),
+                "outcome": AUDIT_OUTCOMES.get(str(event.outcome), "8"),
+                "agent": [
+                    _clean(
+                        {
+                            "requestor": True,
+                            "who": {"identifier": {"system": USER_SYSTEM, "value": who}, "display": who},
+                            "network": {"address": event.source_ip, "type": "2"} if event.source_ip else None,
+                        }
+                    )
+                ],
+                "source": {"observer": {"display": "cdss-backend"}, "site": "cdss"},
+                "entity": entities or None,
+            }
+        ),
+    )
+    return resource
+
+
+# --- the registry ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EntitySpec:
+    entity_type: str
+    resource_type: str
+    models: tuple[str, ...]  # candidate model labels, the first that exists is used
+    transform: Callable[[Any, Ref], FHIRAbstractResource]
+    dependencies: Callable[[Any], Iterable[tuple[str, Any]]] = lambda obj: ()
+    identifier_value: Callable[[Any], str] = lambda obj: str(obj.pk)
+    client_id: Callable[[Any], str] | None = None  # written by PUT to this id instead of a conditional create
+    loader: Callable[["EntitySpec", str], Any] | None = None  # custom loading (entities that are not rows)
+    extra: dict = field(default_factory=dict)
+
+    def model(self):
+        for label in self.models:
+            try:
+                return apps.get_model(label)
+            except (LookupError, ValueError):
+                continue
+        return None
+
+    def load(self, entity_id: Any) -> Any:
+        """The entity, or None when its row is gone. TransformError when its model does not exist."""
+        if self.loader is not None:
+            return self.loader(self, str(entity_id))
+        model = self.model()
+        if model is None:
+            raise TransformError(
+                f"entity type {self.entity_type}: no model {' or '.join(self.models)} is installed yet"
+            )
+        return model._default_manager.filter(pk=entity_id).first()
+
+
+def _patient_dep(obj: Any) -> list[tuple[str, Any]]:
+    return [("emr.patient", obj.patient_id)] if getattr(obj, "patient_id", None) else []
+
+
+def _study_deps(study: Any) -> list[tuple[str, Any]]:
+    deps = _patient_dep(study)
+    if getattr(study, "order_id", None):
+        deps.append(("radiology.order", study.order_id))
+    return deps
+
+
+def _result_deps(result: Any) -> list[tuple[str, Any]]:
+    deps = _patient_dep(result)
+    if getattr(result, "order_id", None):
+        deps.append(("radiology.order", result.order_id))
+    if getattr(result, "study_id", None):
+        deps.append(("radiology.study", result.study_id))
+    deps += [("ai.observation", f"{result.pk}:{name}") for name in metric_names(result)]
+    return deps
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of an AI result, the entity behind an Observation."""
+
+    result: Any
+    name: str
+
+    @property
+    def pk(self) -> str:
+        return f"{self.result.pk}:{self.name}"
+
+    @property
+    def patient_id(self) -> Any:
+        return self.result.patient_id
+
+
+def _load_metric(spec: EntitySpec, entity_id: str) -> Metric | None:
+    result_id, _, name = entity_id.partition(":")
+    result = REGISTRY["ai.result"].load(result_id)
+    if result is None or name not in (result.metrics or {}):
+        return None
+    return Metric(result, name)
+
+
+REGISTRY: dict[str, EntitySpec] = {
+    spec.entity_type: spec
+    for spec in (
+        EntitySpec("emr.patient", "Patient", ("emr.Patient",), patient, identifier_value=lambda p: str(p.emr_uuid)),
+        EntitySpec(
+            "radiology.order",
+            "ServiceRequest",
+            ("radiology.Order", "radiology.RadiologyOrder", "radiology.ImagingOrder"),
+            service_request,
+            dependencies=_patient_dep,
+        ),
+        EntitySpec(
+            "radiology.study",
+            "ImagingStudy",
+            ("radiology.Study", "radiology.RadiologyStudy", "radiology.ImagingStudy"),
+            imaging_study,
+            dependencies=_study_deps,
+        ),
+        EntitySpec(
+            "ai.observation",
+            "Observation",
+            ("ai.Result", "ai.AIResult"),
+            lambda metric, ref: observation(metric.result, metric.name, ref),
+            dependencies=_patient_dep,
+            identifier_value=lambda metric: f"{metric.result.pk}-{metric.name}",
+            loader=_load_metric,
+        ),
+        EntitySpec(
+            "ai.result",
+            "DiagnosticReport",
+            ("ai.Result", "ai.AIResult"),
+            diagnostic_report,
+            dependencies=_result_deps,
+        ),
+        EntitySpec(
+            "audit.event",
+            "AuditEvent",
+            ("audit.AuditEvent",),
+            audit_event,
+            client_id=lambda event: audit_event_id(event.pk),
+        ),
+    )
+}
+
+
+def get_spec(entity_type: str) -> EntitySpec:
+    try:
+        return REGISTRY[entity_type]
+    except KeyError:
+        raise TransformError(f"unknown entity type {entity_type!r}; known: {', '.join(sorted(REGISTRY))}") from None

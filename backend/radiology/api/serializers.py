@@ -1,0 +1,76 @@
+from rest_framework import serializers
+
+from emr.models import Patient
+from radiology.models import Order, Series, Study
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.emr_uuid", read_only=True)
+    ordered_by = serializers.CharField(source="ordered_by.username", read_only=True)
+    allowed_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = ("id", "accession_number", "patient", "ordered_by", "modality", "body_part", "reason", "priority",
+                  "status", "allowed_transitions", "scheduled_for", "created_at", "updated_at")  # fmt: skip
+        read_only_fields = fields
+
+    def get_allowed_transitions(self, order) -> list[str]:
+        return sorted(Order.TRANSITIONS[order.status])
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    patient = serializers.SlugRelatedField(slug_field="emr_uuid", queryset=Patient.objects.all())
+    modality = serializers.RegexField(r"^[A-Z]{2,16}$", help_text="DICOM modality code, e.g. MR, CT")
+    body_part = serializers.CharField(max_length=64)
+    reason = serializers.CharField(max_length=2000)
+    priority = serializers.ChoiceField(choices=Order.Priority.choices, default=Order.Priority.ROUTINE)
+
+
+class OrderTransitionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    scheduled_for = serializers.DateTimeField(required=False)
+
+
+class OrderQuerySerializer(serializers.Serializer):
+    patient = serializers.CharField(required=False, max_length=64)
+    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+
+
+class SeriesSerializer(serializers.ModelSerializer):
+    instances = serializers.ListField(child=serializers.CharField(), read_only=True, required=False)
+
+    class Meta:
+        model = Series
+        fields = ("id", "series_instance_uid", "orthanc_id", "modality", "series_number", "description",
+                  "sequence_type", "number_of_instances", "instances")  # fmt: skip
+        read_only_fields = fields
+
+
+class StudySerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.emr_uuid", read_only=True, default=None)
+    order = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Study
+        fields = ("id", "study_instance_uid", "orthanc_id", "patient", "status", "reconciliation_reason",
+                  "dicom_patient_id", "accession_number", "order", "modality", "study_date", "description",
+                  "number_of_series", "number_of_instances", "source", "created_at", "updated_at")  # fmt: skip
+        read_only_fields = fields
+
+
+class StudyDetailSerializer(StudySerializer):
+    series = SeriesSerializer(source="series_list", many=True, read_only=True)
+
+    class Meta(StudySerializer.Meta):
+        fields = (*StudySerializer.Meta.fields, "dicom_patient_name", "series")
+        read_only_fields = fields
+
+
+class StudyQuerySerializer(serializers.Serializer):
+    patient = serializers.CharField(required=False, max_length=64, help_text="EMR patient uuid")
+    modality = serializers.CharField(required=False, max_length=16)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    order = serializers.IntegerField(required=False, min_value=1)
+    status = serializers.ChoiceField(choices=Study.Status.choices, required=False)

@@ -1,0 +1,260 @@
+"""/api/radiology/: orders, studies, the DICOM upload, rendered images and the DICOMweb gateway.
+Views check the role, validate, and call one selector or service."""
+
+import functools
+import re
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, ParseError, UnsupportedMediaType
+from rest_framework.generics import ListAPIView
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from acct.permissions import IsDoctor, IsDoctorOrRIB, IsRIB, IsStaffRole
+from core.api.errors import error_body
+from radiology import dicomweb, selectors, services
+from radiology.upload import DicomUploadHandler
+
+from .serializers import (
+    OrderCreateSerializer,
+    OrderQuerySerializer,
+    OrderSerializer,
+    OrderTransitionSerializer,
+    StudyDetailSerializer,
+    StudyQuerySerializer,
+    StudySerializer,
+)
+
+ORTHANC_ID = re.compile(r"^[0-9a-f]{8}(?:-[0-9a-f]{8}){4}$")
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request is larger than the upload limit."
+    default_code = "payload_too_large"
+
+
+class AnyAccept(BaseContentNegotiation):
+    """For views that answer with images or Orthanc's own bodies: never 406; errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return JSONRenderer(), JSONRenderer.media_type
+
+
+# --- orders ----------------------------------------------------------------------------------------
+class OrderListCreateView(ListAPIView):
+    serializer_class = OrderSerializer
+
+    def get_permissions(self):
+        return [IsDoctor()] if self.request.method == "POST" else [IsStaffRole()]
+
+    @extend_schema(parameters=[OrderQuerySerializer], summary="Imaging orders")
+    def get(self, request, *args, **kwargs):
+        query = OrderQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        self.orders = selectors.order_list(user=request.user, **query.validated_data)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self.orders
+
+    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer}, summary="Order imaging (DOCTOR)")
+    def post(self, request):
+        data = OrderCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.order_create(actor=request.user, **data.validated_data)
+        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class OrderDetailView(APIView):
+    permission_classes = [IsStaffRole]
+
+    @extend_schema(responses={200: OrderSerializer})
+    def get(self, request, pk: int):
+        return Response(OrderSerializer(selectors.order_get(user=request.user, pk=pk)).data)
+
+
+class OrderTransitionView(APIView):
+    """Move an order along its lifecycle: RIB schedules, starts and completes; DOCTOR or RIB cancels."""
+
+    permission_classes = [IsDoctorOrRIB]
+
+    @extend_schema(request=OrderTransitionSerializer, responses={200: OrderSerializer})
+    def post(self, request, pk: int):
+        data = OrderTransitionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = selectors.order_get(user=request.user, pk=pk)
+        order = services.order_transition(actor=request.user, order=order, **data.validated_data)
+        return Response(OrderSerializer(order).data)
+
+
+# --- studies ---------------------------------------------------------------------------------------
+class StudyListView(ListAPIView):
+    permission_classes = [IsStaffRole]
+    serializer_class = StudySerializer
+
+    @extend_schema(parameters=[StudyQuerySerializer], summary="Imaging studies")
+    def get(self, request, *args, **kwargs):
+        query = StudyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        self.studies = selectors.study_list(user=request.user, **query.validated_data)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self.studies
+
+
+class StudyDetailView(APIView):
+    permission_classes = [IsStaffRole]
+
+    @extend_schema(responses={200: StudyDetailSerializer}, summary="A study with its series and instance ids")
+    def get(self, request, pk: int):
+        study = selectors.study_get(user=request.user, pk=pk, with_instances=True)
+        return Response(StudyDetailSerializer(study).data)
+
+
+def _png(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+class SeriesThumbnailView(APIView):
+    permission_classes = [IsStaffRole]
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(responses={(200, "image/png"): OpenApiResponse(description="PNG")})
+    def get(self, request, pk: int, series_pk: int):
+        return _png(selectors.series_thumbnail(user=request.user, study_pk=pk, series_pk=series_pk))
+
+
+class RenderedFrameView(APIView):
+    permission_classes = [IsStaffRole]
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(responses={(200, "image/png"): OpenApiResponse(description="PNG")})
+    def get(self, request, pk: int, series_pk: int, instance_id: str, frame: int):
+        if not ORTHANC_ID.match(instance_id):
+            raise NotFound("Not an instance id.")
+        data = selectors.rendered_frame(
+            user=request.user, study_pk=pk, series_pk=series_pk, instance_id=instance_id, frame=frame
+        )
+        return _png(data)
+
+
+# --- upload ----------------------------------------------------------------------------------------
+def streaming_upload(view):
+    """Install the upload handler before anything reads the body (authentication may, for CSRF)."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        request.upload_handlers = [DicomUploadHandler(request)]
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+class UploadView(APIView):
+    """POST multipart/form-data with any number of DICOM files and/or zip archives (any field names)."""
+
+    permission_classes = [IsDoctorOrRIB]
+
+    @extend_schema(
+        request={"multipart/form-data": {"type": "object", "properties": {"files": {"type": "array",
+                 "items": {"type": "string", "format": "binary"}}}}},
+        responses={201: OpenApiResponse(description="per-file results"), 400: OpenApiResponse(),
+                   413: OpenApiResponse(), 415: OpenApiResponse()},
+        summary="Upload DICOM files or zip archives (DOCTOR or RIB)",
+    )  # fmt: skip
+    def post(self, request):
+        if not request.content_type.startswith("multipart/form-data"):
+            raise UnsupportedMediaType(request.content_type or "(none)", "Send multipart/form-data with DICOM files.")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError as exc:
+            raise ParseError("Bad Content-Length.") from exc
+        limit = settings.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES
+        if length > limit:
+            raise PayloadTooLarge(f"The request has {length} bytes; the limit is {limit}.")
+        parts = [part for key in request.FILES for part in request.FILES.getlist(key)]
+        handler = next(h for h in request._request.upload_handlers if isinstance(h, DicomUploadHandler))
+        if handler.request_too_large:
+            raise PayloadTooLarge(f"The request is larger than the limit of {limit} bytes.")
+        if handler.too_many_files:
+            raise ParseError(f"More than {settings.RADIOLOGY_UPLOAD_MAX_FILES} files in one request.")
+        if not parts:
+            raise ParseError("No files in the request: send DICOM files or zip archives as multipart parts.")
+        outcome = services.dicom_upload(actor=request.user, parts=parts)
+        counts = {name: outcome.count(name) for name in ("stored", "already_stored", "rejected")}
+        body = {
+            "counts": counts,
+            "results": outcome.results,
+            "studies": [
+                {"id": study.pk, "study_instance_uid": study.study_instance_uid, "status": study.status}
+                for study in outcome.studies
+            ],
+        }
+        if counts["stored"]:
+            return Response(body, status=status.HTTP_201_CREATED)
+        if counts["already_stored"]:
+            return Response(body, status=status.HTTP_200_OK)
+        codes = {result.get("code") for result in outcome.results}
+        code = 413 if codes == {"too_large"} else 400
+        return Response(
+            error_body(code, "upload_rejected", "No file was stored; see the reason for each file.", **body),
+            status=code,
+        )
+
+
+# --- DICOMweb gateway --------------------------------------------------------------------------------
+class DicomWebView(APIView):
+    """/api/radiology/dicom-web/<path>: QIDO-RS and WADO-RS (clinical staff), STOW-RS (RIB) to Orthanc."""
+
+    content_negotiation_class = AnyAccept
+
+    def get_permissions(self):
+        return [IsRIB()] if self.request.method == "POST" else [IsStaffRole()]
+
+    @extend_schema(responses={200: OpenApiResponse(description="Orthanc's DICOMweb answer, unchanged")})
+    def get(self, request, path: str):
+        if not dicomweb.PATH.match(path):
+            raise NotFound("Not a DICOMweb resource.")
+        upstream, body = dicomweb.forward_get(
+            user=request.user,
+            path=path,
+            query=request.META.get("QUERY_STRING", ""),
+            accept=request.headers.get("Accept", ""),
+            endpoint=f"GET {request.path}",
+        )
+        if body is not None:
+            return HttpResponse(body, status=upstream.status, content_type=upstream.content_type)
+        return StreamingHttpResponse(upstream, status=upstream.status, content_type=upstream.content_type)
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="Orthanc's STOW-RS answer")})
+    def post(self, request, path: str):
+        route = dicomweb.Route(path)
+        if not (route.valid and route.is_stow):
+            raise NotFound("STOW-RS accepts POST to studies or studies/{StudyInstanceUID}.")
+        if not request.content_type.startswith("multipart/related"):
+            raise UnsupportedMediaType(request.content_type or "(none)", "STOW-RS takes multipart/related.")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError as exc:
+            raise ParseError("Bad Content-Length.") from exc
+        if length <= 0:
+            raise ParseError("STOW-RS needs a Content-Length.")
+        if length > dicomweb.max_stow_bytes():
+            raise PayloadTooLarge()
+        code, content_type, body, study_uids = dicomweb.forward_stow(
+            request=request._request, path=path, content_type=request.META["CONTENT_TYPE"], length=length
+        )
+        services.stow_studies_imported(actor=request.user, study_uids=study_uids)
+        return HttpResponse(body, status=code, content_type=content_type or "application/dicom+json")

@@ -1,0 +1,155 @@
+"""The DICOMweb gateway: QIDO-RS, WADO-RS and STOW-RS requests forwarded to Orthanc's DICOMweb plugin.
+
+Only the paths of the standard are forwarded (parsed below, anything else is 404), with the query
+string and Accept header as sent. Answers are passed through unchanged: QIDO answers (small JSON) are
+read to audit each study they name; WADO answers are streamed to the client chunk by chunk. Each
+request is audited once per study it touches, with the patient when the CDSS knows the study.
+"""
+
+import json
+import re
+from collections.abc import Iterator
+
+from django.conf import settings
+
+from audit.client import AuditClient
+from audit.models import Action
+from core.http import raise_for_status
+from radiology.clients.orthanc_client import SYSTEM, get_orthanc_client
+
+from .models import Study
+
+_UID = r"[0-9][0-9.]{0,63}"
+_FRAMES = r"frames/[0-9]{1,6}(?:,[0-9]{1,6}){0,999}"
+PATH = re.compile(
+    rf"^(?:(?P<root>studies|series|instances)"
+    rf"|studies/(?P<s1>{_UID})(?:/(?P<t1>metadata|rendered|series|instances))?"
+    rf"|studies/(?P<s2>{_UID})/series/{_UID}(?:/(?P<t2>metadata|rendered|instances))?"
+    rf"|studies/(?P<s3>{_UID})/series/{_UID}/instances/{_UID}"
+    rf"(?:/(?P<t3>metadata|rendered|{_FRAMES}(?:/rendered)?))?)$"
+)
+CHUNK = 256 * 1024
+STUDY_UID_TAG = "0020000D"
+OUR_CREDENTIALS_REFUSED = frozenset({401, 403})
+
+
+class Route:
+    def __init__(self, path: str):
+        match = PATH.match(path)
+        self.valid = match is not None
+        groups = match.groupdict() if match else {}
+        self.study_uid = groups.get("s1") or groups.get("s2") or groups.get("s3") or ""
+        tail = groups.get("t1") or groups.get("t2") or groups.get("t3") or ""
+        # QIDO: a search at the root, or for the series/instances of a study or series
+        self.is_search = bool(groups.get("root")) or tail in ("series", "instances")
+        self.is_stow = path == "studies" or (bool(groups.get("s1")) and not tail)
+
+
+def _patient_of(study_uids: list[str]) -> dict[str, str]:
+    rows = Study.objects.filter(study_instance_uid__in=study_uids).select_related("patient")
+    return {row.study_instance_uid: (row.patient.emr_uuid if row.patient_id else "") for row in rows}
+
+
+def audit_studies(*, user, study_uids: list[str], action: str = Action.READ, endpoint: str = "") -> None:
+    patients = _patient_of(study_uids)
+    for uid in dict.fromkeys(study_uids):
+        AuditClient.log_event(
+            action, actor=user, resource_type="dicom_study", resource_id=uid, patient_id=patients.get(uid, ""),
+            endpoint=endpoint,
+        )  # fmt: skip
+
+
+class Upstream:
+    """Orthanc's answer: status, content type and a body to stream (or read whole)."""
+
+    def __init__(self, response):
+        self.response = response
+        self.status = response.status_code
+        self.content_type = response.headers.get("Content-Type", "application/octet-stream")
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.response.iter_content(CHUNK)
+
+    def close(self) -> None:
+        """Called by Django when the response is done (read to the end or not): frees the connection."""
+        self.response.close()
+
+    def read(self) -> bytes:
+        try:
+            return self.response.content
+        finally:
+            self.response.close()
+
+
+def _check(response) -> None:
+    """Orthanc's own failures (5xx, our credentials refused) become ExternalSystemError; the client's
+    4xx (unknown study, bad query) pass through as Orthanc answered them."""
+    if response.status_code >= 500 or response.status_code in OUR_CREDENTIALS_REFUSED:
+        response.close()
+        raise_for_status(SYSTEM, response)
+
+
+def forward_get(*, user, path: str, query: str, accept: str, endpoint: str) -> tuple[Upstream, bytes | None]:
+    """GET a DICOMweb resource. For searches the body is read (and returned) to audit the studies named."""
+    route = Route(path)
+    url = f"/dicom-web/{path}" + (f"?{query}" if query else "")
+    response = get_orthanc_client().http.request(
+        "GET", url, headers={"Accept": accept or "*/*"}, stream=True, resource_type="dicomweb",
+        resource_id=route.study_uid,
+    )  # fmt: skip
+    _check(response)
+    upstream = Upstream(response)
+    if upstream.status != 200:  # an error answer from Orthanc: small, passed through whole
+        return upstream, upstream.read()
+    if route.is_search:
+        body = upstream.read()
+        uids = [route.study_uid] if route.study_uid else _study_uids(body)
+        audit_studies(user=user, study_uids=uids, endpoint=endpoint)
+        return upstream, body
+    if route.study_uid:
+        audit_studies(user=user, study_uids=[route.study_uid], endpoint=endpoint)
+    return upstream, None
+
+
+def _study_uids(body: bytes) -> list[str]:
+    try:
+        answers = json.loads(body or b"[]")
+    except ValueError:
+        return []
+    uids = []
+    for answer in answers if isinstance(answers, list) else []:
+        value = (answer.get(STUDY_UID_TAG) or {}).get("Value") or []
+        if value:
+            uids.append(str(value[0]))
+    return uids
+
+
+class _Body:
+    """The incoming request body as a file object with a known length, so requests sends it with a
+    Content-Length (not chunked) while reading it block by block."""
+
+    def __init__(self, request, length: int):
+        self.request, self.length = request, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, size: int = -1) -> bytes:
+        return self.request.read(size)
+
+
+def forward_stow(*, request, path: str, content_type: str, length: int) -> tuple[int, str, bytes, list[str]]:
+    """POST the multipart/related body to Orthanc's STOW-RS, streamed. Returns status, content type,
+    Orthanc's answer and the study UIDs it stored."""
+    response = get_orthanc_client().http.request(
+        "POST", f"/dicom-web/{path}", data=_Body(request, length), resource_type="dicomweb_stow",
+        headers={"Content-Type": content_type, "Accept": request.headers.get("Accept") or "application/dicom+json"},
+    )  # fmt: skip
+    _check(response)
+    body = response.content
+    uids = sorted(set(re.findall(rb"/studies/([0-9][0-9.]{0,63})", body)))
+    return response.status_code, response.headers.get("Content-Type", ""), body, [uid.decode() for uid in uids]
+
+
+def max_stow_bytes() -> int:
+    return settings.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES

@@ -1,0 +1,148 @@
+"""Reads for clinical staff (the API checks the role first). Every read of patient data is audited with
+the patient it concerns; images are cached in the thumbnails bucket."""
+
+import io
+from datetime import date
+
+from django.conf import settings
+from django.db.models import QuerySet
+from minio.error import S3Error
+from rest_framework.exceptions import NotFound
+
+from audit.client import AuditClient
+from audit.models import Action
+from core.storage import storage_client
+from radiology.clients.orthanc_client import get_orthanc_client
+
+from .models import Order, Series, Study
+
+
+def _patient_id(obj) -> str:
+    return obj.patient.emr_uuid if obj.patient_id else ""
+
+
+def order_list(*, user, patient: str = "", status: str = "") -> QuerySet[Order]:
+    orders = Order.objects.select_related("patient", "ordered_by")
+    if patient:
+        orders = orders.filter(patient__emr_uuid=patient)
+    if status:
+        orders = orders.filter(status=status)
+    AuditClient.log_event(
+        Action.READ, actor=user, resource_type="radiology_order_list", patient_id=patient,
+        detail={"patient": patient, "status": status},
+    )  # fmt: skip
+    return orders
+
+
+def order_get(*, user, pk: int) -> Order:
+    order = Order.objects.select_related("patient", "ordered_by").filter(pk=pk).first()
+    if order is None:
+        raise NotFound(f"No order {pk}.")
+    AuditClient.log_event(
+        Action.READ, actor=user, resource_type="radiology_order", resource_id=pk, patient_id=_patient_id(order)
+    )
+    return order
+
+
+def study_list(
+    *,
+    user,
+    patient: str = "",
+    modality: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    order: int | None = None,
+    status: str = "",
+) -> QuerySet[Study]:
+    studies = Study.objects.select_related("patient", "order")
+    if patient:
+        studies = studies.filter(patient__emr_uuid=patient)
+    if modality:
+        studies = studies.filter(modality__icontains=modality)
+    if date_from:
+        studies = studies.filter(study_date__gte=date_from)
+    if date_to:
+        studies = studies.filter(study_date__lte=date_to)
+    if order:
+        studies = studies.filter(order_id=order)
+    if status:
+        studies = studies.filter(status=status)
+    filters = {"patient": patient, "modality": modality, "order": order, "status": status,
+               "date_from": str(date_from or ""), "date_to": str(date_to or "")}  # fmt: skip
+    AuditClient.log_event(
+        Action.READ, actor=user, resource_type="radiology_study_list", patient_id=patient,
+        detail={key: value for key, value in filters.items() if value},
+    )  # fmt: skip
+    return studies
+
+
+def study_get(*, user, pk: int, with_instances: bool = False) -> Study:
+    """The study with its series; with_instances adds each series' Orthanc instance ids (one PACS call)."""
+    study = Study.objects.select_related("patient", "order").filter(pk=pk).first()
+    if study is None:
+        raise NotFound(f"No study {pk}.")
+    AuditClient.log_event(
+        Action.READ, actor=user, resource_type="radiology_study", resource_id=pk, patient_id=_patient_id(study)
+    )
+    study.series_list = list(study.series.all())
+    if with_instances:
+        remote = {item["ID"]: item.get("Instances", []) for item in get_orthanc_client().list_series(study.orthanc_id)}
+        for series in study.series_list:
+            series.instances = remote.get(series.orthanc_id, [])
+    return study
+
+
+def _series(*, study: Study, series_pk: int) -> Series:
+    series = study.series.filter(pk=series_pk).first()
+    if series is None:
+        raise NotFound(f"No series {series_pk} in study {study.pk}.")
+    return series
+
+
+def _cached_png(key: str, produce) -> bytes:
+    """The PNG under `key` in the thumbnails bucket, produced (and stored) on a miss."""
+    client = storage_client()
+    bucket = settings.S3_BUCKETS["thumbnails"]
+    try:
+        response = client.get_object(bucket, key)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+    except S3Error as exc:
+        if exc.code not in ("NoSuchKey", "NoSuchObject"):
+            raise
+    data = produce()
+    client.put_object(bucket, key, io.BytesIO(data), len(data), content_type="image/png")
+    return data
+
+
+def series_thumbnail(*, user, study_pk: int, series_pk: int) -> bytes:
+    """A PNG of the series' middle instance (Orthanc's preview), cached in object storage."""
+    study = study_get(user=user, pk=study_pk)
+    series = _series(study=study, series_pk=series_pk)
+
+    def produce() -> bytes:
+        orthanc = get_orthanc_client()
+        instances = orthanc.list_instances(series.orthanc_id)
+        if not instances:
+            raise NotFound("The series has no instances.")
+        ordered = sorted(instances, key=lambda item: int(item.get("IndexInSeries") or 0))
+        return orthanc.preview(ordered[len(ordered) // 2]["ID"])
+
+    return _cached_png(f"series/{series.orthanc_id}/thumbnail.png", produce)
+
+
+def rendered_frame(*, user, study_pk: int, series_pk: int, instance_id: str, frame: int) -> bytes:
+    """One frame rendered to PNG by Orthanc, cached in object storage. The instance must be in the series."""
+    study = study_get(user=user, pk=study_pk)
+    series = _series(study=study, series_pk=series_pk)
+
+    def produce() -> bytes:
+        orthanc = get_orthanc_client()
+        if instance_id not in {item["ID"] for item in orthanc.list_instances(series.orthanc_id)}:
+            raise NotFound(f"No instance {instance_id} in this series.")
+        return orthanc.rendered_frame(instance_id, frame)
+
+    return _cached_png(f"series/{series.orthanc_id}/{instance_id}/frame-{frame}.png", produce)

@@ -1,0 +1,131 @@
+"""The DICOM upload against the real Orthanc: files and zips, idempotent re-upload, patient/order
+matching, audit and the FHIR sync request, RBAC."""
+
+import io
+import zipfile
+
+import pytest
+
+from audit.models import Action, AuditEvent
+from core.models import OutboxMessage
+from radiology.models import Order, Study
+from radiology.services import order_create
+from radiology.tests.conftest import as_upload, upload
+from radiology.tests.dicom_files import series_instances, to_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def test_files_are_stored_matched_to_the_patient_and_order(rib, doctor, pacs, make_patient):
+    patient = make_patient()
+    order = order_create(actor=doctor.user, patient=patient, modality="MR", body_part="BRAIN", reason="glioma")
+    t1 = series_instances(3, description="AX T1 MPRAGE POST GAD", patient_id=patient.mrn,
+                          accession_number=order.accession_number)  # fmt: skip
+    study_uid = t1[0].StudyInstanceUID
+    flair = series_instances(2, description="AX FLAIR", patient_id=patient.mrn, study_uid=study_uid, series_number=2,
+                             accession_number=order.accession_number)  # fmt: skip
+    pacs.track(study_uid)
+
+    response = upload(rib, *(as_upload(ds) for ds in t1 + flair))
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["counts"] == {"stored": 5, "already_stored": 0, "rejected": 0}
+    study = Study.objects.get(study_instance_uid=study_uid)
+    assert pacs.study_id(study_uid) == study.orthanc_id
+    assert (study.patient, study.order, study.status) == (patient, order, Study.Status.LINKED)
+    assert (study.number_of_series, study.number_of_instances, study.modality) == (2, 5, "MR")
+    assert {(s.sequence_type, s.number_of_instances) for s in study.series.all()} == {("T1c", 3), ("FLAIR", 2)}
+    audited = AuditEvent.objects.get(action=Action.CREATE, resource_type="radiology_study", resource_id=str(study.pk))
+    assert audited.patient_id == patient.emr_uuid and audited.actor_id == rib.user.pk
+    assert OutboxMessage.objects.filter(target="fhir_sync.sync_entity", payload__args=["radiology.study", study.pk])
+    assert patient.timeline.filter(kind="study", source_id=str(study.pk)).exists()
+    # each store is one audited call (test_bad_input relies on this endpoint name to prove nothing was sent)
+    assert AuditEvent.objects.filter(action=Action.EXTERNAL_CALL, endpoint="POST /instances").count() == 5
+
+
+def test_zip_upload_and_idempotent_reupload(rib, pacs):
+    datasets = series_instances(4, description="T2 TSE")
+    pacs.track(datasets[0].StudyInstanceUID)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for index, dataset in enumerate(datasets):
+            zf.writestr(f"DICOM/IM{index:04d}", to_bytes(dataset))
+    payload = archive.getvalue()
+
+    def send():
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        return upload(rib, SimpleUploadedFile("series.zip", payload, "application/zip"))
+
+    first = send()
+    assert first.status_code == 201, first.content
+    assert [r["status"] for r in first.json()["results"]] == ["stored"] * 4
+    again = send()
+    assert again.status_code == 200
+    assert again.json()["counts"] == {"stored": 0, "already_stored": 4, "rejected": 0}
+    study = Study.objects.get(study_instance_uid=datasets[0].StudyInstanceUID)
+    assert study.number_of_instances == 4 and study.series.get().sequence_type == "T2"
+    assert Study.objects.filter(study_instance_uid=datasets[0].StudyInstanceUID).count() == 1
+
+
+def test_unknown_patient_is_flagged_for_reconciliation_not_guessed(rib, pacs, make_patient):
+    make_patient(mrn="SOMEONE-ELSE")
+    dataset = series_instances(1, patient_id="NOT-IN-EMR")[0]
+    pacs.track(dataset.StudyInstanceUID)
+    assert upload(rib, as_upload(dataset)).status_code == 201
+    study = Study.objects.get(study_instance_uid=dataset.StudyInstanceUID)
+    assert study.patient is None and study.status == Study.Status.RECONCILE
+    assert "NOT-IN-EMR" in study.reconciliation_reason
+
+
+def test_good_and_bad_files_in_one_request_are_reported_each(rib, pacs):
+    good = series_instances(1)[0]
+    pacs.track(good.StudyInstanceUID)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = upload(rib, as_upload(good, "good.dcm"), SimpleUploadedFile("bad.dcm", b"\x00" * 50))
+    assert response.status_code == 201
+    results = {r["file"]: r for r in response.json()["results"]}
+    assert results["good.dcm"]["status"] == "stored"
+    assert results["bad.dcm"]["status"] == "rejected" and results["bad.dcm"]["reason"]
+
+
+def test_nurse_cannot_upload(nurse, pacs):
+    dataset = series_instances(1)[0]
+    response = upload(nurse, as_upload(dataset))
+    assert response.status_code == 403
+    assert pacs.study_id(dataset.StudyInstanceUID) is None
+    assert not Study.objects.exists()
+
+
+def test_order_lifecycle_allows_only_its_transitions(doctor, rib, nurse, make_patient):
+    patient = make_patient()
+    created = doctor.post(
+        "/api/radiology/orders",
+        {
+            "patient": patient.emr_uuid,
+            "modality": "MR",
+            "body_part": "BRAIN",
+            "reason": "headache",
+            "priority": "URGENT",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    order = created.json()
+    assert order["accession_number"].startswith("CDSS") and order["status"] == "REQUESTED"
+    url = f"/api/radiology/orders/{order['id']}/transition"
+    assert doctor.post(url, {"status": "SCHEDULED"}, format="json").status_code == 403
+    assert rib.post(url, {"status": "COMPLETED"}, format="json").status_code == 400
+    for step in ("SCHEDULED", "IN_PROGRESS", "COMPLETED"):
+        moved = rib.post(url, {"status": step}, format="json")
+        assert moved.status_code == 200 and moved.json()["status"] == step
+    assert rib.post(url, {"status": "CANCELLED"}, format="json").status_code == 400
+    assert nurse.post(url, {"status": "CANCELLED"}, format="json").status_code == 403
+    assert Order.objects.get(pk=order["id"]).status == "COMPLETED"
+    assert AuditEvent.objects.filter(resource_type="radiology_order", patient_id=patient.emr_uuid).count() >= 4
+    assert OutboxMessage.objects.filter(payload__args=["radiology.order", order["id"]]).count() == 4
+    assert patient.timeline.filter(kind="order").count() == 1
+    listed = nurse.get("/api/radiology/orders", {"patient": patient.emr_uuid}).json()
+    assert [row["id"] for row in listed["results"]] == [order["id"]]

@@ -1,0 +1,180 @@
+"""The multipart upload, streamed: parts go to temporary files on disk (never whole in memory), zip
+archives are opened from disk and their members copied out one at a time with hard limits.
+
+`DicomUploadHandler` enforces the per-file, per-request and file-count limits while the body is read;
+`iter_items` turns the uploaded parts into (name, file) items or per-item rejections.
+"""
+
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+
+ZIP_MAGIC = b"PK\x03\x04"
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".jar")
+ARCHIVE_MAGICS = (ZIP_MAGIC, b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf", b"Rar!")
+COPY_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Item:
+    name: str
+    handle: BinaryIO | None = None
+    code: str = ""  # set when rejected before any DICOM check
+    reason: str = ""
+    owned: bool = False  # a temporary file of ours (a zip member) that the consumer closes
+
+
+class DicomUploadHandler(TemporaryFileUploadHandler):
+    """Every part to a temporary file. A part over the per-file limit stops being written (it is reported
+    as rejected); a body over the request limit stops the upload."""
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.parts = 0
+        self.request_too_large = False
+        self.too_many_files = False
+        self._received = 0
+        self._part_too_large = False
+
+    def new_file(self, *args, **kwargs):
+        self.parts += 1
+        if self.parts > settings.RADIOLOGY_UPLOAD_MAX_FILES:
+            self.too_many_files = True
+            raise StopUpload(connection_reset=True)
+        self._part_too_large = False
+        super().new_file(*args, **kwargs)
+
+    def receive_data_chunk(self, raw_data, start):
+        self._received += len(raw_data)
+        if self._received > settings.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES:
+            self.request_too_large = True
+            raise StopUpload(connection_reset=True)
+        if self._part_too_large or start + len(raw_data) > settings.RADIOLOGY_UPLOAD_MAX_FILE_BYTES:
+            if not self._part_too_large:
+                self.file.truncate(0)
+            self._part_too_large = True
+            return None
+        self.file.write(raw_data)
+        return None
+
+    def file_complete(self, file_size):
+        uploaded = super().file_complete(file_size)
+        uploaded.too_large = self._part_too_large
+        return uploaded
+
+
+def _unsafe(name: str) -> bool:
+    normalised = name.replace("\\", "/")
+    return (
+        normalised.startswith("/")
+        or bool(re.match(r"^[A-Za-z]:", normalised))
+        or (".." in PurePosixPath(normalised).parts)
+    )
+
+
+def _is_archive(name: str, head: bytes) -> bool:
+    return name.lower().endswith(ARCHIVE_SUFFIXES) or head.startswith(ARCHIVE_MAGICS)
+
+
+class Budget:
+    """Counts items and bytes across one request (parts and zip members together)."""
+
+    def __init__(self):
+        self.items = 0
+        self.bytes = 0
+
+
+def iter_items(parts, budget: Budget) -> Iterator[Item]:
+    max_file = settings.RADIOLOGY_UPLOAD_MAX_FILE_BYTES
+    for part in parts:
+        name = part.name or "unnamed"
+        if getattr(part, "too_large", False):
+            yield Item(name, code="too_large", reason=f"larger than the per-file limit of {max_file} bytes")
+            continue
+        part.seek(0)
+        head = part.read(4)
+        part.seek(0)
+        if head == ZIP_MAGIC or name.lower().endswith(".zip"):
+            yield from _zip_items(name, part, budget)
+            continue
+        budget.items += 1
+        yield Item(name, handle=part)
+
+
+def _zip_items(archive_name: str, part, budget: Budget) -> Iterator[Item]:
+    limits = settings
+    try:
+        archive = zipfile.ZipFile(part)
+        members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        yield Item(archive_name, code="bad_zip", reason=f"unreadable zip archive: {exc}"[:300])
+        return
+    with archive:
+        for info in members:
+            name = f"{archive_name}/{info.filename}"
+            if info.is_dir():
+                continue
+            if _unsafe(info.filename):
+                yield Item(name, code="unsafe_name", reason="absolute path or '..' in the name: ignored")
+                continue
+            budget.items += 1
+            if budget.items > limits.RADIOLOGY_UPLOAD_MAX_FILES:
+                yield Item(name, code="too_many_files", reason="more files than RADIOLOGY_UPLOAD_MAX_FILES")
+                continue
+            if info.file_size > limits.RADIOLOGY_UPLOAD_MAX_FILE_BYTES:
+                yield Item(name, code="too_large", reason="larger than the per-file limit when uncompressed")
+                continue
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.RADIOLOGY_ZIP_MAX_RATIO:
+                yield Item(
+                    name,
+                    code="zip_bomb",
+                    reason=f"compression ratio {ratio:.0f}:1 over the limit of {limits.RADIOLOGY_ZIP_MAX_RATIO}:1",
+                )
+                continue
+            budget.bytes += info.file_size
+            if budget.bytes > limits.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES:
+                yield Item(name, code="too_large", reason="the archive expands beyond the per-request limit")
+                continue
+            try:
+                handle = _extract(archive, info, limits.RADIOLOGY_UPLOAD_MAX_FILE_BYTES)
+            except _TooLarge:
+                yield Item(name, code="zip_bomb", reason="expands beyond its declared size")
+                continue
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+                yield Item(name, code="bad_zip", reason=f"cannot be extracted: {exc}"[:300])
+                continue
+            head = handle.read(4)
+            handle.seek(0)
+            if _is_archive(info.filename, head):
+                handle.close()
+                yield Item(name, code="nested_archive", reason="archives inside archives are not accepted")
+                continue
+            yield Item(name, handle=handle, owned=True)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> BinaryIO:
+    """Copy a member to a temporary file, never more than its declared size (nor `limit`)."""
+    allowed = min(info.file_size, limit)
+    target = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the caller after use
+    written = 0
+    with archive.open(info) as source:
+        while chunk := source.read(COPY_CHUNK):
+            written += len(chunk)
+            if written > allowed:
+                target.close()
+                raise _TooLarge
+            target.write(chunk)
+    target.seek(0)
+    return target

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Restore a MariaDB backup made by backup/backup.sh, after checking it, then verify the result.
+#
+#   backup/restore.sh FILE.sql.gz               restore that dump (its .sha256 must sit next to it)
+#   backup/restore.sh --latest                  the newest dump in $BACKUP_DIR (default var/backups)
+#   backup/restore.sh --from-storage [KEY]      download db/KEY (default: the newest) from the backups bucket
+#   backup/restore.sh --objects STAMP           restore the weekly object-storage copy objects/STAMP/
+#   options: --database NAME  restore into NAME instead of the application database (e.g. a scratch one)
+#            --yes            no questions (scripts, tests); otherwise type the database name to confirm
+#   make restore ARGS="--latest"
+#
+# Refused before anything is touched: a missing or wrong checksum, a file gzip cannot read, a dump
+# without mysqldump's completion line (partial). The target database is dropped and re-created; the
+# application must be stopped when the target is its own database. Afterwards: the table count is
+# compared with the dump and `manage.py verify_audit_chain` runs against the restored database.
+set -o errexit -o pipefail -o nounset
+. "$(dirname "$0")/../scripts/_lib.sh"
+
+SOURCE="" TARGET="" YES="" FROM_STORAGE="" OBJECTS_STAMP=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --latest) SOURCE=latest; shift ;;
+    --from-storage) FROM_STORAGE=yes; if [ $# -gt 1 ] && [ "${2#-}" = "$2" ]; then SOURCE=$2; shift; fi; shift ;;
+    --objects) OBJECTS_STAMP=${2:?--objects needs a STAMP}; shift 2 ;;
+    --database) TARGET=${2:?--database needs a name}; shift 2 ;;
+    --yes) YES=yes; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -*) die "unknown option '$1' (see $0 --help)" ;;
+    *) SOURCE=$1; shift ;;
+  esac
+done
+
+load_env
+BACKUP_DIR=${BACKUP_DIR:-$VAR/backups}
+PYTHON="$ROOT/backend/.venv/bin/python"
+APP_DB="$(url_part "$DATABASE_URL" path)"
+[ -n "$TARGET" ] || TARGET="$APP_DB"
+
+confirm() {  # confirm WHAT
+  [ -n "$YES" ] && return 0
+  [ -t 0 ] || die "no terminal to confirm on: pass --yes to restore without asking"
+  warn "$1"
+  read -r -p "Type the name '$TARGET' to go on: " answer
+  [ "$answer" = "$TARGET" ] || die "not confirmed; nothing changed"
+  for n in 5 4 3 2 1; do printf '\rrestoring in %s s (Ctrl-C to stop) ' "$n"; sleep 1; done; echo
+}
+
+if [ -n "$OBJECTS_STAMP" ]; then
+  confirm "objects from the copy $OBJECTS_STAMP will overwrite the same keys in the live buckets"
+  exec "$PYTHON" "$ROOT/backup/store.py" restore-buckets "$OBJECTS_STAMP"
+fi
+
+WORK="$(mktemp -d)"
+CNF="$WORK/client.cnf"
+trap 'rm -rf "$WORK"' EXIT
+if [ -n "$FROM_STORAGE" ]; then
+  # The newest key sorts last; a dump's .sha256 sorts right after the dump itself.
+  key=${SOURCE:-$("$PYTHON" "$ROOT/backup/store.py" latest db/)}
+  key=${key#db/}; key=${key%.sha256}
+  [ -n "$key" ] || die "no backup in the backups bucket"
+  say "downloading db/$key from the backups bucket"
+  "$PYTHON" "$ROOT/backup/store.py" get "db/$key" "$WORK/$key"
+  "$PYTHON" "$ROOT/backup/store.py" get "db/$key.sha256" "$WORK/$key.sha256"
+  SOURCE="$WORK/$key"
+elif [ "$SOURCE" = latest ]; then
+  SOURCE="$(ls -1t "$BACKUP_DIR"/*.sql.gz 2>/dev/null | head -n 1 || true)"
+  [ -n "$SOURCE" ] || die "no backup in $BACKUP_DIR"
+fi
+[ -n "$SOURCE" ] || die "which backup? (FILE, --latest or --from-storage; see $0 --help)"
+[ -f "$SOURCE" ] || die "no such backup: $SOURCE"
+
+# --- the checks, before anything is touched ----------------------------------------------------------
+say "checking $SOURCE"
+[ -f "$SOURCE.sha256" ] || die "refused: checksum file $SOURCE.sha256 is missing"
+(cd "$(dirname "$SOURCE")" && sha256sum --check --status "$(basename "$SOURCE").sha256") \
+  || die "refused: $SOURCE does not match its sha256 checksum (corrupt or altered)"
+gzip -t "$SOURCE" 2>/dev/null || die "refused: $SOURCE is not a complete gzip file (truncated or corrupt)"
+zcat "$SOURCE" | tail -n 1 | grep -q '^-- Dump completed' \
+  || die "refused: $SOURCE is a partial dump (no completion line at its end)"
+tables_in_dump=$(zcat "$SOURCE" | grep -c '^CREATE TABLE ' || true)
+
+if [ "$TARGET" = "$APP_DB" ] && pid_alive "$RUN/honcho.pid"; then
+  die "the application is running on '$TARGET': stop it first (make stop), then restore"
+fi
+confirm "database '$TARGET' will be DROPPED and replaced by $(basename "$SOURCE")"
+
+(umask 077; printf '[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\n' "$(url_part "$DATABASE_URL" user)" \
+  "$(url_part "$DATABASE_URL" password)" "$(url_part "$DATABASE_URL" host)" "$(url_part "$DATABASE_URL" port)" >"$CNF")
+sql() { mariadb --defaults-extra-file="$CNF" "$@"; }
+
+started=$SECONDS
+say "restoring into '$TARGET'"
+sql -e "DROP DATABASE IF EXISTS \`$TARGET\`; CREATE DATABASE \`$TARGET\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+# The dump names its database (--databases): point it at the target instead.
+source_db=$(zcat "$SOURCE" | sed -n 's/^USE `\(.*\)`;$/\1/p' | head -n 1)
+zcat "$SOURCE" | sed -e "s/^CREATE DATABASE \/\*!32312 IF NOT EXISTS\*\/ \`$source_db\`/-- &/" \
+  -e "s/^USE \`$source_db\`;\$/USE \`$TARGET\`;/" | sql "$TARGET"
+say "loaded in $((SECONDS - started)) s"
+
+# --- verification -------------------------------------------------------------------------------------
+tables=$(sql -N -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$TARGET' AND table_type = 'BASE TABLE'")
+[ "$tables" -eq "$tables_in_dump" ] || die "restored $tables tables but the dump has $tables_in_dump"
+target_url="${DATABASE_URL%/*}/$TARGET"
+(cd "$ROOT/backend" && DATABASE_URL="$target_url" .venv/bin/python manage.py verify_audit_chain) \
+  || die "the restored audit chain does not verify"
+say "restore of $(basename "$SOURCE") into '$TARGET' verified: $tables tables, audit chain intact ($((SECONDS - started)) s)"

@@ -1,0 +1,139 @@
+"""Render the compose monitoring configuration for a machine without Docker (the local run, the tests).
+
+    python monitoring/render_local.py OUT_DIR [--prometheus-port N] [--alertmanager-port N]
+                                              [--scrape-interval 15s] [--webhook-url URL]
+                                              [--extra-rule-file FILE ...]
+
+monitoring/prometheus.yml and monitoring/alertmanager.yml stay the single source; this writes
+OUT_DIR/prometheus.yml, OUT_DIR/alertmanager.yml and OUT_DIR/secrets/webhook-token with the compose
+service names replaced by the local addresses (from the environment, i.e. .env as scripts/_lib.sh's
+load_env exports it), the rule files by their absolute paths, and the webhook token from
+ALERTMANAGER_WEBHOOK_TOKEN. Needs PyYAML (the backend virtualenv has it).
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+from urllib.parse import urlsplit
+
+import yaml
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def hostport(url: str, default_port: int) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or default_port}"
+
+
+def local_addresses(args) -> dict[str, str]:
+    env = os.environ
+    rabbit = urlsplit(env.get("RABBITMQ_URL", "amqp://127.0.0.1")).hostname or "127.0.0.1"
+    return {
+        "localhost:9090": f"127.0.0.1:{args.prometheus_port}",
+        "alertmanager:9093": f"127.0.0.1:{args.alertmanager_port}",
+        "django-api:8000": "127.0.0.1:8000",
+        "ai-server:5000": hostport(env.get("AI_SERVER_URL", "http://127.0.0.1:5000"), 5000),
+        "rabbitmq:15692": f"{rabbit}:15692",
+        "mysqld-exporter:9104": "127.0.0.1:9104",
+        "redis-exporter:9121": "127.0.0.1:9121",
+        "node-exporter:9100": "127.0.0.1:9100",
+        "blackbox-exporter:9115": "127.0.0.1:9115",
+    }
+
+
+def dependency_urls() -> dict[str, str]:
+    env = os.environ
+    orthanc = env.get("ORTHANC_URL", "http://127.0.0.1:8042").rstrip("/")
+    fhir = env.get("FHIR_BASE_URL", "").rstrip("/")
+    emr = env.get("EMR_BASE_URL", "").rstrip("/")
+    urls = {"orthanc": orthanc + "/system"}
+    if fhir:
+        urls["fhir"] = fhir + "/metadata"
+    if emr:
+        urls["emr"] = emr + "/"
+    return urls
+
+
+def render_prometheus(source: dict, args, out: pathlib.Path) -> dict:
+    addresses = local_addresses(args)
+    config = dict(source)
+    config["global"] = dict(
+        config["global"], scrape_interval=args.scrape_interval, evaluation_interval=args.scrape_interval
+    )
+    config["rule_files"] = [str(HERE / pattern) for pattern in source.get("rule_files", [])]
+    config["rule_files"] += [str(pathlib.Path(extra).resolve()) for extra in args.extra_rule_file]
+    for am in config["alerting"]["alertmanagers"]:
+        for static in am["static_configs"]:
+            static["targets"] = [addresses[t] for t in static["targets"]]
+    jobs = []
+    for job in source["scrape_configs"]:
+        job = dict(job)
+        if job["job_name"] == "dependencies":
+            urls = dependency_urls()
+            job["static_configs"] = [{"targets": [url], "labels": {"dependency": name}} for name, url in urls.items()]
+        elif job["job_name"] == "tls":
+            https_port = os.environ.get("HTTPS_PORT", "")
+            if not https_port:
+                continue  # no TLS listener in this run: nothing to watch
+            job["static_configs"] = [{"targets": [f"127.0.0.1:{https_port}"]}]
+        else:
+            job["static_configs"] = [
+                dict(static, targets=[addresses[t] for t in static["targets"]]) for static in job["static_configs"]
+            ]
+        for relabel in job.get("relabel_configs", []):
+            if relabel.get("replacement") in addresses:
+                relabel["replacement"] = addresses[relabel["replacement"]]
+        jobs.append(job)
+    config["scrape_configs"] = jobs
+    return config
+
+
+def render_alertmanager(source: dict, args, out: pathlib.Path) -> dict:
+    token_file = out / "secrets" / "webhook-token"
+    for receiver in source["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            parts = urlsplit(hook["url"])
+            base = args.webhook_url or f"http://127.0.0.1:8000{parts.path}"
+            hook["url"] = base + (f"?{parts.query}" if parts.query else "")
+            auth = hook.get("http_config", {}).get("authorization")
+            if auth and "credentials_file" in auth:
+                auth["credentials_file"] = str(token_file)
+    return source
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=pathlib.Path)
+    parser.add_argument("--prometheus-port", type=int, default=int(os.environ.get("PROMETHEUS_PORT", "9090")))
+    parser.add_argument("--alertmanager-port", type=int, default=int(os.environ.get("ALERTMANAGER_PORT", "9093")))
+    parser.add_argument("--scrape-interval", default="15s")
+    parser.add_argument("--webhook-url", default="", help="send every alert here (tests)")
+    parser.add_argument("--extra-rule-file", action="append", default=[], help="another rule file (tests)")
+    args = parser.parse_args()
+
+    token = os.environ.get("ALERTMANAGER_WEBHOOK_TOKEN", "")
+    if not token:
+        print("ALERTMANAGER_WEBHOOK_TOKEN is not set (scripts/env.sh generates it in .env)", file=sys.stderr)
+        return 1
+    out = args.out_dir.resolve()
+    (out / "secrets").mkdir(parents=True, exist_ok=True)
+    os.chmod(out / "secrets", 0o700)
+    secret = out / "secrets" / "webhook-token"
+    secret.write_text(token, encoding="utf-8")
+    os.chmod(secret, 0o600)
+
+    prometheus = yaml.safe_load((HERE / "prometheus.yml").read_text(encoding="utf-8"))
+    alertmanager = yaml.safe_load((HERE / "alertmanager.yml").read_text(encoding="utf-8"))
+    header = "# Rendered by monitoring/render_local.py from monitoring/{name}; edit that file, not this one.\n"
+    for name, config in (
+        ("prometheus.yml", render_prometheus(prometheus, args, out)),
+        ("alertmanager.yml", render_alertmanager(alertmanager, args, out)),
+    ):
+        (out / name).write_text(header.format(name=name) + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
