@@ -5,13 +5,17 @@ from datetime import date, datetime
 from django.db import transaction
 from django.utils import timezone
 
+from core import outbox
 from emr.clients.openemr_client import get_openemr_client
 
 from .models import Patient, TimelineEvent
 
 
+@transaction.atomic
 def patient_upsert_from_emr(record: dict) -> Patient:
-    """Store one OpenEMR patient object (all values are strings there) in the cache."""
+    """Store one OpenEMR patient object (all values are strings there) in the cache; a new or changed
+    patient is queued for FHIR sync in the same transaction (core.outbox)."""
+    previous = Patient.objects.filter(emr_uuid=record["uuid"]).values_list("record", flat=True).first()
     patient, _ = Patient.objects.update_or_create(
         emr_uuid=record["uuid"],
         defaults={
@@ -25,6 +29,8 @@ def patient_upsert_from_emr(record: dict) -> Patient:
             "fetched_at": timezone.now(),
         },
     )
+    if previous != record:
+        outbox.enqueue_task("fhir_sync.sync_entity", "emr.patient", patient.pk)
     return patient
 
 

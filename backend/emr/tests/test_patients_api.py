@@ -124,3 +124,16 @@ def test_garbage_from_the_emr_is_502_not_500(cached, doctor):
     requests.post(f"{cached_origin(cached)}/__control__/faults", json={"garbage": True}, timeout=5)
     response = doctor.get(f"/api/patients/{puuid}/allergies")
     assert response.status_code == 502 and response.json()["system"] == "emr"
+
+
+def test_new_or_changed_patients_are_queued_for_fhir_sync_unchanged_ones_not(emr):
+    from core.models import OutboxMessage
+    from emr.services import patient_upsert_from_emr
+
+    record = {"uuid": "sync-me", "pid": "77", "pubpid": "MRN-77", "lname": "Lee", "fname": "Ana", "DOB": "1970-01-01"}
+    patient = patient_upsert_from_emr(record)
+    patient_upsert_from_emr(dict(record))  # the same content again
+    patient_upsert_from_emr({**record, "lname": "Lee-Park"})
+    queued = OutboxMessage.objects.filter(target="fhir_sync.sync_entity")
+    assert queued.count() == 2
+    assert all(message.payload["args"] == ["emr.patient", patient.pk] for message in queued)
