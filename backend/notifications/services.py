@@ -20,3 +20,31 @@ def notify_users(user_ids: Iterable[int], payload: dict[str, Any]) -> None:
             async_to_sync(layer.group_send)(user_group(user_id), {"type": "notify", "payload": payload})
 
     transaction.on_commit(send)
+
+
+def alert_received(*, route: str, alerts: list[dict[str, Any]]) -> None:
+    """An Alertmanager delivery: audited, then pushed to every active OPS and ADMIN user."""
+    from django.contrib.auth import get_user_model
+
+    from audit.client import AuditClient
+    from audit.models import Action
+
+    names = [alert["labels"].get("alertname", "?") for alert in alerts]
+    AuditClient.log_event(
+        Action.CREATE,
+        username="alertmanager",  # a bearer token, not an account
+        resource_type="alert",
+        resource_id=",".join(names)[:128],
+        detail={"route": route, "alerts": names},
+    )
+    watchers = get_user_model().objects.filter(is_active=True, groups__name__in=("OPS", "ADMIN")).distinct()
+    summaries = [
+        {
+            "name": alert["labels"].get("alertname", ""),
+            "status": alert["status"],
+            "severity": alert["labels"].get("severity", ""),
+            "summary": alert.get("annotations", {}).get("summary", ""),
+        }
+        for alert in alerts
+    ]
+    notify_users(watchers.values_list("pk", flat=True), {"kind": "alert", "route": route, "alerts": summaries})

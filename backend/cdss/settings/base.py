@@ -221,6 +221,9 @@ S3_BUCKETS = {
     }.items()
 }
 
+# --- Alerts: Alertmanager's webhook authenticates with this bearer token (empty: the webhook refuses all)
+ALERTMANAGER_WEBHOOK_TOKEN = env.str("ALERTMANAGER_WEBHOOK_TOKEN", default="")
+
 # --- Health ------------------------------------------------------------------------------------------
 READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
 

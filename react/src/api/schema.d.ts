@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/alerts/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Alertmanager webhook (bearer token, not a user) */
+        post: operations["alerts_webhook_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit/events": {
         parameters: {
             query?: never;
@@ -581,6 +598,16 @@ export interface components {
          * @enum {string}
          */
         ActorTypeEnum: "user" | "service" | "anonymous" | "system";
+        Alert: {
+            status: components["schemas"]["StatusEdeEnum"];
+            labels: {
+                [key: string]: string;
+            };
+            annotations?: {
+                [key: string]: string;
+            };
+            startsAt?: string;
+        };
         /** @enum {unknown} */
         BlankEnum: "";
         Credentials: {
@@ -951,6 +978,12 @@ export interface components {
          * @enum {string}
          */
         StatusE75Enum: "REQUESTED" | "SCHEDULED" | "IN_PROGRESS" | "COMPLETED" | "CANCELLED";
+        /**
+         * @description * `firing` - firing
+         *     * `resolved` - resolved
+         * @enum {string}
+         */
+        StatusEdeEnum: "firing" | "resolved";
         Study: {
             readonly id: number;
             readonly study_instance_uid: string;
@@ -1019,6 +1052,10 @@ export interface components {
             /** Format: date-time */
             expiry: string;
         };
+        Webhook: {
+            status: components["schemas"]["StatusEdeEnum"];
+            alerts: components["schemas"]["Alert"][];
+        };
     };
     responses: never;
     parameters: never;
@@ -1028,6 +1065,32 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    alerts_webhook_create: {
+        parameters: {
+            query?: {
+                route?: "oncall" | "ops";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Webhook"];
+                "application/x-www-form-urlencoded": components["schemas"]["Webhook"];
+                "multipart/form-data": components["schemas"]["Webhook"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     audit_events_list: {
         parameters: {
             query?: {
