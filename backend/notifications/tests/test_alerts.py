@@ -1,12 +1,14 @@
 """Alertmanager's webhook: bearer token only, validated payload, audited, pushed to OPS and ADMIN."""
 
+import asyncio
+
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.testing import WebsocketCommunicator
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from notifications.consumers import NotificationConsumer
+from notifications.consumers import user_group
 
 TOKEN = "alertmanager-test-token"
 DELIVERY = {
@@ -48,23 +50,26 @@ def test_malformed_delivery_is_400(webhook):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_delivery_is_audited_and_reaches_ops_over_the_websocket(webhook, make_user):
-    ops = make_user("OPS")
+def test_delivery_is_audited_and_reaches_ops_through_the_channel_layer(webhook, make_user):
+    ops, doctor = make_user("OPS"), make_user("DOCTOR")
+    layer = get_channel_layer()
+    inboxes = {}
+    for user in (ops, doctor):  # what NotificationConsumer does for each signed-in tab
+        inboxes[user.pk] = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(user_group(user.pk), inboxes[user.pk])
 
-    async def scenario():
-        communicator = WebsocketCommunicator(NotificationConsumer.as_asgi(), "/ws/notifications/")
-        communicator.scope["user"] = ops
-        assert (await communicator.connect())[0]
-        response = await sync_to_async(webhook.post)("/api/alerts/webhook?route=oncall", DELIVERY, format="json")
-        assert response.status_code == 202
-        message = await communicator.receive_json_from(timeout=5)
-        await communicator.disconnect()
-        return message
+    response = webhook.post("/api/alerts/webhook?route=oncall", DELIVERY, format="json")
+    assert response.status_code == 202
 
-    message = async_to_sync(scenario)()
+    async def first_message(channel: str) -> dict:
+        return await asyncio.wait_for(layer.receive(channel), timeout=10)
+
+    message = async_to_sync(first_message)(inboxes[ops.pk])["payload"]
     assert message["kind"] == "alert" and message["route"] == "oncall"
     assert message["alerts"][0] == {"name": "DependencyDown", "status": "firing", "severity": "critical",
                                     "summary": "EMR unreachable"}  # fmt: skip
+    with pytest.raises(TimeoutError):  # a doctor is not on watch
+        async_to_sync(asyncio.wait_for)(layer.receive(inboxes[doctor.pk]), timeout=0.5)
     event = AuditEvent.objects.get(resource_type="alert")
     assert event.detail == {"route": "oncall", "alerts": ["DependencyDown"]}
     assert (event.actor_type, event.actor_username) == ("anonymous", "alertmanager")  # a token, not an account

@@ -34,7 +34,7 @@ def test_delivered_after_commit_to_each_recipient_only():
     async def scenario():
         alice, bob = await _listening(701), await _listening(702)
         await sync_to_async(_commit)([701], {"kind": "job_finished", "job": 9})
-        assert await alice.receive_json_from(timeout=5) == {"kind": "job_finished", "job": 9}
+        assert await alice.receive_json_from(timeout=10) == {"kind": "job_finished", "job": 9}
         assert await bob.receive_nothing(timeout=0.5)
         await alice.disconnect()
         await bob.disconnect()
