@@ -7,7 +7,9 @@ from rest_framework.authentication import SessionAuthentication as DRFSessionAut
 from core import context
 
 
-class TokenAuthentication(KnoxTokenAuthentication):
+class RecordsCaller:
+    """Put whoever authenticated into the request context (core.context), for audit and logs."""
+
     def authenticate(self, request):
         result = super().authenticate(request)
         if result is not None:
@@ -15,9 +17,9 @@ class TokenAuthentication(KnoxTokenAuthentication):
         return result
 
 
-class SessionAuthentication(DRFSessionAuthentication):
-    def authenticate(self, request):
-        result = super().authenticate(request)
-        if result is not None:
-            context.with_user(result[0])
-        return result
+class TokenAuthentication(RecordsCaller, KnoxTokenAuthentication):
+    pass
+
+
+class SessionAuthentication(RecordsCaller, DRFSessionAuthentication):
+    pass

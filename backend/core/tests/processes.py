@@ -4,6 +4,7 @@ import contextlib
 import socket
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 
 def free_port() -> int:
@@ -33,6 +34,17 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+
+    @classmethod
+    def in_front_of(cls, url: str) -> "TcpProxy":
+        """A started proxy to the server `url` names (e.g. RabbitMQ); reach it through `proxy.rewrite(url)`."""
+        return cls(target_port=urlsplit(url).port).start()
+
+    def rewrite(self, url: str) -> str:
+        """`url` with its host and port replaced by this proxy's; credentials and path kept."""
+        parts = urlsplit(url)
+        credentials, at, _ = parts.netloc.rpartition("@")
+        return urlunsplit(parts._replace(netloc=f"{credentials}{at}127.0.0.1:{self.port}"))
 
     def start(self) -> "TcpProxy":
         listener = socket.socket()

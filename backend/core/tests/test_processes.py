@@ -11,7 +11,6 @@ import pytest
 import requests
 from django.conf import settings
 
-from cdss.settings.base import with_path
 from core import context
 from core.tasks import ping
 from core.tests.processes import TcpProxy, free_port, wait_for_port
@@ -68,12 +67,8 @@ def test_celery_task_is_executed_by_a_real_worker_through_rabbitmq(tmp_path):
 
 @pytest.mark.django_db
 def test_ready_follows_rabbitmq_down_and_back_without_restarting_django(tmp_path):
-    broker = urlsplit(settings.RABBITMQ_URL)
-    proxy = TcpProxy(target_port=broker.port or 5672).start()
-    proxied = with_path(
-        broker._replace(netloc=f"{broker.username}:{broker.password}@127.0.0.1:{proxy.port}").geturl(),
-        broker.path.lstrip("/"),
-    )
+    proxy = TcpProxy.in_front_of(settings.RABBITMQ_URL)
+    proxied = proxy.rewrite(settings.RABBITMQ_URL)
     port = free_port()
     server = _spawn(
         [sys.executable, "-m", "gunicorn", "cdss.wsgi:application", f"--bind=127.0.0.1:{port}", "--workers=1"],

@@ -78,7 +78,7 @@ def test_emr_down_is_503_within_the_timeout_and_recovers_by_itself(cached, docto
     settings.CIRCUIT_BREAKER_FAILURES, settings.CIRCUIT_BREAKER_RESET_SECONDS = 3, 1.0
     http._breakers.clear()  # take the settings above
     puuid = cached.first().emr_uuid
-    requests.post(f"{cached_origin(cached)}/__control__/faults", json={"outage": True}, timeout=5)
+    requests.post(f"{django_settings.EMR_BASE_URL}/__control__/faults", json={"outage": True}, timeout=5)
     statuses = []
     for _ in range(4):
         started = time.monotonic()
@@ -89,23 +89,19 @@ def test_emr_down_is_503_within_the_timeout_and_recovers_by_itself(cached, docto
     assert statuses == [503] * 4
     assert "circuit open" in response.json()["detail"], "after repeated failures calls fail fast"
 
-    requests.delete(f"{cached_origin(cached)}/__control__/faults", timeout=5)
+    requests.delete(f"{django_settings.EMR_BASE_URL}/__control__/faults", timeout=5)
     time.sleep(1.1)  # the breaker lets one probe through after its reset time
     assert doctor.get(f"/api/patients/{puuid}/encounters").status_code == 200
 
 
 def test_slow_emr_is_504_within_the_configured_timeout(cached, doctor):
     puuid = cached.first().emr_uuid
-    requests.post(f"{cached_origin(cached)}/__control__/faults", json={"latency_ms": 2500}, timeout=5)
+    requests.post(f"{django_settings.EMR_BASE_URL}/__control__/faults", json={"latency_ms": 2500}, timeout=5)
     started = time.monotonic()
     response = doctor.get(f"/api/patients/{puuid}/problems")
     elapsed = time.monotonic() - started
     assert response.status_code == 504 and response.json()["system"] == "emr"
     assert elapsed < 2.0, f"answered after {elapsed:.1f} s; the timeout is 1 s"
-
-
-def cached_origin(cached) -> str:
-    return django_settings.EMR_BASE_URL
 
 
 def test_emr_validation_errors_reach_the_caller_field_by_field(emr, doctor):
@@ -121,7 +117,7 @@ def test_emr_validation_errors_reach_the_caller_field_by_field(emr, doctor):
 
 def test_garbage_from_the_emr_is_502_not_500(cached, doctor):
     puuid = cached.first().emr_uuid
-    requests.post(f"{cached_origin(cached)}/__control__/faults", json={"garbage": True}, timeout=5)
+    requests.post(f"{django_settings.EMR_BASE_URL}/__control__/faults", json={"garbage": True}, timeout=5)
     response = doctor.get(f"/api/patients/{puuid}/allergies")
     assert response.status_code == 502 and response.json()["system"] == "emr"
 

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -15,7 +14,6 @@ from django.conf import settings
 from django.db import transaction
 
 from cdss.celery import FHIR_QUEUE
-from cdss.settings.base import with_path
 from core import outbox
 from core.models import OutboxMessage
 from core.tests.processes import TcpProxy, free_port, wait_for_port
@@ -114,12 +112,8 @@ def _spawn_gunicorn(tmp_path, broker_url: str, port: int) -> subprocess.Popen:
 def test_4_rabbitmq_unreachable_every_request_gets_202_and_all_are_processed_once(
     tmp_path, fhir, fhir_workers, make_patients, token_client
 ):
-    broker = urlsplit(settings.RABBITMQ_URL)
-    proxy = TcpProxy(target_port=broker.port or 5672).start()
-    proxied = with_path(
-        broker._replace(netloc=f"{broker.username}:{broker.password}@127.0.0.1:{proxy.port}").geturl(),
-        broker.path.lstrip("/"),
-    )
+    proxy = TcpProxy.in_front_of(settings.RABBITMQ_URL)
+    proxied = proxy.rewrite(settings.RABBITMQ_URL)
     port = free_port()
     server = _spawn_gunicorn(tmp_path, proxied, port)
     patients = make_patients(100)
