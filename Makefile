@@ -5,7 +5,7 @@ SHELL := /bin/bash
 BACKEND_VENV := backend/.venv
 AI_VENV := ai-server/.venv
 
-.PHONY: help install run stop status test test-backend test-ai test-react test-e2e check-deploy lint fmt env schema migrations bench backup restore
+.PHONY: help install run stop status test test-backend test-ai test-react test-e2e check-deploy lint fmt env schema migrations bench backup restore models
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -94,3 +94,9 @@ bench: install ## benchmarks (each prints a ratio against a baseline measured in
 	cd backend && .venv/bin/python benchmarks/patient_list_latency.py
 	cd backend && .venv/bin/python benchmarks/fhir_sync_throughput.py
 	cd backend && .venv/bin/python benchmarks/upload_throughput.py
+	cd ai-server && .venv/bin/python benchmarks/mri_job.py
+
+models: $(AI_VENV)/.installed ## retrain every shipped AI model (ai-server/training) and check its metrics against its card
+	$(AI_VENV)/bin/pip install -q -r ai-server/requirements-training.txt
+	cd ai-server && .venv/bin/python training/train_omics_cox.py --check
+	cd ai-server && .venv/bin/python training/train_mri_demo.py --check

@@ -41,8 +41,9 @@ start_machine_servers() {
   fi
 }
 
-# The application's own accounts: a MariaDB user and database, a RabbitMQ user with two vhosts
-# (`cdss` for the running system, `cdss_test` so that tests never meet the running system's workers).
+# The application's own accounts: a MariaDB user and database, a RabbitMQ user with three vhosts
+# (`cdss` for the running system; `cdss_test` and `cdss_ai_test`, one per test suite, so that tests never
+# meet the running system's workers or each other).
 provision_accounts() {
   local db user pw
   db="$(url_part "$DATABASE_URL" path)"; user="$(url_part "$DATABASE_URL" user)"
@@ -65,7 +66,7 @@ SQL
   else
     rabbitmqctl -q add_user "$user" "$pw" >/dev/null
   fi
-  for vhost in "$(url_part "$RABBITMQ_URL" path)" cdss_test; do
+  for vhost in "$(url_part "$RABBITMQ_URL" path)" cdss_test cdss_ai_test; do
     rabbitmqctl -q list_vhosts | grep -qx "$vhost" || rabbitmqctl -q add_vhost "$vhost" >/dev/null
     rabbitmqctl -q set_permissions -p "$vhost" "$user" '.*' '.*' '.*' >/dev/null
   done

@@ -1,48 +1,124 @@
-"""Flask app factory: `gunicorn 'ai_server.app:create_app()'`.
+"""Flask app factory: `gunicorn 'ai_server.app:create_app()'`. Probes, metrics, the model list and a
+synchronous /infer for debugging. Jobs themselves arrive over RabbitMQ (consumer.py), never over HTTP
+from users: nginx routes nothing to this service."""
 
-For now the service answers its probe and exposes metrics; the job consumer, model registry and
-pipeline arrive with the AI issue (see ARCHITECTURE.md, flow 2).
-"""
+from __future__ import annotations
 
-import os
+import hmac
+import logging
+import threading
+import uuid
 
-from flask import Flask, Response, jsonify, request
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
-from prometheus_client import multiprocess as prometheus_multiprocess
+import pika
+from flask import Flask, Response, abort, jsonify, request
+from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from . import metrics
 from .config import Settings
+from .jobs import JobRunner, Services
+from .messaging import connection_parameters
+from .pipelines.base import JobFailed
 
-HTTP_REQUESTS = Counter("ai_server_http_requests_total", "HTTP requests answered", ["endpoint", "status"])
-
-
-def _metrics_registry() -> CollectorRegistry:
-    """gunicorn runs several processes: aggregate them when PROMETHEUS_MULTIPROC_DIR is set."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return REGISTRY
-    registry = CollectorRegistry()
-    prometheus_multiprocess.MultiProcessCollector(registry)
-    return registry
+logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+class _LazyServices:
+    """Models are loaded on first need, and loading is retried while it fails (the object store may
+    start after this service)."""
+
+    def __init__(self, settings: Settings, services: Services | None):
+        self.settings, self.services, self.error = settings, services, ""
+        self.lock = threading.Lock()
+
+    def get(self) -> Services | None:
+        with self.lock:
+            if self.services is None:
+                try:
+                    self.services = Services.build(self.settings)
+                    self.error = ""
+                except Exception as exc:
+                    self.error = f"{exc.__class__.__name__}: {exc}"
+                    logger.warning("models not loaded yet: %s", self.error)
+            return self.services
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     settings = settings or Settings()
     app = Flask(__name__)
     app.config["SERVICE_SETTINGS"] = settings
+    lazy = _LazyServices(settings, services)
 
     @app.after_request
     def count_request(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        HTTP_REQUESTS.labels(endpoint=endpoint, status=str(response.status_code)).inc()
+        metrics.HTTP_REQUESTS.labels(endpoint=endpoint, status=str(response.status_code)).inc()
         return response
 
     @app.get("/health")
     def health():
-        """Liveness: the process answers. Readiness (model loaded, broker connected) comes with the AI issue."""
+        """Liveness: the process answers."""
         return jsonify(status="ok", service=settings.service_name)
 
+    @app.get("/ready")
+    def ready():
+        """Readiness: models loaded and verified, the device chosen, the broker reachable."""
+        checks = {}
+        loaded = lazy.get()
+        if loaded is None:
+            checks["models"] = {"ok": False, "error": lazy.error}
+        else:
+            checks["models"] = {
+                "ok": bool(loaded.registry.models),
+                "loaded": [f"{name} {version}" for name, version in sorted(loaded.registry.models)],
+                "not_loaded": loaded.registry.errors,
+            }
+            checks["device"] = {"ok": True, **loaded.device.describe()}
+        try:
+            pika.BlockingConnection(connection_parameters(settings.rabbitmq_url, timeout=3)).close()
+            checks["broker"] = {"ok": True}
+        except Exception as exc:
+            checks["broker"] = {"ok": False, "error": exc.__class__.__name__}
+        ok = all(check["ok"] for check in checks.values())
+        return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
+
+    @app.get("/models")
+    def models():
+        loaded = lazy.get()
+        if loaded is None:
+            return jsonify(error="models are not loaded yet", reason=lazy.error), 503
+        return jsonify(models=loaded.registry.describe())
+
+    @app.post("/infer")
+    def infer():
+        """Run a job synchronously (debugging only): the ai.job.create body, with the service token."""
+        scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+        expected = settings.service_token
+        if not expected or scheme != "Bearer" or not hmac.compare_digest(supplied.encode(), expected.encode()):
+            abort(401)
+        loaded = lazy.get()
+        if loaded is None:
+            return jsonify(error="models are not loaded yet", reason=lazy.error), 503
+        job = request.get_json(silent=True)
+        if not isinstance(job, dict):
+            return jsonify(error="the body must be a JSON object (an ai.job.create message)"), 400
+        job = {**job, "job_id": f"infer-{uuid.uuid4()}"}
+        try:
+            result = JobRunner(loaded, publisher=_NoPublisher()).compute(job, progress=False)
+        except JobFailed as exc:
+            return jsonify(status="FAILED", reason=str(exc)), 422
+        return jsonify(result)
+
     @app.get("/metrics")
-    def metrics():
-        return Response(generate_latest(_metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
+    def prometheus_metrics():
+        return Response(generate_latest(metrics.registry()), mimetype=CONTENT_TYPE_LATEST)
 
     return app
+
+
+class _NoPublisher:
+    def publish(self, *args, **kwargs) -> None:
+        raise RuntimeError("/infer publishes nothing")
+
+    def close(self) -> None:
+        pass

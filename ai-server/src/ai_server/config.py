@@ -1,11 +1,50 @@
-"""Settings from the environment (prefix AI_), validated at start-up."""
+"""Settings from the environment, validated at start-up. The names the backend also reads (RABBITMQ_URL,
+ORTHANC_*, S3_*, GPU_MEMORY_LIMIT) are the same variables, so one .env serves both; the service's own
+settings start with AI_."""
 
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AI_", extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore")
 
-    service_name: str = "cdss-ai-server"
-    # Fraction of GPU memory this process may take, when a GPU is present (the AI issue applies it).
-    gpu_memory_limit: float = 0.9
+    service_name: str = Field("cdss-ai-server", alias="AI_SERVICE_NAME")
+    rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/%2F", alias="RABBITMQ_URL")
+    orthanc_url: str = Field("http://127.0.0.1:8042", alias="ORTHANC_URL")
+    orthanc_username: str = Field("", alias="ORTHANC_USERNAME")
+    orthanc_password: str = Field("", alias="ORTHANC_PASSWORD")
+    orthanc_timeout_seconds: float = Field(30.0, alias="AI_ORTHANC_TIMEOUT_SECONDS")
+    s3_endpoint_url: str = Field("http://127.0.0.1:9000", alias="S3_ENDPOINT_URL")
+    s3_access_key: str = Field("", alias="S3_ACCESS_KEY")
+    s3_secret_key: str = Field("", alias="S3_SECRET_KEY")
+    s3_region: str = Field("us-east-1", alias="S3_REGION")
+    s3_bucket_prefix: str = Field("", alias="S3_BUCKET_PREFIX")
+    # "auto": CUDA when a GPU is present, else CPU. "cpu" or "cuda" force one.
+    device: str = Field("auto", alias="AI_DEVICE", pattern="^(auto|cpu|cuda(:[0-9]+)?)$")
+    # Fraction of the GPU's memory this process may take (torch.cuda.set_per_process_memory_fraction).
+    gpu_memory_limit: float = Field(0.9, alias="GPU_MEMORY_LIMIT", gt=0, le=1)
+    # Bearer token of the internal /infer endpoint (debugging only; nginx never routes to the ai-server).
+    # Empty: /infer is refused.
+    service_token: str = Field("", alias="AI_SERVICE_TOKEN")
+    model_cache_dir: Path = Field(Path("var/ai-models"), alias="AI_MODEL_CACHE_DIR")
+    # CPU threads torch may use (0: torch's default, all cores).
+    torch_threads: int = Field(0, alias="AI_TORCH_THREADS", ge=0)
+    # Back-off of the consumer when the broker or a dependency is away.
+    reconnect_max_seconds: float = Field(30.0, alias="AI_RECONNECT_MAX_SECONDS", gt=0)
+    # On SIGTERM, how long the consumer waits for the current job before leaving it for redelivery.
+    shutdown_grace_seconds: float = Field(60.0, alias="AI_SHUTDOWN_GRACE_SECONDS", ge=0)
+    retry_delay_seconds: float = Field(5.0, alias="AI_RETRY_DELAY_SECONDS", ge=0)
+
+    def bucket(self, name: str) -> str:
+        return self.s3_bucket_prefix + name
+
+    @property
+    def models_bucket(self) -> str:
+        return self.bucket("ai-models")
+
+    @property
+    def artifacts_bucket(self) -> str:
+        return self.bucket("ai-artifacts")

@@ -1,0 +1,67 @@
+"""What every pipeline receives and returns. A pipeline turns one job's input into metrics and artifacts;
+it never touches RabbitMQ, and talks to Orthanc and the object store only through the context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+DEMO_DISCLAIMER = "Synthetic-lesion demo model, not for clinical use."
+
+
+class JobFailed(Exception):
+    """The job cannot succeed with this input (inconsistent series, too many missing genes ...): it is
+    reported FAILED with this message and not retried. The message is shown to clinicians: say what
+    is wrong with the input, not how the code failed."""
+
+
+class InvalidJob(JobFailed):
+    """The request itself is wrong (unknown model, missing study or input): FAILED and dead-lettered."""
+
+
+@dataclass
+class Artifact:
+    name: str  # "seg", "mask", "overlay-042", "result", "km-plot" ...
+    key: str  # object key in the artifacts bucket
+    content_type: str
+    size: int
+
+
+@dataclass
+class Outcome:
+    metrics: dict[str, Any]
+    summary: str
+    artifacts: list[Artifact] = field(default_factory=list)
+    disclaimer: str = DEMO_DISCLAIMER
+    orthanc: dict[str, Any] = field(default_factory=dict)  # e.g. the SEG stored back in Orthanc
+
+
+class JobContext(Protocol):
+    """Given to a pipeline by the consumer (ai_server.jobs)."""
+
+    job_id: str
+    device: Any  # torch.device
+
+    def stage(self, name: str):
+        """Context manager timing one stage (fetch, volume, preprocessing, forward, postprocessing,
+        writing); checks the job's deadline on entry and on exit."""
+
+    def progress(self, stage: str, fraction: float) -> None:
+        """Publish ai.job.progress; stage is one of fetching, preprocessing, inference, writing."""
+
+    def put_artifact(self, name: str, filename: str, data: bytes, content_type: str) -> Artifact:
+        """Store bytes under jobs/<job id>/<filename> in the artifacts bucket."""
+
+    def get_object(self, bucket: str, key: str) -> bytes:
+        """Read an input object (an uploaded expression profile)."""
+
+    @property
+    def orthanc(self) -> Any:
+        """ai_server.orthanc.OrthancClient: series_of_study, instances_of_series, instance_file, store."""
+
+
+class Pipeline(Protocol):
+    task: str  # the manifest's "task": "segmentation" or "omics-risk"
+
+    def run(self, job: dict[str, Any], model: Any, ctx: JobContext) -> Outcome:
+        """`job` is the ai.job.create body (docs/ai.md); `model` the registry's LoadedModel."""
