@@ -33,7 +33,7 @@ def local_addresses(args) -> dict[str, str]:
     return {
         "localhost:9090": f"127.0.0.1:{args.prometheus_port}",
         "alertmanager:9093": f"127.0.0.1:{args.alertmanager_port}",
-        "django-api:8000": "127.0.0.1:8000",
+        "django-api:8000": "127.0.0.1:8002",  # nginx's loopback listener: the live colour
         "ai-server:5000": hostport(env.get("AI_SERVER_URL", "http://127.0.0.1:5000"), 5000),
         "rabbitmq:15692": f"{rabbit}:15692",
         "mysqld-exporter:9104": "127.0.0.1:9104",
@@ -95,7 +95,7 @@ def render_alertmanager(source: dict, args, out: pathlib.Path) -> dict:
     for receiver in source["receivers"]:
         for hook in receiver.get("webhook_configs", []):
             parts = urlsplit(hook["url"])
-            base = args.webhook_url or f"http://127.0.0.1:8000{parts.path}"
+            base = args.webhook_url or f"http://127.0.0.1:8002{parts.path}"
             hook["url"] = base + (f"?{parts.query}" if parts.query else "")
             auth = hook.get("http_config", {}).get("authorization")
             if auth and "credentials_file" in auth:

@@ -3,12 +3,16 @@
 #   - docker-compose.yml (default and `demo` profile) and docker-compose.test.yml, via `docker-compose
 #     config`, with no variable left unset, and no port published beyond nginx and loopback
 #   - nginx/docker.conf with `nginx -t` (compose host names replaced by 127.0.0.1 in a temporary copy,
-#     because nginx resolves upstream hosts while testing)
+#     because nginx resolves upstream hosts while testing, and a throw-away self-signed certificate in
+#     place of TLS_CERT_FILE/TLS_KEY_FILE), and that compose mounts the certificate where it expects it
+#   - the local run's nginx (local.conf.template with upstream.conf.template for each colour, rendered
+#     by scripts/_app.sh as scripts/run.sh and scripts/deploy.sh do) with `nginx -t`
 #   - monitoring/prometheus.yml (promtool; scrape targets are compose services), the alert rules
 #     (promtool check rules, `promtool test rules`, and every alert has a unit test), the local rendering
 #     (monitoring/render_local.py), monitoring/alertmanager.yml (amtool; code-blue routing), blackbox.yml
-#   - the YAML of .github/workflows/ and of the Grafana provisioning files
-# Installs nothing: needs docker-compose, nginx, promtool and amtool (`make install` provides them).
+#   - the YAML of .github/workflows/ and of the Grafana provisioning files; the workflows with actionlint
+# Installs nothing: needs docker-compose, nginx, openssl, promtool and amtool, and actionlint in the backend
+# virtualenv (`make install` provides them).
 # Runs from anywhere; exits non-zero when any check fails, after running them all.
 set -o errexit -o pipefail -o nounset
 
@@ -17,12 +21,17 @@ cd "$ROOT"
 PYTHON=${PYTHON:-backend/.venv/bin/python}
 ENV_EXAMPLE=.env.example
 
-for tool in docker-compose nginx promtool amtool prometheus-blackbox-exporter; do
+for tool in docker-compose nginx openssl promtool amtool prometheus-blackbox-exporter; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "ERROR: '$tool' is not installed. Install it (Debian: apt-get install docker-compose nginx prometheus prometheus-alertmanager, or run 'make install')." >&2
     exit 1
   fi
 done
+ACTIONLINT=${ACTIONLINT:-backend/.venv/bin/actionlint}
+if [ ! -x "$ACTIONLINT" ]; then
+  echo "ERROR: $ACTIONLINT is missing (backend/requirements-dev.txt pins it; run 'make install')." >&2
+  exit 1
+fi
 if ! "$PYTHON" -c 'import yaml' >/dev/null 2>&1; then
   echo "ERROR: $PYTHON cannot import yaml; set PYTHON to an interpreter with PyYAML (or run 'make install')." >&2
   exit 1
@@ -92,9 +101,13 @@ done < <(sed -n 's/.*server \([a-z0-9-]*\):[0-9]*;.*/\1/p' nginx/docker.conf)
 if [ -z "$missing" ]; then : >"$TMP/out"; pass "nginx/docker.conf: upstream hosts are compose services"
 else echo "not compose services:$missing" >"$TMP/out"; fail "nginx/docker.conf: upstream hosts are compose services"; fi
 
-mkdir -p "$TMP/nginx"
-cp nginx/cdss-proxy.conf nginx/cdss-locations.conf "$TMP/nginx/"
+# A throw-away self-signed certificate stands in for TLS_CERT_FILE/TLS_KEY_FILE in both nginx checks.
+mkdir -p "$TMP/nginx/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
+  -keyout "$TMP/nginx/tls/key.pem" -out "$TMP/nginx/tls/cert.pem" >/dev/null 2>&1
+cp nginx/*.conf "$TMP/nginx/"
 sed -e "s|/etc/nginx/cdss/|$TMP/nginx/|g" \
+    -e "s|/etc/nginx/tls/|$TMP/nginx/tls/|g" \
     -e "s|/var/log/nginx/|$TMP/nginx/|g" \
     -e "s|/var/run/nginx.pid|$TMP/nginx/nginx.pid|g" \
     -e 's/server django-api:/server 127.0.0.1:/; s/server django-channels:/server 127.0.0.1:/' \
@@ -104,6 +117,42 @@ if nginx -t -q -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.l
 else
   fail "nginx/docker.conf: nginx -t"
 fi
+
+# Compose mounts TLS_CERT_FILE/TLS_KEY_FILE where docker.conf reads them; 80 only redirects to HTTPS.
+docker-compose -f docker-compose.yml --env-file "$ENV_EXAMPLE" config >"$TMP/compose.yml" 2>/dev/null || true
+if "$PYTHON" - "$TMP/compose.yml" >"$TMP/out" 2>&1 <<'PY'
+import re, sys, yaml
+nginx = yaml.safe_load(open(sys.argv[1]))["services"]["nginx"]
+conf = open("nginx/docker.conf").read()
+targets = {v["target"] if isinstance(v, dict) else v.split(":")[1] for v in nginx["volumes"]}
+problems = [f"docker.conf reads {path}, which compose does not mount"
+            for path in re.findall(r"ssl_certificate(?:_key)?\s+(\S+);", conf) if path not in targets]
+if not re.search(r"listen 80 default_server;[^}]*return 301 https://", conf):
+    problems.append("the port-80 server does not redirect to https://")
+published = sorted(str(p["target"] if isinstance(p, dict) else p.split(":")[-1]) for p in nginx["ports"])
+if published != ["443", "80"]:
+    problems.append(f"nginx publishes {published}, expected 80 and 443")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PY
+then pass "docker-compose.yml nginx: certificate mounted where docker.conf reads it; 80 redirects to HTTPS"
+else fail "docker-compose.yml nginx: certificate mounted where docker.conf reads it; 80 redirects to HTTPS"; fi
+
+# The local run's nginx as scripts/run.sh renders it (and scripts/deploy.sh for each colour), in $TMP.
+for c in blue green; do
+  if (
+    . scripts/_lib.sh && . scripts/_app.sh
+    VAR="$TMP/local-$c" RUN="$TMP/local-$c/run"
+    NGINX_CONF="$VAR/nginx/nginx.conf" NGINX_UPSTREAM="$VAR/nginx/upstream.conf"
+    HTTP_PORT=8080 HTTPS_PORT=8443
+    mkdir -p "$VAR/log"
+    render_nginx "$c" "$TMP/nginx/tls/cert.pem" "$TMP/nginx/tls/key.pem"
+  ) >"$TMP/out" 2>&1; then
+    pass "nginx/local.conf.template + upstream.conf.template ($c): rendered, nginx -t"
+  else
+    fail "nginx/local.conf.template + upstream.conf.template ($c): rendered, nginx -t"
+  fi
+done
 
 # --- monitoring ------------------------------------------------------------------------------------------
 if promtool check config monitoring/prometheus.yml >"$TMP/out" 2>&1; then pass "monitoring/prometheus.yml: promtool check config"
@@ -182,6 +231,14 @@ PY
     fail "$file: YAML parses"
   fi
 done
+
+# actionlint: expressions, contexts, job dependencies, action inputs (and the run: scripts when shellcheck
+# is installed).
+if "$ACTIONLINT" -no-color .github/workflows/*.yml >"$TMP/out" 2>&1; then
+  pass ".github/workflows: actionlint"
+else
+  fail ".github/workflows: actionlint"
+fi
 
 echo
 if [ "$failures" -gt 0 ]; then

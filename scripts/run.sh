@@ -3,6 +3,7 @@
 # Idempotent: a second run finds the stack up and only prints. Assumes `make install` has run.
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
+. "$(dirname "$0")/_app.sh"
 
 "$ROOT/scripts/env.sh"
 "$ROOT/scripts/services.sh" up
@@ -15,6 +16,8 @@ manage bootstrap
 manage collectstatic --noinput -v0
 manage seed_demo
 manage refresh_patient_cache
+say "registering the shipped AI models (ai-server/models; a model already registered is left as it is)"
+(cd "$ROOT/ai-server" && .venv/bin/python -m ai_server.registry add models/*/*/ >/dev/null)
 
 # TLS: the certificate .env names, or a self-signed one for localhost made here (renewed when it has
 # less than 30 days left).
@@ -33,22 +36,30 @@ fi
 say "building the web UI (react/dist)"
 (cd "$ROOT/react" && npx vite build --logLevel warn)
 
-say "rendering the nginx configuration"
-mkdir -p "$VAR/nginx/tmp"
-sed -e "s|@VAR@|$VAR|g" -e "s|@ROOT@|$ROOT|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
-  -e "s|@TLS_CERT_FILE@|$TLS_CERT|g" -e "s|@TLS_KEY_FILE@|$TLS_KEY|g" \
-  "$ROOT/nginx/local.conf.template" >"$VAR/nginx/nginx.conf"
-nginx -t -q -c "$VAR/nginx/nginx.conf" -p "$VAR/nginx" -e "$VAR/nginx/error.log"
+# The application runs as one of two colours (blue, green: scripts/deploy.sh switches between them);
+# nginx sends traffic to the live one, blue unless a deploy made green live.
+COLOUR="$(active_colour)"
+say "rendering the nginx configuration (live colour: $COLOUR)"
+render_nginx "$COLOUR" "$TLS_CERT" "$TLS_KEY"
 
-if pid_alive "$RUN/honcho.pid"; then
-  say "the application processes are already running (pid $(cat "$RUN/honcho.pid")); reloading nginx"
-  [ -f "$VAR/nginx/nginx.pid" ] && kill -HUP "$(cat "$VAR/nginx/nginx.pid")" 2>/dev/null || true
-else
-  say "starting gunicorn, daphne, celery worker, celery beat, ai-server and nginx (logs: var/log/app.log)"
+if ! pid_alive "$RUN/honcho.pid" && ! colour_running "$COLOUR"; then
   rm -rf "$VAR/prometheus" && mkdir -p "$VAR/prometheus/django" "$VAR/prometheus/ai"
+fi
+if ! colour_running "$COLOUR"; then
+  read -r API_PORT WS_PORT <<<"$(colour_ports "$COLOUR")"
+  say "starting the $COLOUR colour: gunicorn :$API_PORT, daphne :$WS_PORT (logs: var/log/$COLOUR-web.log, $COLOUR-ws.log)"
+  stop_colour "$COLOUR"  # whichever of its two processes is still there
+  start_colour "$COLOUR"
+fi
+if pid_alive "$RUN/honcho.pid"; then
+  say "the other application processes are already running (pid $(cat "$RUN/honcho.pid")); reloading nginx"
+  nginx_cmd -s reload 2>/dev/null || true
+else
+  say "starting the Celery worker and beat, the AI consumers, the ai-server and nginx under honcho (Procfile; logs: var/log/app.log)"
   cd "$ROOT"
   # In a session of its own, detached from this shell; scripts/stop.sh stops it and all it started.
-  setsid nohup "$ROOT/backend/.venv/bin/honcho" -e ".env,var/run/standins.env" -f "$ROOT/Procfile" start >"$LOG/app.log" 2>&1 &
+  setsid nohup "$ROOT/backend/.venv/bin/honcho" -e ".env,var/run/standins.env" -f "$ROOT/Procfile" start \
+    >"$LOG/app.log" 2>&1 &
   echo $! >"$RUN/honcho.pid"
 fi
 
@@ -57,7 +68,7 @@ URL="https://127.0.0.1:$HTTPS_PORT"
 ready() { curl -fsS --insecure "$URL/ready" >/dev/null; }
 if ! (wait_for 90 "the CDSS (/ready through nginx)" ready); then
   curl -sS --insecure "$URL/ready" || true; echo
-  die "the stack did not become ready; see var/log/app.log"
+  die "the stack did not become ready; see var/log/app.log and var/log/$COLOUR-web.log"
 fi
 
 cat <<MSG

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make stop`: stop what `make run` started, by pid file (machine-wide MariaDB/Redis/RabbitMQ stay up).
+# `make stop`: stop what `make run` started, by pid file (machine-wide MariaDB/Redis/RabbitMQ stay up):
+# the processes under honcho, both application colours (blue, green) and the servers of services.sh.
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
+. "$(dirname "$0")/_app.sh"
 
-stop_process_tree "$RUN/honcho.pid" "application processes (honcho)"
+stop_app
 "$ROOT/scripts/services.sh" down

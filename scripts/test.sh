@@ -5,6 +5,7 @@
 # Exits non-zero when any suite fails; each suite's full output is in var/log/test-<suite>.log.
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
+. "$(dirname "$0")/_app.sh"
 
 SUITES=("$@")
 [ ${#SUITES[@]} -gt 0 ] || SUITES=(backend ai-server react e2e deploy lint)
@@ -38,7 +39,7 @@ suite_e2e() {
   "$ROOT/scripts/run.sh"
   local rc=0
   (cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c e2e/pytest.ini e2e) || { rc=$?; tail -n 80 "$LOG/app.log"; }
-  if [ -n "$started" ]; then stop_process_tree "$RUN/honcho.pid" "application processes (honcho)"; fi
+  if [ -n "$started" ]; then stop_app; fi
   return $rc
 }
 

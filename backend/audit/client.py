@@ -70,10 +70,19 @@ class AuditClient:
             **fields,
         )
         with transaction.atomic():
-            head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+            head = _locked_chain_head()
             event.prev_hash = head.last_hash
             event.hash = event.compute_hash()
             event.save()
             head.last_event_id, head.last_hash = event.pk, event.hash
             head.save(update_fields=("last_event_id", "last_hash"))
         return event
+
+
+
+def _locked_chain_head() -> AuditChainHead:
+    """The chain head (created by migration 0003), locked until the caller's transaction ends."""
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:  # its row was removed by hand: the next event starts a new chain from genesis
+        head = AuditChainHead.objects.create(pk=1)
+    return head

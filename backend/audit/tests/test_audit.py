@@ -90,6 +90,27 @@ class _TriggersDropped:
             cursor.execute(trigger("DELETE"))
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_on_a_fresh_chain_all_succeed_and_the_chain_holds():
+    """Threads (as in a concurrent DICOM upload) writing the very first events at once: no deadlock on the
+    chain head's creation, no lost or forked event."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def write(index: int) -> None:
+        try:
+            for step in range(5):
+                AuditClient.log_event(Action.READ, resource_type="thread", resource_id=f"{index}-{step}")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(write, range(6)))
+    report = verify_chain()
+    assert report.intact and report.checked == 30
+
+
 def test_chain_verifies_when_untouched():
     _events(5)
     report = verify_chain()
