@@ -79,7 +79,6 @@ class AuditClient:
         return event
 
 
-
 def _locked_chain_head() -> AuditChainHead:
     """The chain head (created by migration 0003), locked until the caller's transaction ends."""
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
