@@ -14,6 +14,7 @@ api_patterns = [
     path("audit/", include("audit.api.urls")),
     path("", include("emr.api.urls")),
     path("radiology/", include("radiology.api.urls")),
+    path("ai/", include("ai.api.urls")),
     path("fhir/", include("fhir_sync.api.urls")),
     path("alerts/", include("notifications.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),

@@ -355,7 +355,7 @@ def audit_event(event: Any, ref: Ref | None = None) -> FHIRAbstractResource:
 class EntitySpec:
     entity_type: str
     resource_type: str
-    models: tuple[str, ...]  # candidate model labels, the first that exists is used
+    model_label: str  # "app_label.ModelName"
     transform: Callable[[Any, Ref], FHIRAbstractResource]
     dependencies: Callable[[Any], Iterable[tuple[str, Any]]] = lambda obj: ()
     identifier_value: Callable[[Any], str] = lambda obj: str(obj.pk)
@@ -364,22 +364,13 @@ class EntitySpec:
     extra: dict = field(default_factory=dict)
 
     def model(self):
-        for label in self.models:
-            try:
-                return apps.get_model(label)
-            except (LookupError, ValueError):
-                continue
-        return None
+        return apps.get_model(self.model_label)
 
     def load(self, entity_id: Any) -> Any:
-        """The entity, or None when its row is gone. TransformError when its model does not exist."""
+        """The entity, or None when its row is gone."""
         if self.loader is not None:
             return self.loader(self, str(entity_id))
         model = self.model()
-        if model is None:
-            raise TransformError(
-                f"entity type {self.entity_type}: no model {' or '.join(self.models)} is installed yet"
-            )
         return model._default_manager.filter(pk=entity_id).first()
 
 
@@ -431,25 +422,25 @@ def _load_metric(spec: EntitySpec, entity_id: str) -> Metric | None:
 REGISTRY: dict[str, EntitySpec] = {
     spec.entity_type: spec
     for spec in (
-        EntitySpec("emr.patient", "Patient", ("emr.Patient",), patient, identifier_value=lambda p: str(p.emr_uuid)),
+        EntitySpec("emr.patient", "Patient", "emr.Patient", patient, identifier_value=lambda p: str(p.emr_uuid)),
         EntitySpec(
             "radiology.order",
             "ServiceRequest",
-            ("radiology.Order", "radiology.RadiologyOrder", "radiology.ImagingOrder"),
+            "radiology.Order",
             service_request,
             dependencies=_patient_dep,
         ),
         EntitySpec(
             "radiology.study",
             "ImagingStudy",
-            ("radiology.Study", "radiology.RadiologyStudy", "radiology.ImagingStudy"),
+            "radiology.Study",
             imaging_study,
             dependencies=_study_deps,
         ),
         EntitySpec(
             "ai.observation",
             "Observation",
-            ("ai.Result", "ai.AIResult"),
+            "ai.AIResult",
             lambda metric, ref: observation(metric.result, metric.name, ref),
             dependencies=_patient_dep,
             identifier_value=lambda metric: f"{metric.result.pk}-{metric.name}",
@@ -458,14 +449,14 @@ REGISTRY: dict[str, EntitySpec] = {
         EntitySpec(
             "ai.result",
             "DiagnosticReport",
-            ("ai.Result", "ai.AIResult"),
+            "ai.AIResult",
             diagnostic_report,
             dependencies=_result_deps,
         ),
         EntitySpec(
             "audit.event",
             "AuditEvent",
-            ("audit.AuditEvent",),
+            "audit.AuditEvent",
             audit_event,
             client_id=lambda event: audit_event_id(event.pk),
         ),

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "acct",
     "emr",
     "radiology",
+    "ai",
     "fhir_sync",
     "notifications",
 ]
@@ -312,4 +313,14 @@ FHIR_SYNC_AUDIT_EVENTS = env.bool("FHIR_SYNC_AUDIT_EVENTS", default=True)  # aud
 CELERY_BEAT_SCHEDULE["fhir-sync-reconcile"] = {
     "task": "fhir_sync.reconcile",
     "schedule": env.float("FHIR_SYNC_RECONCILE_SECONDS", default=15 * 60.0),
+}
+
+# --- AI jobs (ai): deadline of one attempt, attempts before the poll fails a job, expression upload limit ---
+AI_JOB_DEADLINE_SECONDS = env.int("AI_JOB_DEADLINE_SECONDS", default=900)
+AI_JOB_MAX_ATTEMPTS = env.int("AI_JOB_MAX_ATTEMPTS", default=3)
+AI_EXPRESSION_MAX_BYTES = env.int("AI_EXPRESSION_MAX_BYTES", default=5 * 1024 * 1024)
+AI_SERVER_TIMEOUT_SECONDS = env.float("AI_SERVER_TIMEOUT_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE["ai-poll-jobs"] = {
+    "task": "ai.poll_jobs",
+    "schedule": env.float("AI_POLL_SECONDS", default=30.0),
 }

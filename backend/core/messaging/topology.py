@@ -1,9 +1,13 @@
 """The RabbitMQ topology, declared as code. Declaring is idempotent: run at start-up and in tests.
 
-    cdss.topic (topic, durable) --ai.job.create--> ai_jobs     --rejected/over limit--> cdss.dlx --> ai_jobs.dlq
-                                --ai.job.poll----> ai_poll     ...                                  ai_poll.dlq
-                                --fhir.sync------> fhir_sync   ...                                  fhir_sync.dlq
-                                --alert.send-----> alert_send  ...                                  alert_send.dlq
+    cdss.topic (topic, durable) --ai.job.create----> ai_jobs      --rejected/over limit--> cdss.dlx --> ai_jobs.dlq
+                                --ai.job.result----> ai_results   ...                                  ai_results.dlq
+                                --ai.job.progress--> ai_progress  ...                                  ai_progress.dlq
+                                --fhir.sync--------> fhir_sync    ...                                  fhir_sync.dlq
+                                --alert.send-------> alert_send   ...                                  alert_send.dlq
+
+ai_jobs is consumed by the ai-server; ai_results and ai_progress (published by the ai-server) by Django's
+`manage.py consume_ai_events` (docs/ai.md).
 
 Work queues are quorum queues (replicated, durable, with a delivery limit so a message that keeps
 crashing its consumer is dead-lettered instead of looping forever). Each keeps its routing key when
@@ -37,7 +41,8 @@ class WorkQueue:
 
 WORK_QUEUES = (
     WorkQueue("ai_jobs", "ai.job.create"),
-    WorkQueue("ai_poll", "ai.job.poll"),
+    WorkQueue("ai_results", "ai.job.result"),
+    WorkQueue("ai_progress", "ai.job.progress"),
     WorkQueue("fhir_sync", "fhir.sync"),
     WorkQueue("alert_send", "alert.send"),
 )

@@ -4,6 +4,129 @@
  */
 
 export interface paths {
+    "/api/ai/expression-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload an expression profile for an omics analysis (DOCTOR or RIB)
+         * @description POST multipart/form-data: `patient` (EMR uuid) and `file` (.csv or .tsv).
+         */
+        post: operations["ai_expression_uploads_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** AI jobs (clinical staff) */
+        get: operations["ai_jobs_list"];
+        put?: never;
+        /** Request an AI analysis (DOCTOR or RIB): 202, the job is QUEUED */
+        post: operations["ai_jobs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An AI job with its result */
+        get: operations["ai_jobs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/jobs/{id}/artifacts/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download one artifact of a job's result (streamed through Django, audited) */
+        get: operations["ai_jobs_artifacts_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/jobs/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description QUEUED or RUNNING -> CANCELLED, by the requester or radiology staff. */
+        post: operations["ai_jobs_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The models the ai-server has registered */
+        get: operations["ai_models_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/results/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Radiology review: approve (FINAL) or reject (CANCELLED) a PRELIMINARY result, with a comment. */
+        post: operations["ai_results_review_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/alerts/webhook": {
         parameters: {
             query?: never;
@@ -608,6 +731,14 @@ export interface components {
             };
             startsAt?: string;
         };
+        /** @description An artifact as clients see it: fetched through Django, never a storage URL or key. */
+        Artifact: {
+            name: string;
+            content_type: string;
+            size: number | null;
+            /** @description GET it with the same credentials */
+            url: string;
+        };
         /** @enum {unknown} */
         BlankEnum: "";
         Credentials: {
@@ -675,6 +806,12 @@ export interface components {
             replay_count?: number;
             operation_outcome?: unknown;
         };
+        /**
+         * @description * `approve` - approve
+         *     * `reject` - reject
+         * @enum {string}
+         */
+        DecisionEnum: "approve" | "reject";
         Discard: {
             reason: string;
         };
@@ -711,6 +848,86 @@ export interface components {
             readonly prev_hash: string;
             readonly hash: string;
         };
+        ExpressionUpload: {
+            /** Format: uuid */
+            readonly id: string;
+            readonly patient: string;
+            readonly uploaded_by: string;
+            readonly original_name: string;
+            readonly content_type: string;
+            readonly size: number;
+            readonly sha256: string;
+            /** @description data rows (the header excluded) */
+            readonly rows: number;
+            readonly columns: number;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        ExpressionUploadCreate: {
+            /** @description EMR patient uuid */
+            patient: string;
+            /**
+             * Format: uri
+             * @description .csv or .tsv, a header row then one row per gene or sample
+             */
+            file: string;
+        };
+        Job: {
+            /** Format: uuid */
+            readonly id: string;
+            readonly task: components["schemas"]["TaskEnum"];
+            readonly model_name: string;
+            /** @description blank: the newest (filled from the result) */
+            readonly model_version: string;
+            readonly patient: string;
+            readonly study: number | null;
+            /** Format: uuid */
+            readonly expression_upload: string | null;
+            readonly status: components["schemas"]["JobStatusEnum"];
+            /** @description ai.job.create messages published so far */
+            readonly attempts: number;
+            /**
+             * Format: date-time
+             * @description of the current attempt
+             */
+            readonly deadline: string;
+            readonly requested_by: string;
+            readonly failure_reason: string;
+            readonly progress: components["schemas"]["Progress"];
+            readonly device: string;
+            readonly timings: unknown;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly started_at: string | null;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+            readonly result: components["schemas"]["Result"] | null;
+        };
+        JobCreate: {
+            /** @description a model the ai-server registered (GET /api/ai/models) */
+            model: string;
+            /** @description blank or absent: the newest registered version */
+            model_version?: string;
+            /** @description our study id (segmentation) */
+            study?: number;
+            /** @description series of the study to analyse; empty: the model's input spec chooses */
+            series_instance_uids?: string[];
+            /**
+             * Format: uuid
+             * @description id from POST /api/ai/expression-uploads (omics risk)
+             */
+            expression_upload?: string;
+        };
+        /**
+         * @description * `QUEUED` - Queued
+         *     * `RUNNING` - Running
+         *     * `COMPLETED` - Completed
+         *     * `FAILED` - Failed
+         *     * `CANCELLED` - Cancelled
+         * @enum {string}
+         */
+        JobStatusEnum: "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
         /**
          * @description * `encounter` - Encounter
          *     * `order` - Order
@@ -739,6 +956,17 @@ export interface components {
             readonly roles: string[];
             is_service_account: boolean;
         };
+        ModelInfo: {
+            name: string;
+            version?: string;
+            task?: string;
+        };
+        ModelList: {
+            /** @description as the ai-server lists them (other fields passed through) */
+            models: components["schemas"]["ModelInfo"][];
+        };
+        /** @enum {unknown} */
+        NullEnum: null;
         Order: {
             readonly id: number;
             readonly accession_number: string | null;
@@ -770,6 +998,11 @@ export interface components {
             status: components["schemas"]["StatusE75Enum"];
             /** Format: date-time */
             scheduled_for?: string;
+        };
+        Orthanc: {
+            /** @description the DICOM SEG the ai-server stored in Orthanc */
+            seg_instance_id: string | null;
+            seg_series_instance_uid: string | null;
         };
         /**
          * @description * `SUCCESS` - Success
@@ -807,6 +1040,21 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["Event"][];
+        };
+        PaginatedJobList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["Job"][];
         };
         PaginatedMappingList: {
             /** @example 123 */
@@ -920,6 +1168,11 @@ export interface components {
          * @enum {string}
          */
         PriorityEnum: "ROUTINE" | "URGENT" | "STAT";
+        Progress: {
+            stage: (components["schemas"]["StageEnum"] | components["schemas"]["NullEnum"]) | null;
+            /** Format: double */
+            fraction: number | null;
+        };
         Replay: {
             ids?: number[];
             /**
@@ -928,6 +1181,36 @@ export interface components {
              */
             all: boolean;
             entity_type?: string;
+        };
+        Result: {
+            readonly id: number;
+            readonly status: components["schemas"]["ResultStatusEnum"];
+            /** @description {name: number} or {name: {"value", "unit"}}: one FHIR Observation each */
+            readonly metrics: unknown;
+            /** @description the metrics as the ai-server reported them */
+            readonly raw_metrics: unknown;
+            readonly summary: string;
+            readonly disclaimer: string;
+            readonly artifacts: components["schemas"]["Artifact"][];
+            readonly orthanc: components["schemas"]["Orthanc"];
+            readonly reviewed_by: string;
+            readonly review_comment: string;
+            /** Format: date-time */
+            readonly reviewed_at: string | null;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        /**
+         * @description * `PRELIMINARY` - preliminary (not reviewed yet)
+         *     * `FINAL` - approved by radiology
+         *     * `CANCELLED` - rejected by radiology
+         * @enum {string}
+         */
+        ResultStatusEnum: "PRELIMINARY" | "FINAL" | "CANCELLED";
+        Review: {
+            decision: components["schemas"]["DecisionEnum"];
+            /** @description required: why the result is approved or rejected */
+            comment: string;
         };
         /**
          * @description * `T1` - T1
@@ -956,6 +1239,14 @@ export interface components {
          * @enum {string}
          */
         SourceEnum: "upload" | "pacs" | "stow";
+        /**
+         * @description * `fetching` - Fetching
+         *     * `preprocessing` - Preprocessing
+         *     * `inference` - Inference
+         *     * `writing` - Writing
+         * @enum {string}
+         */
+        StageEnum: "fetching" | "preprocessing" | "inference" | "writing";
         /**
          * @description * `LINKED` - matched to an EMR patient
          *     * `RECONCILE` - flagged for reconciliation
@@ -1036,6 +1327,12 @@ export interface components {
             entity_type: components["schemas"]["EntityTypeEnum"];
             entity_id: string;
         };
+        /**
+         * @description * `segmentation` - MRI segmentation
+         *     * `omics-risk` - expression risk score
+         * @enum {string}
+         */
+        TaskEnum: "segmentation" | "omics-risk";
         TimelineEvent: {
             /** Format: date-time */
             readonly occurred_at: string;
@@ -1065,6 +1362,247 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    ai_expression_uploads_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ExpressionUploadCreate"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExpressionUpload"];
+                };
+            };
+            /** @description No response body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No response body */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No response body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ai_jobs_list: {
+        parameters: {
+            query?: {
+                /** @description only jobs I requested */
+                mine?: boolean;
+                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
+                page?: number;
+                /** @description EMR patient uuid */
+                patient?: string;
+                /**
+                 * @description * `QUEUED` - Queued
+                 *     * `RUNNING` - Running
+                 *     * `COMPLETED` - Completed
+                 *     * `FAILED` - Failed
+                 *     * `CANCELLED` - Cancelled
+                 */
+                status?: "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
+                study?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedJobList"];
+                };
+            };
+        };
+    };
+    ai_jobs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobCreate"];
+                "application/x-www-form-urlencoded": components["schemas"]["JobCreate"];
+                "multipart/form-data": components["schemas"]["JobCreate"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description bad input, or a study not matched to a patient */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ai_jobs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
+    ai_jobs_artifacts_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the artifact */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ai_jobs_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description already finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ai_models_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description the ai-server is down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ai_results_review_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Review"];
+                "application/x-www-form-urlencoded": components["schemas"]["Review"];
+                "multipart/form-data": components["schemas"]["Review"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description reviewed already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     alerts_webhook_create: {
         parameters: {
             query?: {

@@ -1,0 +1,74 @@
+"""Jobs and results in Django admin, read-only: every change goes through the services (audited)."""
+
+from django.contrib import admin
+
+from .models import AIJob, AIResult, ExpressionUpload
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ResultInline(admin.StackedInline):
+    model = AIResult
+    extra = 0
+    can_delete = False
+    readonly_fields = (
+        "status",
+        "metrics",
+        "artifacts",
+        "summary",
+        "disclaimer",
+        "orthanc_seg_instance_id",
+        "orthanc_seg_series_uid",
+        "reviewed_by",
+        "review_comment",
+        "reviewed_at",
+        "created_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AIJob)
+class AIJobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "task",
+        "model_name",
+        "model_version",
+        "patient",
+        "status",
+        "attempts",
+        "deadline",
+        "requested_by",
+        "created_at",
+    )
+    list_filter = ("status", "task", "model_name", "device", "created_at")
+    search_fields = ("id", "model_name", "patient__mrn", "patient__emr_uuid", "requested_by__username")
+    inlines = [ResultInline]
+
+
+@admin.register(AIResult)
+class AIResultAdmin(ReadOnlyAdmin):
+    list_display = ("id", "job", "status", "summary", "reviewed_by", "reviewed_at", "created_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("job__id", "job__patient__mrn", "summary")
+
+
+@admin.register(ExpressionUpload)
+class ExpressionUploadAdmin(ReadOnlyAdmin):
+    list_display = ("id", "patient", "original_name", "size", "rows", "columns", "uploaded_by", "created_at")
+    search_fields = ("id", "original_name", "patient__mrn")

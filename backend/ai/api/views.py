@@ -1,0 +1,175 @@
+"""/api/ai/: jobs (submit, list, detail, cancel), result review, artifacts streamed from object storage,
+expression-profile uploads, and the ai-server's model list. Views check the role, validate, and call one
+selector or service."""
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.generics import ListAPIView
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from acct.permissions import IsDoctorOrRIB, IsRIB, IsStaffRole
+from ai import selectors, services
+
+from .serializers import (
+    ExpressionUploadCreateSerializer,
+    ExpressionUploadSerializer,
+    JobCreateSerializer,
+    JobQuerySerializer,
+    JobSerializer,
+    ModelListSerializer,
+    ResultSerializer,
+    ReviewSerializer,
+)
+
+
+class AnyAccept(BaseContentNegotiation):
+    """For the artifact download: any Accept header is fine; errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return JSONRenderer(), JSONRenderer.media_type
+
+
+class JobListCreateView(ListAPIView):
+    serializer_class = JobSerializer
+
+    def get_permissions(self):
+        return [IsDoctorOrRIB()] if self.request.method == "POST" else [IsStaffRole()]
+
+    @extend_schema(parameters=[JobQuerySerializer], summary="AI jobs (clinical staff)")
+    def get(self, request, *args, **kwargs):
+        query = JobQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        self.jobs = selectors.job_list(user=request.user, **query.validated_data)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self.jobs
+
+    @extend_schema(
+        request=JobCreateSerializer,
+        responses={
+            202: JobSerializer,
+            400: OpenApiResponse(description="bad input, or a study not matched to a patient"),
+        },
+        summary="Request an AI analysis (DOCTOR or RIB): 202, the job is QUEUED",
+    )
+    def post(self, request):
+        data = JobCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.job_submit(actor=request.user, **data.validated_data)
+        job = selectors.job_for_change(pk=job.pk)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobDetailView(APIView):
+    permission_classes = [IsStaffRole]
+
+    @extend_schema(responses={200: JobSerializer}, summary="An AI job with its result")
+    def get(self, request, pk):
+        return Response(JobSerializer(selectors.job_get(user=request.user, pk=pk)).data)
+
+
+class JobCancelView(APIView):
+    """QUEUED or RUNNING -> CANCELLED, by the requester or radiology staff."""
+
+    permission_classes = [IsDoctorOrRIB]
+
+    @extend_schema(request=None, responses={200: JobSerializer, 409: OpenApiResponse(description="already finished")})
+    def post(self, request, pk):
+        job = services.job_cancel(actor=request.user, job=selectors.job_for_change(pk=pk))
+        return Response(JobSerializer(selectors.job_for_change(pk=job.pk)).data)
+
+
+class _ArtifactStream:
+    """The object's bytes for StreamingHttpResponse; Django calls close() when the response is done,
+    which returns the connection to the pool."""
+
+    def __init__(self, artifact: selectors.OpenArtifact):
+        self.artifact = artifact
+
+    def __iter__(self):
+        yield from self.artifact.chunks()
+
+    def close(self) -> None:
+        self.artifact.close()
+
+
+class ArtifactView(APIView):
+    permission_classes = [IsStaffRole]
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiResponse(description="the artifact")},
+        summary="Download one artifact of a job's result (streamed through Django, audited)",
+    )
+    def get(self, request, pk, name: str):
+        artifact = selectors.artifact_open(user=request.user, job_pk=pk, name=name)
+        response = StreamingHttpResponse(_ArtifactStream(artifact), content_type=artifact.content_type)
+        if artifact.size is not None:
+            response["Content-Length"] = str(artifact.size)
+        response["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class ResultReviewView(APIView):
+    """Radiology review: approve (FINAL) or reject (CANCELLED) a PRELIMINARY result, with a comment."""
+
+    permission_classes = [IsRIB]
+
+    @extend_schema(
+        request=ReviewSerializer,
+        responses={200: ResultSerializer, 409: OpenApiResponse(description="reviewed already")},
+    )
+    def post(self, request, pk: int):
+        data = ReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = selectors.result_for_change(pk=pk)
+        result = services.result_review(actor=request.user, result=result, **data.validated_data)
+        return Response(ResultSerializer(result).data)
+
+
+class ExpressionUploadView(APIView):
+    """POST multipart/form-data: `patient` (EMR uuid) and `file` (.csv or .tsv)."""
+
+    permission_classes = [IsDoctorOrRIB]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ExpressionUploadCreateSerializer},
+        responses={
+            201: ExpressionUploadSerializer,
+            400: OpenApiResponse(),
+            413: OpenApiResponse(),
+            415: OpenApiResponse(),
+        },
+        summary="Upload an expression profile for an omics analysis (DOCTOR or RIB)",
+    )
+    def post(self, request):
+        if not (request.content_type or "").startswith("multipart/form-data"):
+            raise UnsupportedMediaType(request.content_type or "(none)", "Send multipart/form-data with `file`.")
+        data = ExpressionUploadCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = services.expression_upload_create(actor=request.user, **data.validated_data)
+        return Response(ExpressionUploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+
+
+class ModelListView(APIView):
+    permission_classes = [IsDoctorOrRIB]
+
+    @extend_schema(
+        responses={200: ModelListSerializer, 503: OpenApiResponse(description="the ai-server is down")},
+        summary="The models the ai-server has registered",
+    )
+    def get(self, request):
+        return Response({"models": selectors.model_list(user=request.user)})

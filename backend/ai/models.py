@@ -1,0 +1,203 @@
+"""AI analyses: jobs sent to the ai-server (AI_JOBS), their results (AI_RESULTS) and the expression
+profiles uploaded as their input.
+
+A job's lifecycle and a result's review each allow only the moves listed in TRANSITIONS; the services
+call `check_transition` before every change, so an impossible move is refused with a clear reason.
+The properties of AIResult (patient_id, study_id, order_id, model_name, model_version, conclusion) are
+what fhir_sync's DiagnosticReport and Observation transforms read.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from emr.models import Patient
+from radiology.models import Study
+
+
+class InvalidTransition(Exception):
+    """A status change the lifecycle does not allow (the API answers 409)."""
+
+
+def _check(kind: str, transitions: dict, current: str, new: str) -> None:
+    if new not in transitions[current]:
+        allowed = ", ".join(sorted(transitions[current])) or "none"
+        raise InvalidTransition(f"{kind} is {current} and cannot become {new} (allowed: {allowed})")
+
+
+class ExpressionUpload(models.Model):
+    """A gene-expression profile (CSV/TSV) uploaded through Django, stored in the artifacts bucket."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="expression_uploads")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    bucket = models.CharField(max_length=63)
+    key = models.CharField(max_length=255)
+    original_name = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField(help_text="data rows (the header excluded)")
+    columns = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "ai_expression_upload"
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.original_name or self.key} ({self.size} bytes)"
+
+
+class AIJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED"
+        RUNNING = "RUNNING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+        CANCELLED = "CANCELLED"
+
+    class Task(models.TextChoices):
+        SEGMENTATION = "segmentation", "MRI segmentation"
+        OMICS_RISK = "omics-risk", "expression risk score"
+
+    class Stage(models.TextChoices):
+        FETCHING = "fetching"
+        PREPROCESSING = "preprocessing"
+        INFERENCE = "inference"
+        WRITING = "writing"
+
+    # RUNNING -> QUEUED: the poll re-queued a job that passed its deadline.
+    TRANSITIONS = {
+        Status.QUEUED: frozenset({Status.RUNNING, Status.COMPLETED, Status.FAILED, Status.CANCELLED}),
+        Status.RUNNING: frozenset({Status.QUEUED, Status.COMPLETED, Status.FAILED, Status.CANCELLED}),
+        Status.COMPLETED: frozenset(),
+        Status.FAILED: frozenset(),
+        Status.CANCELLED: frozenset(),
+    }
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.CharField(max_length=16, choices=Task.choices)
+    model_name = models.CharField(max_length=128)
+    model_version = models.CharField(max_length=64, blank=True, help_text="blank: the newest (filled from the result)")
+    model_sha256 = models.CharField(max_length=64, blank=True)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="ai_jobs")
+    study = models.ForeignKey(Study, null=True, blank=True, on_delete=models.PROTECT, related_name="ai_jobs")
+    expression_upload = models.ForeignKey(
+        ExpressionUpload, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    input = models.JSONField(help_text="the `input` of the ai.job.create message")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(default=1, help_text="ai.job.create messages published so far")
+    deadline = models.DateTimeField(db_index=True, help_text="of the current attempt")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ai_jobs")
+    failure_reason = models.TextField(blank=True)
+    progress_stage = models.CharField(max_length=16, choices=Stage.choices, blank=True)
+    progress_fraction = models.FloatField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    device = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "ai_job"
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=("status", "deadline"), name="ai_job_due")]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} {self.model_version or '(newest)'} {self.status} [{self.pk}]"
+
+    def check_transition(self, new: str) -> None:
+        _check(f"job {self.pk}", self.TRANSITIONS, self.status, new)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class AIResultManager(models.Manager):
+    def get_queryset(self):
+        # the FHIR transforms read the job, its study and the study's order through the properties below
+        return super().get_queryset().select_related("job", "job__study")
+
+
+class AIResult(models.Model):
+    class Status(models.TextChoices):
+        """The review status; lower-cased it is the FHIR DiagnosticReport/Observation status."""
+
+        PRELIMINARY = "PRELIMINARY", "preliminary (not reviewed yet)"
+        FINAL = "FINAL", "approved by radiology"
+        CANCELLED = "CANCELLED", "rejected by radiology"
+
+    TRANSITIONS = {
+        Status.PRELIMINARY: frozenset({Status.FINAL, Status.CANCELLED}),
+        Status.FINAL: frozenset(),
+        Status.CANCELLED: frozenset(),
+    }
+
+    job = models.OneToOneField(AIJob, on_delete=models.PROTECT, related_name="result")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PRELIMINARY, db_index=True)
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text='{name: number} or {name: {"value", "unit"}}: one FHIR Observation each'
+    )
+    raw_metrics = models.JSONField(default=dict, blank=True, help_text="the metrics as the ai-server reported them")
+    artifacts = models.JSONField(default=list, blank=True, help_text="[{name, bucket, key, content_type, size}]")
+    summary = models.TextField(blank=True)
+    disclaimer = models.TextField(blank=True)
+    orthanc_seg_instance_id = models.CharField(max_length=64, blank=True)
+    orthanc_seg_series_uid = models.CharField(max_length=64, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    review_comment = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AIResultManager()
+
+    class Meta:
+        db_table = "ai_result"
+        ordering = ("-created_at", "-id")
+        verbose_name = "AI result"
+
+    def __str__(self) -> str:
+        return f"result {self.pk} of job {self.job_id} ({self.status})"
+
+    def check_transition(self, new: str) -> None:
+        _check(f"result {self.pk}", self.TRANSITIONS, self.status, new)
+
+    def artifact(self, name: str) -> dict | None:
+        return next((item for item in self.artifacts or [] if item.get("name") == name), None)
+
+    # --- what the FHIR transforms read ---------------------------------------------------------------
+    @property
+    def patient_id(self) -> int:
+        return self.job.patient_id
+
+    @property
+    def study_id(self) -> int | None:
+        return self.job.study_id
+
+    @property
+    def order_id(self) -> int | None:
+        return self.job.study.order_id if self.job.study_id else None
+
+    @property
+    def model_name(self) -> str:
+        return self.job.model_name
+
+    @property
+    def model_version(self) -> str:
+        return self.job.model_version
+
+    @property
+    def conclusion(self) -> str:
+        parts = [self.summary, self.disclaimer]
+        if self.reviewed_at:
+            verdict = "approved" if self.status == self.Status.FINAL else "rejected"
+            parts.append(f"Radiology review: {verdict}: {self.review_comment}")
+        return " ".join(part.strip() for part in parts if part and part.strip())

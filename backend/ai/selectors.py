@@ -1,0 +1,154 @@
+"""Reads of the AI app for clinical staff (the API checks the role first). Every read of patient data
+is audited with the patient it concerns.
+
+Scope: like radiology's studies (which most jobs analyse), jobs and results are visible to every
+clinical role; the CDSS has no care-team model that would narrow it, and each read is audited.
+`mine=True` narrows a list to the caller's own requests.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import QuerySet
+from minio.error import S3Error
+from rest_framework.exceptions import NotFound
+
+from audit.client import AuditClient
+from audit.models import Action
+from core.http import SystemUnavailable
+from core.storage import storage_client
+
+from .clients.ai_server_client import get_ai_server_client
+from .models import AIJob, AIResult
+
+logger = logging.getLogger(__name__)
+
+STORAGE_SYSTEM = "object-storage"
+# Served with their own type; anything else (HTML, SVG, scripts ...) as application/octet-stream, so an
+# artifact can never run in the CDSS's origin.
+SAFE_CONTENT_TYPES = frozenset({
+    "application/dicom", "application/json", "application/gzip", "application/x-gzip", "application/zip",
+    "application/pdf", "application/octet-stream", "application/x-nifti", "image/png", "image/jpeg",
+    "text/csv", "text/plain", "text/tab-separated-values",
+})  # fmt: skip
+
+
+def _jobs() -> QuerySet[AIJob]:
+    return AIJob.objects.select_related("patient", "study", "requested_by", "result", "result__reviewed_by")
+
+
+def job_list(*, user, patient: str = "", status: str = "", study: int | None = None, mine: bool = False):
+    jobs = _jobs()
+    if patient:
+        jobs = jobs.filter(patient__emr_uuid=patient)
+    if status:
+        jobs = jobs.filter(status=status)
+    if study:
+        jobs = jobs.filter(study_id=study)
+    if mine:
+        jobs = jobs.filter(requested_by=user)
+    filters = {"patient": patient, "status": status, "study": study, "mine": mine}
+    AuditClient.log_event(
+        Action.READ,
+        actor=user,
+        resource_type="ai_job_list",
+        patient_id=patient,
+        detail={key: value for key, value in filters.items() if value},
+    )
+    return jobs
+
+
+def _job(pk) -> AIJob:
+    job = _jobs().filter(pk=pk).first()
+    if job is None:
+        raise NotFound(f"No AI job {pk}.")
+    return job
+
+
+def job_get(*, user, pk) -> AIJob:
+    job = _job(pk)
+    AuditClient.log_event(
+        Action.READ, actor=user, resource_type="ai_job", resource_id=job.pk, patient_id=job.patient.emr_uuid
+    )
+    return job
+
+
+def job_for_change(*, pk) -> AIJob:
+    """The job a service is about to change (the service audits the change itself)."""
+    return _job(pk)
+
+
+def result_for_change(*, pk: int) -> AIResult:
+    result = AIResult.objects.filter(pk=pk).first()
+    if result is None:
+        raise NotFound(f"No AI result {pk}.")
+    return result
+
+
+@dataclass
+class OpenArtifact:
+    name: str
+    content_type: str
+    size: int | None
+    filename: str
+    response: object  # urllib3 response: stream() it, then close() and release_conn()
+
+    def chunks(self, size: int = 64 * 1024):
+        return self.response.stream(size)
+
+    def close(self) -> None:
+        try:
+            self.response.close()
+        finally:
+            self.response.release_conn()
+
+
+def artifact_open(*, user, job_pk, name: str) -> OpenArtifact:
+    """One artifact of a job's result, opened for streaming from the artifacts bucket (never a URL to the
+    object store). Audited as a READ of the patient's data."""
+    job = _job(job_pk)
+    result = getattr(job, "result", None)
+    artifact = result.artifact(name) if result is not None else None
+    if artifact is None:
+        raise NotFound(f"Job {job.pk} has no artifact {name!r}.")
+    bucket = settings.S3_BUCKETS["artifacts"]
+    if artifact.get("bucket") != bucket:  # the ai-server's report named another bucket: never serve it
+        logger.warning(
+            "artifact %s of job %s names bucket %r; only %r is served", name, job.pk, artifact.get("bucket"), bucket
+        )
+        raise NotFound(f"Job {job.pk} has no artifact {name!r}.")
+    try:
+        response = storage_client().get_object(bucket, artifact["key"])
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchObject", "NoSuchBucket"):
+            raise NotFound(f"Artifact {name!r} of job {job.pk} is missing from object storage.") from exc
+        raise SystemUnavailable(STORAGE_SYSTEM, f"{exc.code}") from exc
+    except Exception as exc:  # connection refused, timeouts
+        raise SystemUnavailable(STORAGE_SYSTEM, f"{exc.__class__.__name__}") from exc
+    AuditClient.log_event(
+        Action.READ,
+        actor=user,
+        resource_type="ai_artifact",
+        resource_id=f"{job.pk}/{name}",
+        patient_id=job.patient.emr_uuid,
+        detail={"key": artifact["key"], "result": result.pk},
+    )
+    length = response.headers.get("Content-Length")
+    return OpenArtifact(
+        name=name,
+        content_type=_served_type(artifact.get("content_type") or ""),
+        size=int(length) if length and length.isdigit() else None,
+        filename=artifact["key"].rsplit("/", 1)[-1],
+        response=response,
+    )
+
+
+def _served_type(content_type: str) -> str:
+    base = content_type.split(";", 1)[0].strip().lower()
+    return content_type if base in SAFE_CONTENT_TYPES else "application/octet-stream"
+
+
+def model_list(*, user) -> list[dict]:
+    """The models the ai-server has registered (GET /models on the ai-server, an audited external call)."""
+    return get_ai_server_client().models()

@@ -1,0 +1,499 @@
+"""Writes of the AI app: expression uploads, job submission and cancellation, the ai-server's progress
+and results (called by ai.events), the deadline poll, and the radiology review of a result.
+
+Every status change goes through the model's `check_transition`, is audited, and publishes what must
+follow it (ai.job.create, a FHIR sync) through the outbox in the same transaction. Websocket pushes go
+through notifications.services.notify_users, which sends after commit.
+"""
+
+import csv
+import hashlib
+import io
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+
+from acct.roles import Role
+from audit.client import AuditClient
+from audit.models import Action
+from core.http import SystemUnavailable
+from core.outbox import enqueue_task, enqueue_topic
+from core.storage import storage_client
+from emr.models import Patient, TimelineEvent
+from emr.services import timeline_record
+from notifications.services import notify_users
+from radiology.models import Study
+
+from .models import AIJob, AIResult, ExpressionUpload, InvalidTransition
+
+logger = logging.getLogger(__name__)
+
+CREATE_ROUTING_KEY = "ai.job.create"
+FHIR_SYNC_TASK = "fhir_sync.sync_entity"
+STORAGE_SYSTEM = "object-storage"
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The resource is not in a state that allows this."
+    default_code = "conflict"
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The file is larger than the upload limit."
+    default_code = "payload_too_large"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _new_deadline(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.AI_JOB_DEADLINE_SECONDS)
+
+
+def _audit(action: str, *, actor, job: AIJob, detail: dict | None = None, resource: AIResult | None = None) -> None:
+    AuditClient.log_event(
+        action,
+        actor=actor,
+        resource_type="ai_result" if resource is not None else "ai_job",
+        resource_id=resource.pk if resource is not None else job.pk,
+        patient_id=job.patient.emr_uuid,
+        detail={"job": str(job.pk), "model": job.model_name, "status": job.status, **(detail or {})},
+    )
+
+
+def _move(job: AIJob, new: str, *, actor, **detail: Any) -> None:
+    """Change the job's status (after checking the move is allowed) and audit it; the caller saves."""
+    job.check_transition(new)
+    previous, job.status = job.status, new
+    _audit(Action.UPDATE, actor=actor, job=job, detail={"from": previous, "to": new, **detail})
+
+
+# --- expression profiles -------------------------------------------------------------------------------------
+EXPRESSION_FORMATS = {"csv": (",", "text/csv"), "tsv": ("\t", "text/tab-separated-values")}
+MISSING_VALUES = frozenset({"", "na", "nan", "null", "n/a"})
+
+
+@dataclass
+class ParsedTable:
+    rows: int
+    columns: int
+
+
+def _parse_expression(data: bytes, delimiter: str) -> ParsedTable:
+    """One sample's profile, as the ai-server reads it (docs/ai.md): gene,value rows under a header, or one
+    row under a header of gene ids (optionally led by a sample name). Every row as wide as the header and
+    every cell after the first column a number (or missing)."""
+    if b"\x00" in data:
+        raise ValidationError({"file": ["The file is binary, not a CSV/TSV text table."]})
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError({"file": [f"The file is not UTF-8 text (byte {exc.start})."]}) from exc
+    try:
+        table = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise ValidationError({"file": [f"The table cannot be read: {exc}."]}) from exc
+    if len(table) < 2:
+        raise ValidationError({"file": ["The table needs a header row and at least one data row."]})
+    width = len(table[0])
+    if width < 2:
+        name = "comma" if delimiter == "," else "tab"
+        raise ValidationError({"file": [f"The header has one column: the file is not {name}-separated."]})
+    for number, row in enumerate(table[1:], start=2):
+        if len(row) != width:
+            raise ValidationError({"file": [f"Row {number} has {len(row)} columns; the header has {width}."]})
+        for column, cell in enumerate(row[1:], start=2):
+            value = cell.strip()
+            if value.lower() in MISSING_VALUES:
+                continue
+            try:
+                float(value)
+            except ValueError:
+                raise ValidationError(
+                    {
+                        "file": [
+                            f"Row {number}, column {column} ({table[0][column - 1]!r}) is not a number: {value[:40]!r}."
+                        ]
+                    }
+                ) from None
+    if width > 2 and len(table) > 2:
+        raise ValidationError(
+            {
+                "file": [
+                    f"The table holds {len(table) - 1} samples; one profile is one sample: gene,value rows, "
+                    "or one row under a header of gene ids."
+                ]
+            }
+        )
+    return ParsedTable(rows=len(table) - 1, columns=width)
+
+
+def expression_upload_create(*, actor, patient: Patient, file) -> ExpressionUpload:
+    """Check an uploaded CSV/TSV expression profile, store it in the artifacts bucket under
+    inputs/<uuid>.<ext>, and record it (audited)."""
+    name = file.name or ""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension == "txt":
+        extension = "tsv"
+    if extension not in EXPRESSION_FORMATS:
+        raise ValidationError({"file": [f"{name or 'The file'} is not a .csv or .tsv file."]})
+    limit = settings.AI_EXPRESSION_MAX_BYTES
+    if file.size > limit:
+        raise PayloadTooLarge(f"The file has {file.size} bytes; the limit is {limit}.")
+    data = file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"The file is larger than the limit of {limit} bytes.")
+    delimiter, content_type = EXPRESSION_FORMATS[extension]
+    table = _parse_expression(data, delimiter)
+    upload = ExpressionUpload(
+        patient=patient,
+        uploaded_by=actor,
+        bucket=settings.S3_BUCKETS["artifacts"],
+        original_name=name[:255],
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        rows=table.rows,
+        columns=table.columns,
+    )
+    upload.key = f"inputs/{upload.id}.{extension}"
+    try:
+        storage_client().put_object(upload.bucket, upload.key, io.BytesIO(data), len(data), content_type=content_type)
+    except Exception as exc:  # S3Error, connection refused, timeouts: the store is the problem, not the input
+        logger.warning("expression upload %s not stored: %s", upload.key, exc)
+        raise SystemUnavailable(STORAGE_SYSTEM, f"the file could not be stored: {exc.__class__.__name__}") from exc
+    with transaction.atomic():
+        upload.save(force_insert=True)
+        AuditClient.log_event(
+            Action.CREATE,
+            actor=actor,
+            resource_type="ai_expression_upload",
+            resource_id=upload.pk,
+            patient_id=patient.emr_uuid,
+            detail={"key": upload.key, "size": upload.size, "rows": upload.rows, "columns": upload.columns},
+        )
+    return upload
+
+
+# --- submitting and cancelling -------------------------------------------------------------------------------
+def create_message(job: AIJob) -> dict[str, Any]:
+    """The body of ai.job.create (docs/ai.md) for the job's current attempt."""
+    return {
+        "job_id": str(job.pk),
+        "attempt": job.attempts,
+        "model": job.model_name,
+        "model_version": job.model_version or None,
+        "input": job.input,
+        "deadline": _iso(job.deadline),
+        "requested_at": _iso(job.created_at),
+    }
+
+
+def _study_input(study: Study, series_instance_uids: list[str]) -> dict[str, Any]:
+    if study.patient_id is None or study.status != Study.Status.LINKED:
+        reason = study.reconciliation_reason or "it is flagged for reconciliation"
+        raise ValidationError(
+            {"study": [f"Study {study.pk} is not matched to an EMR patient ({reason}); reconcile it first."]}
+        )
+    known = set(study.series.values_list("series_instance_uid", flat=True))
+    unknown = [uid for uid in series_instance_uids if uid not in known]
+    if unknown:
+        raise ValidationError({"series_instance_uids": [f"Not series of study {study.pk}: {', '.join(unknown)}."]})
+    return {
+        "kind": "dicom-study",
+        "study_instance_uid": study.study_instance_uid,
+        "series_instance_uids": list(series_instance_uids),
+    }
+
+
+@transaction.atomic
+def job_submit(
+    *,
+    actor,
+    model: str,
+    model_version: str = "",
+    study: Study | None = None,
+    series_instance_uids: list[str] | None = None,
+    expression_upload: ExpressionUpload | None = None,
+) -> AIJob:
+    """Create a QUEUED job and its ai.job.create message in one transaction (the outbox publishes it
+    after commit, or the relay later: a job accepted is never lost)."""
+    if (study is None) == (expression_upload is None):
+        raise ValidationError({"non_field_errors": ["Give exactly one input: a study or an expression upload."]})
+    if study is not None:
+        task, patient, job_input = (
+            AIJob.Task.SEGMENTATION,
+            study.patient,
+            _study_input(study, series_instance_uids or []),
+        )
+    else:
+        task, patient = AIJob.Task.OMICS_RISK, expression_upload.patient
+        job_input = {"kind": "expression", "bucket": expression_upload.bucket, "key": expression_upload.key}
+    job = AIJob.objects.create(
+        task=task,
+        model_name=model,
+        model_version=model_version,
+        patient=patient,
+        study=study,
+        expression_upload=expression_upload,
+        input=job_input,
+        deadline=_new_deadline(timezone.now()),
+        requested_by=actor,
+    )
+    enqueue_topic(CREATE_ROUTING_KEY, create_message(job))
+    _audit(Action.CREATE, actor=actor, job=job, detail={"task": task, "version": model_version, "input": job_input})
+    return job
+
+
+@transaction.atomic
+def job_cancel(*, actor, job: AIJob) -> AIJob:
+    """QUEUED or RUNNING -> CANCELLED, by whoever asked for it or by radiology staff. A result the
+    ai-server sends later is acknowledged and ignored."""
+    job = AIJob.objects.select_for_update().select_related("patient").get(pk=job.pk)
+    if job.requested_by_id != actor.pk and not actor.has_role(Role.RIB):
+        raise PermissionDenied("Only whoever requested the analysis or radiology staff may cancel it.")
+    try:
+        _move(job, AIJob.Status.CANCELLED, actor=actor)
+    except InvalidTransition as exc:
+        raise Conflict(str(exc)) from exc
+    job.finished_at = timezone.now()
+    job.save(update_fields=("status", "finished_at", "updated_at"))
+    _notify_finished(job)
+    return job
+
+
+# --- what the ai-server reports (ai.events validates the messages and calls these) ----------------------------
+def job_progress(*, job_id: str, stage: str, fraction: float) -> AIJob | None:
+    """Record a progress report and push it to the requester. A job that is not QUEUED/RUNNING (finished,
+    cancelled, unknown) ignores it."""
+    with transaction.atomic():
+        job = AIJob.objects.select_for_update().select_related("patient").filter(pk=job_id).first()
+        if job is None:
+            logger.warning("progress for unknown job %s ignored", job_id)
+            return None
+        if not job.is_active:
+            logger.info("progress for job %s ignored: it is %s", job_id, job.status)
+            return None
+        if job.status == AIJob.Status.QUEUED:
+            _move(job, AIJob.Status.RUNNING, actor=None, stage=stage)
+            job.started_at = job.started_at or timezone.now()
+        job.progress_stage, job.progress_fraction = stage, fraction
+        job.save(update_fields=("status", "started_at", "progress_stage", "progress_fraction", "updated_at"))
+        notify_users(
+            [job.requested_by_id],
+            {
+                "type": "ai.job.progress",
+                "job_id": str(job.pk),
+                "status": job.status,
+                "stage": stage,
+                "fraction": fraction,
+            },
+        )
+    return job
+
+
+@dataclass
+class ResultReport:
+    """An ai.job.result message, validated (ai.events.parse_result)."""
+
+    job_id: str
+    attempt: int
+    status: str  # COMPLETED or FAILED
+    reason: str = ""
+    model: dict[str, Any] = field(default_factory=dict)
+    task: str = ""
+    device: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)  # what becomes FHIR Observations
+    raw_metrics: dict[str, Any] = field(default_factory=dict)  # everything the ai-server reported
+    summary: str = ""
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    orthanc: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
+    disclaimer: str = ""
+
+
+def job_result(*, report: ResultReport) -> str:
+    """Apply a result: COMPLETED -> job COMPLETED + AIResult PRELIMINARY + FHIR sync; FAILED -> job FAILED
+    with the reason. Idempotent: a result for a job that is already finished or cancelled (a re-published
+    result, a redelivered or re-queued job) changes nothing. Returns what happened."""
+    with transaction.atomic():
+        job = AIJob.objects.select_for_update().select_related("patient", "study").filter(pk=report.job_id).first()
+        if job is None:
+            logger.warning("result for unknown job %s ignored", report.job_id)
+            return "unknown"
+        if not job.is_active:
+            logger.info(
+                "result (%s, attempt %s) for job %s ignored: it is already %s",
+                report.status,
+                report.attempt,
+                job.pk,
+                job.status,
+            )
+            return "ignored"
+        if report.status == AIJob.Status.FAILED and report.attempt < job.attempts:
+            # e.g. an old delivery past its deadline, while the poll's newer attempt is queued: that one decides
+            logger.info("FAILED result of attempt %s for job %s ignored: attempt %s is on its way",
+                        report.attempt, job.pk, job.attempts)  # fmt: skip
+            return "stale"
+        now = timezone.now()
+        job.started_at = job.started_at or now
+        job.finished_at = now
+        job.device = report.device[:16]
+        job.timings = report.timings
+        if report.model.get("version"):
+            job.model_version = str(report.model["version"])[:64]
+        job.model_sha256 = str(report.model.get("sha256") or "")[:64]
+        if report.status == AIJob.Status.FAILED:
+            job.failure_reason = report.reason or "The ai-server reported a failure without a reason."
+            _move(job, AIJob.Status.FAILED, actor=None, attempt=report.attempt, reason=job.failure_reason)
+            job.save()
+            _notify_finished(job)
+            return "failed"
+        _move(job, AIJob.Status.COMPLETED, actor=None, attempt=report.attempt)
+        job.progress_fraction = 1.0
+        job.save()
+        result = AIResult.objects.create(
+            job=job,
+            metrics=report.metrics,
+            raw_metrics=report.raw_metrics,
+            artifacts=report.artifacts,
+            summary=report.summary,
+            disclaimer=report.disclaimer,
+            orthanc_seg_instance_id=str(report.orthanc.get("seg_instance_id") or "")[:64],
+            orthanc_seg_series_uid=str(report.orthanc.get("seg_series_instance_uid") or "")[:64],
+        )
+        names = [artifact["name"] for artifact in result.artifacts]
+        _audit(
+            Action.CREATE,
+            actor=None,
+            job=job,
+            resource=result,
+            detail={"metrics": sorted(result.metrics), "artifacts": names},
+        )
+        enqueue_task(FHIR_SYNC_TASK, "ai.result", result.pk)
+        timeline_record(
+            patient=job.patient,
+            kind=TimelineEvent.Kind.AI_RESULT,
+            occurred_at=now,
+            title=f"AI {job.get_task_display()} ({job.model_name}): {result.summary or 'result'}",
+            source_type="ai.result",
+            source_id=str(result.pk),
+            detail={"job": str(job.pk), "status": result.status},
+        )
+        _notify_finished(job, result=result)
+    return "completed"
+
+
+def _notify_finished(job: AIJob, result: AIResult | None = None) -> None:
+    notify_users(
+        [job.requested_by_id],
+        {
+            "type": "ai.job.finished",
+            "job_id": str(job.pk),
+            "status": job.status,
+            "result_id": result.pk if result else None,
+            "reason": job.failure_reason or None,
+        },
+    )
+
+
+# --- the deadline poll ----------------------------------------------------------------------------------------
+def jobs_poll(*, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """Jobs QUEUED or RUNNING past their deadline: re-publish ai.job.create (same job id, attempt + 1,
+    new deadline) while attempts < AI_JOB_MAX_ATTEMPTS, else FAILED with the reason. One transaction per
+    job, each row re-checked under its lock (a result may have arrived meanwhile)."""
+    now = now or timezone.now()
+    due = AIJob.objects.filter(status__in=AIJob.ACTIVE, deadline__lt=now).order_by("deadline")
+    counts = {"requeued": 0, "failed": 0}
+    for pk in list(due.values_list("pk", flat=True)[:limit]):
+        with transaction.atomic():
+            job = due.select_for_update().select_related("patient").filter(pk=pk).first()
+            if job is None:
+                continue
+            missed = job.deadline
+            if job.attempts < settings.AI_JOB_MAX_ATTEMPTS:
+                if job.status == AIJob.Status.RUNNING:
+                    _move(job, AIJob.Status.QUEUED, actor=None, reason="deadline passed; re-queued")
+                job.attempts += 1
+                job.deadline = _new_deadline(now)
+                job.progress_stage, job.progress_fraction = "", None
+                job.save()
+                enqueue_topic(CREATE_ROUTING_KEY, create_message(job))
+                _audit(
+                    Action.UPDATE,
+                    actor=None,
+                    job=job,
+                    detail={"requeued": True, "attempt": job.attempts, "missed_deadline": _iso(missed)},
+                )
+                counts["requeued"] += 1
+                continue
+            job.failure_reason = f"no result after {job.attempts} attempts (deadline {_iso(missed)} passed)"
+            job.finished_at = now
+            _move(job, AIJob.Status.FAILED, actor=None, reason=job.failure_reason)
+            job.save()
+            _notify_finished(job)
+            counts["failed"] += 1
+    if counts["requeued"] or counts["failed"]:
+        logger.info("AI job poll: %(requeued)s re-queued, %(failed)s failed", counts)
+    return counts
+
+
+# --- radiology review -----------------------------------------------------------------------------------------
+class Decision:
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@transaction.atomic
+def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AIResult:
+    """PRELIMINARY -> FINAL (approve) or CANCELLED (reject), with a comment; the FHIR DiagnosticReport
+    follows through the outbox."""
+    result = AIResult.objects.select_for_update().select_related("job__patient").get(pk=result.pk)
+    new = AIResult.Status.FINAL if decision == Decision.APPROVE else AIResult.Status.CANCELLED
+    if not comment.strip():
+        raise ValidationError({"comment": ["A review needs a comment."]})
+    try:
+        result.check_transition(new)
+    except InvalidTransition as exc:
+        raise Conflict(f"{exc}: it was reviewed already.") from exc
+    previous = result.status
+    result.status = new
+    result.reviewed_by = actor
+    result.review_comment = comment.strip()
+    result.reviewed_at = timezone.now()
+    result.save()
+    _audit(
+        Action.UPDATE,
+        actor=actor,
+        job=result.job,
+        resource=result,
+        detail={"review": decision, "from": previous, "to": new, "comment": result.review_comment},
+    )
+    # The Observations carry the review status too; a report's sync only makes sure they exist.
+    for name in sorted(result.metrics or {}):
+        enqueue_task(FHIR_SYNC_TASK, "ai.observation", f"{result.pk}:{name}")
+    enqueue_task(FHIR_SYNC_TASK, "ai.result", result.pk)
+    timeline_record(
+        patient=result.job.patient,
+        kind=TimelineEvent.Kind.AI_RESULT,
+        occurred_at=result.created_at,
+        title=f"AI {result.job.get_task_display()} ({result.job.model_name}) {new.lower()}: {result.summary or ''}",
+        source_type="ai.result",
+        source_id=str(result.pk),
+        detail={"job": str(result.job_id), "status": new, "reviewed_by": actor.get_username()},
+    )
+    notify_users(
+        [result.job.requested_by_id],
+        {"type": "ai.result.reviewed", "job_id": str(result.job_id), "result_id": result.pk, "status": new},
+    )
+    return result
