@@ -58,3 +58,17 @@ def http() -> requests.Session:
         # Otherwise REQUESTS_CA_BUNDLE in the environment overrides verify=False (requests' merge order).
         session.trust_env = False
         yield session
+
+
+@pytest.fixture
+def token_headers(http, base_url, env):
+    """token_headers("doctor") -> the Authorization header of a fresh API token for that demo account."""
+
+    def issue(username: str) -> dict[str, str]:
+        response = http.post(
+            f"{base_url}/api/auth/token", json={"username": username, "password": env["DEMO_PASSWORD"]}, timeout=10
+        )
+        assert response.status_code == 201, response.text
+        return {"Authorization": f"Token {response.json()['token']}"}
+
+    return issue
