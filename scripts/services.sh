@@ -15,7 +15,8 @@ set -o errexit -o pipefail -o nounset
 
 SYSTEM_PACKAGES=(curl mariadb-server redis-server rabbitmq-server orthanc orthanc-dicomweb nginx docker-compose prometheus prometheus-alertmanager
                  prometheus-mysqld-exporter prometheus-redis-exporter prometheus-node-exporter prometheus-blackbox-exporter
-                 openssl default-libmysqlclient-dev pkg-config)
+                 openssl default-libmysqlclient-dev pkg-config
+                 chromium fonts-noto-cjk)  # the browser end-to-end tests (e2e/browser) and their Korean text
 
 mariadb_root() { mariadb --no-defaults -h127.0.0.1 -P3306 -uroot "$@"; }
 rabbit_up()    { rabbitmq-diagnostics -q check_running >/dev/null 2>&1; }

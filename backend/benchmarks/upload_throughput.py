@@ -106,9 +106,9 @@ def gunicorn_start(port: int, database: str) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 200:
                 return process
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or slow to answer on a busy machine
             time.sleep(0.3)
     process.kill()
     raise SystemExit("gunicorn did not start")

@@ -1,20 +1,68 @@
 import { Center, Loader, Text } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
+import type { ReactElement } from "react";
 import { useTranslation } from "react-i18next";
-import { Navigate, Route, Routes, useNavigate } from "react-router";
+import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router";
 
-import { SESSION_EXPIRED_EVENT } from "./api/client";
+import { ApiError, SESSION_EXPIRED_EVENT } from "./api/client";
 import { useMe } from "./api/hooks";
-import { can } from "./auth/roles";
+import type { Me } from "./api/types";
+import { can, homePath } from "./auth/roles";
 import { Layout } from "./components/Layout";
+import { QueryState } from "./components/QueryState";
+import { NotificationsPage } from "./notifications/NotificationsPage";
+import { NotificationsProvider } from "./notifications/NotificationsProvider";
 import { LoginPage } from "./pages/LoginPage";
 import { PatientPage } from "./pages/PatientPage";
 import { PatientsPage } from "./pages/PatientsPage";
+import { AuditPage } from "./pages/admin/AuditPage";
+import { FhirPage } from "./pages/admin/FhirPage";
+import { AiJobPage } from "./pages/ai/AiJobPage";
+import { AiJobsPage } from "./pages/ai/AiJobsPage";
+import { ExpressionPage } from "./pages/ai/ExpressionPage";
+import { StudyPage } from "./pages/radiology/StudyPage";
+import { UploadPage } from "./pages/radiology/UploadPage";
+import { WorklistPage } from "./pages/radiology/WorklistPage";
+
+type Check = (roles: readonly string[]) => boolean;
+
+/** A screen the role may not use says so (the server refuses it anyway); nothing of it is rendered or fetched. */
+function Guard({ me, allow, children }: { me: Me; allow: Check; children: ReactElement }) {
+  const { t } = useTranslation();
+  return allow(me.roles ?? []) ? children : <Text data-testid="no-access">{t("app.noAccess")}</Text>;
+}
+
+export function SignedInRoutes({ me }: { me: Me }) {
+  const roles = me.roles ?? [];
+  const guard = (allow: Check, page: ReactElement) => (
+    <Guard me={me} allow={allow}>
+      {page}
+    </Guard>
+  );
+  return (
+    <Routes>
+      <Route element={<Layout me={me} />}>
+        <Route path="/patients" element={guard(can.seePatients, <PatientsPage />)} />
+        <Route path="/patients/:puuid" element={guard(can.seePatients, <PatientPage />)} />
+        <Route path="/radiology" element={guard(can.seeImaging, <WorklistPage me={me} />)} />
+        <Route path="/radiology/upload" element={guard(can.uploadDicom, <UploadPage />)} />
+        <Route path="/radiology/studies/:studyId" element={guard(can.seeImaging, <StudyPage me={me} />)} />
+        <Route path="/ai/jobs" element={guard(can.seeAnalyses, <AiJobsPage />)} />
+        <Route path="/ai/jobs/:jobId" element={guard(can.seeAnalyses, <AiJobPage me={me} />)} />
+        <Route path="/ai/expression" element={guard(can.requestAnalysis, <ExpressionPage />)} />
+        <Route path="/manage/audit" element={guard(can.administer, <AuditPage />)} />
+        <Route path="/manage/fhir" element={guard(can.administer, <FhirPage />)} />
+        <Route path="/notifications" element={<NotificationsPage />} />
+        <Route path="*" element={<Navigate to={homePath(roles)} replace />} />
+      </Route>
+    </Routes>
+  );
+}
 
 function SignedIn() {
-  const { t } = useTranslation();
   const me = useMe();
+  const location = useLocation();
   if (me.isPending) {
     return (
       <Center h="100vh">
@@ -22,17 +70,19 @@ function SignedIn() {
       </Center>
     );
   }
-  if (me.isError) return <Navigate to="/login" replace />;
-  const patientsAllowed = can.seePatients(me.data.roles ?? []);
-  const noAccess = <Text>{t("patients.noAccess")}</Text>;
+  if (me.isError) {
+    const signedOut = me.error instanceof ApiError && [401, 403].includes(me.error.status);
+    if (signedOut) return <Navigate to={`/login?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
+    return (
+      <Center h="100vh">
+        <QueryState query={me}>{() => null}</QueryState>
+      </Center>
+    );
+  }
   return (
-    <Routes>
-      <Route element={<Layout me={me.data} />}>
-        <Route path="/patients" element={patientsAllowed ? <PatientsPage /> : noAccess} />
-        <Route path="/patients/:puuid" element={patientsAllowed ? <PatientPage /> : noAccess} />
-        <Route path="*" element={<Navigate to="/patients" replace />} />
-      </Route>
-    </Routes>
+    <NotificationsProvider>
+      <SignedInRoutes me={me.data} />
+    </NotificationsProvider>
   );
 }
 
@@ -41,8 +91,11 @@ export function App() {
   const client = useQueryClient();
   useEffect(() => {
     const expired = () => {
+      // Only someone who was signed in has a session that expired; a first visit just signs in.
+      if (client.getQueryData(["me"]) === undefined) return;
       client.clear();
-      navigate("/login?expired=1");
+      const next = encodeURIComponent(window.location.pathname + window.location.search);
+      navigate(`/login?expired=1&next=${next}`);
     };
     window.addEventListener(SESSION_EXPIRED_EVENT, expired);
     return () => window.removeEventListener(SESSION_EXPIRED_EVENT, expired);

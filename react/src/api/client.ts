@@ -21,6 +21,11 @@ export class ApiError extends Error {
 
 export const SESSION_EXPIRED_EVENT = "cdss:session-expired";
 
+/** The CSRF token Django set in its cookie, echoed as X-CSRFToken on unsafe requests. */
+export function csrfToken(): string | undefined {
+  return cookie("csrftoken");
+}
+
 function cookie(name: string): string | undefined {
   return document.cookie
     .split("; ")
@@ -35,7 +40,7 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
   finalHeaders.set("Accept", "application/json");
   if (json !== undefined) finalHeaders.set("Content-Type", "application/json");
   if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
-    const token = cookie("csrftoken");
+    const token = csrfToken();
     if (token) finalHeaders.set("X-CSRFToken", token);
   }
   const response = await fetch(path, {

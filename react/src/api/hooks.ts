@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
-import { api } from "./client";
+import { ApiError, api } from "./client";
 import type { Me, Page, Patient, PatientDetail, Section, TimelineEvent } from "./types";
 
 export const SECTIONS = ["problems", "medications", "prescriptions", "allergies", "encounters", "vitals"] as const;
@@ -10,7 +10,8 @@ export function useMe() {
   return useQuery({
     queryKey: ["me"],
     queryFn: () => api<Me>("/api/auth/me"),
-    retry: false,
+    // not signed in: at once to sign-in; busy or down (429, 5xx, network): try again before giving up
+    retry: (count, error) => !(error instanceof ApiError && [401, 403].includes(error.status)) && count < 3,
     staleTime: 60_000,
   });
 }

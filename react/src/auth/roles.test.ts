@@ -1,19 +1,32 @@
 import { describe, expect, it } from "vitest";
 
-import { can } from "./roles";
+import { can, homePath } from "./roles";
 
 describe("what each role sees", () => {
   it("keeps patient data to clinical roles", () => {
     expect(can.seePatients(["NURSE"])).toBe(true);
     expect(can.seePatients(["OPS"])).toBe(false);
     expect(can.seePatients(["ADMIN"])).toBe(false);
+    expect(can.seeImaging(["OPS"])).toBe(false);
   });
   it("lets doctors and radiology staff upload, not nurses", () => {
     expect(can.uploadDicom(["DOCTOR"])).toBe(true);
     expect(can.uploadDicom(["RIB"])).toBe(true);
     expect(can.uploadDicom(["NURSE"])).toBe(false);
   });
+  it("keeps ordering to doctors and review to radiology staff", () => {
+    expect(can.orderImaging(["DOCTOR"])).toBe(true);
+    expect(can.orderImaging(["RIB"])).toBe(false);
+    expect(can.reviewAiResults(["RIB"])).toBe(true);
+    expect(can.reviewAiResults(["DOCTOR"])).toBe(false);
+    expect(can.requestAnalysis(["NURSE"])).toBe(false);
+  });
   it("combines several roles", () => {
     expect(can.administer(["NURSE", "ADMIN"])).toBe(true);
+  });
+  it("lands each role on a screen it may use", () => {
+    expect(homePath(["NURSE"])).toBe("/patients");
+    expect(homePath(["ADMIN"])).toBe("/manage/audit");
+    expect(homePath(["OPS"])).toBe("/notifications");
   });
 });

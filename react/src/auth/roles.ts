@@ -9,8 +9,19 @@ function holds(roles: readonly string[], allowed: Role[]): boolean {
 
 export const can = {
   seePatients: (roles: readonly string[]) => holds(roles, CLINICAL),
+  seeImaging: (roles: readonly string[]) => holds(roles, CLINICAL),
   uploadDicom: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
   orderImaging: (roles: readonly string[]) => holds(roles, ["DOCTOR"]),
+  requestAnalysis: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
+  seeAnalyses: (roles: readonly string[]) => holds(roles, CLINICAL),
   reviewAiResults: (roles: readonly string[]) => holds(roles, ["RIB"]),
   administer: (roles: readonly string[]) => holds(roles, ["ADMIN"]),
+  seeAlerts: (roles: readonly string[]) => holds(roles, ["OPS", "ADMIN"]),
 };
+
+/** Where a role lands after signing in: its first screen with something to do. */
+export function homePath(roles: readonly string[]): string {
+  if (can.seePatients(roles)) return "/patients";
+  if (can.administer(roles)) return "/manage/audit";
+  return "/notifications";
+}

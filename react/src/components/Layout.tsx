@@ -1,11 +1,65 @@
-import { AppShell, Badge, Button, Group, NavLink, Title } from "@mantine/core";
-import { Link, Outlet, useLocation, useNavigate } from "react-router";
+import { AppShell, Badge, Button, Group, Indicator, NavLink, Popover, ScrollArea, Title } from "@mantine/core";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
+import { Link, Outlet, useLocation, useNavigate } from "react-router";
 
 import { useLogout } from "../api/hooks";
 import type { Me } from "../api/types";
 import { can } from "../auth/roles";
 import { toggleLanguage } from "../i18n";
+import { NotificationList } from "../notifications/NotificationList";
+import { useNotifications } from "../notifications/NotificationsProvider";
+
+interface Item {
+  to: string;
+  label: string;
+  show: boolean;
+  exact?: boolean;
+}
+
+/** The links a role gets: a NURSE has no upload, an OPS user nothing with patient data. */
+export function navItems(roles: readonly string[], t: (key: string) => string): Item[] {
+  return [
+    { to: "/patients", label: t("nav.patients"), show: can.seePatients(roles) },
+    { to: "/radiology", label: t("nav.worklist"), show: can.seeImaging(roles), exact: true },
+    { to: "/radiology/upload", label: t("nav.upload"), show: can.uploadDicom(roles) },
+    { to: "/ai/jobs", label: t("nav.analyses"), show: can.seeAnalyses(roles) },
+    { to: "/ai/expression", label: t("nav.omics"), show: can.requestAnalysis(roles) },
+    { to: "/manage/audit", label: t("nav.audit"), show: can.administer(roles) },
+    { to: "/manage/fhir", label: t("nav.fhir"), show: can.administer(roles) },
+    { to: "/notifications", label: t("nav.notifications"), show: true },
+  ].filter((item) => item.show);
+}
+
+function NotificationBell() {
+  const { t } = useTranslation();
+  const { unread, markAllRead } = useNotifications();
+  const [opened, setOpened] = useState(false);
+  return (
+    <Popover
+      width={380}
+      position="bottom-end"
+      opened={opened}
+      onChange={(next) => {
+        setOpened(next);
+        if (!next) markAllRead();
+      }}
+    >
+      <Popover.Target>
+        <Indicator label={unread} size={16} disabled={unread === 0} color="red" data-testid="unread-badge">
+          <Button size="xs" variant="subtle" onClick={() => setOpened((open) => !open)} aria-label={t("notifications.title")}>
+            {t("notifications.title")}
+          </Button>
+        </Indicator>
+      </Popover.Target>
+      <Popover.Dropdown>
+        <ScrollArea.Autosize mah={400}>
+          <NotificationList onNavigate={() => setOpened(false)} />
+        </ScrollArea.Autosize>
+      </Popover.Dropdown>
+    </Popover>
+  );
+}
 
 export function Layout({ me }: { me: Me }) {
   const { t } = useTranslation();
@@ -20,12 +74,13 @@ export function Layout({ me }: { me: Me }) {
         <Group h="100%" px="md" justify="space-between">
           <Title order={4}>{t("app.title")}</Title>
           <Group gap="xs">
+            <NotificationBell />
             {roles.map((role) => (
               <Badge key={role} variant="light">
                 {role}
               </Badge>
             ))}
-            <span>{me.username}</span>
+            <span data-testid="username">{me.username}</span>
             <Button size="xs" variant="subtle" onClick={toggleLanguage}>
               {t("app.language")}
             </Button>
@@ -35,10 +90,16 @@ export function Layout({ me }: { me: Me }) {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs">
-        {can.seePatients(roles) && (
-          <NavLink component={Link} to="/patients" label={t("nav.patients")} active={location.pathname.startsWith("/patients")} />
-        )}
+      <AppShell.Navbar p="xs" aria-label={t("nav.label")}>
+        {navItems(roles, t).map((item) => (
+          <NavLink
+            key={item.to}
+            component={Link}
+            to={item.to}
+            label={item.label}
+            active={item.exact ? location.pathname === item.to || location.pathname.startsWith(`${item.to}/studies`) : location.pathname.startsWith(item.to)}
+          />
+        ))}
         {can.administer(roles) && <NavLink href="/admin/" label={t("nav.admin")} />}
         <NavLink href="/api/docs" label={t("nav.apiDocs")} />
       </AppShell.Navbar>

@@ -1,10 +1,18 @@
-import { Anchor, Card, Group, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { Anchor, Button, Card, Group, Modal, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 
-import { SECTIONS, usePatient, usePatientSection, useTimeline } from "../api/hooks";
+import { useAiJobs } from "../api/ai";
+import { SECTIONS, useMe, usePatient, usePatientSection, useTimeline } from "../api/hooks";
 import type { SectionName } from "../api/hooks";
+import { useOrders, useStudies } from "../api/radiology";
+import { can } from "../auth/roles";
 import { QueryState } from "../components/QueryState";
+import { JobTable } from "./ai/AiJobsPage";
+import { OrderForm } from "./radiology/OrderForm";
+import { OrderTable } from "./radiology/OrderTable";
+import { StudyTable } from "./radiology/StudyTable";
 
 // Which columns of OpenEMR's rows each section shows (OpenEMR sends many more).
 const COLUMNS: Record<SectionName, string[]> = {
@@ -47,6 +55,51 @@ function SectionCard({ puuid, section }: { puuid: string; section: SectionName }
   );
 }
 
+/** The patient's imaging: studies, orders (a DOCTOR can order more) and AI analyses. */
+function Imaging({ puuid }: { puuid: string }) {
+  const { t } = useTranslation();
+  const roles = useMe().data?.roles ?? [];
+  const studies = useStudies({ patient: puuid });
+  const orders = useOrders({ patient: puuid });
+  const jobs = useAiJobs({ patient: puuid });
+  const [ordering, setOrdering] = useState(false);
+  return (
+    <>
+      <Card withBorder data-testid="patient-studies">
+        <Title order={5} mb="xs">
+          {t("patient.imaging")}
+        </Title>
+        <QueryState query={studies}>{(data) => <StudyTable studies={data.results} showPatient={false} />}</QueryState>
+      </Card>
+      <Card withBorder>
+        <Group justify="space-between" mb="xs">
+          <Title order={5}>{t("radiology.orders")}</Title>
+          {can.orderImaging(roles) && (
+            <Button size="xs" onClick={() => setOrdering(true)}>
+              {t("radiology.orderImaging")}
+            </Button>
+          )}
+        </Group>
+        <QueryState query={orders}>{(data) => <OrderTable orders={data.results} showPatient={false} />}</QueryState>
+      </Card>
+      <Card withBorder>
+        <Group justify="space-between" mb="xs">
+          <Title order={5}>{t("ai.analyses")}</Title>
+          {can.requestAnalysis(roles) && (
+            <Button size="xs" variant="light" component={Link} to={`/ai/expression?patient=${encodeURIComponent(puuid)}`}>
+              {t("ai.requestOmics")}
+            </Button>
+          )}
+        </Group>
+        <QueryState query={jobs}>{(data) => <JobTable jobs={data.results} />}</QueryState>
+      </Card>
+      <Modal opened={ordering} onClose={() => setOrdering(false)} title={t("radiology.orderImaging")}>
+        <OrderForm patient={puuid} onDone={() => setOrdering(false)} />
+      </Modal>
+    </>
+  );
+}
+
 export function PatientPage() {
   const { t } = useTranslation();
   const { puuid = "" } = useParams();
@@ -83,6 +136,7 @@ export function PatientPage() {
           <SectionCard key={section} puuid={puuid} section={section} />
         ))}
       </SimpleGrid>
+      <Imaging puuid={puuid} />
       <Card withBorder>
         <Title order={5} mb="xs">
           {t("patient.timeline")}

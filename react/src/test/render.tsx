@@ -6,8 +6,7 @@ import { MemoryRouter } from "react-router";
 
 import "../i18n";
 
-export function renderPage(page: ReactElement, path = "/") {
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+export function renderPage(page: ReactElement, path = "/", client = new QueryClient({ defaultOptions: { queries: { retry: false } } })) {
   return render(
     <MantineProvider>
       <QueryClientProvider client={client}>

@@ -1,0 +1,84 @@
+"""AI analyses in the browser: a DOCTOR requests one, sees its progress and result without reloading (the
+websocket), the result carries the disclaimer; a RIB approves it. Needs the /api/ai endpoints, the
+ai-server and its consumer, and a registered model of the task (make run registers the shipped ones)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def registered_tasks(base_url, env) -> set[str]:
+    with requests.Session() as http:
+        http.verify = False
+        http.trust_env = False
+        token = http.post(
+            f"{base_url}/api/auth/token", json={"username": "doctor", "password": env["DEMO_PASSWORD"]}, timeout=10
+        )
+        assert token.status_code == 201, f"cannot sign in as doctor: {token.status_code}"
+        http.headers["Authorization"] = f"Token {token.json()['token']}"
+        answer = http.get(f"{base_url}/api/ai/models", timeout=30)
+        http.delete(f"{base_url}/api/auth/token", timeout=10)
+    assert answer.status_code == 200, f"/api/ai/models answered {answer.status_code}: {answer.text[:300]}"
+    return {model.get("task", "") for model in answer.json().get("models", [])}
+
+
+def review_as_rib(browser, log_in, base_url, job_path: str, screenshot, name: str) -> None:
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 900}, locale="ko-KR")
+    try:
+        rib = log_in(context.new_page(), "radiologist")
+        rib.goto(f"{base_url}/{job_path}")
+        review = rib.get_by_test_id("review")
+        review.wait_for()
+        review.get_by_label("의견").fill("Reviewed in the browser end-to-end test.")
+        review.get_by_role("button", name="승인").click()
+        review.get_by_text("최종").wait_for()
+        rib.get_by_test_id("ai-disclaimer").wait_for()
+        screenshot(rib, name)
+    finally:
+        context.close()
+
+
+@pytest.mark.timeout(420)
+def test_doctor_requests_omics_risk_and_rib_approves(registered_tasks, sign_in, log_in, base_url, screenshot, browser):
+    assert "omics-risk" in registered_tasks
+    profile = next(ROOT.glob("ai-server/models/*/*/example-profile.csv"))
+    page = sign_in("doctor")
+    page.locator("table a[href^='/patients/']").first.click()
+    page.get_by_role("link", name="이 환자의 오믹스 분석").click()
+    page.wait_for_url(re.compile(r"/ai/expression\?patient="))
+    page.locator("input[type=file]").set_input_files(str(profile))
+    page.get_by_text("업로드됨").wait_for()
+    page.get_by_role("button", name="분석 요청").click()
+    page.wait_for_url(re.compile(r"/ai/jobs/[0-9a-f-]+$"))
+    job_path = page.url.split("://", 1)[1].split("/", 1)[1]
+    page.get_by_test_id("job-progress").wait_for()
+    page.get_by_test_id("risk-score").wait_for(timeout=300_000)  # arrives over the websocket, no reload
+    assert page.get_by_test_id("km-chart").locator("path").count() >= 2
+    assert "임상에 사용할 수 없습니다" in page.get_by_test_id("ai-disclaimer").inner_text()
+    screenshot(page, "ai-omics-result")
+    review_as_rib(browser, log_in, base_url, job_path, screenshot, "ai-omics-approved")
+
+
+@pytest.mark.timeout(420)
+def test_doctor_requests_segmentation_and_rib_approves(
+    registered_tasks, sign_in, log_in, base_url, screenshot, browser
+):
+    assert "segmentation" in registered_tasks
+    page = sign_in("doctor")
+    page.goto(f"{base_url}/radiology")
+    page.locator("table a[href^='/radiology/studies/']").first.click()
+    page.get_by_role("button", name="분석 요청").click()
+    page.wait_for_url(re.compile(r"/ai/jobs/[0-9a-f-]+$"))
+    job_path = page.url.split("://", 1)[1].split("/", 1)[1]
+    page.get_by_test_id("job-progress").wait_for()
+    screenshot(page, "ai-segmentation-running")
+    page.get_by_test_id("volumes").wait_for(timeout=300_000)
+    assert "임상에 사용할 수 없습니다" in page.get_by_test_id("ai-disclaimer").inner_text()
+    page.get_by_test_id("study-viewer").wait_for(timeout=60_000)
+    screenshot(page, "ai-segmentation-result")
+    review_as_rib(browser, log_in, base_url, job_path, screenshot, "ai-segmentation-approved")

@@ -1,0 +1,81 @@
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+
+import { api } from "./client";
+import type { Order, OrderCreate, OrderStatus, Page, Study, StudyDetail } from "./types";
+
+export const ORDER_STATUSES: OrderStatus[] = ["REQUESTED", "SCHEDULED", "IN_PROGRESS", "COMPLETED", "CANCELLED"];
+export const MODALITIES = ["MR", "CT", "PT", "CR", "US"] as const;
+export const PRIORITIES = ["ROUTINE", "URGENT", "STAT"] as const;
+
+/** Drops empty values so the URL only carries the filters in use. */
+export function queryString(params: Record<string, string | number | undefined | null>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+  }
+  return search.toString();
+}
+
+export interface OrderFilters {
+  status?: string;
+  patient?: string;
+  page?: number;
+}
+
+export function useOrders(filters: OrderFilters) {
+  return useQuery({
+    queryKey: ["radiology", "orders", filters],
+    queryFn: () => api<Page<Order>>(`/api/radiology/orders?${queryString({ ...filters })}`),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export interface StudyFilters {
+  status?: string;
+  modality?: string;
+  patient?: string;
+  date_from?: string;
+  date_to?: string;
+  order?: number;
+  page?: number;
+}
+
+export function useStudies(filters: StudyFilters, enabled = true) {
+  return useQuery({
+    queryKey: ["radiology", "studies", filters],
+    queryFn: () => api<Page<Study>>(`/api/radiology/studies?${queryString({ ...filters })}`),
+    placeholderData: keepPreviousData,
+    enabled,
+  });
+}
+
+export function useStudy(id: number) {
+  return useQuery({
+    queryKey: ["radiology", "study", id],
+    queryFn: () => api<StudyDetail>(`/api/radiology/studies/${id}`),
+    enabled: Number.isFinite(id),
+  });
+}
+
+export function useCreateOrder() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (order: OrderCreate) => api<Order>("/api/radiology/orders", { method: "POST", json: order }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["radiology", "orders"] }),
+  });
+}
+
+export function useTransitionOrder() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, status }: { id: number; status: string }) =>
+      api<Order>(`/api/radiology/orders/${id}/transition`, { method: "POST", json: { status } }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["radiology", "orders"] }),
+  });
+}
+
+export function thumbnailUrl(studyId: number, seriesPk: number): string {
+  return `/api/radiology/studies/${studyId}/series/${seriesPk}/thumbnail`;
+}
+
+export const DICOMWEB_ROOT = "/api/radiology/dicom-web";

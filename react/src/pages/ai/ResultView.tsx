@@ -1,0 +1,173 @@
+import { Alert, Anchor, Button, Card, Group, SimpleGrid, Stack, Table, Text, Textarea, Title } from "@mantine/core";
+import { useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { artifactUrl, kmCurves, labelVolumes, resultMetrics, riskScore, topGenes, useReview } from "../../api/ai";
+import type { AiJob, AiResult } from "../../api/ai";
+import { useStudy } from "../../api/radiology";
+import { BarChart, KmChart, geneRows } from "../../components/charts";
+import { QueryState } from "../../components/QueryState";
+import { StatusBadge } from "../../components/StatusBadge";
+import { LazyStudyViewer } from "../../viewer/ViewerLoader";
+import { Disclaimer } from "./Disclaimer";
+
+function SegmentationMetrics({ result }: { result: AiResult }) {
+  const { t } = useTranslation();
+  const volumes = labelVolumes(resultMetrics(result));
+  if (!volumes.length) return <Text c="dimmed">{t("ai.noVolumes")}</Text>;
+  return (
+    <Stack gap="xs">
+      <Table fz="sm" data-testid="volumes">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>{t("ai.label")}</Table.Th>
+            <Table.Th>{t("ai.volumeMl")}</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {volumes.map((row) => (
+            <Table.Tr key={row.label}>
+              <Table.Td>{row.label}</Table.Td>
+              <Table.Td>{row.ml.toFixed(2)}</Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+      <BarChart rows={volumes.map((row) => ({ label: row.label, value: row.ml }))} unit=" mL" />
+    </Stack>
+  );
+}
+
+function OmicsMetrics({ result }: { result: AiResult }) {
+  const { t } = useTranslation();
+  const metrics = resultMetrics(result);
+  const risk = riskScore(metrics);
+  const genes = topGenes(metrics);
+  const curves = kmCurves(metrics);
+  return (
+    <SimpleGrid cols={{ base: 1, lg: 2 }}>
+      <Stack>
+        <Card withBorder>
+          <Text size="sm" c="dimmed">
+            {t("ai.riskScore")}
+          </Text>
+          <Title order={2} data-testid="risk-score">
+            {risk ? Number(risk.score.toPrecision(4)) : "—"}
+          </Title>
+          {risk?.group && <Text>{t("ai.riskGroup", { group: risk.group })}</Text>}
+          {risk?.percentile !== undefined && <Text size="sm">{t("ai.percentile", { value: Math.round(risk.percentile) })}</Text>}
+        </Card>
+        <Card withBorder>
+          <Title order={5} mb="xs">
+            {t("ai.topGenes")}
+          </Title>
+          {genes.length ? <BarChart rows={geneRows(genes.slice(0, 15))} /> : <Text c="dimmed">{t("ai.noGenes")}</Text>}
+        </Card>
+      </Stack>
+      <Card withBorder>
+        <Title order={5} mb="xs">
+          {t("ai.kaplanMeier")}
+        </Title>
+        {curves.length ? <KmChart curves={curves} timeLabel={t("ai.time")} survivalLabel={t("ai.survival")} /> : <Text c="dimmed">{t("ai.noKm")}</Text>}
+      </Card>
+    </SimpleGrid>
+  );
+}
+
+function ReviewPanel({ result, canReview }: { result: AiResult; canReview: boolean }) {
+  const { t } = useTranslation();
+  const review = useReview();
+  const [comment, setComment] = useState("");
+  return (
+    <Card withBorder data-testid="review">
+      <Group gap="xs" mb="xs">
+        <Title order={5}>{t("ai.review")}</Title>
+        <StatusBadge value={result.status} />
+      </Group>
+      {result.reviewed_by && (
+        <Text size="sm">
+          {t("ai.reviewedBy", { user: result.reviewed_by, at: result.reviewed_at ? new Date(result.reviewed_at).toLocaleString() : "" })}
+          {result.review_comment ? ` — ${result.review_comment}` : ""}
+        </Text>
+      )}
+      {result.status === "PRELIMINARY" && !canReview && <Text size="sm" c="dimmed">{t("ai.awaitingReview")}</Text>}
+      {result.status === "PRELIMINARY" && canReview && (
+        <Stack gap="xs">
+          <Textarea label={t("ai.comment")} value={comment} onChange={(e) => setComment(e.currentTarget.value)} autosize minRows={2} maxLength={2000} />
+          <Group>
+            <Button color="green" disabled={!comment.trim()} loading={review.isPending && review.variables?.decision === "approve"} onClick={() => review.mutate({ resultId: result.id, decision: "approve", comment })}>
+              {t("ai.approve")}
+            </Button>
+            <Button color="red" variant="light" disabled={!comment.trim()} loading={review.isPending && review.variables?.decision === "reject"} onClick={() => review.mutate({ resultId: result.id, decision: "reject", comment })}>
+              {t("ai.reject")}
+            </Button>
+          </Group>
+          {review.isError && (
+            <Alert color="red" role="alert">
+              {t("errors.generic", { detail: review.error.message })}
+            </Alert>
+          )}
+        </Stack>
+      )}
+    </Card>
+  );
+}
+
+function StudyOverlay({ job, result }: { job: AiJob; result: AiResult }) {
+  const { t } = useTranslation();
+  const study = useStudy(job.study ?? NaN);
+  const seg = result.artifacts.find((artifact) => artifact.name === "seg");
+  const segUrl = seg?.url || artifactUrl(job.id, "seg");
+  return (
+    <QueryState query={study}>
+      {(data) => (
+        <LazyStudyViewer
+          studyId={data.id}
+          studyUid={data.study_instance_uid}
+          series={data.series}
+          initialOverlay={seg ? "ai" : undefined}
+          overlays={[
+            {
+              key: "ai",
+              label: t("viewer.aiOverlay"),
+              load: async () => {
+                const response = await fetch(segUrl, { credentials: "same-origin" });
+                if (!response.ok) throw new Error(`HTTP ${response.status}`);
+                return response.arrayBuffer();
+              },
+            },
+          ].filter((overlay) => overlay.key !== "ai" || seg)}
+        />
+      )}
+    </QueryState>
+  );
+}
+
+export function ResultView({ job, result, canReview }: { job: AiJob; result: AiResult; canReview: boolean }) {
+  const { t } = useTranslation();
+  const task = job.task ?? (job.study ? "segmentation" : "omics-risk");
+  const artifacts = result.artifacts ?? [];
+  return (
+    <Stack>
+      <Disclaimer text={result.disclaimer} />
+      {result.summary && <Text fw={500}>{result.summary}</Text>}
+      {task === "segmentation" ? <SegmentationMetrics result={result} /> : <OmicsMetrics result={result} />}
+      {task === "segmentation" && job.study && <StudyOverlay job={job} result={result} />}
+      <ReviewPanel result={result} canReview={canReview} />
+      {artifacts.length > 0 && (
+        <Card withBorder>
+          <Title order={5} mb="xs">
+            {t("ai.artifacts")}
+          </Title>
+          <Group>
+            {artifacts.map((artifact) => (
+              <Anchor key={artifact.name} href={artifact.url ?? artifactUrl(job.id, artifact.name)} size="sm">
+                {artifact.name}{artifact.size ? ` (${Math.ceil(artifact.size / 1024)} kB)` : ""}
+              </Anchor>
+            ))}
+          </Group>
+        </Card>
+      )}
+    </Stack>
+  );
+}

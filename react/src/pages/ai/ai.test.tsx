@@ -1,0 +1,177 @@
+import { act, fireEvent, screen, waitFor } from "@testing-library/react";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { Route, Routes } from "react-router";
+
+import { kmCurves, labelVolumes, riskScore, topGenes } from "../../api/ai";
+import { NotificationsProvider } from "../../notifications/NotificationsProvider";
+import { FakeWebSocket, routeFetch } from "../../test/fakes";
+import { renderPage } from "../../test/render";
+import { AiJobPage } from "./AiJobPage";
+import { RequestAnalysis } from "./RequestAnalysis";
+
+vi.mock("../../viewer/ViewerLoader", () => ({
+  LazyStudyViewer: ({ overlays, initialOverlay, studyUid }: { overlays: { key: string; label: string }[]; initialOverlay?: string; studyUid: string }) => (
+    <div data-testid="viewer-stub">
+      {studyUid} {initialOverlay} {overlays.map((overlay) => overlay.label).join(",")}
+    </div>
+  ),
+}));
+
+const RIB = { id: 2, username: "rib", first_name: "", last_name: "", roles: ["RIB"], is_service_account: false };
+const DOCTOR = { ...RIB, id: 1, username: "doc", roles: ["DOCTOR"] };
+
+// as GET /api/ai/jobs/{id} answers (backend/openapi.yaml Job, Result; metrics as ai-server/pipelines/omics_risk.py)
+const OMICS_JOB = {
+  id: "j-1", status: "COMPLETED", task: "omics-risk", model_name: "omics-cox-gse7390", model_version: "1.0.0", patient: "p-1", study: null,
+  expression_upload: "u-1", attempts: 1, deadline: "2026-11-26T09:30:00Z", requested_by: "doctor", failure_reason: "",
+  progress: { stage: null, fraction: null }, device: "cpu", timings: {}, created_at: "2026-11-26T09:00:00Z", started_at: null, finished_at: null,
+  result: {
+    id: 41, status: "PRELIMINARY", summary: "High risk group", disclaimer: "Synthetic demo, not for clinical use.",
+    metrics: { risk_score: 1.234, percentile: 91.5 },
+    raw_metrics: {
+      risk_score: 1.234, risk_group: "high", percentile: 91.5,
+      top_genes: [{ gene: "ESR1", contribution: -0.4, value: 7.1 }, { gene: "MKI67", contribution: 0.7, value: 9.2 }],
+      km: { time_unit: "days", groups: [{ label: "low", time: [0, 2, 5], survival: [1, 0.9, 0.8] }, { label: "high", time: [0, 1, 3], survival: [1, 0.6, 0.4] }] },
+    },
+    artifacts: [], orthanc: { seg_instance_id: null, seg_series_instance_uid: null }, reviewed_by: "", review_comment: "", reviewed_at: null,
+    created_at: "2026-11-26T09:01:00Z",
+  },
+};
+
+function renderJob(me = RIB) {
+  return renderPage(
+    <NotificationsProvider>
+      <Routes>
+        <Route path="/ai/jobs/:jobId" element={<AiJobPage me={me} />} />
+      </Routes>
+    </NotificationsProvider>,
+    "/ai/jobs/j-1",
+  );
+}
+
+beforeEach(() => {
+  FakeWebSocket.instances = [];
+  globalThis.WebSocket = FakeWebSocket as unknown as typeof WebSocket;
+});
+
+describe("reading result metrics", () => {
+  it("accepts volumes as a map or as rows", () => {
+    expect(labelVolumes({ volumes_ml: { lesion: 12.5, edema: "3" } })).toEqual([{ label: "lesion", ml: 12.5 }, { label: "edema", ml: 3 }]);
+    expect(labelVolumes({ labels: [{ name: "lesion", volume_ml: 2 }] })).toEqual([{ label: "lesion", ml: 2 }]);
+    expect(labelVolumes({})).toEqual([]);
+  });
+  it("reads genes, risk and Kaplan-Meier curves", () => {
+    expect(topGenes({ top_genes: [["TP53", 0.2]] })).toEqual([{ gene: "TP53", weight: 0.2 }]);
+    expect(riskScore({ risk_score: { score: 0.5, group: "low" } })).toEqual({ score: 0.5, group: "low", percentile: undefined });
+    expect(riskScore({})).toBeNull();
+    expect(kmCurves({ km: { time: [0, 1], survival: [1, 0.5] } })).toEqual([{ name: "", time: [0, 1], survival: [1, 0.5] }]);
+    expect(kmCurves(OMICS_JOB.result.raw_metrics).map((curve) => curve.name)).toEqual(["low", "high"]);
+    expect(topGenes(OMICS_JOB.result.raw_metrics)).toEqual([{ gene: "ESR1", weight: -0.4 }, { gene: "MKI67", weight: 0.7 }]);
+    expect(riskScore(OMICS_JOB.result.raw_metrics)).toEqual({ score: 1.234, group: "high", percentile: 91.5 });
+  });
+});
+
+describe("AI job page", () => {
+  it("shows live stage and percentage pushed over the websocket, then the result without reloading", async () => {
+    let finished = false;
+    routeFetch([
+      ["/api/ai/jobs/j-1", () => ({ status: 200, body: finished ? OMICS_JOB : { ...OMICS_JOB, status: "RUNNING", result: null } })],
+    ]);
+    renderJob();
+    expect(await screen.findByText("실행 중")).toBeTruthy();
+    const socket = FakeWebSocket.latest();
+    act(() => {
+      socket.open();
+      socket.receive({ type: "ai.job.progress", job_id: "j-1", stage: "inference", fraction: 0.42 });
+    });
+    expect(screen.getByText(/모델 실행 중 · 42%/)).toBeTruthy();
+    finished = true;
+    act(() => socket.receive({ type: "ai.job.finished", job_id: "j-1", status: "COMPLETED" }));
+    expect(await screen.findByTestId("risk-score")).toBeTruthy();
+    expect(screen.getByTestId("risk-score").textContent).toBe("1.234");
+    expect(screen.getByTestId("ai-disclaimer").textContent).toContain("임상에 사용할 수 없습니다");
+    expect(screen.getByTestId("ai-disclaimer").textContent).toContain("Synthetic demo, not for clinical use.");
+    expect(screen.getByTestId("km-chart").querySelectorAll("path")).toHaveLength(2);
+    expect(screen.getByText("MKI67")).toBeTruthy();
+  });
+
+  it("lets radiology staff approve or reject with a comment", async () => {
+    let reviewed = false;
+    const calls = routeFetch([
+      ["/api/ai/results/41/review", () => ((reviewed = true), { status: 200, body: { ...OMICS_JOB.result, status: "FINAL" } })],
+      ["/api/ai/jobs/j-1", () => ({ status: 200, body: reviewed ? { ...OMICS_JOB, result: { ...OMICS_JOB.result, status: "FINAL", reviewed_by: "rib", reviewed_at: "2026-11-26T10:00:00Z", review_comment: "agree" } } : OMICS_JOB })],
+    ]);
+    renderJob();
+    const reject = await screen.findByRole("button", { name: "반려" });
+    expect((reject as HTMLButtonElement).disabled).toBe(true); // a review needs a comment
+    expect((screen.getByRole("button", { name: "승인" }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.change(screen.getByLabelText("의견"), { target: { value: "agree" } });
+    fireEvent.click(screen.getByRole("button", { name: "승인" }));
+    expect(await screen.findByText(/rib님이 검토/)).toBeTruthy();
+    expect(screen.getByText("최종")).toBeTruthy();
+    const review = calls.find((call) => call.url === "/api/ai/results/41/review")!;
+    expect(JSON.parse(String(review.init.body))).toEqual({ decision: "approve", comment: "agree" });
+  });
+
+  it("does not offer review to a doctor", async () => {
+    routeFetch([["/api/ai/jobs/j-1", OMICS_JOB]]);
+    renderJob(DOCTOR);
+    expect(await screen.findByText("영상의학과 검토를 기다리고 있습니다.")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "승인" })).toBeNull();
+  });
+
+  it("shows why a job failed", async () => {
+    routeFetch([["/api/ai/jobs/j-1", { ...OMICS_JOB, status: "FAILED", failure_reason: "too many missing genes", result: null }]]);
+    renderJob();
+    expect(await screen.findByText("too many missing genes")).toBeTruthy();
+  });
+});
+
+describe("segmentation result", () => {
+  it("shows volumes per label in mL, the disclaimer and the viewer with the AI overlay", async () => {
+    const job = {
+      ...OMICS_JOB, task: "segmentation", model_name: "mri-lesion-demo", study: 7,
+      result: {
+        ...OMICS_JOB.result,
+        metrics: { "volume_ml.lesion": { value: 14.25, unit: "mL" } },
+        raw_metrics: { volume_ml: { lesion: 14.25, edema: 3.5 }, labels: { lesion: { label: 1, voxels: 14250, volume_ml: 14.25 } } },
+        artifacts: [{ name: "seg", content_type: "application/dicom", size: 4096, url: "/api/ai/jobs/j-1/artifacts/seg" }],
+      },
+    };
+    routeFetch([
+      ["/api/ai/jobs/j-1", job],
+      ["/api/radiology/studies/7", { id: 7, study_instance_uid: "1.2.7", series: [] }],
+    ]);
+    renderJob(DOCTOR);
+    expect(await screen.findByText("14.25")).toBeTruthy();
+    expect(screen.getByText("3.50")).toBeTruthy();
+    expect(screen.getByTestId("ai-disclaimer")).toBeTruthy();
+    expect((await screen.findByTestId("viewer-stub")).textContent).toContain("1.2.7 ai AI 분할 (이 결과)");
+    expect(screen.getByRole("link", { name: /seg/ }).getAttribute("href")).toBe("/api/ai/jobs/j-1/artifacts/seg");
+  });
+});
+
+describe("requesting an analysis", () => {
+  it("offers the task's models and posts the job", async () => {
+    const calls = routeFetch([
+      ["/api/ai/models", { models: [{ name: "mri-lesion-demo", version: "1.0.0", task: "segmentation" }, { name: "omics-cox-gse7390", version: "1.0.0", task: "omics-risk" }] }],
+      ["/api/ai/jobs", () => ({ status: 202, body: { ...OMICS_JOB, id: "new-job", status: "QUEUED", result: null } })],
+    ]);
+    renderPage(
+      <Routes>
+        <Route path="/" element={<RequestAnalysis task="segmentation" input={{ study: 7 }} />} />
+        <Route path="/ai/jobs/:jobId" element={<div>job page</div>} />
+      </Routes>,
+    );
+    fireEvent.click(await screen.findByRole("button", { name: "분석 요청" }));
+    expect(await screen.findByText("job page")).toBeTruthy();
+    const post = calls.find((call) => call.url === "/api/ai/jobs" && call.init.method === "POST")!;
+    expect(JSON.parse(String(post.init.body))).toEqual({ study: 7, model: "mri-lesion-demo", model_version: "1.0.0" });
+  });
+
+  it("says so when no model is available", async () => {
+    routeFetch([["/api/ai/models", { models: [] }]]);
+    renderPage(<RequestAnalysis task="omics-risk" input={{ expression_upload: "u" }} />);
+    await waitFor(() => expect(screen.getByText("이 분석에 사용할 수 있는 모델이 없습니다.")).toBeTruthy());
+  });
+});

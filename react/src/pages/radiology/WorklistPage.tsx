@@ -1,0 +1,120 @@
+import { Button, Group, Pagination, Select, Stack, Tabs, TextInput, Title } from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
+import { useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link } from "react-router";
+
+import { MODALITIES, ORDER_STATUSES, useOrders, useStudies } from "../../api/radiology";
+import type { Me } from "../../api/types";
+import { can } from "../../auth/roles";
+import { QueryState } from "../../components/QueryState";
+import { OrderTable } from "./OrderTable";
+import { StudyTable } from "./StudyTable";
+
+const PAGE_SIZE = 50; // the API's page size
+
+function StudiesTab() {
+  const { t } = useTranslation();
+  const [status, setStatus] = useState<string | null>(null);
+  const [modality, setModality] = useState<string | null>(null);
+  const [patient, setPatient] = useState("");
+  const [dateFrom, setDateFrom] = useState("");
+  const [dateTo, setDateTo] = useState("");
+  const [page, setPage] = useState(1);
+  const [patientQuery] = useDebouncedValue(patient.trim(), 300);
+  const studies = useStudies({
+    status: status ?? undefined,
+    modality: modality ?? undefined,
+    patient: patientQuery,
+    date_from: dateFrom,
+    date_to: dateTo,
+    page,
+  });
+  const reset = () => setPage(1);
+  return (
+    <Stack>
+      <Group align="end">
+        <Select
+          label={t("radiology.status")}
+          clearable
+          data={["LINKED", "RECONCILE"].map((value) => ({ value, label: t(`status.${value}`) }))}
+          value={status}
+          onChange={(value) => (setStatus(value), reset())}
+          w={180}
+        />
+        <Select label={t("radiology.modality")} clearable data={[...MODALITIES, "SEG"]} value={modality} onChange={(value) => (setModality(value), reset())} w={120} />
+        <TextInput label={t("radiology.patientId")} value={patient} onChange={(e) => (setPatient(e.currentTarget.value), reset())} w={260} />
+        <TextInput type="date" label={t("radiology.dateFrom")} value={dateFrom} onChange={(e) => (setDateFrom(e.currentTarget.value), reset())} />
+        <TextInput type="date" label={t("radiology.dateTo")} value={dateTo} onChange={(e) => (setDateTo(e.currentTarget.value), reset())} />
+      </Group>
+      <QueryState query={studies}>
+        {(data) => (
+          <>
+            <StudyTable studies={data.results} />
+            {data.count > PAGE_SIZE && <Pagination total={Math.ceil(data.count / PAGE_SIZE)} value={page} onChange={setPage} />}
+          </>
+        )}
+      </QueryState>
+    </Stack>
+  );
+}
+
+function OrdersTab() {
+  const { t } = useTranslation();
+  const [status, setStatus] = useState<string | null>(null);
+  const [patient, setPatient] = useState("");
+  const [page, setPage] = useState(1);
+  const [patientQuery] = useDebouncedValue(patient.trim(), 300);
+  const orders = useOrders({ status: status ?? undefined, patient: patientQuery, page });
+  return (
+    <Stack>
+      <Group align="end">
+        <Select
+          label={t("radiology.status")}
+          clearable
+          data={ORDER_STATUSES.map((value) => ({ value, label: t(`status.${value}`) }))}
+          value={status}
+          onChange={(value) => (setStatus(value), setPage(1))}
+          w={180}
+        />
+        <TextInput label={t("radiology.patientId")} value={patient} onChange={(e) => (setPatient(e.currentTarget.value), setPage(1))} w={260} />
+      </Group>
+      <QueryState query={orders}>
+        {(data) => (
+          <>
+            <OrderTable orders={data.results} />
+            {data.count > PAGE_SIZE && <Pagination total={Math.ceil(data.count / PAGE_SIZE)} value={page} onChange={setPage} />}
+          </>
+        )}
+      </QueryState>
+    </Stack>
+  );
+}
+
+export function WorklistPage({ me }: { me: Me }) {
+  const { t } = useTranslation();
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={3}>{t("radiology.worklist")}</Title>
+        {can.uploadDicom(me.roles) && (
+          <Button component={Link} to="/radiology/upload">
+            {t("nav.upload")}
+          </Button>
+        )}
+      </Group>
+      <Tabs defaultValue="studies" keepMounted={false}>
+        <Tabs.List>
+          <Tabs.Tab value="studies">{t("radiology.studies")}</Tabs.Tab>
+          <Tabs.Tab value="orders">{t("radiology.orders")}</Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="studies" pt="md">
+          <StudiesTab />
+        </Tabs.Panel>
+        <Tabs.Panel value="orders" pt="md">
+          <OrdersTab />
+        </Tabs.Panel>
+      </Tabs>
+    </Stack>
+  );
+}

@@ -1,0 +1,386 @@
+// The study viewer: Cornerstone3D stack viewport over the CDSS DICOMweb gateway, with series thumbnails,
+// wheel and slider scrolling, window/level, zoom, pan and a DICOM SEG labelmap overlay. Loaded lazily
+// (see ViewerLoader.tsx) so the first page load does not carry Cornerstone, its codecs or its workers.
+import { Alert, Badge, Button, Card, Group, Image, Loader, ScrollArea, SegmentedControl, Select, Slider, Stack, Switch, Text } from "@mantine/core";
+import { Enums as CoreEnums, RenderingEngine } from "@cornerstonejs/core";
+import type { StackViewport } from "@cornerstonejs/core";
+import { adaptersSEG } from "@cornerstonejs/adapters";
+import { Enums as ToolEnums, PanTool, StackScrollTool, ToolGroupManager, WindowLevelTool, ZoomTool, segmentation } from "@cornerstonejs/tools";
+import dicomParser from "dicom-parser";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { thumbnailUrl } from "../api/radiology";
+import type { Series } from "../api/types";
+import { addInstanceMetadata, metaData, startCornerstone } from "./cornerstone";
+import { TAG, imageIdsFor, qidoInstances, qidoSeries, retrieveInstance, seriesMetadata, sortInstances, value } from "./dicomweb";
+import type { SeriesSummary } from "./dicomweb";
+
+export interface OverlaySource {
+  key: string;
+  label: string;
+  load: () => Promise<ArrayBuffer>;
+}
+
+export interface StudyViewerProps {
+  studyId: number;
+  studyUid: string;
+  /** The API's series (for thumbnails by primary key). */
+  series: Series[];
+  /** Extra overlays, e.g. the SEG artifact of an AI result; the study's own SEG series are found by QIDO. */
+  overlays?: OverlaySource[];
+  /** Which overlay to show at first (its key). */
+  initialOverlay?: string;
+}
+
+type Tool = "wl" | "pan" | "zoom";
+const TOOL_NAMES: Record<Tool, string> = { wl: WindowLevelTool.toolName, pan: PanTool.toolName, zoom: ZoomTool.toolName };
+const NON_IMAGE = new Set(["SEG", "SR", "PR", "KO", "RTSTRUCT", "DOC"]);
+let counter = 0;
+
+/** The series a DICOM SEG was drawn on (ReferencedSeriesSequence), to show the overlay on the right images. */
+export function referencedSeries(buffer: ArrayBuffer): string | undefined {
+  try {
+    const dataSet = dicomParser.parseDicom(new Uint8Array(buffer), { untilTag: "x7fe00010" });
+    const item = dataSet.elements.x00081115?.items?.[0]?.dataSet;
+    return item?.string("x0020000e") ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const NO_OVERLAYS: OverlaySource[] = [];
+
+export default function StudyViewer({ studyId, studyUid, series, overlays = NO_OVERLAYS, initialOverlay }: StudyViewerProps) {
+  const { t } = useTranslation();
+  const element = useRef<HTMLDivElement>(null);
+  const ids = useMemo(() => {
+    counter += 1;
+    return { engine: `cdss-engine-${counter}`, viewport: `cdss-viewport-${counter}`, tools: `cdss-tools-${counter}` };
+  }, []);
+  const engine = useRef<RenderingEngine | null>(null);
+  const [ready, setReady] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [seriesList, setSeriesList] = useState<SeriesSummary[] | null>(null);
+  const [current, setCurrent] = useState<string | null>(null);
+  const [imageIds, setImageIds] = useState<string[]>([]);
+  const [loading, setLoading] = useState(false);
+  const [index, setIndex] = useState(0);
+  const [tool, setTool] = useState<Tool>("wl");
+  const [overlayKey, setOverlayKey] = useState<string | null>(initialOverlay ?? null);
+  const [segBuffer, setSegBuffer] = useState<ArrayBuffer | null>(null);
+  const [segState, setSegState] = useState<"none" | "loading" | "shown" | "error">("none");
+  const [segError, setSegError] = useState<string | null>(null);
+  const [segVisible, setSegVisible] = useState(true);
+  const [segOpacity, setSegOpacity] = useState(0.5);
+  const segmentationId = useRef<string | null>(null);
+
+  const pkByUid = useMemo(() => new Map(series.map((item) => [item.series_instance_uid, item.id])), [series]);
+  const imageSeries = (seriesList ?? []).filter((item) => !NON_IMAGE.has(item.modality));
+  const segSeries = (seriesList ?? []).filter((item) => item.modality === "SEG");
+  const overlayChoices: OverlaySource[] = useMemo(
+    () => [
+      ...overlays,
+      ...segSeries.map((item) => ({
+        key: `series:${item.uid}`,
+        label: t("viewer.segSeries", { description: item.description || item.uid.slice(-12) }),
+        load: async () => {
+          const instances = await qidoInstances(studyUid, item.uid);
+          const sop = value(instances[0] ?? {}, TAG.SOPInstanceUID);
+          if (!sop) throw new Error(t("viewer.segEmpty"));
+          return retrieveInstance(studyUid, item.uid, sop);
+        },
+      })),
+    ],
+    [overlays, seriesList, studyUid, t],
+  );
+
+  // 1. start Cornerstone, the rendering engine, the viewport and its tools
+  useEffect(() => {
+    let cancelled = false;
+    startCornerstone()
+      .then(() => {
+        if (cancelled || !element.current) return;
+        const renderingEngine = new RenderingEngine(ids.engine);
+        renderingEngine.enableElement({ viewportId: ids.viewport, type: CoreEnums.ViewportType.STACK, element: element.current });
+        const group = ToolGroupManager.createToolGroup(ids.tools);
+        if (group) {
+          for (const name of [WindowLevelTool.toolName, PanTool.toolName, ZoomTool.toolName, StackScrollTool.toolName]) group.addTool(name);
+          group.addViewport(ids.viewport, ids.engine);
+          group.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Primary }] });
+          group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Auxiliary }] });
+          group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
+          group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Wheel }] });
+        }
+        engine.current = renderingEngine;
+        setReady(true);
+      })
+      .catch((caught: unknown) => setError(String(caught)));
+    return () => {
+      cancelled = true;
+      ToolGroupManager.destroyToolGroup(ids.tools);
+      engine.current?.destroy();
+      engine.current = null;
+    };
+  }, [ids]);
+
+  // 2. the study's series by QIDO; the first image series is shown
+  useEffect(() => {
+    let cancelled = false;
+    qidoSeries(studyUid)
+      .then((list) => {
+        if (cancelled) return;
+        setSeriesList(list);
+        setCurrent((previous) => previous ?? list.find((item) => !NON_IMAGE.has(item.modality))?.uid ?? null);
+      })
+      .catch((caught: unknown) => !cancelled && setError(t("viewer.loadFailed", { detail: String(caught) })));
+    return () => {
+      cancelled = true;
+    };
+  }, [studyUid, t]);
+
+  // 3. the chosen series: metadata by WADO-RS, one wadors image id per frame, into the stack viewport
+  useEffect(() => {
+    if (!ready || !current) return;
+    let cancelled = false;
+    setLoading(true);
+    (async () => {
+      const instances = sortInstances(await seriesMetadata(studyUid, current));
+      const frames = imageIdsFor(studyUid, current, instances);
+      addInstanceMetadata(frames, instances);
+      if (cancelled) return;
+      const viewport = engine.current?.getViewport(ids.viewport) as StackViewport | undefined;
+      if (!viewport) return;
+      const middle = Math.floor(frames.length / 2);
+      await viewport.setStack(frames, middle);
+      viewport.render();
+      if (cancelled) return;
+      setImageIds(frames);
+      setIndex(middle);
+    })()
+      .catch((caught: unknown) => !cancelled && setError(t("viewer.loadFailed", { detail: String(caught) })))
+      .finally(() => !cancelled && setLoading(false));
+    return () => {
+      cancelled = true;
+    };
+  }, [ready, current, studyUid, ids, t]);
+
+  // keep the slider in step with wheel scrolling
+  useEffect(() => {
+    const node = element.current;
+    if (!node) return;
+    const onNewImage = (event: Event) => setIndex((event as CustomEvent<{ imageIdIndex: number }>).detail.imageIdIndex);
+    node.addEventListener(CoreEnums.Events.STACK_NEW_IMAGE, onNewImage);
+    return () => node.removeEventListener(CoreEnums.Events.STACK_NEW_IMAGE, onNewImage);
+  }, []);
+
+  // left mouse button tool
+  useEffect(() => {
+    const group = ToolGroupManager.getToolGroup(ids.tools);
+    if (!group || !ready) return;
+    for (const name of Object.values(TOOL_NAMES)) group.setToolPassive(name);
+    group.setToolActive(TOOL_NAMES[tool], { bindings: [{ mouseButton: ToolEnums.MouseBindings.Primary }] });
+    if (tool !== "pan") group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Auxiliary }] });
+    if (tool !== "zoom") group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
+  }, [tool, ready, ids]);
+
+  // 4. the chosen overlay's bytes (fetched once per choice, whatever re-renders); then the series it was drawn on
+  const choices = useRef(overlayChoices);
+  choices.current = overlayChoices;
+  const imageSeriesRef = useRef(imageSeries);
+  imageSeriesRef.current = imageSeries;
+  const currentRef = useRef(current);
+  currentRef.current = current;
+  const overlayAvailable = overlayChoices.some((choice) => choice.key === overlayKey);
+  useEffect(() => {
+    const source = choices.current.find((choice) => choice.key === overlayKey);
+    if (!source) {
+      setSegBuffer(null);
+      setSegState("none");
+      return;
+    }
+    let cancelled = false;
+    setSegState("loading");
+    setSegError(null);
+    source
+      .load()
+      .then((buffer) => {
+        if (cancelled) return;
+        const referenced = referencedSeries(buffer);
+        if (referenced && referenced !== currentRef.current && imageSeriesRef.current.some((item) => item.uid === referenced)) setCurrent(referenced);
+        setSegBuffer(buffer);
+      })
+      .catch((caught: unknown) => {
+        if (cancelled) return;
+        setSegState("error");
+        setSegError(String(caught));
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [overlayKey, overlayAvailable]);
+
+  // 5. the SEG as a labelmap on the shown stack
+  useEffect(() => {
+    if (!segBuffer || !imageIds.length || loading) return;
+    let cancelled = false;
+    const id = `seg-${ids.viewport}-${Date.now()}`;
+    (async () => {
+      const { labelMapImages } = await adaptersSEG.Cornerstone3D.Segmentation.createFromDICOMSegBuffer(imageIds, segBuffer, { metadataProvider: metaData });
+      if (cancelled) return;
+      const layer = (Array.isArray(labelMapImages[0]) ? labelMapImages[0] : labelMapImages) as { imageId: string }[];
+      segmentation.addSegmentations([
+        { segmentationId: id, representation: { type: ToolEnums.SegmentationRepresentations.Labelmap, data: { imageIds: layer.map((image) => image.imageId) } } },
+      ]);
+      segmentation.addLabelmapRepresentationToViewport(ids.viewport, [{ segmentationId: id }]);
+      segmentationId.current = id;
+      setSegState("shown");
+    })().catch((caught: unknown) => {
+      if (cancelled) return;
+      setSegState("error");
+      setSegError(String(caught));
+    });
+    return () => {
+      cancelled = true;
+      if (segmentationId.current === id) {
+        segmentation.removeSegmentationRepresentations(ids.viewport, { segmentationId: id });
+        segmentation.removeSegmentation(id);
+        segmentationId.current = null;
+      }
+    };
+  }, [segBuffer, imageIds, loading, ids]);
+
+  // toggle and opacity
+  useEffect(() => {
+    const id = segmentationId.current;
+    if (!id || segState !== "shown") return;
+    const type = ToolEnums.SegmentationRepresentations.Labelmap;
+    segmentation.config.visibility.setSegmentationRepresentationVisibility(ids.viewport, { segmentationId: id, type }, segVisible);
+    segmentation.config.style.setStyle({ type }, { fillAlpha: segOpacity, fillAlphaInactive: segOpacity, outlineOpacity: Math.min(1, segOpacity + 0.3) });
+    engine.current?.getViewport(ids.viewport)?.render();
+  }, [segVisible, segOpacity, segState, ids]);
+
+  function scrollTo(next: number) {
+    const viewport = engine.current?.getViewport(ids.viewport) as StackViewport | undefined;
+    setIndex(next);
+    void viewport?.setImageIdIndex(next);
+  }
+
+  function reset() {
+    const viewport = engine.current?.getViewport(ids.viewport) as StackViewport | undefined;
+    viewport?.resetCamera();
+    viewport?.resetProperties();
+    viewport?.render();
+  }
+
+  return (
+    <Card withBorder data-testid="study-viewer">
+      <Group align="flex-start" wrap="nowrap">
+        <ScrollArea h={560} w={150} type="auto">
+          <Stack gap="xs">
+            {seriesList === null && <Loader size="sm" />}
+            {imageSeries.map((item) => {
+              const pk = pkByUid.get(item.uid);
+              return (
+                <Card
+                  key={item.uid}
+                  p={4}
+                  withBorder
+                  onClick={() => setCurrent(item.uid)}
+                  style={{ cursor: "pointer", borderColor: item.uid === current ? "var(--mantine-color-blue-6)" : undefined }}
+                  data-testid="series-thumbnail"
+                >
+                  {pk !== undefined ? (
+                    <Image src={thumbnailUrl(studyId, pk)} alt={item.description} h={100} fit="contain" bg="black" fallbackSrc="" />
+                  ) : (
+                    <Text size="xs" c="dimmed" h={40}>
+                      {t("viewer.noThumbnail")}
+                    </Text>
+                  )}
+                  <Text size="xs" lineClamp={2}>
+                    {item.modality} {item.number ?? ""} {item.description}
+                  </Text>
+                  {item.instances !== undefined && (
+                    <Text size="xs" c="dimmed">
+                      {t("viewer.images", { count: Number(item.instances) })}
+                    </Text>
+                  )}
+                </Card>
+              );
+            })}
+          </Stack>
+        </ScrollArea>
+        <Stack style={{ flex: 1 }} gap="xs">
+          {error && (
+            <Alert color="red" role="alert">
+              {error}
+            </Alert>
+          )}
+          <Group gap="xs">
+            <SegmentedControl
+              size="xs"
+              value={tool}
+              onChange={(next) => setTool(next as Tool)}
+              data={[
+                { value: "wl", label: t("viewer.windowLevel") },
+                { value: "pan", label: t("viewer.pan") },
+                { value: "zoom", label: t("viewer.zoom") },
+              ]}
+            />
+            <Button size="xs" variant="default" onClick={reset}>
+              {t("viewer.reset")}
+            </Button>
+            {loading && <Loader size="xs" />}
+            <Text size="xs" c="dimmed">
+              {t("viewer.mouseHelp")}
+            </Text>
+          </Group>
+          <div
+            ref={element}
+            onContextMenu={(event) => event.preventDefault()}
+            style={{ width: "100%", height: 480, background: "black", position: "relative" }}
+            data-testid="viewport"
+          />
+          <Group gap="xs" wrap="nowrap">
+            <Text size="xs" w={90}>
+              {imageIds.length ? `${index + 1} / ${imageIds.length}` : "—"}
+            </Text>
+            <Slider
+              style={{ flex: 1 }}
+              min={0}
+              max={Math.max(0, imageIds.length - 1)}
+              value={index}
+              onChange={scrollTo}
+              disabled={imageIds.length < 2}
+              label={(slice) => slice + 1}
+              thumbLabel={t("viewer.slice")}
+            />
+          </Group>
+          <Group gap="md" align="center">
+            <Select
+              size="xs"
+              placeholder={overlayChoices.length ? t("viewer.chooseOverlay") : t("viewer.noOverlay")}
+              data={overlayChoices.map((choice) => ({ value: choice.key, label: choice.label }))}
+              value={overlayKey}
+              onChange={setOverlayKey}
+              clearable
+              disabled={!overlayChoices.length}
+              w={280}
+              aria-label={t("viewer.overlay")}
+            />
+            <Switch size="sm" label={t("viewer.showOverlay")} checked={segVisible} onChange={(event) => setSegVisible(event.currentTarget.checked)} disabled={segState !== "shown"} />
+            <Group gap={6} w={220} wrap="nowrap">
+              <Text size="xs">{t("viewer.opacity")}</Text>
+              <Slider style={{ flex: 1 }} min={0} max={1} step={0.05} value={segOpacity} onChange={setSegOpacity} disabled={segState !== "shown"} thumbLabel={t("viewer.opacity")} />
+            </Group>
+            {segState === "loading" && <Loader size="xs" />}
+            {segState === "shown" && <Badge color="grape">{t("viewer.overlayShown")}</Badge>}
+          </Group>
+          {segState === "error" && (
+            <Alert color="orange">{t("viewer.overlayFailed", { detail: segError })}</Alert>
+          )}
+        </Stack>
+      </Group>
+    </Card>
+  );
+}

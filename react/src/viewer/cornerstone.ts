@@ -1,0 +1,46 @@
+// Cornerstone3D, started once per page load. Only the lazily loaded viewer chunk imports this file.
+import { Enums, imageLoadPoolManager, imageLoader, init as coreInit, metaData } from "@cornerstonejs/core";
+import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
+import {
+  PanTool,
+  StackScrollTool,
+  WindowLevelTool,
+  ZoomTool,
+  addTool,
+  init as toolsInit,
+} from "@cornerstonejs/tools";
+
+import { withRetry } from "./dicomweb";
+
+let started: Promise<void> | null = null;
+
+export function startCornerstone(): Promise<void> {
+  started ??= (async () => {
+    coreInit();
+    dicomImageLoader.init({ maxWebWorkers: Math.max(1, Math.min(4, (navigator.hardwareConcurrency ?? 2) - 1)) });
+    // Few frames in flight at once (the gateway is rate-limited per client), and retries on 429.
+    imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Interaction, 4);
+    imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Prefetch, 2);
+    imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Thumbnail, 1);
+    const wadors = dicomImageLoader.wadors.loadImage;
+    imageLoader.registerImageLoader("wadors", (imageId: string, options?: Record<string, unknown>) => ({
+      promise: withRetry(() => wadors(imageId, options as never).promise),
+    }));
+    toolsInit();
+    for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool]) addTool(tool);
+  })();
+  return started;
+}
+
+export function addInstanceMetadata(imageIds: string[], instances: Record<string, unknown>[]): void {
+  // one metadata record per frame image id (a multi-frame instance repeats its record)
+  let index = 0;
+  for (const instance of instances) {
+    const frames = Number((instance["00280008"] as { Value?: unknown[] } | undefined)?.Value?.[0] ?? 1) || 1;
+    for (let frame = 0; frame < frames && index < imageIds.length; frame++, index++) {
+      dicomImageLoader.wadors.metaDataManager.add(imageIds[index], instance as never);
+    }
+  }
+}
+
+export { metaData };

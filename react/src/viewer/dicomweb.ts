@@ -1,0 +1,145 @@
+// Reading a study through the CDSS DICOMweb gateway (/api/radiology/dicom-web): QIDO-RS for series and
+// instances, WADO-RS for metadata, frames (wadors: image ids) and whole instances (a DICOM SEG).
+// Same origin, so the session cookie goes with every request; GETs need no CSRF header.
+import { ApiError, SESSION_EXPIRED_EVENT } from "../api/client";
+import { DICOMWEB_ROOT } from "../api/radiology";
+
+export type DicomJson = Record<string, { vr?: string; Value?: unknown[]; BulkDataURI?: string } | undefined>;
+
+export const TAG = {
+  SOPInstanceUID: "00080018",
+  SOPClassUID: "00080016",
+  Modality: "00080060",
+  SeriesInstanceUID: "0020000E",
+  SeriesDescription: "0008103E",
+  SeriesNumber: "00200011",
+  InstanceNumber: "00200013",
+  NumberOfFrames: "00280008",
+  ImagePositionPatient: "00200032",
+  ImageOrientationPatient: "00200037",
+  NumberOfSeriesRelatedInstances: "00201209",
+} as const;
+
+export function value<T = string>(item: DicomJson, tag: string): T | undefined {
+  return item[tag]?.Value?.[0] as T | undefined;
+}
+
+const RETRIES = 6;
+
+function httpStatus(error: unknown): number | undefined {
+  const value = error as { status?: number; request?: { status?: number }; xhr?: { status?: number } } | null;
+  return value?.status ?? value?.request?.status ?? value?.xhr?.status;
+}
+
+/** A frame answered 429 (nginx's rate limit) or 503 is tried again after a growing pause, not shown broken. */
+export async function withRetry<T>(load: () => Promise<T>, wait = (ms: number) => new Promise((done) => setTimeout(done, ms))): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await load();
+    } catch (error) {
+      const status = httpStatus(error);
+      if (attempt >= RETRIES || (status !== 429 && status !== 503)) throw error;
+      await wait(Math.min(8000, 250 * 2 ** attempt));
+    }
+  }
+}
+
+async function get(path: string, accept: string): Promise<Response> {
+  return withRetry(async () => {
+    const response = await fetch(`${DICOMWEB_ROOT}/${path}`, { headers: { Accept: accept }, credentials: "same-origin" });
+    if (response.status === 401) window.dispatchEvent(new Event(SESSION_EXPIRED_EVENT));
+    if (!response.ok) throw new ApiError(response.status, null);
+    return response;
+  });
+}
+
+async function json(path: string): Promise<DicomJson[]> {
+  const response = await get(path, "application/dicom+json");
+  if (response.status === 204) return [];
+  return (await response.json()) as DicomJson[];
+}
+
+export interface SeriesSummary {
+  uid: string;
+  modality: string;
+  description: string;
+  number?: number;
+  instances?: number;
+}
+
+export async function qidoSeries(studyUid: string): Promise<SeriesSummary[]> {
+  const rows = await json(`studies/${studyUid}/series`);
+  return rows
+    .map((row) => ({
+      uid: value(row, TAG.SeriesInstanceUID) ?? "",
+      modality: value(row, TAG.Modality) ?? "",
+      description: value(row, TAG.SeriesDescription) ?? "",
+      number: value<number>(row, TAG.SeriesNumber),
+      instances: value<number>(row, TAG.NumberOfSeriesRelatedInstances),
+    }))
+    .sort((a, b) => (a.number ?? 0) - (b.number ?? 0));
+}
+
+export async function qidoInstances(studyUid: string, seriesUid: string): Promise<DicomJson[]> {
+  return json(`studies/${studyUid}/series/${seriesUid}/instances`);
+}
+
+export async function seriesMetadata(studyUid: string, seriesUid: string): Promise<DicomJson[]> {
+  return json(`studies/${studyUid}/series/${seriesUid}/metadata`);
+}
+
+/** Slices in anatomical order: along the slice normal when positions are known, else by InstanceNumber. */
+export function sortInstances(instances: DicomJson[]): DicomJson[] {
+  const orientation = instances[0]?.[TAG.ImageOrientationPatient]?.Value as number[] | undefined;
+  const withPosition = instances.every((item) => (item[TAG.ImagePositionPatient]?.Value?.length ?? 0) === 3);
+  if (orientation?.length === 6 && withPosition) {
+    const [a, b, c, d, e, f] = orientation.map(Number);
+    const normal = [b * f - c * e, c * d - a * f, a * e - b * d];
+    const distance = (item: DicomJson) => {
+      const position = (item[TAG.ImagePositionPatient]!.Value as number[]).map(Number);
+      return position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2];
+    };
+    return [...instances].sort((x, y) => distance(x) - distance(y));
+  }
+  return [...instances].sort((x, y) => Number(value(x, TAG.InstanceNumber) ?? 0) - Number(value(y, TAG.InstanceNumber) ?? 0));
+}
+
+/** One wadors: image id per frame, absolute so the loader's XHR needs no base. */
+export function imageIdsFor(studyUid: string, seriesUid: string, instances: DicomJson[], origin = window.location.origin): string[] {
+  return instances.flatMap((item) => {
+    const sop = value(item, TAG.SOPInstanceUID);
+    const frames = Number(value(item, TAG.NumberOfFrames) ?? 1) || 1;
+    return Array.from(
+      { length: frames },
+      (_, index) => `wadors:${origin}${DICOMWEB_ROOT}/studies/${studyUid}/series/${seriesUid}/instances/${sop}/frames/${index + 1}`,
+    );
+  });
+}
+
+/** The first part of a multipart/related body (WADO-RS answers whole instances that way). */
+export function firstMultipartPart(body: ArrayBuffer, contentType: string): ArrayBuffer {
+  const match = /boundary="?([^";]+)"?/i.exec(contentType);
+  if (!match) return body;
+  const bytes = new Uint8Array(body);
+  const boundary = new TextEncoder().encode(`--${match[1]}`);
+  const find = (pattern: Uint8Array, from: number) => {
+    outer: for (let i = from; i <= bytes.length - pattern.length; i++) {
+      for (let j = 0; j < pattern.length; j++) if (bytes[i + j] !== pattern[j]) continue outer;
+      return i;
+    }
+    return -1;
+  };
+  const start = find(boundary, 0);
+  if (start < 0) return body;
+  const headersEnd = find(new TextEncoder().encode("\r\n\r\n"), start);
+  const end = find(boundary, headersEnd + 4);
+  if (headersEnd < 0 || end < 0) return body;
+  return body.slice(headersEnd + 4, end - 2); // the part ends with CRLF before the next boundary
+}
+
+/** A whole instance as Part-10 bytes (e.g. the study's DICOM SEG). */
+export async function retrieveInstance(studyUid: string, seriesUid: string, sopUid: string): Promise<ArrayBuffer> {
+  const response = await get(`studies/${studyUid}/series/${seriesUid}/instances/${sopUid}`, 'multipart/related; type="application/dicom"');
+  const body = await response.arrayBuffer();
+  return firstMultipartPart(body, response.headers.get("Content-Type") ?? "");
+}
