@@ -299,7 +299,7 @@ RADIOLOGY_ZIP_MAX_RATIO = env.int("RADIOLOGY_ZIP_MAX_RATIO", default=100)  # unc
 RADIOLOGY_CHANGES_BATCH = env.int("RADIOLOGY_CHANGES_BATCH", default=200)
 # Threads that store checked files in Orthanc while the next ones are checked (1: one after another, the
 # tested default; 2-4 measured faster, see docs/radiology.md).
-RADIOLOGY_UPLOAD_CONCURRENCY = env.int("RADIOLOGY_UPLOAD_CONCURRENCY", default=1)
+RADIOLOGY_UPLOAD_CONCURRENCY = env.int("RADIOLOGY_UPLOAD_CONCURRENCY", default=4)
 # Django's own cap on multipart parts must not be lower than ours; uploads go to temp files, never memory.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(RADIOLOGY_UPLOAD_MAX_FILES, 100)
 CELERY_BEAT_SCHEDULE["radiology-changes-feed"] = {"task": "radiology.import_changes", "schedule": 15.0}
