@@ -1,0 +1,161 @@
+"""Benchmark: one MRI segmentation job on a 95-slice series, stage by stage, against the forward pass of a
+reference network on the same volume, measured in the same run; then jobs per minute with one consumer.
+
+    cd ai-server && .venv/bin/python benchmarks/mri_job.py [--jobs 5]
+
+Goal (issue #7): all stages but the forward pass together take no longer than the reference forward pass
+(MONAI UNet, channels 16..256, strides 2, 2 residual units). Runs on the servers `scripts/services.sh up`
+starts (RabbitMQ vhost cdss_ai_test, Orthanc, the object store) and on CUDA when present.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pika
+import pydicom
+import requests
+import torch
+from monai.networks.nets import UNet
+
+from ai_server import synthetic
+from ai_server.config import Settings
+from ai_server.consumer import Consumer
+from ai_server.jobs import JobRunner, Services
+from ai_server.messaging import CREATE_KEY, EXCHANGE, QUEUES, connection_parameters, declare
+from ai_server.registry import Registry
+from ai_server.storage import ObjectStore
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGES = ("queue_wait", "fetch", "volume", "preprocessing", "forward", "postprocessing", "writing")
+
+
+def bench_settings() -> Settings:
+    base = Settings(_env_file=ROOT / ".env")
+    url = urlsplit(base.rabbitmq_url)
+    return base.model_copy(
+        update={
+            "rabbitmq_url": urlunsplit(url._replace(path="/cdss_ai_test")),
+            "s3_bucket_prefix": f"bench{uuid.uuid4().hex[:6]}-",
+            "model_cache_dir": ROOT / "var" / "bench-model-cache",
+        }
+    )
+
+
+def reference_forward(shape: tuple[int, ...], device: torch.device, repeats: int = 3) -> float:
+    """Median forward time of the reference UNet on a volume of `shape` (padded to a multiple of 16)."""
+    net = UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2).to(device).eval()
+    padded = [((size + 15) // 16) * 16 for size in shape]
+    x = torch.randn(1, 1, *padded, device=device)
+    times = []
+    with torch.inference_mode():
+        net(x)  # warm-up
+        for _ in range(repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            net(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run_jobs(services: Services, settings: Settings, study_uid: str, count: int) -> tuple[list[dict], float]:
+    connection = pika.BlockingConnection(connection_parameters(settings.rabbitmq_url))
+    channel = connection.channel()
+    declare(channel)
+    for queue in QUEUES:
+        channel.queue_purge(queue)
+    started = time.perf_counter()
+    for _ in range(count):
+        job = {
+            "job_id": str(uuid.uuid4()),
+            "attempt": 1,
+            "model": "mri-lesion-demo",
+            "model_version": None,
+            "input": {"kind": "dicom-study", "study_instance_uid": study_uid, "series_instance_uids": []},
+            "requested_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        }
+        channel.basic_publish(EXCHANGE, CREATE_KEY, json.dumps(job).encode(), pika.BasicProperties(delivery_mode=2))
+    consumer = Consumer(JobRunner(services), settings.rabbitmq_url)
+    thread = threading.Thread(target=consumer.run, kwargs={"max_jobs": count})
+    thread.start()
+    thread.join()
+    elapsed = time.perf_counter() - started
+    results = []
+    while len(results) < count:
+        method, _props, body = channel.basic_get("ai_results", auto_ack=True)
+        if method is None:
+            time.sleep(0.1)
+            continue
+        results.append(json.loads(body))
+    connection.close()
+    return results, elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=5, help="jobs for the throughput figure (default 5)")
+    args = parser.parse_args()
+
+    settings = bench_settings()
+    store = ObjectStore(settings)
+    registry = Registry(store, settings.models_bucket, settings.model_cache_dir, "cpu")
+    for directory in sorted((ROOT / "ai-server" / "models").glob("mri-*/*/")):
+        registry.add(directory)
+    services = Services.build(settings)
+
+    case = synthetic.make_case(seed=11, lesion_radius_mm=12.0)
+    study_uid = pydicom.uid.generate_uid()
+    files = synthetic.write_series(case.volume, case.spacing, study_instance_uid=study_uid, patient_id="BENCH-1")
+    with requests.Session() as session:
+        for data in files:
+            session.post(
+                f"{settings.orthanc_url}/instances",
+                data=data,
+                auth=(settings.orthanc_username, settings.orthanc_password),
+                timeout=30,
+            ).raise_for_status()
+    device = services.device.torch_device
+    print(f"device: {services.device.describe()}; torch threads: {torch.get_num_threads()}")
+    print(f"series: {len(files)} slices, volume {case.volume.shape}")
+
+    run_jobs(
+        services, settings, study_uid, 1
+    )  # warm-up: first-call costs (imports, allocator) are not the steady state
+    [result], _ = run_jobs(services, settings, study_uid, 1)
+    if result["status"] != "COMPLETED":
+        print(f"the job failed: {result['reason']}", file=sys.stderr)
+        return 1
+    timings = result["timings"]
+    reference = reference_forward(case.volume.shape, device)
+    print(
+        f"\nMRI job, {len(files)}-slice series (lesion {case.lesion_ml:.1f} mL true, "
+        f"{result['metrics'].get('volume_ml', {}).get('lesion', 'n/a')} mL reported)"
+    )
+    for stage in STAGES:
+        print(f"  {stage:<15} {timings.get(stage, 0.0) * 1000:9.1f} ms")
+    print(f"  {'total':<15} {timings['total'] * 1000:9.1f} ms  (from taking the job to its result)")
+    overhead = sum(timings.get(stage, 0.0) for stage in STAGES if stage not in ("forward", "queue_wait"))
+    print(f"\nreference forward pass (MONAI UNet 16..256, same volume): {reference * 1000:.1f} ms")
+    print(f"all stages but the forward pass (fetch..writing, without queue wait): {overhead * 1000:.1f} ms")
+    print(f"ratio overhead / reference forward = {overhead / reference:.2f}  (goal: <= 1.0)")
+
+    results, elapsed = run_jobs(services, settings, study_uid, args.jobs)
+    completed = sum(r["status"] == "COMPLETED" for r in results)
+    print(
+        f"\nthroughput, one consumer: {args.jobs} jobs in {elapsed:.1f} s = {args.jobs / elapsed * 60:.1f} jobs/min "
+        f"({completed} completed)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
