@@ -25,7 +25,7 @@ import json, sys
 from pathlib import Path
 from ai_server import synthetic
 out, patient_id = Path(sys.argv[1]), sys.argv[2]
-case = synthetic.make_case(seed=4242, lesion_radius_mm=11.0)
+case = synthetic.make_case(seed=2026, lesion_radius_mm=12.0)
 for index, data in enumerate(synthetic.write_series(case.volume, case.spacing, patient_id=patient_id)):
     (out / f"IM{index:04d}.dcm").write_bytes(data)
 print(json.dumps({"lesion_ml": case.lesion_ml}))

@@ -132,3 +132,16 @@ def test_an_unconfirmed_result_leaves_the_job_for_redelivery(runner, settings, e
     assert JobRunner(runner.services, BrokerAway()).handle(json.dumps(job).encode()) is Decision.REQUEUE
     # the result was stored first, so the next delivery only announces it
     assert runner.services.store.get(settings.artifacts_bucket, result_key(job["job_id"])) is not None
+
+
+def test_multipart_answers_are_split_into_their_parts():
+    from ai_server.orthanc import DependencyDown, multipart_parts
+
+    part = b"--b1\r\nContent-Type: application/dicom\r\n\r\n"
+    body = part + b"first\r\n" + part + b"\r\nsecond\r\n--b1--\r\n"
+    assert multipart_parts(body, 'multipart/related; type="application/dicom"; boundary=b1') == [
+        b"first",
+        b"\r\nsecond",
+    ]
+    with pytest.raises(DependencyDown, match="instead of multipart/related"):
+        multipart_parts(body, "application/json")

@@ -72,6 +72,13 @@ class FakeOrthanc:
     def instance_file(self, orthanc_instance_id: str) -> bytes:
         return self.files[orthanc_instance_id]
 
+    def series_files(self, study_instance_uid: str, series_instance_uid: str) -> list[bytes]:
+        return [
+            self.files[i]
+            for i, h in self.headers.items()
+            if (h.StudyInstanceUID, h.SeriesInstanceUID) == (study_instance_uid, series_instance_uid)
+        ]
+
     def store(self, dicom_bytes: bytes) -> dict:
         self.stored.append(dicom_bytes)
         instance_id = self.add(dicom_bytes)

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import pika
@@ -76,7 +76,11 @@ class Consumer:
             logger.info("consuming %s", JOBS_QUEUE)
             stop_requested_at = None
             while True:
-                connection.process_data_events(time_limit=0.5)
+                if self.current is None:
+                    connection.process_data_events(time_limit=0.5)
+                else:  # wake as soon as the job ends: the next message comes only after this one's ack
+                    wait([self.current.future], timeout=0.05)
+                    connection.process_data_events(time_limit=0)
                 self._finish_if_done(channel)
                 if max_jobs is not None and self.jobs_done >= max_jobs and self.current is None:
                     self.stopping.set()

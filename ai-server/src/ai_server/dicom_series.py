@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ai_server.pipelines.base import JobFailed
 
@@ -108,9 +109,29 @@ def _rescale(ds: Dataset, pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32) * slope + intercept
 
 
+# Native little-endian pixel data of one plain greyscale frame is read straight from its bytes: pydicom's
+# general decoder costs about a millisecond per slice, a tenth of a job's non-model time on a 95-slice series.
+_NATIVE_LITTLE_ENDIAN = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
+
+
+def _native_frame(ds: Dataset) -> np.ndarray | None:
+    if ds.file_meta.get("TransferSyntaxUID") not in _NATIVE_LITTLE_ENDIAN or "NumberOfFrames" in ds:
+        return None
+    if ds.get("SamplesPerPixel", 1) != 1 or ds.get("BitsAllocated") not in (8, 16):
+        return None
+    dtype = np.dtype(f"<{'i' if ds.get('PixelRepresentation', 0) else 'u'}{ds.BitsAllocated // 8}")
+    expected = ds.Rows * ds.Columns * dtype.itemsize
+    data = ds.PixelData
+    signed_partial = ds.get("PixelRepresentation", 0) and ds.get("BitsStored") != ds.BitsAllocated
+    if len(data) < expected or signed_partial:
+        return None  # let pydicom decode (or reject) it: too short, or signed samples needing sign extension
+    return np.frombuffer(data, dtype=dtype, count=ds.Rows * ds.Columns).reshape(ds.Rows, ds.Columns)
+
+
 def _pixels(ds: Dataset, series: str) -> np.ndarray:
     try:
-        return ds.pixel_array
+        native = _native_frame(ds)
+        return native if native is not None else ds.pixel_array
     except Exception as exc:  # pydicom raises many types for truncated or undecodable pixel data
         raise JobFailed(
             f"series {series}: pixel data of instance {ds.get('SOPInstanceUID', '?')} cannot be decoded ({exc})"

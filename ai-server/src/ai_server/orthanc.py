@@ -1,4 +1,7 @@
-"""The few Orthanc REST calls the pipelines need (read a study's series, store a DICOM SEG back)."""
+"""The few Orthanc calls the pipelines need: find a study and its series (REST), read a whole series in
+one WADO-RS request (DICOMweb plugin), store a DICOM SEG back (REST)."""
+
+import re
 
 import requests
 
@@ -52,6 +55,18 @@ class OrthancClient:
         response.raise_for_status()
         return response.content
 
+    def series_files(self, study_instance_uid: str, series_instance_uid: str) -> list[bytes]:
+        """Every instance of a series, in one request (one multipart/related answer, not one per slice)."""
+        response = self._call(
+            "GET",
+            f"/dicom-web/studies/{study_instance_uid}/series/{series_instance_uid}",
+            headers={"Accept": 'multipart/related; type="application/dicom"'},
+        )
+        if response.status_code == 404:
+            raise InvalidJob(f"series {series_instance_uid} is no longer in the PACS")
+        response.raise_for_status()
+        return multipart_parts(response.content, response.headers.get("Content-Type", ""))
+
     def store(self, dicom: bytes) -> dict:
         response = self._call("POST", "/instances", data=dicom, headers={"Content-Type": "application/dicom"})
         response.raise_for_status()
@@ -59,3 +74,19 @@ class OrthancClient:
 
     def ping(self) -> None:
         self._call("GET", "/system").raise_for_status()
+
+
+def multipart_parts(body: bytes, content_type: str) -> list[bytes]:
+    """The bodies of a multipart/related answer (RFC 2046), in order."""
+    found = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not found:
+        raise DependencyDown(f"Orthanc answered {content_type or 'no content type'} instead of multipart/related")
+    delimiter = b"--" + found.group(1).encode()
+    parts = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):  # the closing delimiter
+            break
+        _headers, separator, content = chunk.partition(b"\r\n\r\n")
+        if separator:
+            parts.append(content.removesuffix(b"\r\n"))
+    return parts

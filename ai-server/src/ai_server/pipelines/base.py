@@ -57,7 +57,7 @@ class JobContext(Protocol):
 
     @property
     def orthanc(self) -> Any:
-        """ai_server.orthanc.OrthancClient: series_of_study, instances_of_series, instance_file, store."""
+        """ai_server.orthanc.OrthancClient: find_study, series_of_study, series_files, instance_file, store."""
 
 
 class Pipeline(Protocol):

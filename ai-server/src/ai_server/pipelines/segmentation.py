@@ -12,7 +12,6 @@ import contextlib
 import gzip
 import io
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import highdicom as hd
@@ -37,7 +36,6 @@ SEQUENCE_PATTERNS = [
     ("T2", re.compile(r"t2|\btse\b|\bfse\b", re.I)),
 ]
 OVERLAYS = 3  # key slices drawn: those with the largest lesion area
-FETCH_WORKERS = 8  # Orthanc answers instance requests in parallel; parsing stays in this thread
 
 
 def guess_sequence(description: str, header: pydicom.Dataset | None = None) -> str | None:
@@ -99,7 +97,7 @@ class SegmentationPipeline:
         prep = manifest["preprocessing"]
         with ctx.stage("fetch"):
             chosen = self.choose_series(job["input"], manifest["input"], ctx)
-            instances = [self.fetch(series, ctx) for series in chosen]
+            instances = [self.fetch(job["input"]["study_instance_uid"], series, ctx) for series in chosen]
         with ctx.stage("volume"):
             volumes = [read_series(datasets) for datasets in instances]
         ctx.progress("preprocessing", 0.0)
@@ -168,14 +166,11 @@ class SegmentationPipeline:
             guess = guess_sequence(description, pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True))
         return guess
 
-    def fetch(self, series: dict, ctx: JobContext) -> list[pydicom.Dataset]:
-        ids = series["Instances"]
-        datasets = []
-        with ThreadPoolExecutor(FETCH_WORKERS) as pool:
-            for n, data in enumerate(pool.map(ctx.orthanc.instance_file, ids), start=1):
-                datasets.append(pydicom.dcmread(io.BytesIO(data)))
-                if n % 25 == 0 or n == len(ids):
-                    ctx.progress("fetching", n / len(ids))
+    def fetch(self, study_uid: str, series: dict, ctx: JobContext) -> list[pydicom.Dataset]:
+        files = ctx.orthanc.series_files(study_uid, series["MainDicomTags"]["SeriesInstanceUID"])
+        ctx.progress("fetching", 0.5)
+        datasets = [pydicom.dcmread(io.BytesIO(data)) for data in files]
+        ctx.progress("fetching", 1.0)
         return datasets
 
     # --- preprocessing, forward, back to the source grid ---------------------------------------------
