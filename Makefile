@@ -95,6 +95,8 @@ bench: install ## benchmarks (each prints a ratio against a baseline measured in
 	cd backend && .venv/bin/python benchmarks/fhir_sync_throughput.py
 	cd backend && .venv/bin/python benchmarks/upload_throughput.py
 	cd ai-server && .venv/bin/python benchmarks/mri_job.py
+	scripts/run.sh >/dev/null  # the next one measures the running stack through nginx (make stop stops it)
+	cd backend && .venv/bin/python benchmarks/notification_latency.py
 
 models: $(AI_VENV)/.installed ## retrain every shipped AI model (ai-server/training) and check its metrics against its card
 	$(AI_VENV)/bin/pip install -q -r ai-server/requirements-training.txt

@@ -72,3 +72,54 @@ def token_headers(http, base_url, env):
         return {"Authorization": f"Token {response.json()['token']}"}
 
     return issue
+
+
+# Writes a 95-slice series from the MNI template with one lesion of known size, with the ai-server's own
+# generator (its virtualenv has the template), and prints the lesion's true volume.
+MAKE_SERIES = """
+import json, sys
+from pathlib import Path
+from ai_server import synthetic
+out, patient_id = Path(sys.argv[1]), sys.argv[2]
+case = synthetic.make_case(seed=2026, lesion_radius_mm=12.0)
+for index, data in enumerate(synthetic.write_series(case.volume, case.spacing, patient_id=patient_id)):
+    (out / f"IM{index:04d}.dcm").write_bytes(data)
+print(json.dumps({"lesion_ml": case.lesion_ml}))
+"""
+
+
+@pytest.fixture(scope="session")
+def lesion_study(base_url, env, tmp_path_factory) -> dict:
+    """A study a RIB uploaded for an EMR patient (matched by MRN): {"id", "study_instance_uid", "patient",
+    "true_ml", "instances"}, the input of the AI tests."""
+    import json
+    import subprocess
+
+    with requests.Session() as http:
+        http.verify, http.trust_env = False, False
+        token = http.post(f"{base_url}/api/auth/token", timeout=10,
+                          json={"username": "radiologist", "password": env["DEMO_PASSWORD"]})  # fmt: skip
+        assert token.status_code == 201, token.text
+        http.headers["Authorization"] = f"Token {token.json()['token']}"
+        patient = http.get(f"{base_url}/api/patients", timeout=10).json()["results"][0]
+        out = tmp_path_factory.mktemp("lesion-series")
+        made = subprocess.run(  # noqa: S603 - the project's own interpreter and script
+            [str(ROOT / "ai-server" / ".venv" / "bin" / "python"), "-c", MAKE_SERIES, str(out), patient["mrn"]],
+            check=True, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        files = sorted(out.glob("*.dcm"))
+        uploaded = http.post(
+            f"{base_url}/api/radiology/uploads", timeout=300,
+            files=[("files", (path.name, path.read_bytes(), "application/dicom")) for path in files],
+        )  # fmt: skip
+        assert uploaded.status_code in (200, 201), uploaded.text
+        assert uploaded.json()["counts"]["rejected"] == 0
+        [study] = uploaded.json()["studies"]
+        http.delete(f"{base_url}/api/auth/token", timeout=10)
+    return {
+        "id": study["id"],
+        "study_instance_uid": study["study_instance_uid"],
+        "patient": patient,
+        "true_ml": json.loads(made.stdout)["lesion_ml"],
+        "instances": len(files),
+    }

@@ -5,7 +5,6 @@ final. Then an omics risk job from an uploaded expression profile, and the refus
 
 import asyncio
 import json
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,21 +14,7 @@ import requests
 import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
-AI_PYTHON = ROOT / "ai-server" / ".venv" / "bin" / "python"
 MODELS = ROOT / "ai-server" / "models"
-
-# Writes the series with the ai-server's own generator (its virtualenv has the MNI template) and prints
-# the lesion's true volume.
-MAKE_SERIES = """
-import json, sys
-from pathlib import Path
-from ai_server import synthetic
-out, patient_id = Path(sys.argv[1]), sys.argv[2]
-case = synthetic.make_case(seed=2026, lesion_radius_mm=12.0)
-for index, data in enumerate(synthetic.write_series(case.volume, case.spacing, patient_id=patient_id)):
-    (out / f"IM{index:04d}.dcm").write_bytes(data)
-print(json.dumps({"lesion_ml": case.lesion_ml}))
-"""
 
 
 def session_login(http, base_url, env, username: str) -> dict[str, str]:
@@ -95,26 +80,11 @@ def fhir_base(env) -> str:
     return values.get("FHIR_BASE_URL") or env["FHIR_BASE_URL"]
 
 
-def test_mri_analysis_from_upload_to_an_approved_fhir_report(http, base_url, env, token_headers, tls_context, tmp_path):
+def test_mri_analysis_from_upload_to_an_approved_fhir_report(
+    http, base_url, env, token_headers, tls_context, lesion_study
+):
     rib = token_headers("radiologist")
-    patient = http.get(f"{base_url}/api/patients", headers=rib, timeout=10).json()["results"][0]
-    made = subprocess.run(  # noqa: S603 - the project's own interpreter and script
-        [str(AI_PYTHON), "-c", MAKE_SERIES, str(tmp_path), patient["mrn"]],
-        check=True, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    true_ml = json.loads(made.stdout)["lesion_ml"]
-    files = sorted(tmp_path.glob("*.dcm"))
-    uploaded = http.post(
-        f"{base_url}/api/radiology/uploads",
-        files=[("files", (path.name, path.read_bytes(), "application/dicom")) for path in files],
-        headers=rib,
-        timeout=300,
-    )
-    assert uploaded.status_code in (200, 201), uploaded.text
-    assert uploaded.json()["counts"]["rejected"] == 0
-    studies = http.get(f"{base_url}/api/radiology/studies", params={"patient": patient["emr_uuid"]}, headers=rib,
-                       timeout=10).json()["results"]  # fmt: skip
-    study = next(s for s in studies if s["number_of_instances"] == len(files))
+    study, true_ml = lesion_study, lesion_study["true_ml"]
 
     doctor = session_login(http, base_url, env, "doctor")
     notifications = Notifications(base_url, http.cookies, tls_context)

@@ -17,8 +17,10 @@ SCREENSHOTS = ROOT / "var" / "screenshots"
 from playwright import sync_api as playwright_sync  # noqa: E402 - after the constants the docstring names
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Per module: Playwright's sync API keeps an event loop running while it is open, which would stop
+    the later (non-browser) tests from using asyncio.run."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make install` installs the Debian package chromium"
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(

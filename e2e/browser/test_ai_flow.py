@@ -66,12 +66,11 @@ def test_doctor_requests_omics_risk_and_rib_approves(registered_tasks, sign_in, 
 
 @pytest.mark.timeout(420)
 def test_doctor_requests_segmentation_and_rib_approves(
-    registered_tasks, sign_in, log_in, base_url, screenshot, browser
+    registered_tasks, sign_in, log_in, base_url, screenshot, browser, lesion_study
 ):
     assert "segmentation" in registered_tasks
     page = sign_in("doctor")
-    page.goto(f"{base_url}/radiology")
-    page.locator("table a[href^='/radiology/studies/']").first.click()
+    page.goto(f"{base_url}/radiology/studies/{lesion_study['id']}")
     page.get_by_role("button", name="분석 요청").click()
     page.wait_for_url(re.compile(r"/ai/jobs/[0-9a-f-]+$"))
     job_path = page.url.split("://", 1)[1].split("/", 1)[1]

@@ -127,17 +127,6 @@ def fhir_workers(tmp_path, fhir):
 
 
 @pytest.fixture
-def role_groups(db):
-    """The role groups (a data migration) again: a transactional test before this one flushed them."""
-    from django.contrib.auth.models import Group
-
-    from acct.roles import Role
-
-    for role in Role.values:
-        Group.objects.get_or_create(name=role)
-
-
-@pytest.fixture
 def make_patients():
     from emr.models import Patient
 

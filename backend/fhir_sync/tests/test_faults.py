@@ -22,7 +22,7 @@ from fhir_sync.services import dead_letter_replay
 
 from .conftest import children_of, database_url, fhir_faults, queue_depth, resources_for, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("role_groups")]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def _queue(patients) -> None:
