@@ -78,6 +78,27 @@ def token_client(make_user):
     return make
 
 
+# A token client per role, for the apps' API tests.
+@pytest.fixture
+def doctor(token_client):
+    return token_client("DOCTOR")
+
+
+@pytest.fixture
+def rib(token_client):
+    return token_client("RIB")
+
+
+@pytest.fixture
+def nurse(token_client):
+    return token_client("NURSE")
+
+
+@pytest.fixture
+def ops(token_client):
+    return token_client("OPS")
+
+
 @pytest.fixture(autouse=True)
 def _truncate_audit_after_transactional_tests(request):
     """Django flushes transactional tests with DELETE, which the audit triggers refuse; TRUNCATE them first

@@ -145,3 +145,23 @@ def test_multipart_answers_are_split_into_their_parts():
     ]
     with pytest.raises(DependencyDown, match="instead of multipart/related"):
         multipart_parts(body, "application/json")
+
+
+def test_a_publisher_whose_connection_went_stale_reconnects_once(channel, settings):
+    """Between jobs the publisher's connection sits idle; the broker may have dropped it by the next result."""
+    import pika
+
+    from ai_server.messaging import PROGRESS_KEY, Publisher
+
+    publisher = Publisher(settings.rabbitmq_url)
+    try:
+        publisher.publish(PROGRESS_KEY, {"job_id": "first"}, job_id="first")
+
+        def dropped(*args, **kwargs):
+            raise pika.exceptions.StreamLostError("Stream connection lost: ConnectionResetError(104)")
+
+        publisher._channel.basic_publish = dropped
+        publisher.publish(PROGRESS_KEY, {"job_id": "second"}, job_id="second")
+    finally:
+        publisher.close()
+    assert [body["job_id"] for body in drain(channel, "ai_progress", count=2)] == ["first", "second"]

@@ -6,15 +6,19 @@ updates with If-Match on the version we last wrote, and the mapping row remember
 sent, so an unchanged entity is not sent again.
 """
 
+import functools
 import hashlib
 import json
 import logging
+import operator
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from fhirclient.models.fhirabstractresource import FHIRAbstractResource
 
@@ -181,11 +185,30 @@ def _bare(resource: FHIRAbstractResource) -> FHIRAbstractResource:
     return type(resource)(body, strict=False)
 
 
+_MISSING_REFERENCE = re.compile(r"HAPI-1094: Resource (\w+)/([A-Za-z0-9.-]+) not found")
+
+
 def sync_entity_now(entity_type: str, entity_id: Any, *, force: bool = False) -> SyncResult:
-    """Write one entity (and what it references) to the FHIR server. Raises on failure (see is_retryable)."""
+    """Write one entity (and what it references) to the FHIR server. Raises on failure (see is_retryable).
+
+    A mapping can outlive its resource (the FHIR server restored from an older backup, or replaced): when
+    the server refuses a reference because the resource our mapping names is gone, that mapping is
+    forgotten and the sync runs once more, writing the referenced entity again first."""
     started = time.monotonic()
     try:
-        return _Sync().sync(entity_type, entity_id, force=force)
+        try:
+            return _Sync().sync(entity_type, entity_id, force=force)
+        except FhirInvalid as exc:
+            gone = [m.groups() for text in exc.diagnostics if (m := _MISSING_REFERENCE.search(text))]
+            stale = FhirMapping.objects.filter(
+                functools.reduce(operator.or_, (Q(resource_type=kind, fhir_id=fhir_id) for kind, fhir_id in gone), Q())
+            )
+            if not gone or not stale.exists():
+                raise
+            logger.warning("fhir sync %s:%s: mapped resource(s) %s gone from the FHIR server; writing them again",
+                           entity_type, entity_id, ", ".join("/".join(g) for g in gone))  # fmt: skip
+            stale.delete()
+            return _Sync().sync(entity_type, entity_id, force=force)
     finally:
         metrics.SYNC_DURATION.observe(time.monotonic() - started)
 

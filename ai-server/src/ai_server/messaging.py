@@ -51,6 +51,13 @@ def declare(channel: BlockingChannel) -> None:
         channel.queue_bind(f"{queue}.dlq", DEAD_LETTER_EXCHANGE, routing_key=routing_key)
 
 
+STALE_CONNECTION = (
+    pika.exceptions.AMQPConnectionError,
+    pika.exceptions.ConnectionWrongStateError,
+    pika.exceptions.ChannelWrongStateError,
+)
+
+
 class Publisher:
     """Confirmed, persistent, mandatory publishing on its own connection (opened on first use, reopened
     after a failure). Use it from one thread only."""
@@ -78,11 +85,17 @@ class Publisher:
             headers={"x-request-id": request_id} if request_id else {},
         )
         payload = json.dumps(body, default=str).encode()
-        try:
-            self._open().basic_publish(EXCHANGE, routing_key, payload, properties, mandatory=True)
-        except Exception:
-            self.close()
-            raise
+        for attempt in (1, 2):
+            try:
+                self._open().basic_publish(EXCHANGE, routing_key, payload, properties, mandatory=True)
+                return
+            except STALE_CONNECTION:  # idle between jobs, its heartbeats unanswered: the broker dropped it
+                self.close()
+                if attempt == 2:
+                    raise
+            except Exception:
+                self.close()
+                raise
 
     def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None

@@ -1,26 +1,6 @@
-"""Fixtures of the AI tests: clients per role, and the websocket pushes recorded instead of sent."""
+"""Fixtures of the AI tests: the websocket pushes recorded instead of sent (clients per role: the root conftest)."""
 
 import pytest
-
-
-@pytest.fixture
-def doctor(token_client):
-    return token_client("DOCTOR")
-
-
-@pytest.fixture
-def rib(token_client):
-    return token_client("RIB")
-
-
-@pytest.fixture
-def nurse(token_client):
-    return token_client("NURSE")
-
-
-@pytest.fixture
-def ops(token_client):
-    return token_client("OPS")
 
 
 @pytest.fixture

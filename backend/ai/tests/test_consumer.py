@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from ai.models import AIJob, AIResult
 from core.messaging.publisher import Publisher
-from core.messaging.topology import DEAD_LETTER_EXCHANGE, DELIVERY_LIMIT, EXCHANGE, connection_parameters
+from core.messaging.topology import EXCHANGE, connection_parameters, work_queue_arguments
 from core.tests.processes import TcpProxy
 from notifications.consumers import user_group
 
@@ -48,16 +48,7 @@ def private_queues():
     conn = pika.BlockingConnection(connection_parameters(settings.RABBITMQ_URL))
     channel = conn.channel()
     for routing_key, name in names.items():
-        channel.queue_declare(
-            name,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": DELIVERY_LIMIT,
-                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                "x-dead-letter-routing-key": routing_key,
-            },
-        )
+        channel.queue_declare(name, durable=True, arguments=work_queue_arguments(routing_key))
         channel.queue_bind(name, EXCHANGE, routing_key=routing_key)
     yield names, channel
     for name in names.values():

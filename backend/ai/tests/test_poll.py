@@ -80,3 +80,23 @@ def test_a_single_attempt_limit_fails_at_the_first_deadline(make_user, settings)
     assert tasks.poll_jobs() == {"requeued": 0, "failed": 1}
     job.refresh_from_db()
     assert job.failure_reason.startswith("no result after 1 attempts")
+
+
+def test_a_stuck_job_is_recovered_by_its_requeued_attempt(make_user, pushed):
+    """The first message never produced a result (lost with a dead consumer, say): the poll publishes the
+    job again and the result of that attempt completes it; the old attempt's late failure changes nothing."""
+    import json
+
+    from ai import events
+
+    from .factories import result_body
+
+    job = _overdue(make_job(make_user("DOCTOR")), "RUNNING")
+    assert tasks.poll_jobs() == {"requeued": 1, "failed": 0}
+    job.refresh_from_db()
+    assert _creates(job)[-1]["attempt"] == 2
+    late_failure = {**result_body(job), "attempt": 1, "status": "FAILED", "reason": "deadline passed"}
+    assert events.handle("ai.job.result", json.dumps(late_failure).encode()) == "stale"
+    assert events.handle("ai.job.result", json.dumps(result_body(job)).encode()) == "completed"
+    job.refresh_from_db()
+    assert job.status == "COMPLETED" and job.attempts == 2 and job.result.status == "PRELIMINARY"

@@ -60,20 +60,21 @@ def connection_parameters(url: str | None = None, *, timeout: float = 5.0) -> pi
     return params
 
 
+def work_queue_arguments(routing_key: str) -> dict:
+    """A work queue's arguments: quorum, a delivery limit, dead-lettered under its own routing key."""
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": routing_key,
+    }
+
+
 def declare(channel: BlockingChannel) -> None:
     channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
     channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="topic", durable=True)
     for queue in WORK_QUEUES:
-        channel.queue_declare(
-            queue.name,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": DELIVERY_LIMIT,
-                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                "x-dead-letter-routing-key": queue.routing_key,
-            },
-        )
+        channel.queue_declare(queue.name, durable=True, arguments=work_queue_arguments(queue.routing_key))
         channel.queue_bind(queue.name, EXCHANGE, routing_key=queue.routing_key)
         channel.queue_declare(queue.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"})
         channel.queue_bind(queue.dead_letter_queue, DEAD_LETTER_EXCHANGE, routing_key=queue.routing_key)

@@ -57,20 +57,36 @@ def test_an_audit_event_is_written_under_its_client_id_once(fhir):
 
 
 def test_a_referenced_patient_is_written_before_the_order(fhir, make_patients, make_user):
-    from django.apps import apps
+    from radiology.models import Order
 
-    try:
-        order_model = apps.get_model("radiology", "Order")
-    except LookupError:
-        pytest.skip("no radiology order model yet")
     (patient,) = make_patients(1)
-    order = order_model.objects.create(
+    order = Order.objects.create(
         patient=patient, ordered_by=make_user("DOCTOR"), modality="MR", body_part="brain", reason="headache"
     )
     result = services.sync_entity_now("radiology.order", order.pk)
     assert result.reference.startswith("ServiceRequest/")
     patient_ref = FhirMapping.objects.get(entity_type="emr.patient", entity_id=str(patient.pk)).reference
     assert patient_ref.startswith("Patient/")
+
+
+def test_a_mapping_whose_resource_is_gone_is_forgotten_and_the_reference_written_again(fhir, make_patients, make_user):
+    """The FHIR server lost the patient our mapping names (restored from an older backup, say): the order's
+    write is refused with HAPI-1094, the stale mapping dropped, the patient found or written again, and
+    the order written, in the same call."""
+    from radiology.models import Order
+
+    (patient,) = make_patients(1)
+    services.sync_entity_now("emr.patient", patient.pk)
+    FhirMapping.objects.filter(entity_type="emr.patient", entity_id=str(patient.pk)).update(fhir_id="gone-404")
+    order = Order.objects.create(
+        patient=patient, ordered_by=make_user("DOCTOR"), modality="MR", body_part="brain", reason="headache"
+    )
+
+    result = services.sync_entity_now("radiology.order", order.pk)
+
+    assert result.reference.startswith("ServiceRequest/")
+    remapped = FhirMapping.objects.get(entity_type="emr.patient", entity_id=str(patient.pk))
+    assert remapped.fhir_id != "gone-404"
 
 
 def test_failures_are_classified():

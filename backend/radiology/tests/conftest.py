@@ -52,21 +52,6 @@ def make_patient(db):
     return make
 
 
-@pytest.fixture
-def rib(token_client):
-    return token_client("RIB")
-
-
-@pytest.fixture
-def doctor(token_client):
-    return token_client("DOCTOR")
-
-
-@pytest.fixture
-def nurse(token_client):
-    return token_client("NURSE")
-
-
 def as_upload(dataset, name: str | None = None) -> SimpleUploadedFile:
     return SimpleUploadedFile(name or f"{dataset.SOPInstanceUID}.dcm", to_bytes(dataset), "application/dicom")
 
