@@ -36,7 +36,7 @@ def browser():
 @pytest.fixture
 def context(browser):
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 900}, locale="ko-KR")
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(45_000)  # CI runs the other suites beside this one on two cores
     yield context
     context.close()
 

@@ -66,8 +66,8 @@ def test_doctor_requests_omics_risk_and_rib_approves(registered_tasks, sign_in, 
 
 @pytest.mark.timeout(420)
 def test_doctor_requests_segmentation_and_rib_approves(
-    registered_tasks, sign_in, log_in, base_url, screenshot, browser, lesion_study
-):
+    lesion_study, registered_tasks, sign_in, log_in, base_url, screenshot, browser
+):  # lesion_study first: its upload (a minute on a busy machine) happens before the page opens
     assert "segmentation" in registered_tasks
     page = sign_in("doctor")
     page.goto(f"{base_url}/radiology/studies/{lesion_study['id']}")
