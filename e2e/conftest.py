@@ -18,11 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _dotenv() -> dict[str, str]:
+    """What the stack runs with: .env, then the stand-ins' addresses scripts/services.sh wrote (honcho reads
+    the same two files)."""
     values = {}
-    for line in (ROOT / ".env").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
+    for path in (ROOT / ".env", ROOT / "var" / "run" / "standins.env"):
+        for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+            if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+                key, _, value = line.partition("=")
+                values[key.strip()] = value.strip()
     return values
 
 
@@ -97,21 +100,26 @@ def lesion_study(base_url, env, tmp_path_factory) -> dict:
 
     with requests.Session() as http:
         http.verify, http.trust_env = False, False
-        token = http.post(f"{base_url}/api/auth/token", timeout=10,
-                          json={"username": "radiologist", "password": env["DEMO_PASSWORD"]})  # fmt: skip
+        token = http.post(
+            f"{base_url}/api/auth/token", timeout=10, json={"username": "radiologist", "password": env["DEMO_PASSWORD"]}
+        )
         assert token.status_code == 201, token.text
         http.headers["Authorization"] = f"Token {token.json()['token']}"
         patient = http.get(f"{base_url}/api/patients", timeout=10).json()["results"][0]
         out = tmp_path_factory.mktemp("lesion-series")
         made = subprocess.run(  # noqa: S603 - the project's own interpreter and script
             [str(ROOT / "ai-server" / ".venv" / "bin" / "python"), "-c", MAKE_SERIES, str(out), patient["mrn"]],
-            check=True, capture_output=True, text=True, timeout=180,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         files = sorted(out.glob("*.dcm"))
         uploaded = http.post(
-            f"{base_url}/api/radiology/uploads", timeout=300,
+            f"{base_url}/api/radiology/uploads",
+            timeout=300,
             files=[("files", (path.name, path.read_bytes(), "application/dicom")) for path in files],
-        )  # fmt: skip
+        )
         assert uploaded.status_code in (200, 201), uploaded.text
         assert uploaded.json()["counts"]["rejected"] == 0
         [study] = uploaded.json()["studies"]

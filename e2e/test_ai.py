@@ -70,16 +70,6 @@ def wait_finished(http, base_url, headers, job_id: str, timeout: float = 240) ->
     pytest.fail(f"job {job_id} not finished in {timeout} s: {job}")
 
 
-def fhir_base(env) -> str:
-    standins = ROOT / "var" / "run" / "standins.env"
-    values = (
-        dict(line.split("=", 1) for line in standins.read_text().splitlines() if "=" in line)
-        if standins.exists()
-        else {}
-    )
-    return values.get("FHIR_BASE_URL") or env["FHIR_BASE_URL"]
-
-
 def test_mri_analysis_from_upload_to_an_approved_fhir_report(
     http, base_url, env, token_headers, tls_context, lesion_study
 ):
@@ -90,9 +80,11 @@ def test_mri_analysis_from_upload_to_an_approved_fhir_report(
     notifications = Notifications(base_url, http.cookies, tls_context)
     try:
         submitted = http.post(
-            f"{base_url}/api/ai/jobs", json={"model": "mri-lesion-demo", "study": study["id"]}, headers=doctor,
+            f"{base_url}/api/ai/jobs",
+            json={"model": "mri-lesion-demo", "study": study["id"]},
+            headers=doctor,
             timeout=10,
-        )  # fmt: skip
+        )
         assert submitted.status_code == 202, submitted.text
         job = wait_finished(http, base_url, doctor, submitted.json()["id"])
         time.sleep(1)  # the finished notification follows the commit
@@ -113,28 +105,42 @@ def test_mri_analysis_from_upload_to_an_approved_fhir_report(
     assert body.status_code == 200 and body.content[128:132] == b"DICM"
     in_pacs = http.get(
         f"{base_url}/api/radiology/dicom-web/studies/{study['study_instance_uid']}/series",
-        params={"Modality": "SEG"}, headers={**rib, "Accept": "application/dicom+json"}, timeout=30,
-    )  # fmt: skip
+        params={"Modality": "SEG"},
+        headers={**rib, "Accept": "application/dicom+json"},
+        timeout=30,
+    )
     assert in_pacs.status_code == 200 and len(in_pacs.json()) >= 1
 
-    assert http.post(f"{base_url}/api/ai/jobs", json={"model": "mri-lesion-demo", "study": study["id"]},
-                     headers=token_headers("nurse"), timeout=10).status_code == 403  # fmt: skip
+    assert (
+        http.post(
+            f"{base_url}/api/ai/jobs",
+            json={"model": "mri-lesion-demo", "study": study["id"]},
+            headers=token_headers("nurse"),
+            timeout=10,
+        ).status_code
+        == 403
+    )
 
     reviewed = http.post(
         f"{base_url}/api/ai/results/{result['id']}/review",
         json={"decision": "approve", "comment": "lesion outline checked against the T1 series"},
-        headers=rib, timeout=10,
-    )  # fmt: skip
+        headers=rib,
+        timeout=10,
+    )
     assert reviewed.status_code == 200, reviewed.text
     admin = token_headers("admin")
     deadline, status = time.monotonic() + 60, None
     while time.monotonic() < deadline and status != "final":
-        mappings = http.get(f"{base_url}/api/fhir/mappings", params={"entity_type": "ai.result"}, headers=admin,
-                            timeout=10).json()  # fmt: skip
+        mappings = http.get(
+            f"{base_url}/api/fhir/mappings", params={"entity_type": "ai.result"}, headers=admin, timeout=10
+        ).json()
         mapping = next((m for m in mappings.get("results", mappings) if m["entity_id"] == str(result["id"])), None)
         if mapping:
-            report = requests.get(f"{fhir_base(env)}/DiagnosticReport/{mapping['fhir_id']}", timeout=10,
-                                  headers={"Accept": "application/fhir+json", "Cache-Control": "no-cache"})  # fmt: skip
+            report = requests.get(
+                f"{env['FHIR_BASE_URL']}/DiagnosticReport/{mapping['fhir_id']}",
+                timeout=10,
+                headers={"Accept": "application/fhir+json", "Cache-Control": "no-cache"},
+            )
             status = report.json().get("status")
         time.sleep(1)
     assert status == "final"
@@ -147,15 +153,22 @@ def test_omics_risk_from_an_uploaded_expression_profile(http, base_url, token_he
     expected = json.loads((model_dir / "manifest.json").read_text())["example"]
     profile = (model_dir / "example-profile.csv").read_bytes()
     upload = http.post(
-        f"{base_url}/api/ai/expression-uploads", data={"patient": patient["emr_uuid"]},
-        files={"file": ("profile.csv", profile, "text/csv")}, headers=doctor, timeout=30,
-    )  # fmt: skip
+        f"{base_url}/api/ai/expression-uploads",
+        data={"patient": patient["emr_uuid"]},
+        files={"file": ("profile.csv", profile, "text/csv")},
+        headers=doctor,
+        timeout=30,
+    )
     assert upload.status_code == 201, upload.text
     models = http.get(f"{base_url}/api/ai/models", headers=doctor, timeout=10).json()["models"]
     assert {"mri-lesion-demo", "omics-cox-gse7390"} <= {m["name"] for m in models}
 
-    submitted = http.post(f"{base_url}/api/ai/jobs", json={"model": "omics-cox-gse7390",
-                          "expression_upload": upload.json()["id"]}, headers=doctor, timeout=10)  # fmt: skip
+    submitted = http.post(
+        f"{base_url}/api/ai/jobs",
+        json={"model": "omics-cox-gse7390", "expression_upload": upload.json()["id"]},
+        headers=doctor,
+        timeout=10,
+    )
     assert submitted.status_code == 202, submitted.text
     job = wait_finished(http, base_url, doctor, submitted.json()["id"])
     assert job["status"] == "COMPLETED", job
@@ -164,8 +177,12 @@ def test_omics_risk_from_an_uploaded_expression_profile(http, base_url, token_he
     assert abs(metrics["risk_score"] - expected["risk_score"]) < 1e-4
     assert "breast-cancer" in job["result"]["disclaimer"]
 
-    unknown = http.post(f"{base_url}/api/ai/jobs", json={"model": "no-such-model",
-                        "expression_upload": upload.json()["id"]}, headers=doctor, timeout=10)  # fmt: skip
+    unknown = http.post(
+        f"{base_url}/api/ai/jobs",
+        json={"model": "no-such-model", "expression_upload": upload.json()["id"]},
+        headers=doctor,
+        timeout=10,
+    )
     assert unknown.status_code == 202  # the ai-server knows its models: it answers FAILED with the reason
     failed = wait_finished(http, base_url, doctor, unknown.json()["id"])
     assert failed["status"] == "FAILED" and "unknown model 'no-such-model'" in failed["failure_reason"]

@@ -17,11 +17,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pydicom
-import requests
 import torch
 from monai.networks.nets import UNet
 
@@ -38,14 +36,10 @@ STAGES = ("queue_wait", "fetch", "volume", "preprocessing", "forward", "postproc
 
 
 def bench_settings() -> Settings:
-    base = Settings(_env_file=ROOT / ".env")
-    url = urlsplit(base.rabbitmq_url)
-    return base.model_copy(
-        update={
-            "rabbitmq_url": urlunsplit(url._replace(path="/cdss_ai_test")),
-            "s3_bucket_prefix": f"bench{uuid.uuid4().hex[:6]}-",
-            "model_cache_dir": ROOT / "var" / "bench-model-cache",
-        }
+    return Settings(_env_file=ROOT / ".env").isolated(
+        vhost="cdss_ai_test",
+        bucket_prefix=f"bench{uuid.uuid4().hex[:6]}-",
+        model_cache_dir=ROOT / "var" / "bench-model-cache",
     )
 
 
@@ -118,14 +112,8 @@ def main() -> int:
     case = synthetic.make_case(seed=11, lesion_radius_mm=12.0)
     study_uid = pydicom.uid.generate_uid()
     files = synthetic.write_series(case.volume, case.spacing, study_instance_uid=study_uid, patient_id="BENCH-1")
-    with requests.Session() as session:
-        for data in files:
-            session.post(
-                f"{settings.orthanc_url}/instances",
-                data=data,
-                auth=(settings.orthanc_username, settings.orthanc_password),
-                timeout=30,
-            ).raise_for_status()
+    for data in files:
+        services.orthanc.store(data)
     device = services.device.torch_device
     print(f"device: {services.device.describe()}; torch threads: {torch.get_num_threads()}")
     print(f"series: {len(files)} slices, volume {case.volume.shape}")

@@ -5,7 +5,6 @@ import json
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pytest
@@ -19,25 +18,18 @@ MODELS_DIR = ROOT / "ai-server" / "models"
 TEST_VHOST = "cdss_ai_test"
 
 
-def with_vhost(url: str, vhost: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + vhost))
-
-
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
     base = Settings(_env_file=ROOT / ".env")
     if not base.s3_access_key:
         pytest.exit("S3_ACCESS_KEY not set: run `make env` and `scripts/services.sh up` first", 2)
-    return base.model_copy(
-        update={
-            "rabbitmq_url": with_vhost(base.rabbitmq_url, TEST_VHOST),
-            "s3_bucket_prefix": f"t{uuid.uuid4().hex[:8]}-",
-            "device": "cpu",
-            "model_cache_dir": tmp_path_factory.mktemp("model-cache"),
-            "retry_delay_seconds": 0.1,
-            "service_token": "test-service-token",
-        }
+    return base.isolated(
+        vhost=TEST_VHOST,
+        bucket_prefix=f"t{uuid.uuid4().hex[:8]}-",
+        device="cpu",
+        model_cache_dir=tmp_path_factory.mktemp("model-cache"),
+        retry_delay_seconds=0.1,
+        service_token="test-service-token",
     )
 
 

@@ -10,20 +10,19 @@ import uuid
 
 import pydicom
 import pytest
-import requests
 from conftest import drain, new_job, publish_job
 from test_consumer import consume
 
 from ai_server import synthetic
+from ai_server.orthanc import OrthancClient
 
 MODEL = "mri-lesion-demo"
 
 
 def upload(settings, files: list[bytes]) -> None:
-    auth = (settings.orthanc_username, settings.orthanc_password)
-    with requests.Session() as session:
-        for data in files:
-            session.post(f"{settings.orthanc_url}/instances", data=data, auth=auth, timeout=30).raise_for_status()
+    orthanc = OrthancClient(settings)
+    for data in files:
+        orthanc.store(data)
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +64,7 @@ def test_the_lesion_volume_seg_and_progress_of_an_mri_job(channel, runner, setti
     artifacts = {a["name"]: a for a in result["artifacts"]}
     seg = runner.services.store.get(artifacts["seg"]["bucket"], artifacts["seg"]["key"])
     assert pydicom.dcmread(pydicom.filebase.DicomBytesIO(seg)).Modality == "SEG"
-    seg_id = result["orthanc"]["seg_instance_id"]
-    auth = (settings.orthanc_username, settings.orthanc_password)
-    in_pacs = requests.get(f"{settings.orthanc_url}/instances/{seg_id}/file", auth=auth, timeout=30)
-    assert in_pacs.status_code == 200 and in_pacs.content == seg
+    assert runner.services.orthanc.instance_file(result["orthanc"]["seg_instance_id"]) == seg  # in the PACS too
 
     stages = [event["stage"] for event in drain(channel, "ai_progress", count=100, timeout=1)]
     assert {"fetching", "preprocessing", "inference", "writing"} <= set(stages)

@@ -27,11 +27,23 @@ logger = logging.getLogger(__name__)
 STORAGE_SYSTEM = "object-storage"
 # Served with their own type; anything else (HTML, SVG, scripts ...) as application/octet-stream, so an
 # artifact can never run in the CDSS's origin.
-SAFE_CONTENT_TYPES = frozenset({
-    "application/dicom", "application/json", "application/gzip", "application/x-gzip", "application/zip",
-    "application/pdf", "application/octet-stream", "application/x-nifti", "image/png", "image/jpeg",
-    "text/csv", "text/plain", "text/tab-separated-values",
-})  # fmt: skip
+SAFE_CONTENT_TYPES = frozenset(
+    {
+        "application/dicom",
+        "application/json",
+        "application/gzip",
+        "application/x-gzip",
+        "application/zip",
+        "application/pdf",
+        "application/octet-stream",
+        "application/x-nifti",
+        "image/png",
+        "image/jpeg",
+        "text/csv",
+        "text/plain",
+        "text/tab-separated-values",
+    }
+)
 
 
 def _jobs() -> QuerySet[AIJob]:

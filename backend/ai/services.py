@@ -342,8 +342,12 @@ def job_result(*, report: ResultReport) -> str:
             return "ignored"
         if report.status == AIJob.Status.FAILED and report.attempt < job.attempts:
             # e.g. an old delivery past its deadline, while the poll's newer attempt is queued: that one decides
-            logger.info("FAILED result of attempt %s for job %s ignored: attempt %s is on its way",
-                        report.attempt, job.pk, job.attempts)  # fmt: skip
+            logger.info(
+                "FAILED result of attempt %s for job %s ignored: attempt %s is on its way",
+                report.attempt,
+                job.pk,
+                job.attempts,
+            )
             return "stale"
         now = timezone.now()
         job.started_at = job.started_at or now

@@ -84,14 +84,20 @@ def measure(env: dict[str, str], jobs: int) -> list[float]:
         headers = {"X-CSRFToken": csrf, "Referer": f"{base}/"}
         patient = page.request.get(f"{base}/api/patients").json()["results"][0]["emr_uuid"]
         upload = page.request.post(
-            f"{base}/api/ai/expression-uploads", headers=headers,
-            multipart={"patient": patient, "file": {"name": "profile.csv", "mimeType": "text/csv",
-                                                    "buffer": PROFILE.read_bytes()}},
-        )  # fmt: skip
+            f"{base}/api/ai/expression-uploads",
+            headers=headers,
+            multipart={
+                "patient": patient,
+                "file": {"name": "profile.csv", "mimeType": "text/csv", "buffer": PROFILE.read_bytes()},
+            },
+        )
         assert upload.status == 201, upload.text()
         for _ in range(jobs):
-            job = page.request.post(f"{base}/api/ai/jobs", headers=headers, data={
-                "model": "omics-cox-gse7390", "expression_upload": upload.json()["id"]})  # fmt: skip
+            job = page.request.post(
+                f"{base}/api/ai/jobs",
+                headers=headers,
+                data={"model": "omics-cox-gse7390", "expression_upload": upload.json()["id"]},
+            )
             assert job.status == 202, job.text()
             job_id = job.json()["id"]
             deadline = time.monotonic() + 120

@@ -205,8 +205,12 @@ def sync_entity_now(entity_type: str, entity_id: Any, *, force: bool = False) ->
             )
             if not gone or not stale.exists():
                 raise
-            logger.warning("fhir sync %s:%s: mapped resource(s) %s gone from the FHIR server; writing them again",
-                           entity_type, entity_id, ", ".join("/".join(g) for g in gone))  # fmt: skip
+            logger.warning(
+                "fhir sync %s:%s: mapped resource(s) %s gone from the FHIR server; writing them again",
+                entity_type,
+                entity_id,
+                ", ".join("/".join(g) for g in gone),
+            )
             stale.delete()
             return _Sync().sync(entity_type, entity_id, force=force)
     finally:

@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return jsonify(error="the body must be a JSON object (an ai.job.create message)"), 400
         job = {**job, "job_id": f"infer-{uuid.uuid4()}"}
         try:
-            result = JobRunner(loaded, publisher=_NoPublisher()).compute(job, progress=False)
+            result = JobRunner(loaded).compute(job, progress=False)  # publishes nothing: no progress, no result event
         except JobFailed as exc:
             return jsonify(status="FAILED", reason=str(exc)), 422
         return jsonify(result)
@@ -114,11 +114,3 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return Response(generate_latest(metrics.registry()), mimetype=CONTENT_TYPE_LATEST)
 
     return app
-
-
-class _NoPublisher:
-    def publish(self, *args, **kwargs) -> None:
-        raise RuntimeError("/infer publishes nothing")
-
-    def close(self) -> None:
-        pass

@@ -3,6 +3,7 @@ ORTHANC_*, S3_*, GPU_MEMORY_LIMIT) are the same variables, so one .env serves bo
 settings start with AI_."""
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,12 @@ class Settings(BaseSettings):
     # On SIGTERM, how long the consumer waits for the current job before leaving it for redelivery.
     shutdown_grace_seconds: float = Field(60.0, alias="AI_SHUTDOWN_GRACE_SECONDS", ge=0)
     retry_delay_seconds: float = Field(5.0, alias="AI_RETRY_DELAY_SECONDS", ge=0)
+
+    def isolated(self, *, vhost: str, bucket_prefix: str, **changes) -> "Settings":
+        """A copy on another RabbitMQ vhost with buckets of its own (tests, benchmarks): it never meets the
+        running system's queues or objects."""
+        url = urlunsplit(urlsplit(self.rabbitmq_url)._replace(path=f"/{vhost}"))
+        return self.model_copy(update={"rabbitmq_url": url, "s3_bucket_prefix": bucket_prefix, **changes})
 
     def bucket(self, name: str) -> str:
         return self.s3_bucket_prefix + name

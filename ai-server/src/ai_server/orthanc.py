@@ -72,9 +72,6 @@ class OrthancClient:
         response.raise_for_status()
         return response.json()
 
-    def ping(self) -> None:
-        self._call("GET", "/system").raise_for_status()
-
 
 def multipart_parts(body: bytes, content_type: str) -> list[bytes]:
     """The bodies of a multipart/related answer (RFC 2046), in order."""
