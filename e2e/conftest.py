@@ -4,34 +4,22 @@ The local run serves HTTPS with a self-signed certificate (unless .env names one
 do not verify it; e2e/test_edge.py checks what the certificate and the redirect look like instead.
 """
 
-import os
 import ssl
 from pathlib import Path
 
 import pytest
 import requests
 import urllib3
+from stack_env import stack_env
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _dotenv() -> dict[str, str]:
-    """What the stack runs with: .env, then the stand-ins' addresses scripts/services.sh wrote (honcho reads
-    the same two files)."""
-    values = {}
-    for path in (ROOT / ".env", ROOT / "var" / "run" / "standins.env"):
-        for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
-            if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-                key, _, value = line.partition("=")
-                values[key.strip()] = value.strip()
-    return values
-
-
 @pytest.fixture(scope="session")
 def env() -> dict[str, str]:
-    return {**_dotenv(), **os.environ}
+    return stack_env()
 
 
 @pytest.fixture(scope="session")

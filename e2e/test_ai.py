@@ -110,6 +110,8 @@ def test_mri_analysis_from_upload_to_an_approved_fhir_report(
         timeout=30,
     )
     assert in_pacs.status_code == 200 and len(in_pacs.json()) >= 1
+    # the URL a viewer follows names this public address (through nginx, over https), not Orthanc
+    assert in_pacs.json()[0]["00081190"]["Value"][0].startswith(f"{base_url}/api/radiology/dicom-web/studies/")
 
     assert (
         http.post(

@@ -21,6 +21,8 @@ SYSTEM_PACKAGES=(curl mariadb-server redis-server rabbitmq-server orthanc orthan
 mariadb_root() { mariadb --no-defaults -h127.0.0.1 -P3306 -uroot "$@"; }
 rabbit_up()    { rabbitmq-diagnostics -q check_running >/dev/null 2>&1; }
 orthanc_up()   { curl -fsS -u "$ORTHANC_USERNAME:$ORTHANC_PASSWORD" "$ORTHANC_URL/system" >/dev/null; }
+dicomweb_root() { local root="${ORTHANC_DICOMWEB_ROOT:-/api/radiology/dicom-web}"; echo "${root%/}"; }
+dicomweb_up()  { curl -fsS -o /dev/null -u "$ORTHANC_USERNAME:$ORTHANC_PASSWORD" "$ORTHANC_URL$(dicomweb_root)/studies?limit=1"; }
 s3_up()        { curl -fsS -o /dev/null "$S3_ENDPOINT_URL/moto-api/"; }
 
 start_machine_servers() {
@@ -75,14 +77,18 @@ SQL
 
 start_orthanc() {
   local pidfile="$RUN/orthanc.pid" dir="$VAR/orthanc"
-  if pid_alive "$pidfile" && orthanc_up; then return 0; fi
+  if pid_alive "$pidfile" && orthanc_up; then
+    dicomweb_up && return 0
+    say "restarting Orthanc: its DICOMweb root is not $(dicomweb_root) (the configuration changed)"
+    stop_pidfile "$pidfile" Orthanc
+  fi
   say "starting Orthanc (DICOMweb plugin, HTTP basic auth) on $ORTHANC_URL"
   mkdir -p "$dir/db"
   local http_port plugin
   http_port="$(url_part "$ORTHANC_URL" port)"
   plugin="$(ls /usr/share/orthanc/plugins/libOrthancDicomWeb.so 2>/dev/null || true)"
   [ -n "$plugin" ] || die "the Orthanc DICOMweb plugin is missing (apt-get install orthanc-dicomweb)"
-  ORTHANC_DIR="$dir" HTTP_PORT="$http_port" PLUGIN="$plugin" \
+  ORTHANC_DIR="$dir" HTTP_PORT="$http_port" PLUGIN="$plugin" DICOMWEB_ROOT="$(dicomweb_root)" \
     "$ROOT/backend/.venv/bin/python" - > "$dir/orthanc.json" <<'PY'
 import json, os
 print(json.dumps({
@@ -98,7 +104,8 @@ print(json.dumps({
     "RegisteredUsers": {os.environ["ORTHANC_USERNAME"]: os.environ["ORTHANC_PASSWORD"]},
     "StableAge": int(os.environ.get("ORTHANC_STABLE_AGE", "10")),
     "Plugins": [os.environ["PLUGIN"]],
-    "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True, "WadoRoot": "/wado", "Ssl": False},
+    "DicomWeb": {"Enable": True, "Root": os.environ["DICOMWEB_ROOT"] + "/", "EnableWado": True, "WadoRoot": "/wado",
+                 "Ssl": False},
 }, indent=2))
 PY
   chmod 600 "$dir/orthanc.json"

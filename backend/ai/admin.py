@@ -22,7 +22,7 @@ class ResultInline(admin.StackedInline):
     can_delete = False
     readonly_fields = (
         "status",
-        "metrics",
+        "raw_metrics",
         "artifacts",
         "summary",
         "disclaimer",

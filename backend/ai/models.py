@@ -8,12 +8,15 @@ what fhir_sync's DiagnosticReport and Observation transforms read.
 """
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 
 from emr.models import Patient
 from radiology.models import Study
+
+from .observations import fhir_metrics
 
 
 class InvalidTransition(Exception):
@@ -141,9 +144,6 @@ class AIResult(models.Model):
 
     job = models.OneToOneField(AIJob, on_delete=models.PROTECT, related_name="result")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PRELIMINARY, db_index=True)
-    metrics = models.JSONField(
-        default=dict, blank=True, help_text='{name: number} or {name: {"value", "unit"}}: one FHIR Observation each'
-    )
     raw_metrics = models.JSONField(default=dict, blank=True, help_text="the metrics as the ai-server reported them")
     artifacts = models.JSONField(default=list, blank=True, help_text="[{name, bucket, key, content_type, size}]")
     summary = models.TextField(blank=True)
@@ -166,6 +166,12 @@ class AIResult(models.Model):
 
     def __str__(self) -> str:
         return f"result {self.pk} of job {self.job_id} ({self.status})"
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """{name: number} or {name: {"value", "unit"}}: the part of raw_metrics that becomes one FHIR
+        Observation each."""
+        return fhir_metrics(self.raw_metrics or {})
 
     def check_transition(self, new: str) -> None:
         _check(f"result {self.pk}", self.TRANSITIONS, self.status, new)

@@ -313,7 +313,6 @@ class ResultReport:
     model: dict[str, Any] = field(default_factory=dict)
     task: str = ""
     device: str = ""
-    metrics: dict[str, Any] = field(default_factory=dict)  # what becomes FHIR Observations
     raw_metrics: dict[str, Any] = field(default_factory=dict)  # everything the ai-server reported
     summary: str = ""
     artifacts: list[dict[str, Any]] = field(default_factory=list)
@@ -368,7 +367,6 @@ def job_result(*, report: ResultReport) -> str:
         job.save()
         result = AIResult.objects.create(
             job=job,
-            metrics=report.metrics,
             raw_metrics=report.raw_metrics,
             artifacts=report.artifacts,
             summary=report.summary,

@@ -27,18 +27,10 @@ from pathlib import Path
 from minio import Minio
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "e2e"))  # the stack's settings, read as the e2e suite reads them
+from stack_env import stack_env  # noqa: E402
+
 PROFILE = ROOT / "ai-server" / "models" / "omics-cox-gse7390" / "1.0.0" / "example-profile.csv"
-
-
-def dotenv() -> dict[str, str]:
-    values = {}
-    for path in (ROOT / ".env", ROOT / "var" / "run" / "standins.env"):
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if "=" in line and not line.lstrip().startswith("#"):
-                    key, _, value = line.partition("=")
-                    values[key.strip()] = value.strip()
-    return values
 
 
 def first_load_kb() -> tuple[float, list[str]]:
@@ -119,7 +111,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=20)
     args = parser.parse_args()
-    env = dotenv()
+    env = stack_env()
     latencies = sorted(measure(env, args.jobs))
     p50 = statistics.median(latencies)
     p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]

@@ -4,7 +4,9 @@ CDSS upload endpoint of a real gunicorn worker, in one run; then the worker's pe
     cd backend && .venv/bin/python benchmarks/upload_throughput.py [--instances 240] [--size 512]
                                                                    [--rounds 2] [--large-mb 500]
 
-(a) POSTs each file to Orthanc's /instances over one keep-alive session, one after another.
+(a) POSTs each file to Orthanc's /instances over one keep-alive session, one after another (the issue's
+baseline); (a4) does the same from RADIOLOGY_UPLOAD_CONCURRENCY threads, as the CDSS stores, and is
+printed with its ratio for comparison.
 (b) sends all files in one multipart request (streamed from disk, with a Content-Length) to
 /api/radiology/uploads, which validates each with pydicom, stores it in Orthanc and records the study.
 The study is deleted from Orthanc between variants so both store the same new instances. Rounds
@@ -20,11 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from _django import bench_database
+
+from core.http import LargeBlockAdapter
 
 BACKEND = Path(__file__).resolve().parents[1]
 
@@ -124,6 +129,12 @@ def worker_pid(master: int) -> int:
     return int(children[0])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -159,20 +170,26 @@ def main() -> None:
                 if item.get("Type") == "Study":
                     orthanc.delete_study(item["ID"])
 
-        def direct() -> float:
+        def post_each(files: list[Path]) -> None:
             session = requests.Session()
+            session.mount("http://", LargeBlockAdapter())  # the same send size as the CDSS's client
             session.auth = (settings.ORTHANC_USERNAME, settings.ORTHANC_PASSWORD)
-            started = time.perf_counter()
-            for path in paths:
+            for path in files:
                 with path.open("rb") as handle:
                     response = session.post(f"{settings.ORTHANC_URL}/instances", data=handle,
                                             headers={"Content-Type": "application/dicom"}, timeout=60)  # fmt: skip
                     response.raise_for_status()
+
+        def direct(threads: int = 1) -> float:
+            started = time.perf_counter()
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(post_each, [paths[i::threads] for i in range(threads)]))
             return time.perf_counter() - started
 
         port = free_port()
         database = settings.DATABASES["default"]["NAME"]
         server = gunicorn_start(port, database)
+        worker = worker_pid(server.pid)
         url = f"http://127.0.0.1:{port}/api/radiology/uploads"
         headers = {"Authorization": f"Token {token}"}
 
@@ -188,20 +205,27 @@ def main() -> None:
 
         try:
             delete_study(study_uid)
-            a_times, b_times = [], []
+            a_times, a4_times, b_times, b_cpu = [], [], [], []
             for _ in range(args.rounds):
                 a_times.append(direct())
                 delete_study(study_uid)
+                a4_times.append(direct(settings.RADIOLOGY_UPLOAD_CONCURRENCY))
+                delete_study(study_uid)
+                cpu_before = cpu_seconds(worker)
                 elapsed, counts = through_cdss(paths)
+                b_cpu.append(cpu_seconds(worker) - cpu_before)
                 assert counts["stored"] == len(paths), counts
                 b_times.append(elapsed)
                 delete_study(study_uid)
-            a, b = statistics.median(a_times), statistics.median(b_times)
+            a, a4, b = (statistics.median(times) for times in (a_times, a4_times, b_times))
             n = len(paths)
             print(f"instances: {n} x {total_mb / n:.2f} MB = {total_mb:.1f} MB; rounds: {args.rounds} (median)")
             print(f"(a) straight to Orthanc : {n / a:7.1f} instances/s {total_mb / a:7.1f} MB/s")
+            threads = settings.RADIOLOGY_UPLOAD_CONCURRENCY
+            print(f"(a4) ... from {threads} threads: {n / a4:7.1f} instances/s {total_mb / a4:7.1f} MB/s")
             print(f"(b) through the CDSS    : {n / b:7.1f} instances/s {total_mb / b:7.1f} MB/s")
-            print(f"ratio b/a: {a / b:.3f} (goal >= 0.8)")
+            print(f"ratio b/a: {a / b:.3f} (goal >= 0.8); b/a4: {a4 / b:.3f}")
+            print(f"Django worker CPU in (b): {statistics.median(b_cpu) / n * 1000:.2f} ms per instance (median)")
         finally:
             server.terminate()
             server.wait(30)

@@ -14,6 +14,7 @@ What it guarantees, so the clients do not each re-invent it:
 
 import email.utils
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ external_call = Signal()
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 MAX_RETRY_AFTER_SECONDS = 10.0
+SEND_BLOCK_BYTES = 1024 * 1024
 
 
 class ExternalSystemError(Exception):
@@ -184,7 +186,12 @@ class ExternalSession:
         self._breaker = breaker
         self.session = requests.Session()
         self.session.auth = auth
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        # Proxy and CA-bundle settings come from the environment as usual, but are read once here:
+        # requests would otherwise walk os.environ on every call (hundreds per upload).
+        self.session.trust_env = False
+        self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        adapter = LargeBlockAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -297,6 +304,14 @@ class ExternalSession:
 
     def _timeout_text(self) -> str:
         return f"{self.timeouts.connect:g} s to connect / {self.timeouts.read:g} s to read"
+
+
+class LargeBlockAdapter(HTTPAdapter):
+    """Sends file bodies 1 MiB at a time: urllib3's 16 KiB default turns one DICOM instance into dozens
+    of Python-level send calls, each contending for the GIL with the threads of a parallel upload."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, blocksize=SEND_BLOCK_BYTES, **kwargs)
 
 
 class _RoutedSession(requests.Session):

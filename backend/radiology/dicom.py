@@ -2,10 +2,11 @@
 
 Checks are cheap on purpose (they run for every uploaded instance): the DICM preamble, a readable
 header, the UIDs every instance needs, and pixel data that can be decoded: uncompressed pixel data must
-have the length its image module promises (this catches truncated files), encapsulated pixel data must
-split into its frames.
+have the length its image module promises and the file must hold all of it (this catches truncated
+files; the bytes are not read), encapsulated pixel data must split into its frames.
 """
 
+import io
 import re
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -16,6 +17,7 @@ from pydicom.errors import InvalidDicomError
 
 REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 PREAMBLE_LENGTH = 128
+DEFER_BYTES = 64 * 1024  # values this large (native pixel data) stay on disk; only their length is checked
 
 
 class Rejected(Exception):
@@ -40,7 +42,7 @@ def inspect(handle: BinaryIO) -> DicomInfo:
         raise Rejected("not a DICOM file: no DICM preamble")
     handle.seek(0)
     try:
-        dataset = pydicom.dcmread(handle)
+        dataset = pydicom.dcmread(handle, defer_size=DEFER_BYTES)
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OSError) as exc:
         raise Rejected(f"unreadable DICOM header: {exc}"[:300]) from exc
     except Exception as exc:  # pydicom raises many types on corrupt input; every one is the file's fault
@@ -49,7 +51,7 @@ def inspect(handle: BinaryIO) -> DicomInfo:
     if missing:
         raise Rejected(f"missing required attribute(s): {', '.join(missing)}")
     if "PixelData" in dataset:
-        _check_pixel_data(dataset)
+        _check_pixel_data(dataset, handle)
     return DicomInfo(
         sop_instance_uid=str(dataset.SOPInstanceUID),
         study_instance_uid=str(dataset.StudyInstanceUID),
@@ -58,7 +60,7 @@ def inspect(handle: BinaryIO) -> DicomInfo:
     )
 
 
-def _check_pixel_data(dataset: pydicom.Dataset) -> None:
+def _check_pixel_data(dataset: pydicom.Dataset, handle: BinaryIO) -> None:
     try:
         rows, columns = int(dataset.Rows), int(dataset.Columns)
         bits, samples = int(dataset.BitsAllocated), int(dataset.get("SamplesPerPixel", 1) or 1)
@@ -66,18 +68,22 @@ def _check_pixel_data(dataset: pydicom.Dataset) -> None:
     except (AttributeError, TypeError, ValueError) as exc:
         raise Rejected(f"pixel data without a usable image description: {exc}"[:300]) from exc
     transfer_syntax = dataset.file_meta.get("TransferSyntaxUID")
-    data = dataset.PixelData
     if transfer_syntax is not None and transfer_syntax.is_encapsulated:
         try:
-            found = sum(1 for _ in generate_frames(data, number_of_frames=frames))
+            found = sum(1 for _ in generate_frames(dataset.PixelData, number_of_frames=frames))
         except Exception as exc:
             raise Rejected(f"encapsulated pixel data cannot be split into frames: {exc}"[:300]) from exc
         if found < frames:
             raise Rejected(f"pixel data holds {found} of {frames} frames")
         return
     expected = rows * columns * samples * frames * bits // 8
-    if len(data) < expected:
-        raise Rejected(f"pixel data truncated: {len(data)} of {expected} bytes")
+    element = dataset.get_item("PixelData")
+    if element.value is None:  # deferred: the bytes present are what the file holds after its offset
+        present = min(element.length, handle.seek(0, io.SEEK_END) - element.value_tell)
+    else:
+        present = len(element.value)
+    if present < expected:
+        raise Rejected(f"pixel data truncated: {present} of {expected} bytes")
 
 
 _TOKENS = re.compile(r"[a-z0-9+]+")

@@ -21,12 +21,13 @@ from .models import Study
 
 _UID = r"[0-9][0-9.]{0,63}"
 _FRAMES = r"frames/[0-9]{1,6}(?:,[0-9]{1,6}){0,999}"
+_BULK = r"bulk/[0-9A-Fa-f]{8}(?:/[0-9]{1,6}/[0-9A-Fa-f]{8}){0,8}"  # Orthanc's BulkDataURI: tag[/item/tag]...
 PATH = re.compile(
     rf"^(?:(?P<root>studies|series|instances)"
     rf"|studies/(?P<s1>{_UID})(?:/(?P<t1>metadata|rendered|series|instances))?"
     rf"|studies/(?P<s2>{_UID})/series/{_UID}(?:/(?P<t2>metadata|rendered|instances))?"
     rf"|studies/(?P<s3>{_UID})/series/{_UID}/instances/{_UID}"
-    rf"(?:/(?P<t3>metadata|rendered|{_FRAMES}(?:/rendered)?))?)$"
+    rf"(?:/(?P<t3>metadata|rendered|{_FRAMES}(?:/rendered)?|{_BULK}))?)$"
 )
 CHUNK = 256 * 1024
 STUDY_UID_TAG = "0020000D"
@@ -89,13 +90,22 @@ def _check(response) -> None:
         raise_for_status(SYSTEM, response)
 
 
-def forward_get(*, user, path: str, query: str, accept: str, endpoint: str) -> tuple[Upstream, bytes | None]:
+def forwarded_header(request) -> str:
+    """RFC 7239 `Forwarded` naming the client's view of the CDSS (host validated by ALLOWED_HOSTS). Orthanc
+    builds the URLs in its answers from it and its DICOMweb root, the gateway's path: so they name the
+    gateway. The host is left unquoted, although it may carry a port: the plugin does not unquote."""
+    return f"host={request.get_host()};proto={request.scheme}"
+
+
+def forward_get(
+    *, user, path: str, query: str, accept: str, forwarded: str, endpoint: str
+) -> tuple[Upstream, bytes | None]:
     """GET a DICOMweb resource. For searches the body is read (and returned) to audit the studies named."""
     route = Route(path)
-    url = f"/dicom-web/{path}" + (f"?{query}" if query else "")
+    url = f"{settings.ORTHANC_DICOMWEB_ROOT}/{path}" + (f"?{query}" if query else "")
     response = get_orthanc_client().http.request(
-        "GET", url, headers={"Accept": accept or "*/*"}, stream=True, resource_type="dicomweb",
-        resource_id=route.study_uid,
+        "GET", url, headers={"Accept": accept or "*/*", "Forwarded": forwarded}, stream=True,
+        resource_type="dicomweb", resource_id=route.study_uid,
     )  # fmt: skip
     _check(response)
     upstream = Upstream(response)
@@ -142,8 +152,9 @@ def forward_stow(*, request, path: str, content_type: str, length: int) -> tuple
     """POST the multipart/related body to Orthanc's STOW-RS, streamed. Returns status, content type,
     Orthanc's answer and the study UIDs it stored."""
     response = get_orthanc_client().http.request(
-        "POST", f"/dicom-web/{path}", data=_Body(request, length), resource_type="dicomweb_stow",
-        headers={"Content-Type": content_type, "Accept": request.headers.get("Accept") or "application/dicom+json"},
+        "POST", f"{settings.ORTHANC_DICOMWEB_ROOT}/{path}", data=_Body(request, length), resource_type="dicomweb_stow",
+        headers={"Content-Type": content_type, "Accept": request.headers.get("Accept") or "application/dicom+json",
+                 "Forwarded": forwarded_header(request)},
     )  # fmt: skip
     _check(response)
     body = response.content

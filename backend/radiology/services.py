@@ -6,6 +6,8 @@ import contextvars
 import logging
 import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -212,36 +214,55 @@ class UploadOutcome:
         return sum(1 for result in self.results if result["status"] == status)
 
 
-def dicom_upload(*, actor, parts) -> UploadOutcome:
-    """Check each file (or zip member) with pydicom, store the good ones in Orthanc, then create or refresh
-    one study row per study touched. Rejected files never reach Orthanc. With
-    RADIOLOGY_UPLOAD_CONCURRENCY > 1, checked files are stored by that many threads while the next files
-    are being checked (each thread closes its own database connection when done)."""
-    orthanc = get_orthanc_client()
-    outcome = UploadOutcome()
-    store = _Storer(orthanc, outcome, settings.RADIOLOGY_UPLOAD_CONCURRENCY)
-    try:
-        for item in iter_items(parts, Budget()):
+@contextmanager
+def dicom_ingest(*, actor) -> Iterator["DicomIngest"]:
+    """One upload request: `ingest.add(part)` for each uploaded part, as soon as it is complete (while the
+    rest of the body is still arriving); when the block ends, every store has finished and each study
+    touched has been created or refreshed once. The result is `ingest.outcome`. The audit events of the
+    Orthanc calls are appended in groups (`AuditClient.batched`), written before the block ends."""
+    with AuditClient.batched():
+        ingest = DicomIngest(actor)
+        try:
+            yield ingest
+        finally:
+            touched = ingest.storer.finish()
+        for orthanc_study_id in touched:
+            study, _ = study_sync(orthanc_study_id=orthanc_study_id, source=Study.Source.UPLOAD, actor=actor)
+            ingest.outcome.studies.append(study)
+
+
+class DicomIngest:
+    """Checks each file (or zip member) with pydicom and hands the good ones to the storer; rejected files
+    never reach Orthanc. With RADIOLOGY_UPLOAD_CONCURRENCY > 1, checked files are stored by that many
+    threads while the next files are being received and checked."""
+
+    def __init__(self, actor):
+        self.actor = actor
+        self.outcome = UploadOutcome()
+        self.budget = Budget()
+        self.storer = _Storer(get_orthanc_client(), self.outcome, settings.RADIOLOGY_UPLOAD_CONCURRENCY)
+        self._added: set[int] = set()
+
+    def add(self, part) -> None:
+        """Check and store one uploaded part (a file or a zip archive). A part already added is skipped."""
+        if id(part) in self._added:
+            return
+        self._added.add(id(part))
+        for item in iter_items([part], self.budget):
             if item.handle is None:
-                rejected = {"file": item.name, "status": "rejected", "code": item.code, "reason": item.reason}
-                outcome.results.append(rejected)
+                self.reject(item.name, item.code, item.reason)
                 continue
             try:
                 info = dicom.inspect(item.handle)
             except dicom.Rejected as exc:
                 if item.owned:
                     item.handle.close()
-                outcome.results.append(
-                    {"file": item.name, "status": "rejected", "code": "invalid_dicom", "reason": str(exc)}
-                )
+                self.reject(item.name, "invalid_dicom", str(exc))
                 continue
-            store.submit(item, info)
-    finally:
-        touched = store.finish()
-    for orthanc_study_id in touched:
-        study, _ = study_sync(orthanc_study_id=orthanc_study_id, source=Study.Source.UPLOAD, actor=actor)
-        outcome.studies.append(study)
-    return outcome
+            self.storer.submit(item, info)
+
+    def reject(self, name: str, code: str, reason: str) -> None:
+        self.outcome.results.append({"file": name, "status": "rejected", "code": code, "reason": reason})
 
 
 class _Storer:

@@ -1,19 +1,21 @@
 """The multipart upload, streamed: parts go to temporary files on disk (never whole in memory), zip
 archives are opened from disk and their members copied out one at a time with hard limits.
 
-`DicomUploadHandler` enforces the per-file, per-request and file-count limits while the body is read;
-`iter_items` turns the uploaded parts into (name, file) items or per-item rejections.
+`DicomUploadHandler` enforces the per-file, per-request and file-count limits while the body is read and
+hands each completed part to its `sink` (the view's ingest) so that checking and storing overlap with
+receiving; `iter_items` turns the uploaded parts into (name, file) items or per-item rejections.
 """
 
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -33,10 +35,16 @@ class Item:
 
 class DicomUploadHandler(TemporaryFileUploadHandler):
     """Every part to a temporary file. A part over the per-file limit stops being written (it is reported
-    as rejected); a body over the request limit stops the upload."""
+    as rejected); a body over the request limit, or one part more than the file limit, stops the upload.
+
+    `sink` is set by the view once the request is authorised; parts completed before that (when CSRF
+    checking read the body early) are in request.FILES and the view adds them itself."""
+
+    chunk_size = 1024 * 1024  # Django's 64 KiB means 16 Python-level parser rounds per 1 MB of DICOM
 
     def __init__(self, request=None):
         super().__init__(request)
+        self.sink: Callable[[UploadedFile], None] | None = None
         self.parts = 0
         self.request_too_large = False
         self.too_many_files = False
@@ -67,6 +75,8 @@ class DicomUploadHandler(TemporaryFileUploadHandler):
     def file_complete(self, file_size):
         uploaded = super().file_complete(file_size)
         uploaded.too_large = self._part_too_large
+        if self.sink is not None:
+            self.sink(uploaded)
         return uploaded
 
 

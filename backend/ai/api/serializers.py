@@ -31,6 +31,7 @@ class ProgressSerializer(serializers.Serializer):
 
 
 class ResultSerializer(serializers.ModelSerializer):
+    metrics = serializers.JSONField(read_only=True, help_text="the part of raw_metrics sent to FHIR as Observations")
     artifacts = serializers.SerializerMethodField()
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
     orthanc = serializers.SerializerMethodField()

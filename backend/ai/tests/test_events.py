@@ -198,4 +198,4 @@ def test_optional_fields_may_be_null():
         "summary": None,
     }
     report = events.parse_result(body)
-    assert (report.metrics, report.artifacts, report.orthanc, report.model) == ({}, [], {}, {})
+    assert (report.raw_metrics, report.artifacts, report.orthanc, report.model) == ({}, [], {}, {})

@@ -111,6 +111,39 @@ def test_concurrent_writers_on_a_fresh_chain_all_succeed_and_the_chain_holds():
     assert report.intact and report.checked == 30
 
 
+@pytest.mark.django_db(transaction=True)
+def test_batched_events_from_threads_are_written_in_groups_and_chained():
+    """AuditClient.batched(): threads started with a copy of the context add to the same batch; a full
+    group is written at once, the rest when the block ends; the chain holds across groups."""
+    import contextvars
+    import threading
+
+    from django.db import connections
+
+    def write(index: int) -> None:
+        try:
+            for step in range(3):
+                AuditClient.log_event(
+                    Action.EXTERNAL_CALL, system="orthanc", endpoint=f"POST /instances {index}-{step}"
+                )
+        finally:
+            connections.close_all()
+
+    with AuditClient.batched(size=4):
+        AuditClient.log_event(Action.EXTERNAL_CALL, system="orthanc", endpoint="POST /instances first")
+        assert AuditEvent.objects.count() == 0  # kept until the group is full
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(write, i)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert AuditEvent.objects.count() == 8  # two full groups of 4; 2 events still waiting
+    assert AuditEvent.objects.count() == 10
+    AuditClient.log_event(Action.READ, resource_type="patient", resource_id=1)  # unbatched again
+    report = verify_chain()
+    assert report.intact and report.checked == 11
+
+
 def test_chain_verifies_when_untouched():
     _events(5)
     report = verify_chain()

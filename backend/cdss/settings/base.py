@@ -189,6 +189,8 @@ CELERY_TIMEZONE = TIME_ZONE
 ORTHANC_URL = required("ORTHANC_URL").rstrip("/")
 ORTHANC_USERNAME = required("ORTHANC_USERNAME")
 ORTHANC_PASSWORD = required("ORTHANC_PASSWORD")
+# Orthanc's DicomWeb.Root: the gateway's own path, so that URLs inside Orthanc's answers name the gateway
+ORTHANC_DICOMWEB_ROOT = env.str("ORTHANC_DICOMWEB_ROOT", default="/api/radiology/dicom-web").rstrip("/")
 FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="").rstrip("/")  # empty: not configured
 FHIR_TOKEN_URL = env.str("FHIR_TOKEN_URL", default="")  # empty: the FHIR server needs no token (stock HAPI)
 FHIR_CLIENT_ID = env.str("FHIR_CLIENT_ID", default="")
@@ -301,7 +303,7 @@ RADIOLOGY_CHANGES_BATCH = env.int("RADIOLOGY_CHANGES_BATCH", default=200)
 # tested default; 2-4 measured faster, see docs/radiology.md).
 RADIOLOGY_UPLOAD_CONCURRENCY = env.int("RADIOLOGY_UPLOAD_CONCURRENCY", default=4)
 # Django's own cap on multipart parts must not be lower than ours; uploads go to temp files, never memory.
-DATA_UPLOAD_MAX_NUMBER_FILES = max(RADIOLOGY_UPLOAD_MAX_FILES, 100)
+DATA_UPLOAD_MAX_NUMBER_FILES = max(RADIOLOGY_UPLOAD_MAX_FILES + 1, 100)  # our handler reports the extra one
 CELERY_BEAT_SCHEDULE["radiology-changes-feed"] = {"task": "radiology.import_changes", "schedule": 15.0}
 
 # --- FHIR sync (fhir_sync): retries, reconciliation, which entities are sent ----------------------------

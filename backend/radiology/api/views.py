@@ -184,15 +184,23 @@ class UploadView(APIView):
         limit = settings.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES
         if length > limit:
             raise PayloadTooLarge(f"The request has {length} bytes; the limit is {limit}.")
-        parts = [part for key in request.FILES for part in request.FILES.getlist(key)]
         handler = next(h for h in request._request.upload_handlers if isinstance(h, DicomUploadHandler))
-        if handler.request_too_large:
-            raise PayloadTooLarge(f"The request is larger than the limit of {limit} bytes.")
-        if handler.too_many_files:
-            raise ParseError(f"More than {settings.RADIOLOGY_UPLOAD_MAX_FILES} files in one request.")
-        if not parts:
-            raise ParseError("No files in the request: send DICOM files or zip archives as multipart parts.")
-        outcome = services.dicom_upload(actor=request.user, parts=parts)
+        with services.dicom_ingest(actor=request.user) as ingest:
+            handler.sink = ingest.add  # each part is checked and stored as soon as it has arrived
+            parts = [part for key in request.FILES for part in request.FILES.getlist(key)]
+            for part in parts:  # those read before the sink was set (no-op for the others)
+                ingest.add(part)
+            if handler.request_too_large:
+                raise PayloadTooLarge(f"The request is larger than the limit of {limit} bytes.")
+            if handler.too_many_files:
+                ingest.reject(
+                    "(the rest of the request)",
+                    "too_many_files",
+                    f"more than RADIOLOGY_UPLOAD_MAX_FILES ({settings.RADIOLOGY_UPLOAD_MAX_FILES}) files: not read",
+                )
+            if not parts:
+                raise ParseError("No files in the request: send DICOM files or zip archives as multipart parts.")
+        outcome = ingest.outcome
         counts = {name: outcome.count(name) for name in ("stored", "already_stored", "rejected")}
         body = {
             "counts": counts,
@@ -232,6 +240,7 @@ class DicomWebView(APIView):
             path=path,
             query=request.META.get("QUERY_STRING", ""),
             accept=request.headers.get("Accept", ""),
+            forwarded=dicomweb.forwarded_header(request),
             endpoint=f"GET {request.path}",
         )
         if body is not None:

@@ -115,7 +115,9 @@ class OrthancClient:
     @property
     def dicomweb(self) -> DICOMwebClient:
         if self._dicomweb is None:
-            client = DICOMwebClient(url=self.http.url("/dicom-web"), session=self.http.as_requests_session())
+            client = DICOMwebClient(
+                url=self.http.url(settings.ORTHANC_DICOMWEB_ROOT), session=self.http.as_requests_session()
+            )
             client.set_http_retry_params(retry=False)  # retries are core.http's job, for idempotent calls only
             self._dicomweb = client
         return self._dicomweb

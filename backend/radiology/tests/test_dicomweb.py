@@ -1,10 +1,12 @@
 """The DICOMweb gateway: QIDO-RS and WADO-RS through Django equal Orthanc's own answers byte for byte
 (multipart answers up to their random boundary), one audit event per study, STOW-RS for RIB only."""
 
+import json
 import re
 
 import pytest
 from dicomweb_client.api import DICOMwebClient
+from django.conf import settings
 
 from audit.models import Action, AuditEvent
 from radiology.models import Study
@@ -25,7 +27,11 @@ def study(rib, pacs, make_patient):
 
 
 def _direct(pacs, path: str, accept: str):
-    return pacs.client.http.request("GET", f"/dicom-web/{path}", headers={"Accept": accept}, resource_type="test")
+    """Orthanc's own answer, asked as the gateway asks for the test client (host testserver, http)."""
+    return pacs.client.http.request(
+        "GET", f"{settings.ORTHANC_DICOMWEB_ROOT}/{path}", resource_type="test",
+        headers={"Accept": accept, "Forwarded": "host=testserver;proto=http"},
+    )  # fmt: skip
 
 
 def _body(response) -> bytes:
@@ -51,6 +57,7 @@ def test_qido_and_wado_equal_orthancs_own_answers(doctor, pacs, study):
         (instance, 'multipart/related; type="application/dicom"'),
         (f"{instance}/frames/1", 'multipart/related; type="application/octet-stream"'),
         (f"{instance}/rendered", "image/png"),
+        (f"{instance}/bulk/7fe00010", 'multipart/related; type="application/octet-stream"'),
     ]
     for path, accept in cases:
         through = doctor.get(f"{GATEWAY}/{path}", HTTP_ACCEPT=accept)
@@ -71,6 +78,22 @@ def test_qido_and_wado_equal_orthancs_own_answers(doctor, pacs, study):
     assert set(reads.values_list("resource_id", "patient_id")) == {(study_uid, patient.emr_uuid)}
 
 
+def test_urls_inside_answers_name_the_gateway_and_work(doctor, study):
+    """RetrieveURL and BulkDataURI, which viewers follow, point at the gateway (never at Orthanc)."""
+    datasets, _ = study
+    first = datasets[0]
+    series = doctor.get(f"{GATEWAY}/studies/{first.StudyInstanceUID}/series", HTTP_ACCEPT="application/dicom+json")
+    retrieve_url = series.json()[0]["00081190"]["Value"][0]
+    assert retrieve_url.startswith(f"http://testserver{GATEWAY}/studies/{first.StudyInstanceUID}/series/")
+    metadata = doctor.get(f"{GATEWAY}/studies/{first.StudyInstanceUID}/metadata", HTTP_ACCEPT="application/dicom+json")
+    bulk_uri = json.loads(_body(metadata))[0]["7FE00010"]["BulkDataURI"]
+    assert bulk_uri.startswith(f"http://testserver{GATEWAY}/studies/{first.StudyInstanceUID}/series/")
+    pixels = doctor.get(
+        bulk_uri.removeprefix("http://testserver"), HTTP_ACCEPT='multipart/related; type="application/octet-stream"'
+    )
+    assert pixels.status_code == 200 and pixels.streaming
+
+
 def test_a_standard_client_works_through_the_gateway(live_server_dicomweb, study):
     datasets, _ = study
     client = live_server_dicomweb
@@ -79,6 +102,11 @@ def test_a_standard_client_works_through_the_gateway(live_server_dicomweb, study
     retrieved = client.retrieve_instance(datasets[0].StudyInstanceUID, datasets[0].SeriesInstanceUID,
                                          datasets[0].SOPInstanceUID)  # fmt: skip
     assert retrieved.PixelData == datasets[0].PixelData
+    metadata = client.retrieve_instance_metadata(datasets[0].StudyInstanceUID, datasets[0].SeriesInstanceUID,
+                                                 datasets[0].SOPInstanceUID)  # fmt: skip
+    bulk_uri = metadata["7FE00010"]["BulkDataURI"]  # a viewer's way to the pixels (Orthanc serves octet-stream)
+    (pixels,) = client.retrieve_bulkdata(bulk_uri, media_types=("application/octet-stream",))
+    assert pixels == datasets[0].PixelData
 
 
 @pytest.fixture

@@ -129,3 +129,17 @@ def test_order_lifecycle_allows_only_its_transitions(doctor, rib, nurse, make_pa
     assert patient.timeline.filter(kind="order").count() == 1
     listed = nurse.get("/api/radiology/orders", {"patient": patient.emr_uuid}).json()
     assert [row["id"] for row in listed["results"]] == [order["id"]]
+
+
+def test_files_past_the_count_limit_are_reported_not_read(rib, pacs, settings):
+    """Parts are stored as they arrive, so the limit cannot refuse the whole request: the files within it
+    are stored, the rest of the request is reported as rejected and never reaches Orthanc."""
+    settings.RADIOLOGY_UPLOAD_MAX_FILES = 2
+    datasets = series_instances(3)
+    pacs.track(datasets[0].StudyInstanceUID)
+    response = upload(rib, *(as_upload(ds, f"{n}.dcm") for n, ds in enumerate(datasets)))
+    assert response.status_code == 201, response.content
+    results = response.json()["results"]
+    assert [(r["file"], r["status"]) for r in results[:2]] == [("0.dcm", "stored"), ("1.dcm", "stored")]
+    assert results[2]["code"] == "too_many_files" and "RADIOLOGY_UPLOAD_MAX_FILES" in results[2]["reason"]
+    assert Study.objects.get().series.get().number_of_instances == 2

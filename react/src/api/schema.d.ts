@@ -1185,7 +1185,7 @@ export interface components {
         Result: {
             readonly id: number;
             readonly status: components["schemas"]["ResultStatusEnum"];
-            /** @description {name: number} or {name: {"value", "unit"}}: one FHIR Observation each */
+            /** @description the part of raw_metrics sent to FHIR as Observations */
             readonly metrics: unknown;
             /** @description the metrics as the ai-server reported them */
             readonly raw_metrics: unknown;
