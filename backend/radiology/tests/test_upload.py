@@ -143,3 +143,28 @@ def test_files_past_the_count_limit_are_reported_not_read(rib, pacs, settings):
     assert [(r["file"], r["status"]) for r in results[:2]] == [("0.dcm", "stored"), ("1.dcm", "stored")]
     assert results[2]["code"] == "too_many_files" and "RADIOLOGY_UPLOAD_MAX_FILES" in results[2]["reason"]
     assert Study.objects.get().series.get().number_of_instances == 2
+
+
+def test_each_part_reaches_the_sink_while_the_body_is_still_being_read():
+    """What lets checking and storing overlap with receiving: the handler hands a part over as soon as
+    the parser has seen its end, long before the last byte of a large request is read."""
+    from django.http.multipartparser import MultiPartParser
+
+    from radiology.upload import DicomUploadHandler
+
+    boundary = "sink-test"
+    parts = [to_bytes(ds) for ds in series_instances(4, size=1024)]  # 2 MB each: several parser blocks
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{n}.dcm"\r\n\r\n'.encode()
+        + data
+        + b"\r\n"
+        for n, data in enumerate(parts)
+    ) + f"--{boundary}--\r\n".encode()
+    stream = io.BytesIO(body)
+    handler = DicomUploadHandler()
+    handed_over = []
+    handler.sink = lambda part: handed_over.append((part.name, part.size, stream.tell()))
+    meta = {"CONTENT_TYPE": f"multipart/form-data; boundary={boundary}", "CONTENT_LENGTH": str(len(body))}
+    MultiPartParser(meta, stream, [handler]).parse()
+    assert [(name, size) for name, size, _ in handed_over] == [(f"{n}.dcm", len(p)) for n, p in enumerate(parts)]
+    assert handed_over[0][2] < len(body) / 2  # the first part went on with most of the body still unread
