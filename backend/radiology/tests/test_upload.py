@@ -154,12 +154,15 @@ def test_each_part_reaches_the_sink_while_the_body_is_still_being_read():
 
     boundary = "sink-test"
     parts = [to_bytes(ds) for ds in series_instances(4, size=1024)]  # 2 MB each: several parser blocks
-    body = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{n}.dcm"\r\n\r\n'.encode()
-        + data
-        + b"\r\n"
-        for n, data in enumerate(parts)
-    ) + f"--{boundary}--\r\n".encode()
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{n}.dcm"\r\n\r\n'.encode()
+            + data
+            + b"\r\n"
+            for n, data in enumerate(parts)
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
     stream = io.BytesIO(body)
     handler = DicomUploadHandler()
     handed_over = []
