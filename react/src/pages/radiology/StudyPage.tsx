@@ -1,4 +1,4 @@
-import { Alert, Anchor, Card, Group, Stack, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Card, Stack, Text, Title } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 
@@ -6,6 +6,7 @@ import { useAiJobs } from "../../api/ai";
 import { useStudy } from "../../api/radiology";
 import type { Me } from "../../api/types";
 import { can } from "../../auth/roles";
+import { DetailPage, RecordHeader } from "../../components/DetailPage";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
 import { LazyStudyViewer } from "../../viewer/ViewerLoader";
@@ -34,45 +35,37 @@ export function StudyPage({ me }: { me: Me }) {
   const id = Number(studyId);
   const study = useStudy(id);
   return (
-    <Stack>
-      <Anchor component={Link} to="/radiology">
-        ← {t("radiology.worklist")}
-      </Anchor>
-      <QueryState query={study}>
-        {(data) => (
-          <Stack>
-            <Card withBorder>
-              <Group justify="space-between">
-                <Stack gap={2}>
-                  <Title order={3}>
-                    {data.modality.split("\\").join(", ")} · {data.description || data.study_instance_uid}
-                  </Title>
-                  <Text size="sm">
-                    {t("radiology.studyDate")}: {data.study_date ?? t("radiology.noDate")} · {t("radiology.accession")}: {data.accession_number || "—"} ·{" "}
-                    {t("radiology.seriesInstances")}: {data.number_of_series} / {data.number_of_instances}
-                  </Text>
-                  <Text size="sm">
-                    {t("radiology.dicomPatient")}: {data.dicom_patient_name} ({data.dicom_patient_id}){" "}
-                    {data.patient && (
-                      <Anchor component={Link} to={`/patients/${data.patient}`} size="sm">
-                        {t("radiology.openPatient")}
-                      </Anchor>
-                    )}
-                  </Text>
-                </Stack>
-                <StatusBadge value={data.status} />
-              </Group>
-              {data.status === "RECONCILE" && (
+    <DetailPage back="/radiology" backLabel={t("radiology.worklist")} query={study}>
+      {(data) => (
+        <>
+          <RecordHeader
+            title={`${data.modality.split("\\").join(", ")} · ${data.description || data.study_instance_uid}`}
+            aside={<StatusBadge value={data.status} />}
+            footer={
+              data.status === "RECONCILE" && (
                 <Alert color="orange" mt="xs">
                   {t("radiology.reconcile", { reason: data.reconciliation_reason })}
                 </Alert>
+              )
+            }
+          >
+            <Text size="sm">
+              {t("radiology.studyDate")}: {data.study_date ?? t("radiology.noDate")} · {t("radiology.accession")}: {data.accession_number || "—"} ·{" "}
+              {t("radiology.seriesInstances")}: {data.number_of_series} / {data.number_of_instances}
+            </Text>
+            <Text size="sm">
+              {t("radiology.dicomPatient")}: {data.dicom_patient_name} ({data.dicom_patient_id}){" "}
+              {data.patient && (
+                <Anchor component={Link} to={`/patients/${data.patient}`} size="sm">
+                  {t("radiology.openPatient")}
+                </Anchor>
               )}
-            </Card>
-            <LazyStudyViewer studyId={data.id} studyUid={data.study_instance_uid} series={data.series} />
-            <StudyAnalyses studyId={data.id} me={me} />
-          </Stack>
-        )}
-      </QueryState>
-    </Stack>
+            </Text>
+          </RecordHeader>
+          <LazyStudyViewer studyId={data.id} studyUid={data.study_instance_uid} series={data.series} />
+          <StudyAnalyses studyId={data.id} me={me} />
+        </>
+      )}
+    </DetailPage>
   );
 }
