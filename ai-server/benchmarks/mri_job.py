@@ -1,7 +1,7 @@
 """Benchmark: one MRI segmentation job on a 95-slice series, stage by stage, against the forward pass of a
 reference network on the same volume, measured in the same run; then jobs per minute with one consumer.
 
-    cd ai-server && .venv/bin/python benchmarks/mri_job.py [--jobs 5]
+    cd ai-server && .venv/bin/python benchmarks/mri_job.py [--jobs 5] [--rounds 7]
 
 Goal (issue #7): all stages but the forward pass together take no longer than the reference forward pass
 (MONAI UNet, channels 16..256, strides 2, 2 residual units). Runs on the servers `scripts/services.sh up`
@@ -43,32 +43,33 @@ def bench_settings() -> Settings:
     )
 
 
-def reference_forward(shape: tuple[int, ...], device: torch.device, repeats: int = 3) -> float:
-    """Median forward time of the reference UNet on a volume of `shape` (padded to a multiple of 16)."""
+def reference_forward(shape: tuple[int, ...], device: torch.device):
+    """A timer of one forward pass of the reference UNet on a volume of `shape` (padded to a multiple of 16)."""
     net = UNet(3, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2).to(device).eval()
     padded = [((size + 15) // 16) * 16 for size in shape]
     x = torch.randn(1, 1, *padded, device=device)
-    times = []
-    with torch.inference_mode():
-        net(x)  # warm-up
-        for _ in range(repeats):
+
+    def timed() -> float:
+        with torch.inference_mode():
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = time.perf_counter()
             net(x)
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+            return time.perf_counter() - started
+
+    timed()  # warm-up
+    return timed
 
 
-def run_jobs(services: Services, settings: Settings, study_uid: str, count: int) -> tuple[list[dict], float]:
+def run_jobs(runner: JobRunner, settings: Settings, study_uid: str, count: int) -> tuple[list[dict], float]:
     connection = pika.BlockingConnection(connection_parameters(settings.rabbitmq_url))
     channel = connection.channel()
     declare(channel)
     for queue in QUEUES:
         channel.queue_purge(queue)
-    consumer = Consumer(JobRunner(services), settings.rabbitmq_url)
+    consumer = Consumer(runner, settings.rabbitmq_url)
     thread = threading.Thread(target=consumer.run, kwargs={"max_jobs": count})
     thread.start()
     while channel.queue_declare("ai_jobs", passive=True).method.consumer_count == 0:  # the consumer is ready
@@ -100,6 +101,7 @@ def run_jobs(services: Services, settings: Settings, study_uid: str, count: int)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=5, help="jobs for the throughput figure (default 5)")
+    parser.add_argument("--rounds", type=int, default=7, help="timed job + reference pass rounds (default 7)")
     args = parser.parse_args()
 
     settings = bench_settings()
@@ -114,34 +116,46 @@ def main() -> int:
     files = synthetic.write_series(case.volume, case.spacing, study_instance_uid=study_uid, patient_id="BENCH-1")
     for data in files:
         services.orthanc.store(data)
+    try:
+        return measure(args, settings, services, case, study_uid, len(files))
+    finally:
+        services.orthanc.delete_study(study_uid)  # with the SEGs the jobs stored
+
+
+def measure(args, settings: Settings, services: Services, case, study_uid: str, slices: int) -> int:
     device = services.device.torch_device
     print(f"device: {services.device.describe()}; torch threads: {torch.get_num_threads()}")
-    print(f"series: {len(files)} slices, volume {case.volume.shape}")
+    print(f"series: {slices} slices, volume {case.volume.shape}")
 
-    run_jobs(
-        services, settings, study_uid, 1
-    )  # warm-up: first-call costs (imports, allocator) are not the steady state
-    results = [run_jobs(services, settings, study_uid, 1)[0][0] for _ in range(3)]
+    # One runner for all jobs, as in the consumer process: its publisher's broker connection is opened once.
+    runner = JobRunner(services)
+    run_jobs(runner, settings, study_uid, 1)  # warm-up: first-call costs (imports, allocator) are not the steady state
+    # Rounds alternate one job and one reference forward pass, so both see the machine in the same state.
+    reference_pass = reference_forward(case.volume.shape, device)
+    results, references = [], []
+    for _ in range(args.rounds):
+        results.append(run_jobs(runner, settings, study_uid, 1)[0][0])
+        references.append(reference_pass())
     failed = [r for r in results if r["status"] != "COMPLETED"]
     if failed:
         print(f"the job failed: {failed[0]['reason']}", file=sys.stderr)
         return 1
     result = results[-1]
     timings = {name: statistics.median(r["timings"].get(name, 0.0) for r in results) for name in (*STAGES, "total")}
-    reference = reference_forward(case.volume.shape, device)
+    reference = statistics.median(references)
     print(
-        f"\nMRI job (median of 3), {len(files)}-slice series (lesion {case.lesion_ml:.1f} mL true, "
+        f"\nMRI job (median of {args.rounds}), {slices}-slice series (lesion {case.lesion_ml:.1f} mL true, "
         f"{result['metrics'].get('volume_ml', {}).get('lesion', 'n/a')} mL reported)"
     )
     for stage in STAGES:
         print(f"  {stage:<15} {timings.get(stage, 0.0) * 1000:9.1f} ms")
     print(f"  {'total':<15} {timings['total'] * 1000:9.1f} ms  (from taking the job to its result)")
     overhead = sum(timings.get(stage, 0.0) for stage in STAGES if stage not in ("forward", "queue_wait"))
-    print(f"\nreference forward pass (MONAI UNet 16..256, same volume): {reference * 1000:.1f} ms")
+    print(f"\nreference forward pass (MONAI UNet 16..256, same volume, median): {reference * 1000:.1f} ms")
     print(f"all stages but the forward pass (fetch..writing, without queue wait): {overhead * 1000:.1f} ms")
     print(f"ratio overhead / reference forward = {overhead / reference:.2f}  (goal: <= 1.0)")
 
-    results, elapsed = run_jobs(services, settings, study_uid, args.jobs)
+    results, elapsed = run_jobs(runner, settings, study_uid, args.jobs)
     completed = sum(r["status"] == "COMPLETED" for r in results)
     print(
         f"\nthroughput, one consumer: {args.jobs} jobs in {elapsed:.1f} s = {args.jobs / elapsed * 60:.1f} jobs/min "

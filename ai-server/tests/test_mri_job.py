@@ -40,7 +40,8 @@ def lesion_study(settings):
             accession_number="ACC-AI-1",
         ),
     )
-    return study_uid, case.lesion_ml
+    yield study_uid, case.lesion_ml
+    OrthancClient(settings).delete_study(study_uid)
 
 
 def dicom_job(study_uid: str) -> dict:

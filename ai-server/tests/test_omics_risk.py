@@ -7,15 +7,15 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from fake_context import FakeContext
 from PIL import Image
 
-from ai_server.pipelines.base import Artifact, InvalidJob, JobFailed
+from ai_server.pipelines.base import InvalidJob, JobFailed
 from ai_server.pipelines.omics_risk import OmicsRiskPipeline
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "omics-cox-gse7390" / "1.0.0"
@@ -25,35 +25,6 @@ EXAMPLE = dict(
     line.split(",") for line in (MODEL_DIR / "example-profile.csv").read_text().splitlines()[1:]
 )  # gene -> value text
 JOB = {"job_id": "job-1", "input": {"kind": "expression", "bucket": "ai-artifacts", "key": "inputs/p.csv"}}
-
-
-class FakeContext:
-    job_id = "job-1"
-    device = "cpu"
-    orthanc = None
-
-    def __init__(self, data: bytes):
-        self.data = data
-        self.artifacts: dict[str, tuple[str, bytes, str]] = {}
-        self.stages: list[str] = []
-        self.progressed: list[tuple[str, float]] = []
-        self.read: list[tuple[str, str]] = []
-
-    @contextmanager
-    def stage(self, name: str):
-        self.stages.append(name)
-        yield
-
-    def progress(self, stage: str, fraction: float) -> None:
-        self.progressed.append((stage, fraction))
-
-    def put_artifact(self, name: str, filename: str, data: bytes, content_type: str) -> Artifact:
-        self.artifacts[name] = (filename, data, content_type)
-        return Artifact(name, f"jobs/{self.job_id}/{filename}", content_type, len(data))
-
-    def get_object(self, bucket: str, key: str) -> bytes:
-        self.read.append((bucket, key))
-        return self.data
 
 
 def loaded_model() -> SimpleNamespace:
@@ -69,7 +40,7 @@ def loaded_model() -> SimpleNamespace:
 
 
 def run(text: str, job: dict = JOB):
-    ctx = FakeContext(text.encode())
+    ctx = FakeContext(data=text.encode())
     return OmicsRiskPipeline().run(job, loaded_model(), ctx), ctx
 
 
@@ -196,7 +167,7 @@ def test_unusable_profiles_fail_with_the_reason(text: str, reason: str):
 
 
 def test_binary_upload_fails():
-    ctx = FakeContext(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    ctx = FakeContext(data=b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
     with pytest.raises(JobFailed, match="not a text file"):
         OmicsRiskPipeline().run(JOB, loaded_model(), ctx)
 
@@ -211,7 +182,7 @@ def test_a_malformed_model_is_an_invalid_job(broken: dict):
     model = loaded_model()
     model.artifact = broken
     with pytest.raises(InvalidJob, match="omics model is malformed"):
-        OmicsRiskPipeline().run(JOB, model, FakeContext((MODEL_DIR / "example-profile.csv").read_bytes()))
+        OmicsRiskPipeline().run(JOB, model, FakeContext(data=(MODEL_DIR / "example-profile.csv").read_bytes()))
 
 
 def test_runtime_imports_neither_scikit_survival_nor_scikit_learn():

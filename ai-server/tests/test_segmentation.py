@@ -3,7 +3,6 @@ stand-in for Orthanc (the transport is faked, the DICOM is real)."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import json
@@ -16,10 +15,11 @@ import numpy as np
 import pydicom
 import pytest
 import torch
+from fake_context import FakeContext
 from PIL import Image
 
 from ai_server import synthetic
-from ai_server.pipelines.base import DEMO_DISCLAIMER, Artifact, InvalidJob, JobFailed
+from ai_server.pipelines.base import DEMO_DISCLAIMER, InvalidJob, JobFailed
 from ai_server.pipelines.segmentation import SegmentationPipeline, guess_sequence, resample
 
 # The registry loads TorchScript too; its deprecation in favour of torch.export is not this test's concern.
@@ -44,15 +44,10 @@ class FakeOrthanc:
         self.files[instance_id], self.headers[instance_id] = data, header
         return instance_id
 
-    def find_study(self, study_instance_uid: str) -> dict:
-        if not any(h.StudyInstanceUID == study_instance_uid for h in self.headers.values()):
-            raise InvalidJob(f"study {study_instance_uid} is not in Orthanc")
-        return {"ID": f"s-{study_instance_uid}"}
-
-    def series_of_study(self, orthanc_study_id: str) -> list[dict]:
+    def series_of_study(self, study_instance_uid: str) -> list[dict]:
         series: dict[str, dict] = {}
         for instance_id, h in self.headers.items():
-            if orthanc_study_id == f"s-{h.StudyInstanceUID}":
+            if h.StudyInstanceUID == study_instance_uid:
                 entry = series.setdefault(
                     h.SeriesInstanceUID,
                     {
@@ -67,6 +62,8 @@ class FakeOrthanc:
                     },
                 )
                 entry["Instances"].append(instance_id)
+        if not series:
+            raise InvalidJob(f"study {study_instance_uid} is not in Orthanc")
         return list(series.values())
 
     def instance_file(self, orthanc_instance_id: str) -> bytes:
@@ -83,31 +80,6 @@ class FakeOrthanc:
         self.stored.append(dicom_bytes)
         instance_id = self.add(dicom_bytes)
         return {"ID": instance_id, "ParentSeries": "se-seg", "Status": "Success"}
-
-
-class FakeContext:
-    def __init__(self, orthanc: FakeOrthanc):
-        self.job_id = "job-1"
-        self.device = torch.device("cpu")
-        self.orthanc = orthanc
-        self.stages: list[str] = []
-        self.progressed: list[tuple[str, float]] = []
-        self.objects: dict[str, tuple[bytes, str]] = {}
-
-    @contextlib.contextmanager
-    def stage(self, name: str):
-        self.stages.append(name)
-        yield
-
-    def progress(self, stage: str, fraction: float) -> None:
-        self.progressed.append((stage, fraction))
-
-    def put_artifact(self, name: str, filename: str, data: bytes, content_type: str) -> Artifact:
-        self.objects[name] = (data, content_type)
-        return Artifact(name, f"jobs/{self.job_id}/{filename}", content_type, len(data))
-
-    def get_object(self, bucket: str, key: str) -> bytes:
-        raise AssertionError("the segmentation pipeline reads no objects")
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +156,7 @@ def test_reported_lesion_volume_is_within_10_percent_of_the_truth(result, case, 
 
 def test_seg_is_readable_references_the_source_images_and_is_stored_in_orthanc(result, series):
     outcome, ctx = result
-    data, content_type = ctx.objects["seg"]
+    _, data, content_type = ctx.artifacts["seg"]
     assert content_type == "application/dicom"
     seg = hd.seg.segread(io.BytesIO(data))
     assert "NOT FOR CLINICAL USE" in seg.SeriesDescription
@@ -207,7 +179,7 @@ def test_seg_is_readable_references_the_source_images_and_is_stored_in_orthanc(r
 
 def test_nifti_mask_matches_the_source_grid(result, case):
     outcome, ctx = result
-    data, _ = ctx.objects["mask"]
+    _, data, _ = ctx.artifacts["mask"]
     image = nib.Nifti1Image.from_bytes(gzip.decompress(data))
     mask = np.asarray(image.dataobj)
     assert mask.shape == case.volume.shape
@@ -220,12 +192,12 @@ def test_nifti_mask_matches_the_source_grid(result, case):
 
 def test_overlays_decode_and_show_the_largest_lesion_slices(result, case):
     outcome, ctx = result
-    overlays = sorted(name for name in ctx.objects if name.startswith("overlay-"))
+    overlays = sorted(name for name in ctx.artifacts if name.startswith("overlay-"))
     assert 1 <= len(overlays) <= 3
     largest = int(np.argmax(case.mask.sum(axis=(1, 2)))) + 1
     assert any(abs(int(name.split("-")[1]) - largest) <= 1 for name in overlays)
     for name in overlays:
-        data, content_type = ctx.objects[name]
+        _, data, content_type = ctx.artifacts[name]
         assert content_type == "image/png"
         image = Image.open(io.BytesIO(data))
         image.load()
@@ -249,7 +221,7 @@ def test_enhanced_multi_frame_series_gives_the_same_volume(model, case, result):
     ctx = FakeContext(FakeOrthanc([enhanced]))
     outcome = SegmentationPipeline().run(job(), model, ctx)
     assert outcome.metrics["volume_ml"] == result[0].metrics["volume_ml"]
-    seg = hd.seg.segread(io.BytesIO(ctx.objects["seg"][0]))
+    seg = hd.seg.segread(io.BytesIO(ctx.artifacts["seg"][1]))
     assert (
         seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID
         == pydicom.dcmread(io.BytesIO(enhanced), stop_before_pixels=True).SOPInstanceUID
@@ -298,3 +270,22 @@ def test_resample_puts_each_voxel_at_its_physical_position():
     dst_affine[:3, 3] = [10.0, 0, 0]
     out = resample(image, src_affine, dst_affine, (13, 4, 4))[0].numpy()
     np.testing.assert_allclose(out[:, 2, 2], 10.0 + 3.0 * np.arange(13), atol=1e-3)
+
+
+def test_remembered_iod_lookups_answer_as_highdicom_tables_do():
+    """The pipeline remembers highdicom's IOD table lookups (a speed-up): the answers stay the tables' ones."""
+    from highdicom import _standard_utils
+
+    remembered = _standard_utils.is_attribute_in_iod
+    sop_classes = [synthetic.MR_IMAGE_STORAGE, synthetic.ENHANCED_MR_IMAGE_STORAGE, pydicom.uid.SegmentationStorage]
+    for _ in range(2):  # the second time from memory
+        for sop_class in sop_classes:
+            for attribute in ("NumberOfFrames", "PixelData", "IconImageSequence", "ContentDate"):
+                for exclude in (None, ["IconImageSequence"]):
+                    expected = remembered.__wrapped__(attribute, sop_class, exclude)
+                    assert remembered(attribute, pydicom.uid.UID(sop_class), exclude) == expected
+        with pytest.raises(KeyError, match="No IOD found"):
+            remembered("Rows", "1.2.3.4")
+    mr = pydicom.Dataset()
+    mr.SOPClassUID = synthetic.MR_IMAGE_STORAGE
+    assert not _standard_utils.is_multiframe_image(mr)

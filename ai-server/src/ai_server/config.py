@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     orthanc_username: str = Field("", alias="ORTHANC_USERNAME")
     orthanc_password: str = Field("", alias="ORTHANC_PASSWORD")
     orthanc_timeout_seconds: float = Field(30.0, alias="AI_ORTHANC_TIMEOUT_SECONDS")
+    # Where Orthanc's DICOMweb plugin is mounted (its DicomWeb.Root), as the backend reads it.
+    orthanc_dicomweb_root: str = Field("/api/radiology/dicom-web", alias="ORTHANC_DICOMWEB_ROOT")
     s3_endpoint_url: str = Field("http://127.0.0.1:9000", alias="S3_ENDPOINT_URL")
     s3_access_key: str = Field("", alias="S3_ACCESS_KEY")
     s3_secret_key: str = Field("", alias="S3_SECRET_KEY")

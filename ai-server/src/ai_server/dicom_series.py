@@ -58,11 +58,12 @@ def _require(ds: Dataset, keyword: str, series: str):
 
 def _single_frame(ds: Dataset, series: str) -> _Frame:
     spacing = _require(ds, "PixelSpacing", series)
+    thickness = ds.get("SliceThickness")
     return _Frame(
         np.asarray(_require(ds, "ImagePositionPatient", series), dtype=float),
         np.asarray(_require(ds, "ImageOrientationPatient", series), dtype=float),
         (float(spacing[0]), float(spacing[1])),
-        float(ds.SliceThickness) if ds.get("SliceThickness") else None,
+        float(thickness) if thickness else None,
     )
 
 
@@ -98,7 +99,7 @@ def _multi_frames(ds: Dataset, series: str) -> list[_Frame]:
     return frames
 
 
-def _rescale(ds: Dataset, pixels: np.ndarray) -> np.ndarray:
+def _rescale_parameters(ds: Dataset) -> tuple[float, float]:
     slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
     if "SharedFunctionalGroupsSequence" in ds:  # Enhanced objects keep it in a functional group
         shared = ds.SharedFunctionalGroupsSequence[0]
@@ -106,7 +107,7 @@ def _rescale(ds: Dataset, pixels: np.ndarray) -> np.ndarray:
         intercept = float(
             _functional(None, shared, "PixelValueTransformationSequence", "RescaleIntercept") or intercept
         )
-    return pixels.astype(np.float32) * slope + intercept
+    return slope, intercept
 
 
 # Native little-endian pixel data of one plain greyscale frame is read straight from its bytes: pydicom's
@@ -117,15 +118,17 @@ _NATIVE_LITTLE_ENDIAN = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 def _native_frame(ds: Dataset) -> np.ndarray | None:
     if ds.file_meta.get("TransferSyntaxUID") not in _NATIVE_LITTLE_ENDIAN or "NumberOfFrames" in ds:
         return None
-    if ds.get("SamplesPerPixel", 1) != 1 or ds.get("BitsAllocated") not in (8, 16):
+    bits, signed = ds.get("BitsAllocated"), ds.get("PixelRepresentation", 0)
+    if ds.get("SamplesPerPixel", 1) != 1 or bits not in (8, 16):
         return None
-    dtype = np.dtype(f"<{'i' if ds.get('PixelRepresentation', 0) else 'u'}{ds.BitsAllocated // 8}")
-    expected = ds.Rows * ds.Columns * dtype.itemsize
+    if signed and ds.get("BitsStored") != bits:
+        return None  # let pydicom decode it: signed samples needing sign extension
+    rows, columns = ds.Rows, ds.Columns
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
     data = ds.PixelData
-    signed_partial = ds.get("PixelRepresentation", 0) and ds.get("BitsStored") != ds.BitsAllocated
-    if len(data) < expected or signed_partial:
-        return None  # let pydicom decode (or reject) it: too short, or signed samples needing sign extension
-    return np.frombuffer(data, dtype=dtype, count=ds.Rows * ds.Columns).reshape(ds.Rows, ds.Columns)
+    if len(data) < rows * columns * dtype.itemsize:
+        return None  # let pydicom decode (or reject) it: too short
+    return np.frombuffer(data, dtype=dtype, count=rows * columns).reshape(rows, columns)
 
 
 def _pixels(ds: Dataset, series: str) -> np.ndarray:
@@ -162,11 +165,12 @@ def read_series(datasets: list[Dataset]) -> Volume:
     if multi:
         ds = multi[0]
         frames = _multi_frames(ds, series)
-        stack = _rescale(ds, _pixels(ds, series).reshape(len(frames), *sizes.pop()))
+        slope, intercept = _rescale_parameters(ds)
+        stack = _pixels(ds, series).reshape(len(frames), *sizes.pop()).astype(np.float32) * slope + intercept
     else:
         frames = [_single_frame(ds, series) for ds in datasets]
     orientation = frames[0].orientation
-    if any(not np.allclose(f.orientation, orientation, atol=ORIENTATION_TOLERANCE) for f in frames):
+    if not np.allclose(np.stack([f.orientation for f in frames]), orientation, atol=ORIENTATION_TOLERANCE):
         raise JobFailed(f"series {series}: slices have different orientations, so they do not form one volume")
     if any(f.pixel_spacing != frames[0].pixel_spacing for f in frames):
         raise JobFailed(f"series {series}: slices have different pixel spacings")
@@ -198,7 +202,14 @@ def read_series(datasets: list[Dataset]) -> Volume:
         array, sources = stack[order], [multi[0]]
     else:
         sources = [datasets[i] for i in order]
-        array = np.stack([_rescale(ds, _pixels(ds, series)) for ds in sources])
+        array = np.empty((len(sources), *sizes.pop()), dtype=np.float32)
+        for k, ds in enumerate(sources):
+            array[k] = _pixels(ds, series)  # converted to float32 as it is copied in
+        # Slope and intercept applied to the whole stack at once, in float32 as they were slice by slice.
+        rescale = np.array([_rescale_parameters(ds) for ds in sources], dtype=np.float32)[:, :, None, None]
+        if (rescale[:, 0] != 1).any() or rescale[:, 1].any():
+            array *= rescale[:, 0]
+            array += rescale[:, 1]
         order = np.arange(len(sources))
     row_spacing, col_spacing = frames[0].pixel_spacing
     affine = np.eye(4)
@@ -206,6 +217,4 @@ def read_series(datasets: list[Dataset]) -> Volume:
     affine[:3, 1] = col_dir * row_spacing  # moving down a row follows the column direction cosine
     affine[:3, 2] = row_dir * col_spacing
     affine[:3, 3] = positions[0]
-    return Volume(
-        np.ascontiguousarray(array, dtype=np.float32), affine, (step, row_spacing, col_spacing), sources, order, series
-    )
+    return Volume(np.ascontiguousarray(array), affine, (step, row_spacing, col_spacing), sources, order, series)

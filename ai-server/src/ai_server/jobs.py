@@ -24,7 +24,7 @@ from .device import Device, select_device
 from .messaging import DELIVERY_LIMIT, PROGRESS_KEY, RESULT_KEY, Publisher
 from .orthanc import DependencyDown, OrthancClient
 from .pipelines import pipeline_for
-from .pipelines.base import Artifact, InvalidJob, JobFailed
+from .pipelines.base import Artifact, ArtifactFile, InvalidJob, JobFailed
 from .registry import Registry
 from .storage import ObjectStore
 
@@ -125,12 +125,12 @@ class JobContext:
         if self.publish_progress is not None:
             self.publish_progress(stage, round(min(max(fraction, 0.0), 1.0), 3))
 
-    def put_artifact(self, name: str, filename: str, data: bytes, content_type: str) -> Artifact:
-        key = f"jobs/{self.job_id}/{filename}"
-        size = self.services.store.put(self.services.settings.artifacts_bucket, key, data, content_type)
-        artifact = Artifact(name=name, key=key, content_type=content_type, size=size)
-        self.artifacts.append(artifact)
-        return artifact
+    def put_artifacts(self, files: list[ArtifactFile]) -> list[Artifact]:
+        stored = [Artifact(f.name, f"jobs/{self.job_id}/{f.filename}", f.content_type, len(f.data)) for f in files]
+        for artifact, file in zip(stored, files, strict=True):
+            self.services.store.put(self.services.settings.artifacts_bucket, artifact.key, file.data, file.content_type)
+        self.artifacts.extend(stored)
+        return stored
 
     def get_object(self, bucket: str, key: str) -> bytes:
         data = self.services.store.get(bucket, key)
@@ -270,8 +270,10 @@ class JobRunner:
         def publish(stage: str, fraction: float) -> None:
             body = {"job_id": job_id, "stage": stage, "fraction": fraction, "at": _now().isoformat()}
             try:
-                self.publisher.publish(PROGRESS_KEY, body, job_id=job_id, request_id=request_id)
-            except Exception as exc:  # progress is a courtesy: a lost one must not fail the job
+                # Progress is a courtesy: not waiting for the broker's confirmation saves 0.5-2 ms per report
+                # inside the timed stages, and a lost one must not fail the job.
+                self.publisher.publish(PROGRESS_KEY, body, job_id=job_id, request_id=request_id, confirmed=False)
+            except Exception as exc:
                 logger.warning("job %s: progress not published: %s", job_id, exc)
 
         return publish

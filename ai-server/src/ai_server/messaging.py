@@ -59,13 +59,15 @@ STALE_CONNECTION = (
 
 
 class Publisher:
-    """Confirmed, persistent, mandatory publishing on its own connection (opened on first use, reopened
-    after a failure). Use it from one thread only."""
+    """Persistent publishing on its own connection (opened on first use, reopened after a failure):
+    confirmed and mandatory by default, or, for courtesies such as progress, on a second channel that
+    does not wait for the broker. Use it from one thread only."""
 
     def __init__(self, url: str):
         self.url = url
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
+        self._unconfirmed: BlockingChannel | None = None
 
     def _open(self) -> BlockingChannel:
         if self._channel is None or self._channel.is_closed:
@@ -76,8 +78,17 @@ class Publisher:
             self._channel.confirm_delivery()
         return self._channel
 
-    def publish(self, routing_key: str, body: dict[str, Any], *, job_id: str, request_id: str = "") -> None:
-        """Raises when the broker did not confirm (unroutable, nacked, connection lost)."""
+    def _open_unconfirmed(self) -> BlockingChannel:
+        self._open()
+        if self._unconfirmed is None or self._unconfirmed.is_closed:
+            self._unconfirmed = self._connection.channel()
+        return self._unconfirmed
+
+    def publish(
+        self, routing_key: str, body: dict[str, Any], *, job_id: str, request_id: str = "", confirmed: bool = True
+    ) -> None:
+        """Raises when the broker did not confirm (unroutable, nacked, connection lost). With confirmed=False
+        it returns once the message is written to the socket: a lost one is not noticed."""
         properties = pika.BasicProperties(
             content_type="application/json",
             delivery_mode=pika.DeliveryMode.Persistent,
@@ -87,7 +98,10 @@ class Publisher:
         payload = json.dumps(body, default=str).encode()
         for attempt in (1, 2):
             try:
-                self._open().basic_publish(EXCHANGE, routing_key, payload, properties, mandatory=True)
+                if confirmed:
+                    self._open().basic_publish(EXCHANGE, routing_key, payload, properties, mandatory=True)
+                else:
+                    self._open_unconfirmed().basic_publish(EXCHANGE, routing_key, payload, properties)
                 return
             except STALE_CONNECTION:  # idle between jobs, its heartbeats unanswered: the broker dropped it
                 self.close()
@@ -98,7 +112,7 @@ class Publisher:
                 raise
 
     def close(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
+        connection, self._connection, self._channel, self._unconfirmed = self._connection, None, None, None
         if connection is not None and connection.is_open:
             with contextlib.suppress(Exception):  # closing a broken connection: nothing left to do
                 connection.close()

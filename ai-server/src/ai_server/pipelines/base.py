@@ -28,6 +28,16 @@ class Artifact:
 
 
 @dataclass
+class ArtifactFile:
+    """An artifact to store: its name, the file name under jobs/<job id>/, the bytes and their type."""
+
+    name: str
+    filename: str
+    data: bytes
+    content_type: str
+
+
+@dataclass
 class Outcome:
     metrics: dict[str, Any]
     summary: str
@@ -49,15 +59,15 @@ class JobContext(Protocol):
     def progress(self, stage: str, fraction: float) -> None:
         """Publish ai.job.progress; stage is one of fetching, preprocessing, inference, writing."""
 
-    def put_artifact(self, name: str, filename: str, data: bytes, content_type: str) -> Artifact:
-        """Store bytes under jobs/<job id>/<filename> in the artifacts bucket."""
+    def put_artifacts(self, files: list[ArtifactFile]) -> list[Artifact]:
+        """Store each file under jobs/<job id>/<filename> in the artifacts bucket; returns them in order."""
 
     def get_object(self, bucket: str, key: str) -> bytes:
         """Read an input object (an uploaded expression profile)."""
 
     @property
     def orthanc(self) -> Any:
-        """ai_server.orthanc.OrthancClient: find_study, series_of_study, series_files, instance_file, store."""
+        """ai_server.orthanc.OrthancClient: series_of_study, series_files, instance_file, store."""
 
 
 class Pipeline(Protocol):

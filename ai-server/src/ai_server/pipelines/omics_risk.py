@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ai_server.pipelines.base import Artifact, InvalidJob, JobContext, JobFailed, Outcome
+from ai_server.pipelines.base import ArtifactFile, InvalidJob, JobContext, JobFailed, Outcome
 
 TOP_GENES = 10
 NAMED = 5  # gene ids named in an error message or summary before "and N more"
@@ -265,12 +265,17 @@ class OmicsRiskPipeline:
         }
         with ctx.stage("writing"):
             ctx.progress("writing", 0.8)
-            artifacts: list[Artifact] = [
-                ctx.put_artifact("km-plot", "km-plot.png", png, "image/png"),
-                ctx.put_artifact(
-                    "input-summary", "input-summary.json", json.dumps(summary, indent=1).encode(), "application/json"
-                ),
-            ]
+            artifacts = ctx.put_artifacts(
+                [
+                    ArtifactFile("km-plot", "km-plot.png", png, "image/png"),
+                    ArtifactFile(
+                        "input-summary",
+                        "input-summary.json",
+                        json.dumps(summary, indent=1).encode(),
+                        "application/json",
+                    ),
+                ]
+            )
             ctx.progress("writing", 1.0)
 
         imputed = f"{len(matched.imputed)} of {len(cox.features)} genes imputed"
