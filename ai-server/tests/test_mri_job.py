@@ -78,20 +78,37 @@ def test_a_broken_series_fails_with_the_reason(channel, runner, settings):
     study_uid = pydicom.dcmread(pydicom.filebase.DicomBytesIO(files[0])).StudyInstanceUID
     del files[7]  # a slice missing in the middle
     upload(settings, files)
-    publish_job(channel, dicom_job(study_uid))
-    consume(runner, settings, timeout=120)
-    [result] = drain(channel, "ai_results", count=1)
+    try:
+        publish_job(channel, dicom_job(study_uid))
+        consume(runner, settings, timeout=120)
+        [result] = drain(channel, "ai_results", count=1)
+    finally:
+        OrthancClient(settings).delete_study(study_uid)
     assert result["status"] == "FAILED"
     assert "slice" in result["reason"].lower(), result["reason"]
 
 
-def consumer_process(settings, tmp_path) -> subprocess.Popen:
+@pytest.fixture
+def consumer_process(settings, tmp_path):
+    """Starts `python -m ai_server.consumer` processes; any still running when the test ends (it failed
+    half-way) is killed, so none is left taking the next tests' jobs."""
     env = {**os.environ, **{k: str(v) for k, v in settings.model_dump(by_alias=True).items()}}
     env["AI_MODEL_CACHE_DIR"] = str(tmp_path / "cache")
     env["AI_SHUTDOWN_GRACE_SECONDS"] = "120"
-    return subprocess.Popen(
-        [sys.executable, "-m", "ai_server.consumer"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ai_server.consumer"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
 
 
 def wait_for_progress(channel, job_id: str, timeout: float = 120.0) -> dict:
@@ -104,16 +121,16 @@ def wait_for_progress(channel, job_id: str, timeout: float = 120.0) -> dict:
 
 
 def test_a_consumer_killed_mid_job_leaves_it_to_the_next_which_completes_it_once(
-    channel, services, settings, lesion_study, tmp_path
+    channel, services, lesion_study, consumer_process
 ):
     job = dicom_job(lesion_study[0])
     publish_job(channel, job)
-    first = consumer_process(settings, tmp_path)
+    first = consumer_process()
     wait_for_progress(channel, job["job_id"])
     first.kill()  # SIGKILL: no ack, no goodbye
     first.wait(30)
 
-    second = consumer_process(settings, tmp_path)
+    second = consumer_process()
     try:
         results = drain(channel, "ai_results", count=2, timeout=150)
     finally:
@@ -124,11 +141,11 @@ def test_a_consumer_killed_mid_job_leaves_it_to_the_next_which_completes_it_once
 
 
 def test_sigterm_lets_the_current_job_finish_before_the_consumer_exits(
-    channel, services, settings, lesion_study, tmp_path
+    channel, services, lesion_study, consumer_process
 ):
     job = dicom_job(lesion_study[0])
     publish_job(channel, job)
-    process = consumer_process(settings, tmp_path)
+    process = consumer_process()
     wait_for_progress(channel, job["job_id"])
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=150)[0].decode(errors="replace")

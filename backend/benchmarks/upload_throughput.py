@@ -16,6 +16,7 @@ large upload (the worker is fresh, so the figure is that request's high-water ma
 
 import argparse
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -149,6 +150,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--large-mb", type=int, default=500, help="size of the upload whose peak RSS is reported")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: no gunicorn left behind
 
     with bench_database(), tempfile.TemporaryDirectory(prefix="cdss-bench-upload-") as tmp:
         from django.conf import settings
