@@ -71,6 +71,26 @@ def test_tampered_weights_are_not_loaded(registry, tmp_path):
         registry.get("tiny-seg")
 
 
+def test_a_restart_reuses_cached_weights_and_fetches_a_damaged_copy_again(registry, tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    write_model(tmp_path / "a")
+    registry.add(tmp_path / "a")
+    registry.reuse_from_bytes = 0  # the test network is tiny; by default only files from 1 MiB are kept
+    registry.load()
+    fetched = []
+    get = registry.store.get
+    monkeypatch.setattr(registry.store, "get", lambda bucket, key: fetched.append(key) or get(bucket, key))
+
+    registry.load()  # a restart
+    assert fetched == [] and registry.get("tiny-seg").version == "1.0.0"
+
+    cached = tmp_path / "cache" / "tiny-seg" / "1.0.0" / "model.ts"
+    cached.write_bytes(b"\0" * cached.stat().st_size)  # damaged on disk, same size
+    registry.load()
+    assert "tiny-seg/1.0.0/model.ts" in fetched and registry.errors == {}
+    assert registry.get("tiny-seg").artifact(torch.zeros(1, 1, 2, 2, 2)).shape == (1, 2, 2, 2, 2)
+
+
 def test_a_version_cannot_be_replaced_by_other_weights(registry, tmp_path):
     (tmp_path / "a").mkdir()
     write_model(tmp_path / "a")

@@ -116,6 +116,8 @@ def _load_artifact(directory: Path, manifest: dict[str, Any], device: Any) -> An
 class Registry:
     """Models published to the ai-models bucket, mirrored to a local cache and loaded on `device`."""
 
+    reuse_from_bytes = 1024 * 1024
+
     def __init__(self, store: Any, bucket: str, cache_dir: Path, device: Any):
         self.store, self.bucket, self.cache_dir, self.device = store, bucket, Path(cache_dir), device
         self.models: dict[tuple[str, str], LoadedModel] = {}
@@ -148,28 +150,41 @@ class Registry:
         )
         for prefix in prefixes:
             try:
-                directory = self._mirror(prefix)
-                manifest = read_manifest(directory)
-                if prefix != f"{manifest['name']}/{manifest['version']}/":
-                    raise ManifestError(f"manifest names {manifest['name']}/{manifest['version']}")
-                models[(manifest["name"], manifest["version"])] = LoadedModel(
-                    manifest["name"],
-                    manifest["version"],
-                    manifest["sha256"],
-                    manifest,
-                    directory,
-                    _load_artifact(directory, manifest, self.device),
-                )
+                try:
+                    model = self._load_one(prefix)
+                except ManifestError:  # perhaps a damaged cached copy: fetch every file again
+                    model = self._load_one(prefix, fresh=True)
+                models[(model.name, model.version)] = model
             except Exception as exc:  # one bad model must not keep the others from loading
                 errors[prefix.rstrip("/")] = f"{exc.__class__.__name__}: {exc}"
                 logger.error("model %s not loaded: %s", prefix, exc)
         self.models, self.errors = models, errors
         logger.info("models loaded: %s", ", ".join(f"{n} {v}" for n, v in sorted(models)) or "none")
 
-    def _mirror(self, prefix: str) -> Path:
+    def _load_one(self, prefix: str, *, fresh: bool = False) -> LoadedModel:
+        directory = self._mirror(prefix, fresh=fresh)
+        manifest = read_manifest(directory)
+        if prefix != f"{manifest['name']}/{manifest['version']}/":
+            raise ManifestError(f"manifest names {manifest['name']}/{manifest['version']}")
+        return LoadedModel(
+            manifest["name"],
+            manifest["version"],
+            manifest["sha256"],
+            manifest,
+            directory,
+            _load_artifact(directory, manifest, self.device),
+        )
+
+    def _mirror(self, prefix: str, *, fresh: bool = False) -> Path:
+        """Copy the model's objects into the cache. A published version's weights never change (`add`
+        refuses other weights), so a cached file of at least `reuse_from_bytes` with the listed size is
+        kept instead of being downloaded at every start; the weights are checked against the manifest's
+        sha256 when loaded all the same. Smaller files (the manifest, the card) are always fetched."""
         directory = self.cache_dir / prefix
-        for key in self.store.keys(self.bucket, prefix):
+        for key, size in self.store.sizes(self.bucket, prefix):
             target = self.cache_dir / key
+            if not fresh and size >= self.reuse_from_bytes and target.is_file() and target.stat().st_size == size:
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(self.store.get(self.bucket, key))
         return directory

@@ -51,5 +51,10 @@ class ObjectStore:
             response.release_conn()
 
     def keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
+        for key, _ in self.sizes(bucket, prefix):
+            yield key
+
+    def sizes(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, int]]:
+        """(key, size in bytes) of each object under `prefix`."""
         for item in self.client.list_objects(bucket, prefix=prefix, recursive=True):
-            yield item.object_name
+            yield item.object_name, item.size
