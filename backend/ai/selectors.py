@@ -17,6 +17,7 @@ from rest_framework.exceptions import NotFound
 from audit.client import AuditClient
 from audit.models import Action
 from core.http import SystemUnavailable
+from core.queries import narrowed
 from core.storage import storage_client
 
 from .clients.ai_server_client import get_ai_server_client
@@ -51,22 +52,14 @@ def _jobs() -> QuerySet[AIJob]:
 
 
 def job_list(*, user, patient: str = "", status: str = "", study: int | None = None, mine: bool = False):
-    jobs = _jobs()
-    if patient:
-        jobs = jobs.filter(patient__emr_uuid=patient)
-    if status:
-        jobs = jobs.filter(status=status)
-    if study:
-        jobs = jobs.filter(study_id=study)
-    if mine:
-        jobs = jobs.filter(requested_by=user)
-    filters = {"patient": patient, "status": status, "study": study, "mine": mine}
-    AuditClient.log_event(
-        Action.READ,
-        actor=user,
+    jobs = narrowed(
+        _jobs(), patient__emr_uuid=patient, status=status, study_id=study, requested_by=user if mine else None
+    )
+    AuditClient.log_list_read(
+        user=user,
         resource_type="ai_job_list",
         patient_id=patient,
-        detail={key: value for key, value in filters.items() if value},
+        filters={"patient": patient, "status": status, "study": study, "mine": mine},
     )
     return jobs
 

@@ -81,6 +81,19 @@ class AuditClient:
         return event
 
     @staticmethod
+    def log_list_read(*, user: Any, resource_type: str, patient_id: str = "", filters: dict[str, Any]) -> AuditEvent:
+        """One READ event for a list, with the filters that were given (empty ones left out); the patient when
+        the list is one patient's."""
+        given = {
+            name: value if isinstance(value, str | int | bool) else str(value)
+            for name, value in filters.items()
+            if value not in (None, "", False)
+        }
+        return AuditClient.log_event(
+            Action.READ, actor=user, resource_type=resource_type, patient_id=patient_id, detail=given
+        )
+
+    @staticmethod
     @contextmanager
     def batched(size: int = 100) -> Iterator[None]:
         """Events logged inside the block (by this context and threads started with a copy of it) are

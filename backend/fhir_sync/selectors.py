@@ -1,15 +1,12 @@
 """Reads of the FHIR sync's state, for ADMIN only (callers check the role)."""
 
+from core.queries import narrowed
+
 from .models import DeadLetter, FhirMapping
 
 
 def dead_letter_list(*, user, status: str | None = None, entity_type: str | None = None):
-    letters = DeadLetter.objects.all()
-    if status:
-        letters = letters.filter(status=status)
-    if entity_type:
-        letters = letters.filter(entity_type=entity_type)
-    return letters.order_by("-created_at", "-id")
+    return narrowed(DeadLetter.objects.all(), status=status, entity_type=entity_type).order_by("-created_at", "-id")
 
 
 def dead_letter_get(*, user, pk: int) -> DeadLetter:
@@ -17,7 +14,4 @@ def dead_letter_get(*, user, pk: int) -> DeadLetter:
 
 
 def mapping_list(*, user, entity_type: str | None = None):
-    mappings = FhirMapping.objects.all()
-    if entity_type:
-        mappings = mappings.filter(entity_type=entity_type)
-    return mappings.order_by("-synced_at", "-id")
+    return narrowed(FhirMapping.objects.all(), entity_type=entity_type).order_by("-synced_at", "-id")

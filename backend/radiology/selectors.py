@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound
 
 from audit.client import AuditClient
 from audit.models import Action
+from core.queries import narrowed
 from core.storage import storage_client
 from radiology.clients.orthanc_client import get_orthanc_client
 
@@ -22,15 +23,13 @@ def _patient_id(obj) -> str:
 
 
 def order_list(*, user, patient: str = "", status: str = "") -> QuerySet[Order]:
-    orders = Order.objects.select_related("patient", "ordered_by")
-    if patient:
-        orders = orders.filter(patient__emr_uuid=patient)
-    if status:
-        orders = orders.filter(status=status)
-    AuditClient.log_event(
-        Action.READ, actor=user, resource_type="radiology_order_list", patient_id=patient,
-        detail={"patient": patient, "status": status},
-    )  # fmt: skip
+    orders = narrowed(Order.objects.select_related("patient", "ordered_by"), patient__emr_uuid=patient, status=status)
+    AuditClient.log_list_read(
+        user=user,
+        resource_type="radiology_order_list",
+        patient_id=patient,
+        filters={"patient": patient, "status": status},
+    )
     return orders
 
 
@@ -54,25 +53,24 @@ def study_list(
     order: int | None = None,
     status: str = "",
 ) -> QuerySet[Study]:
-    studies = Study.objects.select_related("patient", "order")
-    if patient:
-        studies = studies.filter(patient__emr_uuid=patient)
-    if modality:
-        studies = studies.filter(modality__icontains=modality)
-    if date_from:
-        studies = studies.filter(study_date__gte=date_from)
-    if date_to:
-        studies = studies.filter(study_date__lte=date_to)
-    if order:
-        studies = studies.filter(order_id=order)
-    if status:
-        studies = studies.filter(status=status)
-    filters = {"patient": patient, "modality": modality, "order": order, "status": status,
-               "date_from": str(date_from or ""), "date_to": str(date_to or "")}  # fmt: skip
-    AuditClient.log_event(
-        Action.READ, actor=user, resource_type="radiology_study_list", patient_id=patient,
-        detail={key: value for key, value in filters.items() if value},
-    )  # fmt: skip
+    studies = narrowed(
+        Study.objects.select_related("patient", "order"),
+        patient__emr_uuid=patient,
+        modality__icontains=modality,
+        study_date__gte=date_from,
+        study_date__lte=date_to,
+        order_id=order,
+        status=status,
+    )
+    filters = {
+        "patient": patient,
+        "modality": modality,
+        "order": order,
+        "status": status,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    AuditClient.log_list_read(user=user, resource_type="radiology_study_list", patient_id=patient, filters=filters)
     return studies
 
 
