@@ -5,7 +5,8 @@ import functools
 import re
 
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ParseError, UnsupportedMediaType
@@ -152,14 +153,34 @@ class RenderedFrameView(APIView):
 
 # --- upload ----------------------------------------------------------------------------------------
 def streaming_upload(view):
-    """Install the upload handler before anything reads the body (authentication may, for CSRF)."""
+    """Install the upload handler before anything reads the body (authentication may, for CSRF).
+
+    A browser session sends its CSRF token in the X-CSRFToken header (the web UI does). Django's check
+    looks for a form field first, which would parse the whole multipart body before anyone is authorised;
+    so when the header is there the check is run here on the header alone, and the body is parsed after
+    the role check, each part stored as it arrives. When that check fails (or there is no header) nothing
+    is marked and DRF's own check runs as usual."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         request.upload_handlers = [DicomUploadHandler(request)]
+        if request.META.get(settings.CSRF_HEADER_NAME):
+            _check_csrf_header(request)
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def _check_csrf_header(request) -> None:
+    """Django's CSRF check with an empty form, so it reads the header; on success it marks the request
+    (csrf_processing_done), which DRF's session authentication honours."""
+    check = CsrfViewMiddleware(lambda _: None)
+    check.process_request(request)
+    request._post = QueryDict()
+    try:
+        check.process_view(request, None, (), {})
+    finally:
+        del request._post  # the real form is parsed later, by the view
 
 
 class UploadView(APIView):
