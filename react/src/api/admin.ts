@@ -1,10 +1,9 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
-import { api } from "./client";
+import { PAGE_SIZE, api } from "./client";
 import { queryString } from "./radiology";
 import type { AuditEvent, DeadLetter, DeadLetterDetail, FhirMapping, Page } from "./types";
 
-export const AUDIT_PAGE_SIZE = 50;
 
 export interface AuditFilters {
   action?: string;
@@ -25,7 +24,7 @@ export function useAuditEvents(filters: AuditFilters, page: number) {
   return useQuery({
     queryKey: ["audit", filters, page],
     queryFn: () =>
-      api<Page<AuditEvent>>(`/api/audit/events?${queryString({ ...filters, page, page_size: AUDIT_PAGE_SIZE })}`),
+      api<Page<AuditEvent>>(`/api/audit/events?${queryString({ ...filters, page, page_size: PAGE_SIZE })}`),
     placeholderData: keepPreviousData,
   });
 }

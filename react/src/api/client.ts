@@ -21,6 +21,9 @@ export class ApiError extends Error {
 
 export const SESSION_EXPIRED_EVENT = "cdss:session-expired";
 
+/** The API's page size (REST_FRAMEWORK PAGE_SIZE in backend/cdss/settings/base.py; the audit list's too). */
+export const PAGE_SIZE = 50;
+
 /** The CSRF token Django set in its cookie, echoed as X-CSRFToken on unsafe requests. */
 export function csrfToken(): string | undefined {
   return cookie("csrftoken");

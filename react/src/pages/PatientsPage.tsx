@@ -1,4 +1,4 @@
-import { Pagination, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -6,8 +6,8 @@ import { Link } from "react-router";
 
 import { usePatients } from "../api/hooks";
 import { QueryState } from "../components/QueryState";
+import { Pager } from "../components/Pager";
 
-const PAGE_SIZE = 50; // the API's page size
 
 export function PatientsPage() {
   const { t } = useTranslation();
@@ -58,7 +58,7 @@ export function PatientsPage() {
                   ))}
                 </Table.Tbody>
               </Table>
-              <Pagination total={Math.ceil(data.count / PAGE_SIZE)} value={page} onChange={setPage} />
+              <Pager count={data.count} page={page} onChange={setPage} />
             </>
           )
         }

@@ -1,13 +1,14 @@
-import { Anchor, Button, Code, Group, Modal, Pagination, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Anchor, Button, Code, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { AUDIT_PAGE_SIZE, auditCsvUrl, useAuditEvents } from "../../api/admin";
+import { auditCsvUrl, useAuditEvents } from "../../api/admin";
 import type { AuditFilters } from "../../api/admin";
 import type { AuditEvent } from "../../api/types";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
+import { Pager } from "../../components/Pager";
 
 const ACTIONS = ["CREATE", "READ", "UPDATE", "DELETE", "LOGIN", "LOGIN_FAILED", "LOGOUT", "EXPORT", "EXTERNAL_CALL", "PERMISSION_DENIED"];
 const OUTCOMES = ["SUCCESS", "FAILURE", "DENIED"];
@@ -110,7 +111,7 @@ export function AuditPage() {
                   ))}
                 </Table.Tbody>
               </Table>
-              <Pagination total={Math.ceil(data.count / AUDIT_PAGE_SIZE)} value={page} onChange={setPage} />
+              <Pager count={data.count} page={page} onChange={setPage} />
             </>
           )
         }

@@ -1,12 +1,12 @@
-import { Alert, Button, Checkbox, Code, Group, Modal, Pagination, Stack, Table, Tabs, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Checkbox, Code, Group, Modal, Stack, Table, Tabs, Text, TextInput, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { useDeadLetter, useDeadLetters, useDiscardDeadLetter, useFhirMappings, useReplayDeadLetter, useReplayDeadLetters } from "../../api/admin";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
+import { Pager } from "../../components/Pager";
 
-const PAGE_SIZE = 50;
 
 function DeadLetterModal({ id, onClose }: { id: number | null; onClose: () => void }) {
   const { t } = useTranslation();
@@ -123,7 +123,7 @@ function DeadLetters() {
                   ))}
                 </Table.Tbody>
               </Table>
-              {data.count > PAGE_SIZE && <Pagination total={Math.ceil(data.count / PAGE_SIZE)} value={page} onChange={setPage} />}
+              <Pager count={data.count} page={page} onChange={setPage} />
             </>
           )
         }
@@ -171,7 +171,7 @@ function Mappings() {
                 ))}
               </Table.Tbody>
             </Table>
-            {data.count > PAGE_SIZE && <Pagination total={Math.ceil(data.count / PAGE_SIZE)} value={page} onChange={setPage} />}
+            <Pager count={data.count} page={page} onChange={setPage} />
           </Stack>
         )
       }

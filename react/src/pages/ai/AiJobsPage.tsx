@@ -1,4 +1,4 @@
-import { Pagination, Select, Stack, Table, Text, Title } from "@mantine/core";
+import { Select, Stack, Table, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
@@ -7,6 +7,7 @@ import { useAiJobs } from "../../api/ai";
 import type { AiJob } from "../../api/ai";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
+import { Pager } from "../../components/Pager";
 
 export function JobTable({ jobs }: { jobs: AiJob[] }) {
   const { t } = useTranslation();
@@ -63,7 +64,7 @@ export function AiJobsPage() {
         {(data) => (
           <>
             <JobTable jobs={data.results} />
-            {data.count > 50 && <Pagination total={Math.ceil(data.count / 50)} value={page} onChange={setPage} />}
+            <Pager count={data.count} page={page} onChange={setPage} />
           </>
         )}
       </QueryState>

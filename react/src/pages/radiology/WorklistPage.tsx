@@ -1,4 +1,4 @@
-import { Button, Group, Pagination, Select, Stack, Tabs, TextInput, Title } from "@mantine/core";
+import { Button, Group, Select, Stack, Tabs, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -10,8 +10,8 @@ import { can } from "../../auth/roles";
 import { QueryState } from "../../components/QueryState";
 import { OrderTable } from "./OrderTable";
 import { StudyTable } from "./StudyTable";
+import { Pager } from "../../components/Pager";
 
-const PAGE_SIZE = 50; // the API's page size
 
 function StudiesTab() {
   const { t } = useTranslation();
@@ -51,7 +51,7 @@ function StudiesTab() {
         {(data) => (
           <>
             <StudyTable studies={data.results} />
-            {data.count > PAGE_SIZE && <Pagination total={Math.ceil(data.count / PAGE_SIZE)} value={page} onChange={setPage} />}
+            <Pager count={data.count} page={page} onChange={setPage} />
           </>
         )}
       </QueryState>
@@ -83,7 +83,7 @@ function OrdersTab() {
         {(data) => (
           <>
             <OrderTable orders={data.results} />
-            {data.count > PAGE_SIZE && <Pagination total={Math.ceil(data.count / PAGE_SIZE)} value={page} onChange={setPage} />}
+            <Pager count={data.count} page={page} onChange={setPage} />
           </>
         )}
       </QueryState>
