@@ -210,17 +210,17 @@ def emr(settings, openemr_process):
     """Settings pointed at the OpenEMR stand-in, with its faults cleared before and after the test."""
     import requests
 
-    from emr.clients import openemr_client
+    from core.http import forget_shared_clients
 
     settings.EMR_BASE_URL = openemr_process.origin
     settings.EMR_CLIENT_ID, settings.EMR_CLIENT_SECRET = EMR_CLIENT
     settings.EMR_USERNAME, settings.EMR_PASSWORD = EMR_USER
     settings.EMR_TIMEOUT_SECONDS = 1.0
     requests.delete(f"{openemr_process.origin}/__control__/faults", timeout=5)
-    openemr_client._clients.clear()
+    forget_shared_clients()
     yield openemr_process
     requests.delete(f"{openemr_process.origin}/__control__/faults", timeout=5)
-    openemr_client._clients.clear()
+    forget_shared_clients()
 
 
 FHIR_CLIENT = ("cdss-fhir-test-client", "cdss-fhir-test-client-secret")

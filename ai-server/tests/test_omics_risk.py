@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from PIL import Image
 
 from ai_server.pipelines.base import InvalidJob, JobFailed
 from ai_server.pipelines.omics_risk import OmicsRiskPipeline
+from ai_server.registry import LoadedModel, load_model_directory
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "omics-cox-gse7390" / "1.0.0"
 MANIFEST = json.loads((MODEL_DIR / "manifest.json").read_text())
@@ -27,16 +27,9 @@ EXAMPLE = dict(
 JOB = {"job_id": "job-1", "input": {"kind": "expression", "bucket": "ai-artifacts", "key": "inputs/p.csv"}}
 
 
-def loaded_model() -> SimpleNamespace:
+def loaded_model() -> LoadedModel:
     """What the registry hands a pipeline."""
-    return SimpleNamespace(
-        name=MANIFEST["name"],
-        version=MANIFEST["version"],
-        sha256=MANIFEST["sha256"],
-        manifest=MANIFEST,
-        directory=MODEL_DIR,
-        artifact=MODEL,
-    )
+    return load_model_directory(MODEL_DIR, "cpu")
 
 
 def run(text: str, job: dict = JOB):

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import highdicom as hd
 import nibabel as nib
@@ -21,6 +19,7 @@ from PIL import Image
 from ai_server import synthetic
 from ai_server.pipelines.base import DEMO_DISCLAIMER, InvalidJob, JobFailed
 from ai_server.pipelines.segmentation import SegmentationPipeline, guess_sequence, resample
+from ai_server.registry import LoadedModel, load_model_directory
 
 # The registry loads TorchScript too; its deprecation in favour of torch.export is not this test's concern.
 
@@ -83,17 +82,8 @@ class FakeOrthanc:
 
 
 @pytest.fixture(scope="module")
-def model() -> SimpleNamespace:
-    manifest = json.loads((MODEL_DIR / "manifest.json").read_text())
-    network = torch.jit.load(str(MODEL_DIR / manifest["weights"])).eval()
-    return SimpleNamespace(
-        name=manifest["name"],
-        version=manifest["version"],
-        sha256=manifest["sha256"],
-        manifest=manifest,
-        directory=MODEL_DIR,
-        artifact=network,
-    )
+def model() -> LoadedModel:
+    return load_model_directory(MODEL_DIR, "cpu")
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ what fhir_sync's DiagnosticReport and Observation transforms read.
 """
 
 import uuid
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -167,7 +168,7 @@ class AIResult(models.Model):
     def __str__(self) -> str:
         return f"result {self.pk} of job {self.job_id} ({self.status})"
 
-    @property
+    @cached_property  # raw_metrics is written once, with the result; the FHIR transforms read this per metric
     def metrics(self) -> dict[str, Any]:
         """{name: number} or {name: {"value", "unit"}}: the part of raw_metrics that becomes one FHIR
         Observation each."""

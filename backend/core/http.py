@@ -147,6 +147,26 @@ _breakers: dict[str, CircuitBreaker] = {}
 _breakers_lock = threading.Lock()
 
 
+_shared_clients: dict[tuple, Any] = {}
+_shared_clients_lock = threading.Lock()
+
+
+def shared_client(factory: Any, *configuration: Any) -> Any:
+    """One client per configuration per process (`factory()` builds it), so its pooled connections and
+    any token outlive the request instead of being opened again for each one."""
+    key = (factory, *configuration)
+    with _shared_clients_lock:
+        if key not in _shared_clients:
+            _shared_clients[key] = factory()
+        return _shared_clients[key]
+
+
+def forget_shared_clients() -> None:
+    """Drop every shared client (tests, after pointing a system at another server or resetting it)."""
+    with _shared_clients_lock:
+        _shared_clients.clear()
+
+
 def breaker_for(system: str) -> CircuitBreaker:
     """One breaker per system per process, shared by every client of that system."""
     with _breakers_lock:

@@ -102,6 +102,19 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def load_model_directory(directory: Path, device: Any) -> LoadedModel:
+    """A model directory, its manifest and weights checked, loaded on `device`: what a pipeline gets."""
+    manifest = read_manifest(directory)
+    return LoadedModel(
+        manifest["name"],
+        manifest["version"],
+        manifest["sha256"],
+        manifest,
+        Path(directory),
+        _load_artifact(directory, manifest, device),
+    )
+
+
 def _load_artifact(directory: Path, manifest: dict[str, Any], device: Any) -> Any:
     weights = directory / manifest["weights"]
     if manifest["format"] == "json":
@@ -162,18 +175,10 @@ class Registry:
         logger.info("models loaded: %s", ", ".join(f"{n} {v}" for n, v in sorted(models)) or "none")
 
     def _load_one(self, prefix: str, *, fresh: bool = False) -> LoadedModel:
-        directory = self._mirror(prefix, fresh=fresh)
-        manifest = read_manifest(directory)
-        if prefix != f"{manifest['name']}/{manifest['version']}/":
-            raise ManifestError(f"manifest names {manifest['name']}/{manifest['version']}")
-        return LoadedModel(
-            manifest["name"],
-            manifest["version"],
-            manifest["sha256"],
-            manifest,
-            directory,
-            _load_artifact(directory, manifest, self.device),
-        )
+        model = load_model_directory(self._mirror(prefix, fresh=fresh), self.device)
+        if prefix != f"{model.name}/{model.version}/":
+            raise ManifestError(f"manifest names {model.name}/{model.version}")
+        return model
 
     def _mirror(self, prefix: str, *, fresh: bool = False) -> Path:
         """Copy the model's objects into the cache. A published version's weights never change (`add`

@@ -24,6 +24,7 @@ from core.http import (
     ExternalSystemError,
     Timeouts,
     raise_for_status,
+    shared_client,
 )
 
 SYSTEM = "emr"
@@ -229,20 +230,13 @@ def _oauth_error(response) -> str:
         return f"HTTP {response.status_code}"
 
 
-_clients: dict[tuple, OpenEMRClient] = {}
-_clients_lock = threading.Lock()
-
-
 def get_openemr_client() -> OpenEMRClient:
     """One client per configuration per process, so its token is reused rather than fetched per request."""
-    key = (
+    return shared_client(
+        OpenEMRClient,
         settings.EMR_BASE_URL,
         settings.EMR_SITE,
         settings.EMR_CLIENT_ID,
         settings.EMR_USERNAME,
         settings.EMR_PASSWORD,
     )
-    with _clients_lock:
-        if key not in _clients:
-            _clients[key] = OpenEMRClient()
-        return _clients[key]

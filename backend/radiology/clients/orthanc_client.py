@@ -14,7 +14,14 @@ import pydicom
 from dicomweb_client.api import DICOMwebClient
 from django.conf import settings
 
-from core.http import ExternalRejected, ExternalSession, ExternalSystemError, Timeouts, raise_for_status
+from core.http import (
+    ExternalRejected,
+    ExternalSession,
+    ExternalSystemError,
+    Timeouts,
+    raise_for_status,
+    shared_client,
+)
 
 SYSTEM = "orthanc"
 
@@ -154,4 +161,6 @@ class OrthancClient:
 
 
 def get_orthanc_client() -> OrthancClient:
-    return OrthancClient()
+    """One client per configuration per process: a viewer's frame requests and an upload's stores reuse
+    pooled connections to Orthanc."""
+    return shared_client(OrthancClient, settings.ORTHANC_URL, settings.ORTHANC_USERNAME, settings.ORTHANC_PASSWORD)
