@@ -186,6 +186,18 @@ def _fresh_circuit_breakers():
     http._breakers.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """channels_redis keeps receive state (a lock, the loop it belongs to) on the layer object, and each
+    async_to_sync call in a test runs its own event loop: a layer shared between tests can carry a lock
+    of a finished loop into the next test. Each test gets a layer of its own, as each server process has."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 # --- the EMR and FHIR stand-ins (backend/emulators) as real HTTP servers ------------------------------
 EMR_CLIENT = ("cdss-test-client", "cdss-test-client-secret")
 EMR_USER = ("cdss-api", "cdss-api-password")

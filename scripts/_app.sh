@@ -114,3 +114,15 @@ stop_app() {
   for colour in blue green; do stop_colour "$colour"; done
   rm -f "$ACTIVE_COLOUR_FILE" "$SWITCHED_AT_FILE"
 }
+
+# build_web_ui [OUTDIR]: the production build of the web UI. Without OUTDIR it replaces react/dist, which
+# nginx serves, by renaming a finished build into place: a page loaded while it builds (a second
+# `make run`, the e2e suite beside the react suite) never meets a half-written or missing index.html.
+build_web_ui() {
+  local out="${1:-$ROOT/react/dist.next}"
+  (cd "$ROOT/react" && npx vite build --logLevel warn --emptyOutDir --outDir "$out") || return
+  [ $# -gt 0 ] && return
+  rm -rf "$ROOT/react/dist.previous"
+  [ ! -d "$ROOT/react/dist" ] || mv "$ROOT/react/dist" "$ROOT/react/dist.previous"
+  mv "$out" "$ROOT/react/dist" && rm -rf "$ROOT/react/dist.previous"
+}

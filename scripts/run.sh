@@ -34,7 +34,7 @@ fi
 [ -r "$TLS_CERT" ] && [ -r "$TLS_KEY" ] || die "TLS certificate or key not readable: $TLS_CERT, $TLS_KEY"
 
 say "building the web UI (react/dist)"
-(cd "$ROOT/react" && npx vite build --logLevel warn)
+build_web_ui
 
 # The application runs as one of two colours (blue, green: scripts/deploy.sh switches between them);
 # nginx sends traffic to the live one, blue unless a deploy made green live.

@@ -15,7 +15,13 @@ SUITES=("$@")
 
 suite_backend()  { cd "$ROOT/backend" && .venv/bin/pytest -p no:cacheprovider; }
 suite_ai-server() { cd "$ROOT/ai-server" && .venv/bin/pytest -p no:cacheprovider; }
-suite_react()    { cd "$ROOT/react" && npx tsc --noEmit && npx vitest run && npx vite build --logLevel warn; }
+# The react suite checks that the production build succeeds, in a directory of its own: the e2e suite,
+# running beside it, is served react/dist.
+suite_react() {
+  local out; out="$(mktemp -d)"
+  trap "rm -rf '$out'" EXIT  # each suite runs in a subshell of its own
+  cd "$ROOT/react" && npx tsc --noEmit && npx vitest run && build_web_ui "$out"
+}
 suite_deploy()   { "$ROOT/scripts/check-deploy-config.sh"; }
 suite_lint() {
   cd "$ROOT" && backend/.venv/bin/ruff check . && backend/.venv/bin/ruff format --check . \
@@ -62,6 +68,10 @@ done
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
+  # The failing tests again, last: a CI log that keeps only the end of the output still names them.
+  for suite in "${failed[@]}"; do
+    grep -E '^(FAILED|ERROR) |^error TS|FAIL ' "$LOG/test-$suite.log" | head -n 20 | sed "s/^/$suite: /" || true
+  done
   die "FAILED suites: ${failed[*]} ($((SECONDS - started_at)) s). Full logs: var/log/test-<suite>.log"
 fi
 say "all suites passed: ${SUITES[*]} ($((SECONDS - started_at)) s)"

@@ -56,9 +56,7 @@ def test_the_lesion_volume_seg_and_progress_of_an_mri_job(channel, runner, setti
 
     [result] = drain(channel, "ai_results", count=1)
     assert result["status"] == "COMPLETED", result
-    volumes = result["metrics"]["volume_ml"] if "volume_ml" in result["metrics"] else result["metrics"]
-    reported = volumes["lesion"] if isinstance(volumes, dict) and "lesion" in volumes else None
-    assert reported is not None, result["metrics"]
+    reported = result["metrics"]["volume_ml"]["lesion"]
     assert abs(reported - true_ml) <= 0.10 * true_ml, (reported, true_ml)
     assert "not for clinical use" in result["disclaimer"]
 
@@ -120,13 +118,19 @@ def wait_for_progress(channel, job_id: str, timeout: float = 120.0) -> dict:
     pytest.fail(f"no progress for job {job_id} in {timeout} s")
 
 
+def job_under_way(channel, study_uid: str, consumer_process) -> tuple[dict, subprocess.Popen]:
+    """Publishes an MRI job and starts a consumer process; returns once the job reports progress."""
+    job = dicom_job(study_uid)
+    publish_job(channel, job)
+    process = consumer_process()
+    wait_for_progress(channel, job["job_id"])
+    return job, process
+
+
 def test_a_consumer_killed_mid_job_leaves_it_to_the_next_which_completes_it_once(
     channel, services, lesion_study, consumer_process
 ):
-    job = dicom_job(lesion_study[0])
-    publish_job(channel, job)
-    first = consumer_process()
-    wait_for_progress(channel, job["job_id"])
+    job, first = job_under_way(channel, lesion_study[0], consumer_process)
     first.kill()  # SIGKILL: no ack, no goodbye
     first.wait(30)
 
@@ -143,10 +147,7 @@ def test_a_consumer_killed_mid_job_leaves_it_to_the_next_which_completes_it_once
 def test_sigterm_lets_the_current_job_finish_before_the_consumer_exits(
     channel, services, lesion_study, consumer_process
 ):
-    job = dicom_job(lesion_study[0])
-    publish_job(channel, job)
-    process = consumer_process()
-    wait_for_progress(channel, job["job_id"])
+    job, process = job_under_way(channel, lesion_study[0], consumer_process)
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=150)[0].decode(errors="replace")
     assert process.returncode == 0, output[-3000:]
