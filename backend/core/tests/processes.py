@@ -1,10 +1,12 @@
-"""Real processes and sockets for tests: a TCP proxy that can cut a connection, and port helpers."""
+"""Real processes and sockets for tests: a TCP proxy that can cut a connection, port and HTTP helpers."""
 
 import contextlib
 import socket
 import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
+
+import requests
 
 
 def free_port() -> int:
@@ -13,15 +15,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
+def wait_for_http(url: str, timeout: float = 90.0) -> None:
+    """Until `url` answers 200: a new gunicorn listens before its worker has loaded Django, which takes
+    seconds, and more while the other test suites share the two cores."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer 200 in {timeout} s")
 
 
 class TcpProxy:

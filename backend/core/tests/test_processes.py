@@ -13,7 +13,7 @@ from django.conf import settings
 
 from core import context
 from core.tasks import ping
-from core.tests.processes import TcpProxy, free_port, wait_for_port
+from core.tests.processes import TcpProxy, free_port, wait_for_http
 
 pytestmark = pytest.mark.slow
 
@@ -77,18 +77,18 @@ def test_ready_follows_rabbitmq_down_and_back_without_restarting_django(tmp_path
     )
     url = f"http://127.0.0.1:{port}/ready"
     try:
-        wait_for_port(port)
-        assert requests.get(url, timeout=10).status_code == 200
+        wait_for_http(f"http://127.0.0.1:{port}/health")
+        assert requests.get(url, timeout=30).status_code == 200
 
         proxy.stop()
-        outage = requests.get(url, timeout=10)
+        outage = requests.get(url, timeout=30)
         assert outage.status_code == 503
         assert outage.json()["down"] == ["rabbitmq"]
         assert outage.json()["checks"]["rabbitmq"]["status"] == "down"
 
         proxy.start()
         deadline = time.monotonic() + 15
-        while (back := requests.get(url, timeout=10)).status_code != 200 and time.monotonic() < deadline:
+        while (back := requests.get(url, timeout=30)).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.3)
         assert back.status_code == 200, back.json()
         assert server.poll() is None, "gunicorn restarted or died"

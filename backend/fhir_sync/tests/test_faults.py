@@ -16,7 +16,7 @@ from django.db import transaction
 from cdss.celery import FHIR_QUEUE
 from core import outbox
 from core.models import OutboxMessage
-from core.tests.processes import TcpProxy, free_port, wait_for_port
+from core.tests.processes import TcpProxy, free_port, wait_for_http
 from fhir_sync.models import DeadLetter, FhirMapping
 from fhir_sync.services import dead_letter_replay
 
@@ -120,7 +120,7 @@ def test_4_rabbitmq_unreachable_every_request_gets_202_and_all_are_processed_onc
     admin = token_client("ADMIN")
     token = admin._credentials["HTTP_AUTHORIZATION"]
     try:
-        wait_for_port(port)
+        wait_for_http(f"http://127.0.0.1:{port}/health")
         proxy.stop()  # the web side cannot reach RabbitMQ from here on
         session = requests.Session()
         answers = [
