@@ -41,7 +41,7 @@ describe("patient page", () => {
       "/patients/p-1",
     );
     expect(await screen.findByText("김 민수")).toBeTruthy();
-    const alert = await screen.findByRole("alert", {}, { timeout: 5000 }); // after the section's one retry
+    const alert = await screen.findByRole("alert", {}, { timeout: 15_000 }); // after the section's one retry
     expect(alert.textContent).toContain("EMR");
     expect((await screen.findAllByText("기록이 없습니다.")).length).toBeGreaterThan(0);
   });

@@ -23,7 +23,9 @@ window.ResizeObserver ??= class {
 };
 
 // Unmount what each test rendered (testing-library cleans up by itself only with vitest globals).
-import { cleanup } from "@testing-library/react";
+import { cleanup, configure } from "@testing-library/react";
 import { afterEach } from "vitest";
 
 afterEach(() => cleanup());
+// findBy*/waitFor give up after 1 s by default, too soon for a page rendering on a shared, busy CI machine.
+configure({ asyncUtilTimeout: 10_000 });
