@@ -121,8 +121,9 @@ stop_app() {
 build_web_ui() {
   local out="${1:-$ROOT/react/dist.next}"
   (cd "$ROOT/react" && npx vite build --logLevel warn --emptyOutDir --outDir "$out") || return
-  [ $# -gt 0 ] && return
-  rm -rf "$ROOT/react/dist.previous"
-  [ ! -d "$ROOT/react/dist" ] || mv "$ROOT/react/dist" "$ROOT/react/dist.previous"
-  mv "$out" "$ROOT/react/dist" && rm -rf "$ROOT/react/dist.previous"
+  if [ $# -eq 0 ]; then
+    rm -rf "$ROOT/react/dist.previous"
+    [ ! -d "$ROOT/react/dist" ] || mv "$ROOT/react/dist" "$ROOT/react/dist.previous"
+    mv "$out" "$ROOT/react/dist" && rm -rf "$ROOT/react/dist.previous"
+  fi
 }

@@ -30,7 +30,7 @@ class FakeContext:
     def put_artifacts(self, files: list[ArtifactFile]) -> list[Artifact]:
         for f in files:
             self.artifacts[f.name] = (f.filename, f.data, f.content_type)
-        return [Artifact(f.name, f"jobs/{self.job_id}/{f.filename}", f.content_type, len(f.data)) for f in files]
+        return [f.artifact(self.job_id) for f in files]
 
     def get_object(self, bucket: str, key: str) -> bytes:
         self.read.append((bucket, key))

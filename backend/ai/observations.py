@@ -21,7 +21,7 @@ def fhir_metrics(raw: dict[str, Any]) -> dict[str, Any]:
     Taken from the ai-server's metrics: a top-level number (its unit guessed from the name's suffix,
     "_ml" -> mL), a {"value": number, "unit"} object, or an object of numbers, one level deep
     ({"volume_ml": {"enhancing": 1.2}} -> "volume_ml.enhancing" in mL). Strings, lists and deeper
-    structures are shown by the UI only (shown by the UI, not sent to FHIR)."""
+    structures are shown by the UI only, not sent to FHIR."""
     flat: dict[str, Any] = {}
     for name, value in raw.items():
         if _number(value):

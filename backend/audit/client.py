@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import context
+from core.queries import given
 
 from .models import Action, ActorType, AuditChainHead, AuditEvent, Outcome
 
@@ -84,13 +85,11 @@ class AuditClient:
     def log_list_read(*, user: Any, resource_type: str, patient_id: str = "", filters: dict[str, Any]) -> AuditEvent:
         """One READ event for a list, with the filters that were given (empty ones left out); the patient when
         the list is one patient's."""
-        given = {
-            name: value if isinstance(value, str | int | bool) else str(value)
-            for name, value in filters.items()
-            if value not in (None, "", False)
+        detail = {
+            name: value if isinstance(value, str | int | bool) else str(value) for name, value in given(filters).items()
         }
         return AuditClient.log_event(
-            Action.READ, actor=user, resource_type=resource_type, patient_id=patient_id, detail=given
+            Action.READ, actor=user, resource_type=resource_type, patient_id=patient_id, detail=detail
         )
 
     @staticmethod

@@ -221,7 +221,7 @@ def dicom_ingest(*, actor) -> Iterator["DicomIngest"]:
     touched has been created or refreshed once. The result is `ingest.outcome`. The audit events of the
     Orthanc calls are appended in groups (`AuditClient.batched`), written before the block ends."""
     with AuditClient.batched():
-        ingest = DicomIngest(actor)
+        ingest = DicomIngest()
         try:
             yield ingest
         finally:
@@ -236,8 +236,7 @@ class DicomIngest:
     never reach Orthanc. With RADIOLOGY_UPLOAD_CONCURRENCY > 1, checked files are stored by that many
     threads while the next files are being received and checked."""
 
-    def __init__(self, actor):
-        self.actor = actor
+    def __init__(self):
         self.outcome = UploadOutcome()
         self.budget = Budget()
         self.storer = _Storer(get_orthanc_client(), self.outcome, settings.RADIOLOGY_UPLOAD_CONCURRENCY)

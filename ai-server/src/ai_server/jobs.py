@@ -126,7 +126,7 @@ class JobContext:
             self.publish_progress(stage, round(min(max(fraction, 0.0), 1.0), 3))
 
     def put_artifacts(self, files: list[ArtifactFile]) -> list[Artifact]:
-        stored = [Artifact(f.name, f"jobs/{self.job_id}/{f.filename}", f.content_type, len(f.data)) for f in files]
+        stored = [file.artifact(self.job_id) for file in files]
         for artifact, file in zip(stored, files, strict=True):
             self.services.store.put(self.services.settings.artifacts_bucket, artifact.key, file.data, file.content_type)
         self.artifacts.extend(stored)

@@ -36,6 +36,10 @@ class ArtifactFile:
     data: bytes
     content_type: str
 
+    def artifact(self, job_id: str) -> Artifact:
+        """What the job reports once the file is stored."""
+        return Artifact(self.name, f"jobs/{job_id}/{self.filename}", self.content_type, len(self.data))
+
 
 @dataclass
 class Outcome:
