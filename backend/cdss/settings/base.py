@@ -62,6 +62,9 @@ INSTALLED_APPS = [
     "django_prometheus",
     "knox",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",  # the one-time recovery codes
     "core",
     "audit",
     "acct",
@@ -79,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the session passed the second factor
     "core.middleware.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -243,7 +247,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "acct.api.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
 AXES_VERBOSE = False
-TRUST_X_REAL_IP = env.bool("TRUST_X_REAL_IP", default=True)  # nginx, the only way in, sets X-Real-IP
+# X-Real-IP is read only from these peers (nginx, which overwrites it): from anyone else it is ignored.
+TRUSTED_PROXY_ADDRESSES = env.list("TRUSTED_PROXY_ADDRESSES", default=["127.0.0.1", "::1"])
+# Two-factor sign-in (acct.otp): TOTP for ADMIN and OPS (and whoever enrols), recovery codes beside it.
+OTP_TOTP_ISSUER = "CDSS"
+OTP_REQUIRED_ROLES = ("ADMIN", "OPS")
 CSRF_FAILURE_VIEW = "core.api.errors.csrf_failure"
 SESSION_COOKIE_HTTPONLY = True
 CONTENT_SECURITY_POLICY = {
