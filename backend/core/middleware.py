@@ -1,5 +1,7 @@
 """Request-wide middleware: the request context (id, caller, address) and security headers."""
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
@@ -33,10 +35,22 @@ class RequestContextMiddleware:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client address. nginx is the only way in and sets X-Real-IP; anything else is the peer."""
-    if settings.TRUST_X_REAL_IP and (real_ip := request.headers.get("X-Real-IP")):
+    """The client address: X-Real-IP when the peer is nginx (TRUSTED_PROXY_ADDRESSES), which overwrites
+    whatever the client sent; from any other peer the header is ignored and the peer is the client.
+    X-Forwarded-For is never read: its left part is whatever the client wrote."""
+    peer = request.META.get("REMOTE_ADDR")
+    real_ip = request.headers.get("X-Real-IP", "").strip()
+    if peer in settings.TRUSTED_PROXY_ADDRESSES and real_ip and _is_address(real_ip):
         return real_ip
-    return request.META.get("REMOTE_ADDR")
+    return peer
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 class ContentSecurityPolicyMiddleware:
