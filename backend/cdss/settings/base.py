@@ -233,6 +233,8 @@ ALERTMANAGER_WEBHOOK_TOKEN = env.str("ALERTMANAGER_WEBHOOK_TOKEN", default="")
 
 # --- Health ------------------------------------------------------------------------------------------
 READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
+# /ready serves one run of the checks for this long in each process (core/health.py: cached_checks).
+READINESS_CACHE_SECONDS = env.float("READINESS_CACHE_SECONDS", default=2.0)
 
 # --- Identity: sessions for browsers, knox tokens for API clients, lock-out after repeated failures ---
 REST_KNOX = {

@@ -24,6 +24,8 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]  # Django's test client
+# Each /ready in a test runs the checks (the cache has tests of its own: core/tests/test_ready_cache.py).
+READINESS_CACHE_SECONDS = env.float("READINESS_CACHE_SECONDS", default=0.0)
 
 # One test database per checkout (and per CDSS_TEST_DB_SUFFIX), so two checkouts or two sessions on
 # one machine never drop each other's tables mid-run.
