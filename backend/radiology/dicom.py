@@ -1,9 +1,11 @@
 """What the CDSS checks in a DICOM file before it goes to the PACS, and how a series is recognised.
 
 Checks are cheap on purpose (they run for every uploaded instance): the DICM preamble, a readable
-header, the UIDs every instance needs, and pixel data that can be decoded: uncompressed pixel data must
-have the length its image module promises and the file must hold all of it (this catches truncated
-files; the bytes are not read), encapsulated pixel data must split into its frames.
+header, the UIDs every instance needs (valid DICOM UIDs: digits and dots, no leading zero in a component,
+at most 64 characters), identity values that fit the CDSS's columns whole, and pixel data that can be
+decoded: an image description that makes sense, uncompressed pixel data of the length it promises that
+the file holds entirely (this catches truncated files; the bytes are not read), encapsulated pixel data
+that splits into its frames. Everything refused here never reaches the PACS.
 """
 
 import io
@@ -12,10 +14,16 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
 
 REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+UID = re.compile(r"^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*$")  # PS3.5 §9.1
+UID_MAX = 64
+# Values the CDSS records whole (identity and matching keys) and its columns' sizes; longer ones are refused.
+FIT = {"PatientID": 64, "IssuerOfPatientID": 64, "PatientName": 255, "AccessionNumber": 16}
+BITS_ALLOCATED = frozenset({1, 8, 16, 32, 64})
 PREAMBLE_LENGTH = 128
 DEFER_BYTES = 64 * 1024  # values this large (native pixel data) stay on disk; only their length is checked
 
@@ -30,6 +38,7 @@ class DicomInfo:
     study_instance_uid: str
     series_instance_uid: str
     patient_id: str
+    issuer_of_patient_id: str = ""
 
 
 def inspect(handle: BinaryIO) -> DicomInfo:
@@ -47,17 +56,38 @@ def inspect(handle: BinaryIO) -> DicomInfo:
         raise Rejected(f"unreadable DICOM header: {exc}"[:300]) from exc
     except Exception as exc:  # pydicom raises many types on corrupt input; every one is the file's fault
         raise Rejected(f"unreadable DICOM: {exc.__class__.__name__}: {exc}"[:300]) from exc
-    missing = [name for name in REQUIRED_UIDS if not str(dataset.get(name, "") or "").strip()]
+    try:
+        values = {name: _text(dataset, name) for name in (*REQUIRED_UIDS, *FIT)}
+    except Exception as exc:  # a value that cannot be decoded is the file's fault too
+        raise Rejected(f"unreadable DICOM value: {exc.__class__.__name__}: {exc}"[:300]) from exc
+    missing = [name for name in REQUIRED_UIDS if not values[name]]
     if missing:
         raise Rejected(f"missing required attribute(s): {', '.join(missing)}")
+    for name in REQUIRED_UIDS:
+        _check_uid(name, values[name])
+    for name, limit in FIT.items():
+        if len(values[name]) > limit:
+            raise Rejected(f"{name} has {len(values[name])} characters; the CDSS records at most {limit}")
     if "PixelData" in dataset:
         _check_pixel_data(dataset, handle)
     return DicomInfo(
-        sop_instance_uid=str(dataset.SOPInstanceUID),
-        study_instance_uid=str(dataset.StudyInstanceUID),
-        series_instance_uid=str(dataset.SeriesInstanceUID),
-        patient_id=str(dataset.get("PatientID", "") or ""),
+        sop_instance_uid=values["SOPInstanceUID"],
+        study_instance_uid=values["StudyInstanceUID"],
+        series_instance_uid=values["SeriesInstanceUID"],
+        patient_id=values["PatientID"],
+        issuer_of_patient_id=values["IssuerOfPatientID"],
     )
+
+
+def _text(dataset: pydicom.Dataset, name: str) -> str:
+    return str(dataset.get(name, "") or "").strip(" \x00")
+
+
+def _check_uid(name: str, value: str) -> None:
+    if len(value) > UID_MAX:
+        raise Rejected(f"{name} has {len(value)} characters; a DICOM UID has at most {UID_MAX}")
+    if not UID.match(value):
+        raise Rejected(f"{name} is not a valid DICOM UID (digits and dots, no leading zeros): {value[:64]!r}")
 
 
 def _check_pixel_data(dataset: pydicom.Dataset, handle: BinaryIO) -> None:
@@ -67,6 +97,11 @@ def _check_pixel_data(dataset: pydicom.Dataset, handle: BinaryIO) -> None:
         frames = int(dataset.get("NumberOfFrames", 1) or 1)
     except (AttributeError, TypeError, ValueError) as exc:
         raise Rejected(f"pixel data without a usable image description: {exc}"[:300]) from exc
+    if rows <= 0 or columns <= 0 or frames <= 0 or samples not in (1, 3, 4) or bits not in BITS_ALLOCATED:
+        raise Rejected(
+            f"inconsistent image description: {rows}x{columns}, {frames} frame(s), "
+            f"{samples} sample(s) per pixel, {bits} bits allocated"
+        )
     transfer_syntax = dataset.file_meta.get("TransferSyntaxUID")
     if transfer_syntax is not None and transfer_syntax.is_encapsulated:
         try:
@@ -76,12 +111,13 @@ def _check_pixel_data(dataset: pydicom.Dataset, handle: BinaryIO) -> None:
         if found < frames:
             raise Rejected(f"pixel data holds {found} of {frames} frames")
         return
-    expected = rows * columns * samples * frames * bits // 8
+    expected = (rows * columns * samples * frames * bits + 7) // 8
     element = dataset.get_item("PixelData")
-    if element.value is None:  # deferred: the bytes present are what the file holds after its offset
+    if isinstance(element, RawDataElement) and element.value is None and element.length:
+        # deferred: the bytes present are what the file holds after its offset
         present = min(element.length, handle.seek(0, io.SEEK_END) - element.value_tell)
-    else:
-        present = len(element.value)
+    else:  # read (small), or empty: pydicom gives an empty value as None
+        present = len(element.value or b"")
     if present < expected:
         raise Rejected(f"pixel data truncated: {present} of {expected} bytes")
 

@@ -46,18 +46,24 @@ class Route:
         self.is_stow = path == "studies" or (bool(groups.get("s1")) and not tail)
 
 
-def _patient_of(study_uids: list[str]) -> dict[str, str]:
-    rows = Study.objects.filter(study_instance_uid__in=study_uids).select_related("patient")
-    return {row.study_instance_uid: (row.patient.emr_uuid if row.patient_id else "") for row in rows}
+def _patients_of(study_uids: list[str]) -> dict[str, list[str]]:
+    """The patients of each UID's rows: more than one when a conflict's images were linked to another."""
+    patients: dict[str, list[str]] = {}
+    for uid, patient in Study.objects.filter(study_instance_uid__in=study_uids).values_list(
+        "study_instance_uid", "patient__emr_uuid"
+    ):
+        patients.setdefault(uid, []).append(patient or "")
+    return patients
 
 
 def audit_studies(*, user, study_uids: list[str], action: str = Action.READ, endpoint: str = "") -> None:
-    patients = _patient_of(study_uids)
+    patients = _patients_of(study_uids)
     for uid in dict.fromkeys(study_uids):
-        AuditClient.log_event(
-            action, actor=user, resource_type="dicom_study", resource_id=uid, patient_id=patients.get(uid, ""),
-            endpoint=endpoint,
-        )  # fmt: skip
+        for patient in dict.fromkeys(patients.get(uid) or [""]):
+            AuditClient.log_event(
+                action, actor=user, resource_type="dicom_study", resource_id=uid, patient_id=patient,
+                endpoint=endpoint,
+            )  # fmt: skip
 
 
 class Upstream:
@@ -158,7 +164,7 @@ def forward_stow(*, request, path: str, content_type: str, length: int) -> tuple
     )  # fmt: skip
     _check(response)
     body = response.content
-    uids = sorted(set(re.findall(rb"/studies/([0-9][0-9.]{0,63})", body)))
+    uids = sorted(set(re.findall(rb"/studies/([0-9][0-9.]*)", body)))  # whole, even over-long: to refuse them
     return response.status_code, response.headers.get("Content-Type", ""), body, [uid.decode() for uid in uids]
 
 

@@ -56,19 +56,30 @@ class Study(models.Model):
     class Status(models.TextChoices):
         LINKED = "LINKED", "matched to an EMR patient"
         RECONCILE = "RECONCILE", "flagged for reconciliation"
+        CONFLICT = "CONFLICT", "images naming another patient for a study the CDSS already holds"
 
     class Source(models.TextChoices):
         UPLOAD = "upload"
         PACS = "pacs", "arrived in the PACS directly (C-STORE), imported from its change feed"
         STOW = "stow"
 
-    study_instance_uid = models.CharField(max_length=64, unique=True)
+    # Not unique: a CONFLICT row shares the UID of the study that holds it (Orthanc keeps both apart, its
+    # study key includes the PatientID). One row per UID holds it (holds_uid True; NULL for the others).
+    study_instance_uid = models.CharField(max_length=64, db_index=True)
+    holds_uid = models.BooleanField(null=True, default=True, editable=False)
     orthanc_id = models.CharField(max_length=64, unique=True)
     patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="studies")
     status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
     reconciliation_reason = models.CharField(max_length=255, blank=True)
+    conflicting_with = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="conflicts",
+        help_text="for a CONFLICT: the study that holds the StudyInstanceUID",
+    )  # fmt: skip
     dicom_patient_id = models.CharField(max_length=64, blank=True, db_index=True)
+    dicom_issuer_of_patient_id = models.CharField(max_length=64, blank=True)
     dicom_patient_name = models.CharField(max_length=255, blank=True)
+    dicom_birth_date = models.DateField(null=True, blank=True)
+    dicom_sex = models.CharField(max_length=16, blank=True)
     accession_number = models.CharField(max_length=16, blank=True, db_index=True)
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="studies")
     modality = models.CharField(max_length=64, blank=True, db_index=True, help_text="modalities, \\-separated")
@@ -84,6 +95,9 @@ class Study(models.Model):
         db_table = "radiology_study"
         ordering = ("-study_date", "-id")
         verbose_name_plural = "studies"
+        constraints = [  # NULLs are distinct: any number of rows that do not hold the UID
+            models.UniqueConstraint(fields=("study_instance_uid", "holds_uid"), name="radiology_study_uid_held_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.study_instance_uid} ({self.modality} {self.study_date})"
@@ -98,7 +112,7 @@ class Series(models.Model):
         OTHER = "", "not recognised"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
-    series_instance_uid = models.CharField(max_length=64, unique=True)
+    series_instance_uid = models.CharField(max_length=64, db_index=True)  # a CONFLICT study may repeat it
     orthanc_id = models.CharField(max_length=64, unique=True)
     modality = models.CharField(max_length=16, blank=True)
     series_number = models.IntegerField(null=True, blank=True)

@@ -1,11 +1,13 @@
 """Reads for clinical staff (the API checks the role first). Every read of patient data is audited with
 the patient it concerns; images are cached in the thumbnails bucket."""
 
+import functools
 import io
+import operator
 from datetime import date
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from minio.error import S3Error
 from rest_framework.exceptions import NotFound
 
@@ -13,6 +15,7 @@ from audit.client import AuditClient
 from audit.models import Action
 from core.queries import narrowed
 from core.storage import storage_client
+from emr.models import Patient
 from radiology.clients.orthanc_client import get_orthanc_client
 
 from .models import Order, Series, Study
@@ -88,6 +91,75 @@ def study_get(*, user, pk: int, with_instances: bool = False) -> Study:
         for series in study.series_list:
             series.instances = remote.get(series.orthanc_id, [])
     return study
+
+
+# --- reconciliation (RIB, ADMIN read-only) --------------------------------------------------------------
+NEEDS_RECONCILIATION = (Study.Status.RECONCILE, Study.Status.CONFLICT)
+MAX_CANDIDATES = 10
+
+
+def reconciliation_list(*, user, status: str = "") -> QuerySet[Study]:
+    """Studies in RECONCILE or CONFLICT (or the one status asked), newest first; `reconciliation_details`
+    completes the page that is answered."""
+    studies = Study.objects.filter(status__in=[status] if status else NEEDS_RECONCILIATION)
+    AuditClient.log_list_read(user=user, resource_type="radiology_reconciliation_list", filters={"status": status})
+    return studies.select_related("conflicting_with__patient").order_by("-created_at", "-id")
+
+
+def reconciliation_get(*, user, pk: int) -> Study:
+    """One study as the reconciliation page shows it (any status: after a link it reads LINKED)."""
+    study = Study.objects.select_related("patient", "conflicting_with__patient").filter(pk=pk).first()
+    if study is None:
+        raise NotFound(f"No study {pk}.")
+    reconciliation_details([study])
+    holder = study.conflicting_with
+    concerned = study.patient or (holder.patient if holder else None)
+    AuditClient.log_event(
+        Action.READ, actor=user, resource_type="radiology_reconciliation", resource_id=pk,
+        patient_id=concerned.emr_uuid if concerned else "",
+        detail={"candidates": [patient.emr_uuid for patient in study.candidates]},
+    )  # fmt: skip
+    return study
+
+
+def reconciliation_details(studies) -> list[Study]:
+    """Each study with its first series (for the thumbnail) and its candidate EMR patients."""
+    for study in studies:
+        study.first_series = study.series.order_by("series_number", "id").first()
+        study.candidates = candidates(study)
+    return list(studies)
+
+
+def candidates(study: Study) -> list[Patient]:
+    """Cached EMR patients whose record number is the DICOM PatientID, or whose name or birth date is the
+    DICOM one; each with `matched_on`, best matches first."""
+    tests = {
+        "patient_id": Q(mrn=study.dicom_patient_id) if study.dicom_patient_id else None,
+        "name": _name_query(study.dicom_patient_name),
+        "birth_date": Q(birth_date=study.dicom_birth_date) if study.dicom_birth_date else None,
+    }
+    tests = {name: test for name, test in tests.items() if test is not None}
+    if not tests:
+        return []
+    annotations = {f"m_{name}": ExpressionWrapper(test, output_field=BooleanField()) for name, test in tests.items()}
+    found = Patient.objects.filter(functools.reduce(operator.or_, tests.values())).annotate(**annotations)
+    people = list(found[: MAX_CANDIDATES * 5])
+    for person in people:
+        person.matched_on = [name for name in tests if getattr(person, f"m_{name}")]
+    people.sort(key=lambda person: (-len(person.matched_on), person.family_name, person.given_name, person.pk))
+    return people[:MAX_CANDIDATES]
+
+
+def _name_query(dicom_name: str) -> Q | None:
+    """DICOM PN: FAMILY^GIVEN^..., up to three '='-separated groups (alphabetic, ideographic, phonetic)."""
+    query = None
+    for group in dicom_name.split("="):
+        family, _, rest = group.partition("^")
+        given = rest.split("^")[0].strip()
+        if family.strip():
+            test = Q(family_name__iexact=family.strip(), given_name__iexact=given)
+            query = test if query is None else query | test
+    return query
 
 
 def _series(*, study: Study, series_pk: int) -> Series:

@@ -12,20 +12,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db import connections as db_connections
-from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from acct.roles import Role
 from audit.client import AuditClient
-from audit.models import Action
-from core.http import ExternalNotFound, ExternalRejected
+from audit.models import Action, Outcome
+from core.http import ExternalNotFound, ExternalRejected, ExternalSystemError, SystemUnavailable
 from core.outbox import enqueue_task
 from emr.models import Patient, TimelineEvent
 from emr.services import timeline_record
-from radiology.clients.orthanc_client import get_orthanc_client
+from notifications.services import notify_users
+from radiology.clients.orthanc_client import StoredInstance, get_orthanc_client
 
 from . import dicom
 from .models import FeedCheckpoint, Order, Series, Study
@@ -98,67 +100,147 @@ def _order_recorded(*, actor, order: Order, action: str, detail: dict | None = N
     enqueue_task(FHIR_SYNC_TASK, "radiology.order", order.pk)
 
 
-# --- studies: kept in step with Orthanc --------------------------------------------------------------
+# --- studies: kept in step with Orthanc, under the identity rules (docs/radiology.md) ----------------
+class Unrecordable(Exception):
+    """Orthanc holds a study the CDSS cannot record (a value too long for its columns, no UID): the caller
+    removes what it stored or records the refusal. The message is the reason."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whom the images say they show (the DICOM Patient module, as Orthanc indexed it)."""
+
+    patient_id: str
+    issuer: str = ""
+    name: str = ""
+    birth_date: date | None = None
+    sex: str = ""
+
+    def describe(self) -> str:
+        issuer = f" (issuer {self.issuer})" if self.issuer else ""
+        return f"PatientID {self.patient_id or '(none)'}{issuer}"
+
+
+ISSUER_OF_PATIENT_ID = "0010-0021"
+
+
 def study_sync(*, orthanc_study_id: str, source: str, actor=None) -> tuple[Study, bool]:
-    """Create or refresh the study row (and its series) from what Orthanc holds now."""
+    """Create or refresh the study row (and its series) from what Orthanc holds now. The one place where
+    the identity rules hold, for upload, STOW-RS and the change feed alike:
+
+    - a row's patient and status change only by link/unlink, never by new images;
+    - a second Orthanc study with the StudyInstanceUID of a study the CDSS holds (Orthanc keys studies by
+      PatientID + UID, so: images naming another patient) becomes a row of its own in CONFLICT that
+      references the holder; the holder and its series stay as they were;
+    - series are added or refreshed, never removed;
+    - every outcome is audited with the patient(s) concerned; a CONFLICT is pushed to RIB users.
+    Raises Unrecordable when Orthanc's values do not fit the CDSS's columns."""
     orthanc = get_orthanc_client()
     remote = orthanc.get_study(orthanc_study_id)
     remote_series = orthanc.list_series(orthanc_study_id)
     tags = remote.get("MainDicomTags", {})
-    patient_tags = remote.get("PatientMainDicomTags", {})
-    dicom_patient_id = (patient_tags.get("PatientID") or "").strip()
-    accession = (tags.get("AccessionNumber") or "").strip()
-    patient, reason = _match_patient(dicom_patient_id)
-    order = Order.objects.filter(accession_number=accession).select_related("patient").first() if accession else None
-    if order is not None and (patient is None or order.patient_id != patient.pk):
-        if patient is not None:
-            reason = f"accession number {accession} belongs to an order of another patient"
-            patient = None
-        order = None
+    identity = _identity(orthanc, remote, remote_series)
     series_rows = [_series_values(item) for item in remote_series]
+    uid, accession = (tags.get("StudyInstanceUID") or "").strip(), (tags.get("AccessionNumber") or "").strip()
+    _check_fits(uid=uid, identity=identity, accession=accession, series_rows=series_rows)
     modalities = sorted({row["modality"] for row in series_rows if row["modality"]})
-    with transaction.atomic():
-        study, created = Study.objects.select_for_update().get_or_create(
-            study_instance_uid=tags["StudyInstanceUID"],
-            defaults={"orthanc_id": orthanc_study_id, "source": source, "status": Study.Status.RECONCILE},
-        )
-        study.orthanc_id = orthanc_study_id
-        study.patient, study.order = patient, order
-        study.status = Study.Status.LINKED if patient else Study.Status.RECONCILE
-        study.reconciliation_reason = "" if patient else reason
-        study.dicom_patient_id = dicom_patient_id[:64]
-        study.dicom_patient_name = (patient_tags.get("PatientName") or "")[:255]
-        study.accession_number = accession[:16]
-        study.modality = "\\".join(modalities)[:64]
-        study.study_date = _dicom_date(tags.get("StudyDate"))
-        study.description = (tags.get("StudyDescription") or "")[:255]
-        study.number_of_series = len(series_rows)
-        study.number_of_instances = sum(row["number_of_instances"] for row in series_rows)
-        study.save()
-        for row in series_rows:
-            uid = row.pop("series_instance_uid")
-            Series.objects.update_or_create(series_instance_uid=uid, defaults={**row, "study": study})
-        study.series.exclude(orthanc_id__in=[row["orthanc_id"] for row in series_rows]).delete()
-        AuditClient.log_event(
-            Action.CREATE if created else Action.UPDATE,
-            actor=actor,
-            resource_type="radiology_study",
-            resource_id=study.pk,
-            patient_id=patient.emr_uuid if patient else "",
-            detail={"source": source, "study_instance_uid": study.study_instance_uid, "status": study.status},
-        )
-        if patient is not None:
-            timeline_record(
-                patient=patient,
-                kind=TimelineEvent.Kind.STUDY,
-                occurred_at=_occurred_at(study),
-                title=f"{study.modality or 'Imaging'} study: {study.description or study.study_instance_uid}",
-                source_type="radiology.study",
-                source_id=str(study.pk),
-                detail={"series": study.number_of_series, "instances": study.number_of_instances},
-            )
+    values = {
+        "dicom_patient_id": identity.patient_id,
+        "dicom_issuer_of_patient_id": identity.issuer,
+        "dicom_patient_name": identity.name,
+        "dicom_birth_date": identity.birth_date,
+        "dicom_sex": identity.sex[:16],
+        "accession_number": accession,
+        "modality": "\\".join(modalities)[:64],
+        "study_date": _dicom_date(tags.get("StudyDate")),
+        "description": (tags.get("StudyDescription") or "")[:255],
+        "number_of_series": len(series_rows),
+        "number_of_instances": sum(row["number_of_instances"] for row in series_rows),
+    }
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _study_recorded(orthanc_study_id, uid, identity, values, series_rows, source, actor)
+        except IntegrityError:  # a concurrent first sync of this study (or UID) won; the retry sees its row
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _study_recorded(orthanc_id, uid, identity, values, series_rows, source, actor) -> tuple[Study, bool]:
+    study = Study.objects.select_for_update().filter(orthanc_id=orthanc_id).first()
+    created = study is None
+    if created:
+        study = Study(orthanc_id=orthanc_id, study_instance_uid=uid, source=source)
+        _assign_identity(study, identity, values["accession_number"])
+    for name, value in values.items():
+        setattr(study, name, value)
+    study.save()
+    for row in series_rows:  # keyed by Orthanc's id (PatientID + UIDs): a series never moves to another study
+        Series.objects.update_or_create(orthanc_id=row["orthanc_id"], defaults={**row, "study": study})
+    _study_audited(study, action=Action.CREATE if created else Action.UPDATE, actor=actor, detail={"source": source})
+    if study.patient is not None:
+        _study_on_timeline(study)
+    if study.status != Study.Status.CONFLICT:  # a conflict has no subject for an ImagingStudy yet
         enqueue_task(FHIR_SYNC_TASK, "radiology.study", study.pk)
+    if created and study.status == Study.Status.CONFLICT:
+        _conflict_notified(study)
     return study, created
+
+
+def _assign_identity(study: Study, identity: Identity, accession: str) -> None:
+    """A new row: CONFLICT when another row holds its UID, else LINKED to the one EMR patient whose record
+    number is the PatientID (and the order its accession number names, if that patient's), else RECONCILE."""
+    holder = Study.objects.select_for_update().filter(study_instance_uid=study.study_instance_uid, holds_uid=True)
+    holder = holder.select_related("patient").first()
+    if holder is not None:
+        study.status, study.holds_uid, study.conflicting_with = Study.Status.CONFLICT, None, holder
+        held = Identity(holder.dicom_patient_id, holder.dicom_issuer_of_patient_id)
+        study.reconciliation_reason = (
+            f"StudyInstanceUID already belongs to study {holder.pk} ({held.describe()}); "
+            f"these images name {identity.describe()}"
+        )[:255]
+        return
+    patient, reason = _match_patient(identity.patient_id)
+    order = Order.objects.filter(accession_number=accession).first() if accession else None
+    if order is not None and patient is not None and order.patient_id != patient.pk:
+        patient, reason = None, f"accession number {accession} belongs to an order of another patient"
+    study.patient, study.order = patient, (order if patient is not None and order is not None else None)
+    study.status = Study.Status.LINKED if patient else Study.Status.RECONCILE
+    study.reconciliation_reason = reason[:255]
+
+
+def _identity(orthanc, remote: dict, remote_series: list[dict]) -> Identity:
+    tags = remote.get("PatientMainDicomTags", {})
+    first = next((i for item in remote_series for i in item.get("Instances", [])), None)
+    # Orthanc does not index IssuerOfPatientID by default: read it from one instance
+    issuer = orthanc.instance_tag(first, ISSUER_OF_PATIENT_ID) if first else ""
+    return Identity(
+        patient_id=(tags.get("PatientID") or "").strip(),
+        issuer=issuer.strip(),
+        name=(tags.get("PatientName") or "").strip(),
+        birth_date=_dicom_date(tags.get("PatientBirthDate")),
+        sex=(tags.get("PatientSex") or "").strip(),
+    )
+
+
+def _check_fits(*, uid: str, identity: Identity, accession: str, series_rows: list[dict]) -> None:
+    """The upload refuses such files before storing (dicom.inspect); STOW-RS and C-STORE reach Orthanc first."""
+    if not uid:
+        raise Unrecordable("the study has no StudyInstanceUID")
+    longest = max((row["series_instance_uid"] for row in series_rows), key=len, default="")
+    limits = {**dicom.FIT, "StudyInstanceUID": dicom.UID_MAX, "SeriesInstanceUID": dicom.UID_MAX}
+    values = {
+        "StudyInstanceUID": uid,
+        "SeriesInstanceUID": longest,
+        "PatientID": identity.patient_id,
+        "IssuerOfPatientID": identity.issuer,
+        "PatientName": identity.name,
+        "AccessionNumber": accession,
+    }
+    for name, value in values.items():
+        if len(value) > limits[name]:
+            raise Unrecordable(f"{name} has {len(value)} characters; the CDSS records at most {limits[name]}")
 
 
 def _match_patient(dicom_patient_id: str) -> tuple[Patient | None, str]:
@@ -173,11 +255,106 @@ def _match_patient(dicom_patient_id: str) -> tuple[Patient | None, str]:
     return None, f"several EMR patients have record number {dicom_patient_id}"
 
 
+def _study_audited(study: Study, *, action: str, actor, detail: dict, patient: Patient | None = None) -> None:
+    """One event per patient concerned: the study's own, for a CONFLICT the holder's and the EMR patient the
+    images name (when the EMR knows one)."""
+    detail = {"study_instance_uid": study.study_instance_uid, "status": study.status,
+              "dicom_patient_id": study.dicom_patient_id, **detail}  # fmt: skip
+    concerned = [patient or study.patient]
+    if study.status == Study.Status.CONFLICT:
+        holder = study.conflicting_with
+        detail["conflicting_with"] = holder.pk if holder else None
+        concerned = [holder.patient if holder else None, _match_patient(study.dicom_patient_id)[0]]
+    seen = {p.pk: p for p in concerned if p is not None}
+    for person in list(seen.values()) or [None]:
+        AuditClient.log_event(
+            action, actor=actor, resource_type="radiology_study", resource_id=study.pk,
+            patient_id=person.emr_uuid if person else "", detail=detail,
+        )  # fmt: skip
+
+
+def _study_on_timeline(study: Study, title: str = "") -> None:
+    timeline_record(
+        patient=study.patient,
+        kind=TimelineEvent.Kind.STUDY,
+        occurred_at=_occurred_at(study),
+        title=title or f"{study.modality or 'Imaging'} study: {study.description or study.study_instance_uid}",
+        source_type="radiology.study",
+        source_id=str(study.pk),
+        detail={"series": study.number_of_series, "instances": study.number_of_instances},
+    )
+
+
+def _conflict_notified(study: Study) -> None:
+    """Pushed to RIB users after commit; no names in the payload (the page fetches them, audited)."""
+    staff = get_user_model().objects.filter(is_active=True, groups__name=Role.RIB).values_list("pk", flat=True)
+    notify_users(staff, {"kind": "radiology_conflict", "study": study.pk,
+                         "conflicting_with": study.conflicting_with_id})  # fmt: skip
+
+
+# --- reconciliation: RIB links, unlinks or rejects ----------------------------------------------------
+RESOLVABLE = (Study.Status.RECONCILE, Study.Status.CONFLICT)
+
+
+@transaction.atomic
+def study_link(*, actor, study: Study, patient: Patient, comment: str) -> Study:
+    """RECONCILE or CONFLICT -> LINKED to `patient` (a conflict keeps its own series and leaves the UID to
+    its holder). The FHIR ImagingStudy is (re)synced with this subject; AI requests are allowed again."""
+    study = Study.objects.select_for_update().select_related("conflicting_with__patient").get(pk=study.pk)
+    _check_status(study, RESOLVABLE, "linked")
+    previous = study.status
+    study.patient, study.status, study.reconciliation_reason = patient, Study.Status.LINKED, ""
+    order = Order.objects.filter(accession_number=study.accession_number, patient=patient).first()
+    study.order = order if study.accession_number else None
+    study.save(update_fields=("patient", "status", "reconciliation_reason", "order", "updated_at"))
+    _study_audited(study, action=Action.UPDATE, actor=actor,
+                   detail={"reconciliation": "link", "from": previous, "comment": comment})  # fmt: skip
+    _study_on_timeline(study)
+    enqueue_task(FHIR_SYNC_TASK, "radiology.study", study.pk)
+    return study
+
+
+@transaction.atomic
+def study_unlink(*, actor, study: Study, comment: str) -> Study:
+    """LINKED -> RECONCILE: the study no longer shows under its patient (their timeline entry says so)."""
+    study = Study.objects.select_for_update().select_related("patient").get(pk=study.pk)
+    _check_status(study, (Study.Status.LINKED,), "unlinked")
+    patient = study.patient
+    _study_on_timeline(study, title=f"Imaging study unlinked from this patient: {comment}")
+    study.patient, study.order, study.status = None, None, Study.Status.RECONCILE
+    study.reconciliation_reason = f"unlinked by {actor.get_username()}: {comment}"[:255]
+    study.save(update_fields=("patient", "order", "status", "reconciliation_reason", "updated_at"))
+    _study_audited(study, action=Action.UPDATE, actor=actor, patient=patient,
+                   detail={"reconciliation": "unlink", "comment": comment})  # fmt: skip
+    return study
+
+
+def study_reject(*, actor, study: Study, comment: str) -> None:
+    """A CONFLICT's images are not wanted: deleted from Orthanc, then the row (and its series)."""
+    study = Study.objects.select_related("conflicting_with__patient").get(pk=study.pk)
+    _check_status(study, (Study.Status.CONFLICT,), "rejected")
+    try:
+        get_orthanc_client().delete_study(study.orthanc_id)
+    except ExternalNotFound:
+        logger.info("study %s was already gone from Orthanc", study.orthanc_id)
+    with transaction.atomic():
+        detail = {"reconciliation": "reject", "comment": comment, "orthanc_id": study.orthanc_id}
+        _study_audited(study, action=Action.DELETE, actor=actor, detail=detail)
+        Study.objects.filter(pk=study.pk).delete()
+
+
+def _check_status(study: Study, allowed: tuple[str, ...], verb: str) -> None:
+    if study.status not in allowed:
+        raise ValidationError({"status": [f"A {study.status} study cannot be {verb}; only {' or '.join(allowed)}."]})
+
+
 def _series_values(item: dict) -> dict:
     tags = item.get("MainDicomTags", {})
     try:
         number = int(tags.get("SeriesNumber", ""))
     except ValueError:
+        number = None
+    if number is not None and not -(2**31) <= number < 2**31:  # IS allows 12 digits; the column is 32-bit
         number = None
     description = tags.get("SeriesDescription") or ""
     return {
@@ -226,9 +403,34 @@ def dicom_ingest(*, actor) -> Iterator["DicomIngest"]:
             yield ingest
         finally:
             touched = ingest.storer.finish()
-        for orthanc_study_id in touched:
-            study, _ = study_sync(orthanc_study_id=orthanc_study_id, source=Study.Source.UPLOAD, actor=actor)
-            ingest.outcome.studies.append(study)
+        for orthanc_study_id, stored in touched.items():
+            if study := _upload_recorded(orthanc_study_id, stored, actor):
+                ingest.outcome.studies.append(study)
+
+
+def _upload_recorded(orthanc_study_id: str, stored: list[tuple[StoredInstance, dict]], actor) -> Study | None:
+    """study_sync for an upload. When the CDSS cannot record the study, the instances this request added
+    are deleted from Orthanc again (no orphan) and reported rejected; a database that is down is a 503."""
+    try:
+        return study_sync(orthanc_study_id=orthanc_study_id, source=Study.Source.UPLOAD, actor=actor)[0]
+    except (Unrecordable, DatabaseError) as exc:
+        unavailable = isinstance(exc, OperationalError | InterfaceError)
+        reason = "the database is unavailable" if unavailable else f"the CDSS cannot record the study: {exc}"
+        logger.warning("upload of Orthanc study %s not recorded: %s", orthanc_study_id, exc)
+        orthanc = get_orthanc_client()
+        for instance, result in stored:
+            if instance.already_stored:  # there before this request: not ours to remove
+                continue
+            try:
+                orthanc.delete_instance(instance.instance_id)
+                removed = "removed from the PACS again"
+            except ExternalSystemError as error:  # the change feed retries the import later
+                logger.error("orphan instance %s left in Orthanc: %s", instance.instance_id, error)
+                removed = "could not be removed from the PACS: the change feed will import it"
+            result.update(status="rejected", code="not_recorded", reason=f"{reason[:200]}; {removed}")
+        if unavailable:
+            raise SystemUnavailable("database", reason) from exc
+        return None
 
 
 class DicomIngest:
@@ -241,6 +443,7 @@ class DicomIngest:
         self.budget = Budget()
         self.storer = _Storer(get_orthanc_client(), self.outcome, settings.RADIOLOGY_UPLOAD_CONCURRENCY)
         self._added: set[int] = set()
+        self._holders: dict[str, tuple | None] = {}  # StudyInstanceUID -> the holding row's identity
 
     def add(self, part) -> None:
         """Check and store one uploaded part (a file or a zip archive). A part already added is skipped."""
@@ -258,7 +461,28 @@ class DicomIngest:
                     item.handle.close()
                 self.reject(item.name, "invalid_dicom", str(exc))
                 continue
+            if clash := self._issuer_clash(info):
+                if item.owned:
+                    item.handle.close()
+                self.reject(item.name, "identity_conflict", clash)
+                continue
             self.storer.submit(item, info)
+
+    def _issuer_clash(self, info: dicom.DicomInfo) -> str:
+        """Orthanc keys a study by PatientID + UID, not the issuer: a file naming the holder's PatientID from
+        another issuer would be merged into the holder's study there, so it is refused before storing."""
+        uid = info.study_instance_uid
+        if uid not in self._holders:
+            held = Study.objects.filter(study_instance_uid=uid, holds_uid=True)
+            self._holders[uid] = held.values_list("pk", "dicom_patient_id", "dicom_issuer_of_patient_id").first()
+        holder = self._holders[uid]
+        if holder is None or holder[1] != info.patient_id or holder[2] == info.issuer_of_patient_id:
+            return ""
+        held, sent = holder[2] or "(no issuer)", info.issuer_of_patient_id or "(no issuer)"
+        return (
+            f"study {holder[0]} holds this StudyInstanceUID for PatientID {holder[1]} issued by {held}; "
+            f"this file's PatientID is issued by {sent}"
+        )
 
     def reject(self, name: str, code: str, reason: str) -> None:
         self.outcome.results.append({"file": name, "status": "rejected", "code": code, "reason": reason})
@@ -269,7 +493,7 @@ class _Storer:
 
     def __init__(self, orthanc, outcome: UploadOutcome, concurrency: int):
         self.orthanc, self.outcome = orthanc, outcome
-        self.touched: dict[str, None] = {}
+        self.touched: dict[str, list[tuple[StoredInstance, dict]]] = {}  # Orthanc study id -> stored here
         self.error: BaseException | None = None
         self.lock = threading.Lock()
         self.threads: list[threading.Thread] = []
@@ -318,21 +542,21 @@ class _Storer:
             if item.owned:
                 item.handle.close()  # zip members; uploaded parts are closed by Django
         with self.lock:
-            self.touched[stored.study_id] = None
+            self.touched.setdefault(stored.study_id, []).append((stored, result))
         result.update(
             status="already_stored" if stored.already_stored else "stored",
             study_instance_uid=info.study_instance_uid,
             sop_instance_uid=info.sop_instance_uid,
         )
 
-    def finish(self) -> list[str]:
+    def finish(self) -> dict[str, list[tuple[StoredInstance, dict]]]:
         for _ in self.threads:
             self.queue.put(None)
         for thread in self.threads:
             thread.join()
         if self.error is not None:
             raise self.error
-        return list(self.touched)
+        return self.touched
 
 
 # --- Orthanc's change feed ---------------------------------------------------------------------------
@@ -356,6 +580,9 @@ def changes_import(*, batch: int | None = None) -> int:
                 except ExternalNotFound:
                     logger.info("study %s was deleted from Orthanc before it could be imported", change["ID"])
                     continue
+                except Unrecordable as exc:  # sent by a modality: kept in the PACS, recorded for the operators
+                    _unrecorded(change["ID"], str(exc))
+                    continue
                 imported += 1
             since = max(since, int(page.get("Last", since)))
             FeedCheckpoint.objects.filter(pk=checkpoint.pk).update(last_seq=since, updated_at=timezone.now())
@@ -369,12 +596,29 @@ def changes_checkpoint_set(*, last_seq: int) -> None:
     FeedCheckpoint.objects.update_or_create(name=CHANGES_FEED, defaults={"last_seq": last_seq})
 
 
-def stow_studies_imported(*, actor, study_uids: list[str]) -> list[Study]:
-    """After a STOW-RS through the gateway: create or refresh the row of each study it stored."""
+def stow_studies_imported(*, actor, study_uids: list[str]) -> tuple[list[Study], list[dict]]:
+    """After a STOW-RS through the gateway: create or refresh the row of each study it stored. A study the
+    CDSS cannot record is deleted from Orthanc again (it never had a row) and returned as refused."""
     orthanc = get_orthanc_client()
-    studies = []
+    studies, refused = [], []
     for uid in study_uids:
         for resource in orthanc.lookup(uid):
-            if resource.get("Type") == "Study":
+            if resource.get("Type") != "Study":
+                continue
+            try:
                 studies.append(study_sync(orthanc_study_id=resource["ID"], source=Study.Source.STOW, actor=actor)[0])
-    return studies
+            except Unrecordable as exc:
+                try:
+                    orthanc.delete_study(resource["ID"])
+                except ExternalSystemError:
+                    _unrecorded(resource["ID"], str(exc))
+                refused.append({"study_instance_uid": uid, "reason": str(exc)})
+    return studies, refused
+
+
+def _unrecorded(orthanc_study_id: str, reason: str) -> None:
+    logger.error("Orthanc study %s cannot be recorded: %s", orthanc_study_id, reason)
+    AuditClient.log_event(
+        Action.CREATE, resource_type="radiology_study", resource_id=orthanc_study_id, outcome=Outcome.FAILURE,
+        detail={"reason": reason, "orthanc_id": orthanc_study_id},
+    )  # fmt: skip

@@ -50,12 +50,16 @@ class SeriesSerializer(serializers.ModelSerializer):
 class StudySerializer(serializers.ModelSerializer):
     patient = serializers.CharField(source="patient.emr_uuid", read_only=True, default=None)
     order = serializers.PrimaryKeyRelatedField(read_only=True)
+    conflicting_with = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="for a CONFLICT: the study that holds the StudyInstanceUID"
+    )
 
     class Meta:
         model = Study
         fields = ("id", "study_instance_uid", "orthanc_id", "patient", "status", "reconciliation_reason",
-                  "dicom_patient_id", "accession_number", "order", "modality", "study_date", "description",
-                  "number_of_series", "number_of_instances", "source", "created_at", "updated_at")  # fmt: skip
+                  "conflicting_with", "dicom_patient_id", "accession_number", "order", "modality", "study_date",
+                  "description", "number_of_series", "number_of_instances", "source", "created_at",
+                  "updated_at")  # fmt: skip
         read_only_fields = fields
 
 
@@ -74,3 +78,70 @@ class StudyQuerySerializer(serializers.Serializer):
     date_to = serializers.DateField(required=False)
     order = serializers.IntegerField(required=False, min_value=1)
     status = serializers.ChoiceField(choices=Study.Status.choices, required=False)
+
+
+# --- reconciliation ------------------------------------------------------------------------------------
+MATCH_FIELDS = ("patient_id", "name", "birth_date")
+
+
+class DicomIdentitySerializer(serializers.Serializer):
+    patient_id = serializers.CharField(source="dicom_patient_id")
+    issuer_of_patient_id = serializers.CharField(source="dicom_issuer_of_patient_id")
+    patient_name = serializers.CharField(source="dicom_patient_name")
+    birth_date = serializers.DateField(source="dicom_birth_date", allow_null=True)
+    sex = serializers.CharField(source="dicom_sex")
+
+
+class PatientBriefSerializer(serializers.Serializer):
+    id = serializers.CharField(source="emr_uuid", help_text="EMR patient uuid")
+    mrn = serializers.CharField()
+    name = serializers.SerializerMethodField()
+    birth_date = serializers.DateField(allow_null=True)
+
+    def get_name(self, patient) -> str:
+        return f"{patient.family_name} {patient.given_name}".strip()
+
+
+class CandidateSerializer(PatientBriefSerializer):
+    sex = serializers.CharField()
+    matched_on = serializers.ListField(child=serializers.ChoiceField(choices=MATCH_FIELDS))
+
+
+class ExistingStudySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = PatientBriefSerializer(allow_null=True)
+
+
+class ReconciliationItemSerializer(serializers.ModelSerializer):
+    reason = serializers.CharField(source="reconciliation_reason")
+    dicom_identity = DicomIdentitySerializer(source="*")
+    existing_study = ExistingStudySerializer(
+        source="conflicting_with", allow_null=True, help_text="for a CONFLICT: the study that kept the UID"
+    )
+    thumbnail_url = serializers.SerializerMethodField()
+    candidates = CandidateSerializer(many=True, help_text="EMR patients (cached) matching the DICOM identity")
+
+    class Meta:
+        model = Study
+        fields = ("id", "study_instance_uid", "status", "reason", "dicom_identity", "existing_study", "modality",
+                  "study_date", "description", "number_of_series", "number_of_instances", "source", "created_at",
+                  "thumbnail_url", "candidates")  # fmt: skip
+        read_only_fields = fields
+
+    def get_thumbnail_url(self, study) -> str | None:
+        first = study.first_series
+        return f"/api/radiology/studies/{study.pk}/series/{first.pk}/thumbnail" if first else None
+
+
+class ReconciliationQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=(Study.Status.RECONCILE, Study.Status.CONFLICT), required=False)
+
+
+class ResolutionSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=1000, help_text="why: required, kept in the audit trail")
+
+
+class LinkSerializer(ResolutionSerializer):
+    patient = serializers.SlugRelatedField(
+        slug_field="emr_uuid", queryset=Patient.objects.all(), help_text="EMR patient uuid"
+    )

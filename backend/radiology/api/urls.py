@@ -8,6 +8,11 @@ urlpatterns = [
     path("orders/<int:pk>/transition", views.OrderTransitionView.as_view(), name="radiology-order-transition"),
     path("studies", views.StudyListView.as_view(), name="radiology-study-list"),
     path("studies/<int:pk>", views.StudyDetailView.as_view(), name="radiology-study-detail"),
+    path("studies/<int:pk>/link", views.StudyLinkView.as_view(), name="radiology-study-link"),
+    path("studies/<int:pk>/unlink", views.StudyUnlinkView.as_view(), name="radiology-study-unlink"),
+    path("studies/<int:pk>/reject", views.StudyRejectView.as_view(), name="radiology-study-reject"),
+    path("reconciliation", views.ReconciliationListView.as_view(), name="radiology-reconciliation-list"),
+    path("reconciliation/<int:pk>", views.ReconciliationDetailView.as_view(), name="radiology-reconciliation-detail"),
     path(
         "studies/<int:pk>/series/<int:series_pk>/thumbnail",
         views.SeriesThumbnailView.as_view(),

@@ -16,16 +16,21 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from acct.permissions import IsDoctor, IsDoctorOrRIB, IsRIB, IsStaffRole
+from acct.permissions import IsDoctor, IsDoctorOrRIB, IsRIB, IsStaffRole, role_permission
+from acct.roles import Role
 from core.api.errors import error_body
 from radiology import dicomweb, selectors, services
 from radiology.upload import DicomUploadHandler
 
 from .serializers import (
+    LinkSerializer,
     OrderCreateSerializer,
     OrderQuerySerializer,
     OrderSerializer,
     OrderTransitionSerializer,
+    ReconciliationItemSerializer,
+    ReconciliationQuerySerializer,
+    ResolutionSerializer,
     StudyDetailSerializer,
     StudyQuerySerializer,
     StudySerializer,
@@ -120,6 +125,83 @@ class StudyDetailView(APIView):
     def get(self, request, pk: int):
         study = selectors.study_get(user=request.user, pk=pk, with_instances=True)
         return Response(StudyDetailSerializer(study).data)
+
+
+# --- reconciliation ----------------------------------------------------------------------------------
+IsRIBOrAdmin = role_permission(
+    "IsRIBOrAdmin", Role.RIB, Role.ADMIN, message="Only radiology staff (or administrators, read-only) may do this."
+)
+
+
+class ReconciliationListView(ListAPIView):
+    """Studies that need a decision: no EMR patient (RECONCILE), or images naming another patient for a
+    known StudyInstanceUID (CONFLICT), with the EMR patients that could be theirs."""
+
+    permission_classes = [IsRIBOrAdmin]
+    serializer_class = ReconciliationItemSerializer
+
+    @extend_schema(parameters=[ReconciliationQuerySerializer], summary="Studies to reconcile (RIB; ADMIN reads)")
+    def get(self, request, *args, **kwargs):
+        query = ReconciliationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        self.studies = selectors.reconciliation_list(user=request.user, **query.validated_data)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self.studies
+
+    def paginate_queryset(self, queryset):
+        return selectors.reconciliation_details(super().paginate_queryset(queryset))
+
+
+class ReconciliationDetailView(APIView):
+    permission_classes = [IsRIBOrAdmin]
+
+    @extend_schema(responses={200: ReconciliationItemSerializer}, summary="One study to reconcile")
+    def get(self, request, pk: int):
+        return Response(ReconciliationItemSerializer(selectors.reconciliation_get(user=request.user, pk=pk)).data)
+
+
+class StudyLinkView(APIView):
+    """RECONCILE or CONFLICT -> LINKED to the EMR patient chosen (RIB), with a required comment."""
+
+    permission_classes = [IsRIB]
+
+    @extend_schema(request=LinkSerializer, responses={200: StudyDetailSerializer}, summary="Link a study (RIB)")
+    def post(self, request, pk: int):
+        data = LinkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        study = selectors.study_get(user=request.user, pk=pk)
+        services.study_link(actor=request.user, study=study, **data.validated_data)
+        return Response(StudyDetailSerializer(selectors.study_get(user=request.user, pk=pk, with_instances=True)).data)
+
+
+class StudyUnlinkView(APIView):
+    """LINKED -> RECONCILE (RIB), with a required comment."""
+
+    permission_classes = [IsRIB]
+
+    @extend_schema(request=ResolutionSerializer, responses={200: StudyDetailSerializer}, summary="Unlink (RIB)")
+    def post(self, request, pk: int):
+        data = ResolutionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        study = selectors.study_get(user=request.user, pk=pk)
+        services.study_unlink(actor=request.user, study=study, **data.validated_data)
+        return Response(StudyDetailSerializer(selectors.study_get(user=request.user, pk=pk, with_instances=True)).data)
+
+
+class StudyRejectView(APIView):
+    """A CONFLICT's images are deleted from the PACS and the study from the CDSS (RIB)."""
+
+    permission_classes = [IsRIB]
+
+    @extend_schema(request=ResolutionSerializer, responses={204: None}, summary="Reject a conflict's images (RIB)")
+    def post(self, request, pk: int):
+        data = ResolutionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        study = selectors.study_get(user=request.user, pk=pk)
+        services.study_reject(actor=request.user, study=study, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _png(data: bytes) -> HttpResponse:
@@ -286,5 +368,9 @@ class DicomWebView(APIView):
         code, content_type, body, study_uids = dicomweb.forward_stow(
             request=request._request, path=path, content_type=request.META["CONTENT_TYPE"], length=length
         )
-        services.stow_studies_imported(actor=request.user, study_uids=study_uids)
+        studies, refused = services.stow_studies_imported(actor=request.user, study_uids=study_uids)
+        if refused:  # removed from the PACS again: the client must not believe them stored
+            detail = "The PACS stored these studies but the CDSS cannot record them; they were removed."
+            stored = [study.study_instance_uid for study in studies]
+            return Response(error_body(400, "stow_not_recorded", detail, refused=refused, stored=stored), status=400)
         return HttpResponse(body, status=code, content_type=content_type or "application/dicom+json")

@@ -110,6 +110,21 @@ class OrthancClient:
     def preview(self, instance_id: str) -> bytes:
         return self._get_bytes(f"/instances/{instance_id}/preview", instance_id, headers={"Accept": "image/png"})
 
+    def instance_tag(self, instance_id: str, tag: str) -> str:
+        """One tag's value ("gggg-eeee") of an instance as text; "" when the instance does not have it."""
+        response = self.http.request(
+            "GET", f"/instances/{instance_id}/content/{tag}", resource_type="dicom_instance", resource_id=instance_id
+        )
+        if response.status_code == 404:
+            return ""
+        return raise_for_status(SYSTEM, response).content.decode("utf-8", "replace").strip("\x00 ")
+
+    def delete_instance(self, instance_id: str) -> None:
+        response = self.http.request(
+            "DELETE", f"/instances/{instance_id}", resource_type="dicom_instance", resource_id=instance_id
+        )
+        raise_for_status(SYSTEM, response)
+
     def delete_study(self, study_id: str) -> None:
         response = self.http.request("DELETE", f"/studies/{study_id}", resource_type="study", resource_id=study_id)
         raise_for_status(SYSTEM, response)
