@@ -21,6 +21,8 @@ import { FhirPage } from "./pages/admin/FhirPage";
 import { AiJobPage } from "./pages/ai/AiJobPage";
 import { AiJobsPage } from "./pages/ai/AiJobsPage";
 import { ExpressionPage } from "./pages/ai/ExpressionPage";
+import { ReconciliationListPage } from "./pages/radiology/ReconciliationList";
+import { ReconciliationPage } from "./pages/radiology/ReconciliationPage";
 import { StudyPage } from "./pages/radiology/StudyPage";
 import { UploadPage } from "./pages/radiology/UploadPage";
 import { WorklistPage } from "./pages/radiology/WorklistPage";
@@ -48,6 +50,8 @@ export function SignedInRoutes({ me }: { me: Me }) {
         <Route path="/radiology" element={guard(can.seeImaging, <WorklistPage me={me} />)} />
         <Route path="/radiology/upload" element={guard(can.uploadDicom, <UploadPage />)} />
         <Route path="/radiology/studies/:studyId" element={guard(can.seeImaging, <StudyPage me={me} />)} />
+        <Route path="/radiology/reconciliation" element={guard(can.seeReconciliation, <ReconciliationListPage />)} />
+        <Route path="/radiology/reconciliation/:itemId" element={guard(can.seeReconciliation, <ReconciliationPage me={me} />)} />
         <Route path="/ai/jobs" element={guard(can.seeAnalyses, <AiJobsPage />)} />
         <Route path="/ai/jobs/:jobId" element={guard(can.seeAnalyses, <AiJobPage me={me} />)} />
         <Route path="/ai/expression" element={guard(can.requestAnalysis, <ExpressionPage />)} />

@@ -79,3 +79,73 @@ export function thumbnailUrl(studyId: number, seriesPk: number): string {
 }
 
 export const DICOMWEB_ROOT = "/api/radiology/dicom-web";
+
+// Reconciliation: studies whose images name no EMR patient (RECONCILE) or another patient than the study
+// already has (CONFLICT), with the EMR patients that could be theirs. Typed by hand until `make schema`
+// generates them (radiology/api/serializers.py is the source).
+export type ReconcileStatus = "RECONCILE" | "CONFLICT";
+export type MatchField = "patient_id" | "name" | "birth_date";
+
+export interface DicomIdentity {
+  patient_id: string;
+  issuer_of_patient_id: string;
+  patient_name: string;
+  birth_date: string | null;
+  sex: string;
+}
+
+export interface Candidate {
+  id: string;
+  mrn: string;
+  name: string;
+  birth_date: string | null;
+  sex: string;
+  matched_on: MatchField[];
+}
+
+export interface ReconciliationItem {
+  id: number;
+  study_instance_uid: string;
+  status: ReconcileStatus;
+  reason: string;
+  dicom_identity: DicomIdentity;
+  existing_study: null | { id: number; patient: { id: string; mrn: string; name: string; birth_date: string | null } };
+  modality: string;
+  study_date: string | null;
+  description: string;
+  number_of_series: number;
+  number_of_instances: number;
+  source: string;
+  created_at: string;
+  thumbnail_url: string | null;
+  candidates: Candidate[];
+}
+
+export function useReconciliation(filters: { status?: string; page?: number }, enabled = true) {
+  return useQuery({
+    queryKey: ["radiology", "reconciliation", filters],
+    queryFn: () => api<Page<ReconciliationItem>>(`/api/radiology/reconciliation?${queryString({ ...filters })}`),
+    placeholderData: keepPreviousData,
+    enabled,
+  });
+}
+
+export function useReconciliationItem(id: number) {
+  return useQuery({
+    queryKey: ["radiology", "reconciliation", "item", id],
+    queryFn: () => api<ReconciliationItem>(`/api/radiology/reconciliation/${id}`),
+    enabled: Number.isFinite(id),
+  });
+}
+
+export type Resolution = { action: "link"; patient: string; comment: string } | { action: "unlink" | "reject"; comment: string };
+
+/** Link, unlink or reject a study; every radiology list and the study itself are stale afterwards. */
+export function useResolveStudy(studyId: number) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ action, ...body }: Resolution) =>
+      api<StudyDetail | undefined>(`/api/radiology/studies/${studyId}/${action}`, { method: "POST", json: body }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["radiology"] }),
+  });
+}

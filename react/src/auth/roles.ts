@@ -15,6 +15,8 @@ export const can = {
   requestAnalysis: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
   seeAnalyses: (roles: readonly string[]) => holds(roles, CLINICAL),
   reviewAiResults: (roles: readonly string[]) => holds(roles, ["RIB"]),
+  seeReconciliation: (roles: readonly string[]) => holds(roles, ["RIB", "ADMIN"]),
+  reconcile: (roles: readonly string[]) => holds(roles, ["RIB"]),
   administer: (roles: readonly string[]) => holds(roles, ["ADMIN"]),
   seeAlerts: (roles: readonly string[]) => holds(roles, ["OPS", "ADMIN"]),
 };

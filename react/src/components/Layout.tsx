@@ -23,6 +23,8 @@ export function navItems(roles: readonly string[], t: (key: string) => string): 
     { to: "/patients", label: t("nav.patients"), show: can.seePatients(roles) },
     { to: "/radiology", label: t("nav.worklist"), show: can.seeImaging(roles), exact: true },
     { to: "/radiology/upload", label: t("nav.upload"), show: can.uploadDicom(roles) },
+    // RIB staff reach it from the worklist's tab; an ADMIN, who has no worklist, from here
+    { to: "/radiology/reconciliation", label: t("nav.reconciliation"), show: can.seeReconciliation(roles) && !can.seeImaging(roles) },
     { to: "/ai/jobs", label: t("nav.analyses"), show: can.seeAnalyses(roles) },
     { to: "/ai/expression", label: t("nav.omics"), show: can.requestAnalysis(roles) },
     { to: "/manage/audit", label: t("nav.audit"), show: can.administer(roles) },

@@ -9,6 +9,7 @@ const COLORS: Record<string, string> = {
   CANCELLED: "dark",
   LINKED: "green",
   RECONCILE: "orange",
+  CONFLICT: "red",
   QUEUED: "gray",
   RUNNING: "blue",
   FAILED: "red",

@@ -10,10 +10,12 @@ import { DetailPage, RecordHeader } from "../../components/DetailPage";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
 import { LazyStudyViewer } from "../../viewer/ViewerLoader";
+import { reconcilePath } from "./ReconciliationList";
 import { JobTable } from "../ai/AiJobsPage";
 import { RequestAnalysis } from "../ai/RequestAnalysis";
 
-function StudyAnalyses({ studyId, me }: { studyId: number; me: Me }) {
+/** Analyses of the study; AI runs only on a study linked to a patient (the API refuses the others). */
+function StudyAnalyses({ studyId, linked, me }: { studyId: number; linked: boolean; me: Me }) {
   const { t } = useTranslation();
   const jobs = useAiJobs({ study: studyId });
   return (
@@ -22,7 +24,7 @@ function StudyAnalyses({ studyId, me }: { studyId: number; me: Me }) {
         {t("ai.analyses")}
       </Title>
       <Stack>
-        {can.requestAnalysis(me.roles) && <RequestAnalysis task="segmentation" input={{ study: studyId }} />}
+        {can.requestAnalysis(me.roles) && <RequestAnalysis task="segmentation" input={{ study: studyId }} disabled={!linked} />}
         <QueryState query={jobs}>{(data) => <JobTable jobs={data.results} />}</QueryState>
       </Stack>
     </Card>
@@ -42,9 +44,14 @@ export function StudyPage({ me }: { me: Me }) {
             title={`${data.modality.split("\\").join(", ")} · ${data.description || data.study_instance_uid}`}
             aside={<StatusBadge value={data.status} />}
             footer={
-              data.status === "RECONCILE" && (
-                <Alert color="orange" mt="xs">
-                  {t("radiology.reconcile", { reason: data.reconciliation_reason })}
+              data.status !== "LINKED" && (
+                <Alert color={data.status === "RECONCILE" ? "orange" : "red"} mt="xs">
+                  {t("radiology.reconcile", { reason: data.reconciliation_reason })}{" "}
+                  {can.reconcile(me.roles) && (
+                    <Anchor component={Link} to={reconcilePath(data.id)} size="sm">
+                      {t("reconciliation.open")}
+                    </Anchor>
+                  )}
                 </Alert>
               )
             }
@@ -63,7 +70,7 @@ export function StudyPage({ me }: { me: Me }) {
             </Text>
           </RecordHeader>
           <LazyStudyViewer studyId={data.id} studyUid={data.study_instance_uid} series={data.series} />
-          <StudyAnalyses studyId={data.id} me={me} />
+          <StudyAnalyses studyId={data.id} linked={data.status === "LINKED"} me={me} />
         </>
       )}
     </DetailPage>

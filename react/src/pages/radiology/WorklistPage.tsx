@@ -1,14 +1,15 @@
-import { Button, Group, Select, Stack, Tabs, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Group, Select, Stack, Tabs, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
+import { Link, useSearchParams } from "react-router";
 
 import { MODALITIES, ORDER_STATUSES, useOrders, useStudies } from "../../api/radiology";
 import type { Me } from "../../api/types";
 import { can } from "../../auth/roles";
 import { QueryState } from "../../components/QueryState";
 import { OrderTable } from "./OrderTable";
+import { ReconciliationList, useWaitingCount } from "./ReconciliationList";
 import { StudyTable } from "./StudyTable";
 import { Pager } from "../../components/Pager";
 
@@ -37,7 +38,7 @@ function StudiesTab() {
         <Select
           label={t("radiology.status")}
           clearable
-          data={["LINKED", "RECONCILE"].map((value) => ({ value, label: t(`status.${value}`) }))}
+          data={["LINKED", "RECONCILE", "CONFLICT"].map((value) => ({ value, label: t(`status.${value}`) }))}
           value={status}
           onChange={(value) => (setStatus(value), reset())}
           w={180}
@@ -93,6 +94,10 @@ function OrdersTab() {
 
 export function WorklistPage({ me }: { me: Me }) {
   const { t } = useTranslation();
+  const reconciles = can.seeReconciliation(me.roles);
+  const waiting = useWaitingCount(reconciles);
+  const [params, setParams] = useSearchParams();
+  const tab = params.get("tab") ?? "studies";
   return (
     <Stack>
       <Group justify="space-between">
@@ -103,10 +108,24 @@ export function WorklistPage({ me }: { me: Me }) {
           </Button>
         )}
       </Group>
-      <Tabs defaultValue="studies" keepMounted={false}>
+      <Tabs value={tab} onChange={(value) => setParams(value && value !== "studies" ? { tab: value } : {}, { replace: true })} keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="studies">{t("radiology.studies")}</Tabs.Tab>
           <Tabs.Tab value="orders">{t("radiology.orders")}</Tabs.Tab>
+          {reconciles && (
+            <Tabs.Tab
+              value="reconciliation"
+              rightSection={
+                waiting ? (
+                  <Badge size="sm" color="orange" circle={waiting < 10} data-testid="reconcile-count" aria-label={t("reconciliation.waiting", { count: waiting })}>
+                    {waiting}
+                  </Badge>
+                ) : null
+              }
+            >
+              {t("reconciliation.tab")}
+            </Tabs.Tab>
+          )}
         </Tabs.List>
         <Tabs.Panel value="studies" pt="md">
           <StudiesTab />
@@ -114,6 +133,11 @@ export function WorklistPage({ me }: { me: Me }) {
         <Tabs.Panel value="orders" pt="md">
           <OrdersTab />
         </Tabs.Panel>
+        {reconciles && (
+          <Tabs.Panel value="reconciliation" pt="md">
+            <ReconciliationList />
+          </Tabs.Panel>
+        )}
       </Tabs>
     </Stack>
   );
