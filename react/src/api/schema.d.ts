@@ -205,10 +205,34 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign in (session cookie)
+         * Sign in (session cookie); 202 when a second factor must follow
          * @description Session sign-in for the web UI. CSRF-protected even before sign-in (no login CSRF).
+         *
+         *     Where a second factor is needed (ADMIN, OPS, superusers, anyone enrolled) the right password signs
+         *     nobody in: the answer is 202 with what comes next, and the session only remembers, for five minutes,
+         *     whose password it was.
          */
         post: operations["auth_login_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login/otp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in: the second factor
+         * @description The second step: a code from the authenticator app, or one recovery code.
+         */
+        post: operations["auth_login_otp_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -249,6 +273,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/otp/enrolment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start enrolling an authenticator
+         * @description Start enrolling an authenticator app: a new secret, shown once.
+         */
+        post: operations["auth_otp_enrolment_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/otp/enrolment/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the authenticator
+         * @description Confirm the new authenticator with its first code: recovery codes are shown once, and a sign-in
+         *     that waited for the enrolment is complete.
+         */
+        post: operations["auth_otp_enrolment_confirm_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/token": {
         parameters: {
             query?: never;
@@ -260,12 +325,14 @@ export interface paths {
         put?: never;
         /**
          * Issue an API token
-         * @description API tokens: POST issues one for a person's credentials; DELETE revokes the token in use.
+         * @description API tokens: POST issues one for a person's credentials (and a code from their authenticator where
+         *     a second factor is needed: ADMIN, OPS, anyone enrolled); DELETE revokes the token in use.
          */
         post: operations["auth_token_create"];
         /**
          * Revoke the token used for this request
-         * @description API tokens: POST issues one for a person's credentials; DELETE revokes the token in use.
+         * @description API tokens: POST issues one for a person's credentials (and a code from their authenticator where
+         *     a second factor is needed: ADMIN, OPS, anyone enrolled); DELETE revokes the token in use.
          */
         delete: operations["auth_token_destroy"];
         options?: never;
@@ -609,6 +676,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/radiology/reconciliation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Studies to reconcile (RIB; ADMIN reads)
+         * @description Studies that need a decision: no EMR patient (RECONCILE), or images naming another patient for a
+         *     known StudyInstanceUID (CONFLICT), with the EMR patients that could be theirs.
+         */
+        get: operations["radiology_reconciliation_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/reconciliation/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One study to reconcile */
+        get: operations["radiology_reconciliation_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/radiology/studies": {
         parameters: {
             query?: never;
@@ -643,6 +748,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/radiology/studies/{id}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Link a study (RIB)
+         * @description RECONCILE or CONFLICT -> LINKED to the EMR patient chosen (RIB), with a required comment.
+         */
+        post: operations["radiology_studies_link_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/studies/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject a conflict's images (RIB)
+         * @description A CONFLICT's images are deleted from the PACS and the study from the CDSS (RIB).
+         */
+        post: operations["radiology_studies_reject_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/radiology/studies/{id}/series/{series_pk}/instances/{instance_id}/frames/{frame}/rendered": {
         parameters: {
             query?: never;
@@ -669,6 +814,26 @@ export interface paths {
         get: operations["radiology_studies_series_thumbnail_retrieve"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/radiology/studies/{id}/unlink": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unlink (RIB)
+         * @description LINKED -> RECONCILE (RIB), with a required comment.
+         */
+        post: operations["radiology_studies_unlink_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -741,6 +906,20 @@ export interface components {
         };
         /** @enum {unknown} */
         BlankEnum: "";
+        Candidate: {
+            /** @description EMR patient uuid */
+            id: string;
+            mrn: string;
+            readonly name: string;
+            /** Format: date */
+            birth_date: string | null;
+            sex: string;
+            matched_on: components["schemas"]["MatchedOnEnum"][];
+        };
+        Code: {
+            /** @description 6 digits from the authenticator app, or one recovery code. */
+            code: string;
+        };
         Credentials: {
             username: string;
             password: string;
@@ -812,8 +991,27 @@ export interface components {
          * @enum {string}
          */
         DecisionEnum: "approve" | "reject";
+        DicomIdentity: {
+            patient_id: string;
+            issuer_of_patient_id: string;
+            patient_name: string;
+            /** Format: date */
+            birth_date: string | null;
+            sex: string;
+        };
         Discard: {
             reason: string;
+        };
+        Enrolled: {
+            /** @description Each works once in place of a code. Shown once: keep them safe. */
+            recovery_codes: string[];
+            user: components["schemas"]["Me"];
+        };
+        Enrolment: {
+            /** @description Base32, for typing into the authenticator app. Shown once. */
+            secret: string;
+            /** @description The same secret as an otpauth:// URI (for a QR code). */
+            otpauth_uri: string;
         };
         /**
          * @description * `ai.observation` - ai.observation
@@ -847,6 +1045,10 @@ export interface components {
             readonly detail: unknown;
             readonly prev_hash: string;
             readonly hash: string;
+        };
+        ExistingStudy: {
+            id: number;
+            patient: components["schemas"]["PatientBrief"] | null;
         };
         ExpressionUpload: {
             /** Format: uuid */
@@ -937,6 +1139,12 @@ export interface components {
          * @enum {string}
          */
         KindEnum: "encounter" | "order" | "study" | "ai_result" | "fhir_sync";
+        Link: {
+            /** @description why: required, kept in the audit trail */
+            comment: string;
+            /** @description EMR patient uuid */
+            patient: string;
+        };
         Mapping: {
             entity_type: string;
             entity_id: string;
@@ -948,6 +1156,13 @@ export interface components {
             /** Format: date-time */
             synced_at: string;
         };
+        /**
+         * @description * `patient_id` - patient_id
+         *     * `name` - name
+         *     * `birth_date` - birth_date
+         * @enum {string}
+         */
+        MatchedOnEnum: "patient_id" | "name" | "birth_date";
         Me: {
             id: number;
             username: string;
@@ -955,6 +1170,7 @@ export interface components {
             last_name: string;
             readonly roles: string[];
             is_service_account: boolean;
+            readonly otp_enrolled: boolean;
         };
         ModelInfo: {
             name: string;
@@ -1101,6 +1317,21 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Patient"][];
         };
+        PaginatedReconciliationItemList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["ReconciliationItem"][];
+        };
         PaginatedStudyList: {
             /** @example 123 */
             count: number;
@@ -1145,6 +1376,14 @@ export interface components {
             /** Format: date-time */
             readonly fetched_at: string;
         };
+        PatientBrief: {
+            /** @description EMR patient uuid */
+            id: string;
+            mrn: string;
+            readonly name: string;
+            /** Format: date */
+            birth_date: string | null;
+        };
         PatientDetail: {
             readonly emr_uuid: string;
             /** @description OpenEMR's numeric pid, used by some routes */
@@ -1173,6 +1412,28 @@ export interface components {
             /** Format: double */
             fraction: number | null;
         };
+        ReconciliationItem: {
+            readonly id: number;
+            readonly study_instance_uid: string;
+            readonly status: components["schemas"]["Status766Enum"];
+            reason: string;
+            dicom_identity: components["schemas"]["DicomIdentity"];
+            /** @description for a CONFLICT: the study that kept the UID */
+            existing_study: components["schemas"]["ExistingStudy"] | null;
+            /** @description modalities, \-separated */
+            readonly modality: string;
+            /** Format: date */
+            readonly study_date: string | null;
+            readonly description: string;
+            readonly number_of_series: number;
+            readonly number_of_instances: number;
+            readonly source: components["schemas"]["SourceEnum"];
+            /** Format: date-time */
+            readonly created_at: string;
+            readonly thumbnail_url: string | null;
+            /** @description EMR patients (cached) matching the DICOM identity */
+            candidates: components["schemas"]["Candidate"][];
+        };
         Replay: {
             ids?: number[];
             /**
@@ -1181,6 +1442,10 @@ export interface components {
              */
             all: boolean;
             entity_type?: string;
+        };
+        Resolution: {
+            /** @description why: required, kept in the audit trail */
+            comment: string;
         };
         Result: {
             readonly id: number;
@@ -1211,6 +1476,13 @@ export interface components {
             decision: components["schemas"]["DecisionEnum"];
             /** @description required: why the result is approved or rejected */
             comment: string;
+        };
+        /** @description The password was right; the sign-in is not complete until the second step. */
+        SecondStep: {
+            /** @description Send a code to /api/auth/login/otp. */
+            otp_required: boolean;
+            /** @description No authenticator yet: /api/auth/otp/enrolment, then /api/auth/otp/enrolment/confirm. */
+            enrolment_required: boolean;
         };
         /**
          * @description * `T1` - T1
@@ -1250,9 +1522,10 @@ export interface components {
         /**
          * @description * `LINKED` - matched to an EMR patient
          *     * `RECONCILE` - flagged for reconciliation
+         *     * `CONFLICT` - images naming another patient for a study the CDSS already holds
          * @enum {string}
          */
-        Status95cEnum: "LINKED" | "RECONCILE";
+        Status766Enum: "LINKED" | "RECONCILE" | "CONFLICT";
         /**
          * @description * `open` - Open
          *     * `replayed` - Replayed
@@ -1280,8 +1553,10 @@ export interface components {
             readonly study_instance_uid: string;
             readonly orthanc_id: string;
             readonly patient: string;
-            readonly status: components["schemas"]["Status95cEnum"];
+            readonly status: components["schemas"]["Status766Enum"];
             readonly reconciliation_reason: string;
+            /** @description for a CONFLICT: the study that holds the StudyInstanceUID */
+            readonly conflicting_with: number;
             readonly dicom_patient_id: string;
             readonly accession_number: string;
             readonly order: number;
@@ -1303,8 +1578,10 @@ export interface components {
             readonly study_instance_uid: string;
             readonly orthanc_id: string;
             readonly patient: string;
-            readonly status: components["schemas"]["Status95cEnum"];
+            readonly status: components["schemas"]["Status766Enum"];
             readonly reconciliation_reason: string;
+            /** @description for a CONFLICT: the study that holds the StudyInstanceUID */
+            readonly conflicting_with: number;
             readonly dicom_patient_id: string;
             readonly accession_number: string;
             readonly order: number;
@@ -1348,6 +1625,12 @@ export interface components {
             token: string;
             /** Format: date-time */
             expiry: string;
+        };
+        TokenRequest: {
+            username: string;
+            password: string;
+            /** @description ADMIN, OPS and enrolled people: a code from the authenticator app. */
+            otp?: string;
         };
         Webhook: {
             status: components["schemas"]["StatusEdeEnum"];
@@ -1769,6 +2052,39 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecondStep"];
+                };
+            };
+        };
+    };
+    auth_login_otp_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Code"];
+                "application/x-www-form-urlencoded": components["schemas"]["Code"];
+                "multipart/form-data": components["schemas"]["Code"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
         };
     };
     auth_logout_create: {
@@ -1808,6 +2124,50 @@ export interface operations {
             };
         };
     };
+    auth_otp_enrolment_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Enrolment"];
+                };
+            };
+        };
+    };
+    auth_otp_enrolment_confirm_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Code"];
+                "application/x-www-form-urlencoded": components["schemas"]["Code"];
+                "multipart/form-data": components["schemas"]["Code"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Enrolled"];
+                };
+            };
+        };
+    };
     auth_token_create: {
         parameters: {
             query?: never;
@@ -1817,9 +2177,9 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Credentials"];
-                "application/x-www-form-urlencoded": components["schemas"]["Credentials"];
-                "multipart/form-data": components["schemas"]["Credentials"];
+                "application/json": components["schemas"]["TokenRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+                "multipart/form-data": components["schemas"]["TokenRequest"];
             };
         };
         responses: {
@@ -2352,6 +2712,54 @@ export interface operations {
             };
         };
     };
+    radiology_reconciliation_list: {
+        parameters: {
+            query?: {
+                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
+                page?: number;
+                /**
+                 * @description * `RECONCILE` - RECONCILE
+                 *     * `CONFLICT` - CONFLICT
+                 */
+                status?: "RECONCILE" | "CONFLICT";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedReconciliationItemList"];
+                };
+            };
+        };
+    };
+    radiology_reconciliation_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationItem"];
+                };
+            };
+        };
+    };
     radiology_studies_list: {
         parameters: {
             query?: {
@@ -2366,8 +2774,9 @@ export interface operations {
                 /**
                  * @description * `LINKED` - matched to an EMR patient
                  *     * `RECONCILE` - flagged for reconciliation
+                 *     * `CONFLICT` - images naming another patient for a study the CDSS already holds
                  */
-                status?: "LINKED" | "RECONCILE";
+                status?: "LINKED" | "RECONCILE" | "CONFLICT";
             };
             header?: never;
             path?: never;
@@ -2403,6 +2812,59 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["StudyDetail"];
                 };
+            };
+        };
+    };
+    radiology_studies_link_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Link"];
+                "application/x-www-form-urlencoded": components["schemas"]["Link"];
+                "multipart/form-data": components["schemas"]["Link"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudyDetail"];
+                };
+            };
+        };
+    };
+    radiology_studies_reject_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Resolution"];
+                "application/x-www-form-urlencoded": components["schemas"]["Resolution"];
+                "multipart/form-data": components["schemas"]["Resolution"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -2447,6 +2909,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    radiology_studies_unlink_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Resolution"];
+                "application/x-www-form-urlencoded": components["schemas"]["Resolution"];
+                "multipart/form-data": components["schemas"]["Resolution"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudyDetail"];
+                };
             };
         };
     };
