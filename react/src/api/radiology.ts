@@ -1,7 +1,10 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
 import { api } from "./client";
+import type { components } from "./schema";
 import type { Order, OrderCreate, OrderStatus, Page, Study, StudyDetail } from "./types";
+
+type Schemas = components["schemas"];
 
 export const ORDER_STATUSES: OrderStatus[] = ["REQUESTED", "SCHEDULED", "IN_PROGRESS", "COMPLETED", "CANCELLED"];
 export const MODALITIES = ["MR", "CT", "PT", "CR", "US"] as const;
@@ -81,45 +84,12 @@ export function thumbnailUrl(studyId: number, seriesPk: number): string {
 export const DICOMWEB_ROOT = "/api/radiology/dicom-web";
 
 // Reconciliation: studies whose images name no EMR patient (RECONCILE) or another patient than the study
-// already has (CONFLICT), with the EMR patients that could be theirs. Typed by hand until `make schema`
-// generates them (radiology/api/serializers.py is the source).
-export type ReconcileStatus = "RECONCILE" | "CONFLICT";
-export type MatchField = "patient_id" | "name" | "birth_date";
-
-export interface DicomIdentity {
-  patient_id: string;
-  issuer_of_patient_id: string;
-  patient_name: string;
-  birth_date: string | null;
-  sex: string;
-}
-
-export interface Candidate {
-  id: string;
-  mrn: string;
-  name: string;
-  birth_date: string | null;
-  sex: string;
-  matched_on: MatchField[];
-}
-
-export interface ReconciliationItem {
-  id: number;
-  study_instance_uid: string;
-  status: ReconcileStatus;
-  reason: string;
-  dicom_identity: DicomIdentity;
-  existing_study: null | { id: number; patient: { id: string; mrn: string; name: string; birth_date: string | null } };
-  modality: string;
-  study_date: string | null;
-  description: string;
-  number_of_series: number;
-  number_of_instances: number;
-  source: string;
-  created_at: string;
-  thumbnail_url: string | null;
-  candidates: Candidate[];
-}
+// already has (CONFLICT), with the EMR patients that could be theirs. The item route also serves a
+// resolved study (LINKED); thumbnail_url is for clinical staff only (an ADMIN is refused the image).
+export type ReconciliationItem = Schemas["ReconciliationItem"];
+export type Candidate = Schemas["Candidate"];
+export type MatchField = Schemas["MatchedOnEnum"];
+export type DicomIdentity = Schemas["DicomIdentity"];
 
 export function useReconciliation(filters: { status?: string; page?: number }, enabled = true) {
   return useQuery({

@@ -40,7 +40,7 @@ function Row({ label, value }: { label: string; value: ReactNode }) {
 }
 
 /** The patient as the DICOM header names them, with the study's own details and its first image. */
-export function DicomIdentityCard({ item }: { item: ReconciliationItem }) {
+export function DicomIdentityCard({ item, showThumbnail }: { item: ReconciliationItem; showThumbnail: boolean }) {
   const { t } = useTranslation();
   const identity: DicomIdentity = item.dicom_identity;
   return (
@@ -63,7 +63,7 @@ export function DicomIdentityCard({ item }: { item: ReconciliationItem }) {
           <Row label="StudyInstanceUID" value={<Text size="xs" ff="monospace">{item.study_instance_uid}</Text>} />
         </Table.Tbody>
       </Table>
-      {item.thumbnail_url ? (
+      {!showThumbnail ? null : item.thumbnail_url ? (
         <Image src={item.thumbnail_url} alt={t("reconciliation.thumbnail")} w={192} mt="sm" radius="sm" data-testid="reconcile-thumbnail" />
       ) : (
         <Text size="sm" c="dimmed" mt="sm">
@@ -84,12 +84,12 @@ export function ExistingStudyCard({ existing, onChoose, canChoose }: { existing:
         {t("reconciliation.existingStudy")}
       </Title>
       <Text size="sm">
-        {t("reconciliation.existingPatient", { name: patient.name, mrn: patient.mrn, birthDate: patient.birth_date ?? "—" })}{" "}
+        {patient ? t("reconciliation.existingPatient", { name: patient.name, mrn: patient.mrn, birthDate: patient.birth_date ?? "—" }) : t("reconciliation.existingUnlinked")}{" "}
         <Anchor component={Link} to={`/radiology/studies/${existing.id}`} size="sm">
           {t("reconciliation.openStudy")}
         </Anchor>
       </Text>
-      {canChoose && (
+      {canChoose && patient && (
         <Button size="xs" variant="light" mt="xs" w="fit-content" onClick={() => onChoose({ id: patient.id, label: `${patient.name} (${patient.mrn})` })}>
           {t("reconciliation.chooseExisting")}
         </Button>

@@ -1,7 +1,7 @@
-import { Alert, Button, Card, Grid, Group, Stack, Text, Textarea, Title } from "@mantine/core";
+import { Alert, Anchor, Button, Card, Grid, Group, Stack, Text, Textarea, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { useNavigate, useParams } from "react-router";
+import { Link, useNavigate, useParams } from "react-router";
 
 import { ApiError } from "../../api/client";
 import { useReconciliationItem, useResolveStudy } from "../../api/radiology";
@@ -83,6 +83,7 @@ export function ReconciliationPage({ me }: { me: Me }) {
   const item = useReconciliationItem(Number(itemId));
   const [chosen, setChosen] = useState<Choice | null>(null);
   const acts = can.reconcile(me.roles);
+  const open = (data: ReconciliationItem) => acts && data.status !== "LINKED";
   const back = reconciliationListPath(me.roles);
   return (
     <DetailPage back={back} backLabel={t("reconciliation.tab")} query={item}>
@@ -92,29 +93,40 @@ export function ReconciliationPage({ me }: { me: Me }) {
             title={`${data.modality.split("\\").join(", ")} · ${data.description || data.study_instance_uid}`}
             aside={<StatusBadge value={data.status} />}
             footer={
-              <Alert color={data.status === "CONFLICT" ? "red" : "orange"} mt="xs" data-testid="reconcile-reason">
-                {t(`reconciliation.explain.${data.status}`)} {data.reason}
-              </Alert>
+              data.status === "LINKED" ? (
+                <Alert color="green" mt="xs" data-testid="reconcile-reason">
+                  {t("reconciliation.resolved")}{" "}
+                  {can.seeImaging(me.roles) && (
+                    <Anchor component={Link} to={`/radiology/studies/${data.id}`} size="sm">
+                      {t("reconciliation.openStudy")}
+                    </Anchor>
+                  )}
+                </Alert>
+              ) : (
+                <Alert color={data.status === "CONFLICT" ? "red" : "orange"} mt="xs" data-testid="reconcile-reason">
+                  {t(`reconciliation.explain.${data.status}`)} {data.reason}
+                </Alert>
+              )
             }
           />
           <Grid>
             <Grid.Col span={{ base: 12, md: 6 }}>
-              <DicomIdentityCard item={data} />
+              <DicomIdentityCard item={data} showThumbnail={can.seeImaging(me.roles)} />
             </Grid.Col>
             <Grid.Col span={{ base: 12, md: 6 }}>
               <Stack>
-                {data.existing_study && <ExistingStudyCard existing={data.existing_study} onChoose={setChosen} canChoose={acts} />}
+                {data.existing_study && <ExistingStudyCard existing={data.existing_study} onChoose={setChosen} canChoose={open(data)} />}
                 <Card withBorder>
                   <Title order={5} mb="xs">
                     {t("reconciliation.emrCandidates")}
                   </Title>
-                  <CandidateTable candidates={data.candidates} chosen={chosen?.id ?? null} onChoose={setChosen} canChoose={acts} />
-                  {acts && <PatientSearch onChoose={setChosen} />}
+                  <CandidateTable candidates={data.candidates} chosen={chosen?.id ?? null} onChoose={setChosen} canChoose={open(data)} />
+                  {open(data) && <PatientSearch onChoose={setChosen} />}
                 </Card>
               </Stack>
             </Grid.Col>
           </Grid>
-          {acts ? <ResolveForm item={data} chosen={chosen} back={back} /> : <Text c="dimmed">{t("reconciliation.readOnly")}</Text>}
+          {open(data) ? <ResolveForm item={data} chosen={chosen} back={back} /> : !acts && <Text c="dimmed">{t("reconciliation.readOnly")}</Text>}
         </>
       )}
     </DetailPage>

@@ -1,15 +1,20 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Route, Routes } from "react-router";
+
+import { SignedInRoutes } from "../../App";
 
 import type { ReconciliationItem } from "../../api/radiology";
 import type { Me } from "../../api/types";
 import { page, routeFetch } from "../../test/fakes";
 import { renderPage } from "../../test/render";
 import { ReconciliationPage } from "./ReconciliationPage";
+import { StudyPage } from "./StudyPage";
 import { WorklistPage } from "./WorklistPage";
 
-const user = (...roles: string[]): Me => ({ id: 2, username: roles.join("-").toLowerCase(), first_name: "", last_name: "", roles, is_service_account: false });
+vi.mock("../../viewer/ViewerLoader", () => ({ LazyStudyViewer: () => <div data-testid="viewer-stub" /> }));
+
+const user = (...roles: string[]): Me => ({ id: 2, username: roles.join("-").toLowerCase(), first_name: "", last_name: "", roles, is_service_account: false, otp_enrolled: false });
 const RIB = user("RIB");
 
 const RECONCILE: ReconciliationItem = {
@@ -166,13 +171,68 @@ describe("reconciliation page", () => {
     expect(JSON.parse(String(posts(calls)[0].init.body)).patient).toBe("p-1");
   });
 
-  it("is read-only for an ADMIN", async () => {
-    const calls = openItem(CONFLICT, user("ADMIN"));
+  it("is read-only for an ADMIN, without the image (clinical staff only)", async () => {
+    const calls = openItem({ ...CONFLICT, thumbnail_url: RECONCILE.thumbnail_url }, user("ADMIN"));
     expect(await screen.findByTestId("existing-study")).toBeTruthy();
+    expect(screen.queryByRole("img")).toBeNull();
     expect(screen.getByText("읽기 전용: 환자 확인은 RIB 담당자가 처리합니다.")).toBeTruthy();
     for (const name of ["환자에 연결", "영상 거부", "새 영상도 이 환자의 것입니다"]) expect(screen.queryByRole("button", { name })).toBeNull();
     expect(screen.queryByRole("radio")).toBeNull();
     expect(screen.queryByRole("textbox", { name: "다른 환자 검색" })).toBeNull();
     expect(calls.every((call) => (call.init.method ?? "GET") === "GET")).toBe(true);
+  });
+
+  it("says when the conflict's existing study has no patient either", async () => {
+    openItem({ ...CONFLICT, existing_study: { id: 4, patient: null } }, RIB);
+    expect((await screen.findByTestId("existing-study")).textContent).toContain("연결된 환자 없음");
+    expect(screen.queryByRole("button", { name: "새 영상도 이 환자의 것입니다" })).toBeNull();
+  });
+
+  it("shows a study resolved meanwhile as done, with nothing left to do", async () => {
+    openItem({ ...RECONCILE, status: "LINKED" }, RIB);
+    const done = await screen.findByTestId("reconcile-reason");
+    expect(done.textContent).toContain("처리됨");
+    expect(within(done).getByRole("link", { name: "검사 열기" }).getAttribute("href")).toBe("/radiology/studies/5");
+    expect(screen.queryByTestId("resolve")).toBeNull();
+    expect(screen.queryByRole("radio")).toBeNull();
+  });
+});
+
+describe("reconciliation around the app", () => {
+  const STUDY = {
+    id: 5, study_instance_uid: "1.2.826.0.1.5", orthanc_id: "o", patient: null, status: "RECONCILE", reconciliation_reason: "PatientID MRN-9 is not in the EMR",
+    dicom_patient_id: "MRN-9", dicom_patient_name: "KIM^MINSU", accession_number: "", order: null, modality: "MR", study_date: "2026-11-20", description: "Brain MRI",
+    number_of_series: 0, number_of_instances: 0, source: "upload", created_at: "2026-12-01T10:00:00Z", updated_at: "2026-12-01T10:00:00Z", series: [],
+  };
+
+  it("sends a RIB from an unlinked study to its reconciliation, and holds AI back until it is linked", async () => {
+    routeFetch([
+      ["/api/radiology/studies/5", STUDY],
+      ["/api/ai/models", { models: [{ name: "mri-lesion-demo", version: "1.0.0", task: "segmentation" }] }],
+      ["/api/ai/jobs", page([])],
+    ]);
+    renderPage(
+      <Routes>
+        <Route path="/radiology/studies/:studyId" element={<StudyPage me={RIB} />} />
+      </Routes>,
+      "/radiology/studies/5",
+    );
+    expect((await screen.findByRole("link", { name: "환자 확인" })).getAttribute("href")).toBe("/radiology/reconciliation/5");
+    expect((await screen.findByRole("button", { name: "분석 요청" })).hasAttribute("disabled")).toBe(true);
+  });
+
+  it("gives an ADMIN the list from the menu, and a NURSE no access", async () => {
+    routeFetch([["/api/radiology/reconciliation", page([CONFLICT])]]);
+    renderPage(<SignedInRoutes me={user("ADMIN")} />, "/radiology/reconciliation");
+    expect(await screen.findByTestId("reconcile-row")).toBeTruthy();
+    const nav = screen.getByRole("navigation", { name: "주 메뉴" });
+    expect(within(nav).getByRole("link", { name: "환자 확인 필요" }).getAttribute("href")).toBe("/radiology/reconciliation");
+  });
+
+  it("keeps a NURSE out of a reconciliation page, fetching nothing of it", async () => {
+    const calls = routeFetch([]);
+    renderPage(<SignedInRoutes me={user("NURSE")} />, "/radiology/reconciliation/5");
+    expect(await screen.findByTestId("no-access")).toBeTruthy();
+    expect(calls.filter((call) => call.url.includes("reconciliation"))).toHaveLength(0);
   });
 });
