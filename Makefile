@@ -40,8 +40,9 @@ run: install ## start the whole system with demo data; prints the URL and logins
 stop: ## stop what make run started
 	scripts/stop.sh
 
-status: ## state of each server
+status: ## state of each server and of each process of the local run (supervisorctl status)
 	scripts/services.sh status
+	scripts/ctl.sh status
 
 test: install ## every test suite (backend, ai-server, end-to-end, deploy config) against real servers
 	scripts/test.sh
@@ -97,6 +98,7 @@ bench: install ## benchmarks (each prints a ratio against a baseline measured in
 	cd ai-server && .venv/bin/python benchmarks/mri_job.py
 	scripts/run.sh >/dev/null  # the next one measures the running stack through nginx (make stop stops it)
 	cd backend && .venv/bin/python benchmarks/notification_latency.py
+	cd backend && .venv/bin/python benchmarks/slow_uploads.py
 
 models: $(AI_VENV)/.installed ## retrain every shipped AI model (ai-server/training) and check its metrics against its card
 	$(AI_VENV)/bin/pip install -q -r ai-server/requirements-training.txt
