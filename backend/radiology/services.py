@@ -403,9 +403,15 @@ def dicom_ingest(*, actor) -> Iterator["DicomIngest"]:
             yield ingest
         finally:
             touched = ingest.storer.finish()
-        for orthanc_study_id, stored in touched.items():
-            if study := _upload_recorded(orthanc_study_id, stored, actor):
-                ingest.outcome.studies.append(study)
+        unavailable = None
+        for orthanc_study_id, stored in touched.items():  # each study, even after a failure: no orphans
+            try:
+                if study := _upload_recorded(orthanc_study_id, stored, actor):
+                    ingest.outcome.studies.append(study)
+            except SystemUnavailable as exc:
+                unavailable = unavailable or exc
+        if unavailable is not None:
+            raise unavailable
 
 
 def _upload_recorded(orthanc_study_id: str, stored: list[tuple[StoredInstance, dict]], actor) -> Study | None:

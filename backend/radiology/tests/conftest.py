@@ -44,10 +44,10 @@ def make_patient(db):
     from emr.models import Patient
 
     def make(mrn: str | None = None, **fields) -> Patient:
+        fields = {"family_name": "Test", "given_name": "Patient", **fields}
         return Patient.objects.create(
-            emr_uuid=str(uuid.uuid4()), mrn=mrn or f"MRN-{uuid.uuid4().hex[:8]}", family_name="Test",
-            given_name="Patient", fetched_at=timezone.now(), **fields,
-        )  # fmt: skip
+            emr_uuid=str(uuid.uuid4()), mrn=mrn or f"MRN-{uuid.uuid4().hex[:8]}", fetched_at=timezone.now(), **fields
+        )
 
     return make
 

@@ -155,3 +155,77 @@ def test_no_files(rib, pacs, orthanc_before):
 def test_garbage_zip(rib, pacs, orthanc_before):
     _rejected(upload(rib, SimpleUploadedFile("broken.zip", b"PK\x03\x04" + b"\x01" * 200)), 400, "bad_zip")
     _nothing_stored(pacs, orthanc_before)
+
+
+# --- checks before the PACS: UIDs, values that fit the CDSS, pixel data ------------------------------------
+@pytest.mark.parametrize(
+    ("attribute", "value", "expected"),
+    [
+        ("StudyInstanceUID", "1.2." + "3" * 62, "a DICOM UID has at most 64"),  # 66 characters
+        ("SeriesInstanceUID", "1.2.840.01.5", "not a valid DICOM UID"),  # a leading zero
+        ("SOPInstanceUID", "1.2.abc", "not a valid DICOM UID"),
+        ("StudyInstanceUID", "1..2", "not a valid DICOM UID"),
+        ("PatientID", "P" * 65, "PatientID has 65 characters"),
+        ("AccessionNumber", "A" * 17, "AccessionNumber has 17 characters"),
+        ("IssuerOfPatientID", "I" * 65, "IssuerOfPatientID has 65 characters"),
+    ],
+)
+def test_values_the_cdss_cannot_record_are_refused_before_the_pacs(rib, pacs, orthanc_before, attribute, value,
+                                                                   expected):  # fmt: skip
+    dataset = fresh_instance()
+    uid = dataset.StudyInstanceUID
+    setattr(dataset, attribute, value)
+    results = _rejected(upload(rib, SimpleUploadedFile("bad.dcm", to_bytes(dataset))), 400, "invalid_dicom")
+    assert expected in results[0]["reason"]
+    _nothing_stored(pacs, orthanc_before, uid, dataset.StudyInstanceUID)
+
+
+def test_empty_pixel_data_is_a_400_not_a_500(rib, pacs, orthanc_before):
+    dataset = fresh_instance()
+    dataset.PixelData = b""
+    results = _rejected(upload(rib, SimpleUploadedFile("empty-pixels.dcm", to_bytes(dataset))), 400, "invalid_dicom")
+    assert "pixel data truncated: 0 of 8192 bytes" in results[0]["reason"]
+    _nothing_stored(pacs, orthanc_before, dataset.StudyInstanceUID)
+
+
+@pytest.mark.parametrize(("attribute", "value"), [("Rows", 0), ("BitsAllocated", 12), ("SamplesPerPixel", 2)])
+def test_inconsistent_image_description_is_refused(rib, pacs, orthanc_before, attribute, value):
+    dataset = fresh_instance()
+    setattr(dataset, attribute, value)
+    results = _rejected(upload(rib, SimpleUploadedFile("odd.dcm", to_bytes(dataset))), 400, "invalid_dicom")
+    assert "inconsistent image description" in results[0]["reason"]
+    _nothing_stored(pacs, orthanc_before, dataset.StudyInstanceUID)
+
+
+# --- a database write that fails after Orthanc stored the file: removed again, never a 500 ----------------
+def _failing_record(monkeypatch, error):
+    from radiology import services
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(services, "_study_recorded", fail)
+
+
+def test_a_study_the_database_refuses_is_removed_from_orthanc(rib, pacs, monkeypatch):
+    from django.db import DataError
+
+    dataset = fresh_instance()
+    pacs.track(dataset.StudyInstanceUID)
+    _failing_record(monkeypatch, DataError("(1406, \"Data too long for column 'description'\")"))
+    results = _rejected(upload(rib, SimpleUploadedFile("one.dcm", to_bytes(dataset))), 400, "not_recorded")
+    assert "removed from the PACS again" in results[0]["reason"]
+    assert pacs.study_id(dataset.StudyInstanceUID) is None
+
+
+def test_a_database_outage_after_storing_is_a_503_and_leaves_no_orphan(rib, pacs, monkeypatch):
+    from django.db import OperationalError
+
+    dataset = fresh_instance()
+    pacs.track(dataset.StudyInstanceUID)
+    _failing_record(monkeypatch, OperationalError(2013, "Lost connection to server during query"))
+    response = upload(rib, SimpleUploadedFile("one.dcm", to_bytes(dataset)))
+    assert response.status_code == 503, response.content[:500]
+    assert "database" in response.json()["detail"]
+    assert pacs.study_id(dataset.StudyInstanceUID) is None
+    assert not Study.objects.exists()
