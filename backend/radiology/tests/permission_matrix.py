@@ -76,6 +76,16 @@ ENTRIES = {
     ],
     "api/radiology/studies": [("get", "/api/radiology/studies?modality=MR", None, CLINICAL)],
     "api/radiology/studies/<int:pk>": [("get", STUDY, None, CLINICAL)],
+    # reconciliation: RIB decides (an empty body passes the role check to 400), ADMIN only reads
+    "api/radiology/studies/<int:pk>/link": [("post", f"{STUDY}/link", {}, expect(403, anonymous=401, RIB=400))],
+    "api/radiology/studies/<int:pk>/unlink": [("post", f"{STUDY}/unlink", {}, expect(403, anonymous=401, RIB=400))],
+    "api/radiology/studies/<int:pk>/reject": [("post", f"{STUDY}/reject", {}, expect(403, anonymous=401, RIB=400))],
+    "api/radiology/reconciliation": [
+        ("get", "/api/radiology/reconciliation?status=CONFLICT", None, expect(403, anonymous=401, RIB=200, ADMIN=200))
+    ],
+    "api/radiology/reconciliation/<int:pk>": [
+        ("get", "/api/radiology/reconciliation/{radiology_study}", None, expect(403, anonymous=401, RIB=200, ADMIN=200))
+    ],
     "api/radiology/studies/<int:pk>/series/<int:series_pk>/thumbnail": [("get", f"{SERIES}/thumbnail", None, CLINICAL)],
     "api/radiology/studies/<int:pk>/series/<int:series_pk>/instances/<str:instance_id>/frames/<int:frame>/rendered": [
         ("get", f"{SERIES}/instances/{{radiology_instance}}/frames/0/rendered", None, CLINICAL)
