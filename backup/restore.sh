@@ -79,7 +79,7 @@ zcat "$SOURCE" | tail -n 1 | grep -q '^-- Dump completed' \
   || die "refused: $SOURCE is a partial dump (no completion line at its end)"
 tables_in_dump=$(zcat "$SOURCE" | grep -c '^CREATE TABLE ' || true)
 
-if [ "$TARGET" = "$APP_DB" ] && pid_alive "$RUN/honcho.pid"; then
+if [ "$TARGET" = "$APP_DB" ] && pid_alive "$RUN/supervisord.pid"; then
   die "the application is running on '$TARGET': stop it first (make stop), then restore"
 fi
 confirm "database '$TARGET' will be DROPPED and replaced by $(basename "$SOURCE")"

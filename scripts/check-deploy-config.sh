@@ -110,7 +110,7 @@ sed -e "s|/etc/nginx/cdss/|$TMP/nginx/|g" \
     -e "s|/etc/nginx/tls/|$TMP/nginx/tls/|g" \
     -e "s|/var/log/nginx/|$TMP/nginx/|g" \
     -e "s|/var/run/nginx.pid|$TMP/nginx/nginx.pid|g" \
-    -e 's/server django-api:/server 127.0.0.1:/; s/server django-channels:/server 127.0.0.1:/' \
+    -e 's/server [a-z0-9-]*:\([0-9]*\);/server 127.0.0.1:\1;/' \
     nginx/docker.conf >"$TMP/nginx/nginx.conf"
 if nginx -t -q -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" >"$TMP/out" 2>&1; then
   pass "nginx/docker.conf: nginx -t"

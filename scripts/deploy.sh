@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Blue-green deploy of the local run's web tier (gunicorn + daphne) behind nginx; the steps and what each
-# one checks are in docs/runbooks/deploy-and-rollback.md.
+# Blue-green deploy of the local run's web tier (gunicorn for the API and for uploads, daphne) behind nginx;
+# each colour is a supervisord group (scripts/_app.sh). The steps and what each one checks are in
+# docs/runbooks/deploy-and-rollback.md.
 #
 #   scripts/deploy.sh green        migrate (expand only), start green from the current checkout, wait for
 #                                  its own /ready, switch nginx to it; blue stays up for the rollback window
@@ -34,7 +35,7 @@ lock() {  # lock [SECONDS to wait]
 }
 
 require_stack() {
-  if ! pid_alive "$VAR/nginx/nginx.pid" || [ ! -f "$NGINX_UPSTREAM" ]; then
+  if ! manager_running || ! pid_alive "$VAR/nginx/nginx.pid" || [ ! -f "$NGINX_UPSTREAM" ]; then
     die "nginx of the local run is not running with a colour upstream: start the stack with 'make run'"
   fi
 }
@@ -107,11 +108,11 @@ deploy() {  # deploy COLOUR ALLOW_CONTRACT
   migrate "$2"
   manage collectstatic --noinput -v0   # shared by both colours; hashed names keep the old files
 
-  local api ws
-  read -r api ws <<<"$(colour_ports "$target")"
-  say "starting $target from the current checkout ($(git -C "$ROOT" describe --always --dirty)): gunicorn :$api, daphne :$ws"
-  start_colour "$target" 9>&-
-  say "waiting for $target: /ready on :$api and daphne on :$ws (up to $READY_TIMEOUT s)"
+  local api ws upload
+  read -r api ws upload <<<"$(colour_ports "$target")"
+  say "starting $target from the current checkout ($(git -C "$ROOT" describe --always --dirty)): gunicorn :$api, uploads :$upload, daphne :$ws"
+  start_colour "$target" 9>&- || warn "supervisord could not start every program of $target (var/log/$target-*.log)"
+  say "waiting for $target: /ready on :$api, the upload pool on :$upload and daphne on :$ws (up to $READY_TIMEOUT s)"
   if ! (wait_for "$READY_TIMEOUT" "$target" colour_ready "$target"); then
     curl -sS --max-time 10 "http://127.0.0.1:$api/ready" || true; echo
     stop_colour "$target"
@@ -158,9 +159,9 @@ retire() {  # retire COLOUR SECONDS
 }
 
 status() {
-  local colour api ws state
+  local colour api ws upload state
   for colour in blue green; do
-    read -r api ws <<<"$(colour_ports "$colour")"
+    read -r api ws upload <<<"$(colour_ports "$colour")"
     if colour_running "$colour"; then
       if colour_ready "$colour"; then state="running, ready"; else state="running, NOT ready"; fi
       state="$state, $(commit_of "$colour")"
@@ -168,7 +169,7 @@ status() {
       state="stopped"
     fi
     if [ "$colour" = "$(active_colour)" ]; then state="LIVE  $state"; else state="      $state"; fi
-    printf '%-6s :%s/:%s  %s\n' "$colour" "$api" "$ws" "$state"
+    printf '%-6s :%s/:%s/:%s  %s\n' "$colour" "$api" "$upload" "$ws" "$state"
   done
   pid_alive "$RETIRE_PIDFILE" && echo "rollback window open: the timer (pid $(cat "$RETIRE_PIDFILE")) stops the other colour"
   return 0

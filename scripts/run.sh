@@ -42,25 +42,20 @@ COLOUR="$(active_colour)"
 say "rendering the nginx configuration (live colour: $COLOUR)"
 render_nginx "$COLOUR" "$TLS_CERT" "$TLS_KEY"
 
-if ! pid_alive "$RUN/honcho.pid" && ! colour_running "$COLOUR"; then
+# Every long-running process runs under supervisord, which restarts it after a crash (deploy/supervisor/,
+# command lines in scripts/process.sh); the live colour is a group started here.
+if ! supervisor_running; then
   rm -rf "$VAR/prometheus" && mkdir -p "$VAR/prometheus/django" "$VAR/prometheus/ai"
-fi
-if ! colour_running "$COLOUR"; then
-  read -r API_PORT WS_PORT <<<"$(colour_ports "$COLOUR")"
-  say "starting the $COLOUR colour: gunicorn :$API_PORT, daphne :$WS_PORT (logs: var/log/$COLOUR-web.log, $COLOUR-ws.log)"
-  stop_colour "$COLOUR"  # whichever of its two processes is still there
-  start_colour "$COLOUR"
-fi
-if pid_alive "$RUN/honcho.pid"; then
-  say "the other application processes are already running (pid $(cat "$RUN/honcho.pid")); reloading nginx"
-  nginx_cmd -s reload 2>/dev/null || true
+  say "starting supervisord: the Celery worker and beat, the AI consumers, the ai-server and nginx (logs: var/log/NAME.log)"
 else
-  say "starting the Celery worker and beat, the AI consumers, the ai-server and nginx under honcho (Procfile; logs: var/log/app.log)"
-  cd "$ROOT"
-  # In a session of its own, detached from this shell; scripts/stop.sh stops it and all it started.
-  setsid nohup "$ROOT/backend/.venv/bin/honcho" -e ".env,var/run/standins.env" -f "$ROOT/Procfile" start \
-    >"$LOG/app.log" 2>&1 &
-  echo $! >"$RUN/honcho.pid"
+  say "supervisord runs already (pid $(cat "$SUPERVISOR_PIDFILE")); applying its configuration, reloading nginx"
+  nginx_cmd -s reload 2>/dev/null || true
+fi
+start_supervisor
+if ! colour_running "$COLOUR"; then
+  read -r API_PORT WS_PORT UPLOAD_PORT <<<"$(colour_ports "$COLOUR")"
+  say "starting the $COLOUR colour: gunicorn :$API_PORT, uploads :$UPLOAD_PORT, daphne :$WS_PORT (logs: var/log/$COLOUR-*.log)"
+  start_colour "$COLOUR" || warn "supervisord could not start every program of $COLOUR"
 fi
 
 URL="https://127.0.0.1:$HTTPS_PORT"
@@ -68,7 +63,8 @@ URL="https://127.0.0.1:$HTTPS_PORT"
 ready() { curl -fsS --insecure "$URL/ready" >/dev/null; }
 if ! (wait_for 90 "the CDSS (/ready through nginx)" ready); then
   curl -sS --insecure "$URL/ready" || true; echo
-  die "the stack did not become ready; see var/log/app.log and var/log/$COLOUR-web.log"
+  "$ROOT/scripts/ctl.sh" status || true
+  die "the stack did not become ready; see var/log/ (one log per process) and 'scripts/ctl.sh status'"
 fi
 
 cat <<MSG
@@ -80,6 +76,6 @@ cat <<MSG
     Readiness  $URL/ready
     (http://127.0.0.1:$HTTP_PORT redirects here; the certificate is self-signed unless TLS_CERT_FILE is set)
     Prometheus http://127.0.0.1:$PROMETHEUS_PORT   Alertmanager http://127.0.0.1:$ALERTMANAGER_PORT  (this machine only)
-  Logs: var/log/   Stop: make stop
+  Logs: var/log/   Processes: make status (supervisord restarts any that dies)   Stop: make stop
 
 MSG

@@ -41,10 +41,10 @@ suite_e2e() {
   # Shares one stack with `make run`: reuses running application processes, otherwise starts them and
   # stops them after (only them: the servers stay up for the other suites still running).
   local started=""
-  pid_alive "$RUN/honcho.pid" || started=yes
+  pid_alive "$RUN/supervisord.pid" || started=yes
   "$ROOT/scripts/run.sh"
   local rc=0
-  (cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c e2e/pytest.ini e2e) || { rc=$?; tail -n 80 "$LOG/app.log"; }
+  (cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c e2e/pytest.ini e2e) || { rc=$?; "$ROOT/scripts/ctl.sh" status; tail -n 20 "$LOG"/supervisord.log; }
   if [ -n "$started" ]; then stop_app; fi
   return $rc
 }

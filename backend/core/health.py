@@ -2,8 +2,11 @@
 
 A check raises on failure; `run_checks` times it and turns the outcome into a CheckResult. Systems
 the deployment has not configured (FHIR server, EMR) report "not_configured" and do not fail readiness.
+`cached_checks` is what /ready serves: at most one run per READINESS_CACHE_SECONDS in each process, so
+probes, however many, cannot hammer the dependencies (nginx also rate-limits /ready).
 """
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -130,3 +133,26 @@ def run_checks(timeout: float | None = None) -> list[CheckResult]:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # never let a hung dependency hold the probe
     return results
+
+
+_cache_lock = threading.Lock()
+_cached: tuple[float, list[CheckResult]] | None = None  # (monotonic time of the run, its results)
+
+
+def cached_checks() -> tuple[list[CheckResult], float]:
+    """(results, their age in seconds): a run younger than READINESS_CACHE_SECONDS is served again, down
+    or up alike. Concurrent callers (the upload pool's threads) wait for one run rather than start theirs."""
+    global _cached
+    ttl = settings.READINESS_CACHE_SECONDS
+    with _cache_lock:
+        if _cached is None or time.monotonic() - _cached[0] >= ttl:
+            _cached = (time.monotonic(), run_checks())
+        checked_at, results = _cached
+    return results, time.monotonic() - checked_at
+
+
+def forget_cached_checks() -> None:
+    """The next /ready runs the checks (tests)."""
+    global _cached
+    with _cache_lock:
+        _cached = None

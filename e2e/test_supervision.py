@@ -1,0 +1,132 @@
+"""supervisord keeps the stack up (deploy/supervisor/): a process killed outright (SIGKILL, as the OOM killer
+does) comes back on its own, nothing else is restarted, the site keeps answering, and the restart is
+counted in /metrics (cdss_process_restarts_total, read by the ProcessCrashLooping alert).
+
+Works on the stack `make run` started; kills one process at a time and waits until it is back.
+"""
+
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "var" / "run"
+METRICS = "http://127.0.0.1:8002/metrics"  # nginx's loopback listener, as the local Prometheus scrapes
+
+
+def programs() -> dict[str, tuple[str, int | None]]:
+    """supervisorctl status: program -> (state, pid)."""
+    out = subprocess.run(  # noqa: S603 - the project's own script, fixed arguments
+        [str(ROOT / "scripts" / "ctl.sh"), "status"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    found = {}
+    for line in out.splitlines():
+        name, state = line.split()[:2]
+        pid = re.search(r"pid (\d+)", line)
+        found[name.split(":")[-1]] = (state, int(pid.group(1)) if pid else None)
+    return found
+
+
+def restarts(process: str) -> float:
+    text = requests.get(METRICS, timeout=10).text
+    match = re.search(rf'cdss_process_restarts_total{{event="exited",process="{process}"}} ([0-9.e+]+)', text)
+    return float(match.group(1)) if match else 0.0
+
+
+def live_colour() -> str:
+    path = RUN / "colour"
+    return path.read_text().strip() if path.exists() else "blue"
+
+
+def group_members(pgid: int) -> list[str]:
+    found = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True, check=False)  # noqa: S603, S607
+    return found.stdout.split()
+
+
+def wait_until(predicate, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+class Prober(threading.Thread):
+    """GETs each URL every 0.2 s until stopped; keeps what did not answer 200."""
+
+    def __init__(self, urls: list[str]):
+        super().__init__(daemon=True)
+        self.urls, self.stop, self.sent, self.failures = urls, threading.Event(), 0, []
+
+    def run(self) -> None:
+        with requests.Session() as session:
+            session.verify, session.trust_env = False, False
+            while not self.stop.is_set():
+                for url in self.urls:
+                    try:
+                        status = session.get(url, timeout=10).status_code
+                    except requests.RequestException as error:
+                        status = error.__class__.__name__
+                    self.sent += 1
+                    if status != 200:
+                        self.failures.append(f"{url}: {status}")
+                time.sleep(0.2)
+
+
+def kill_and_wait(program: str, seconds: float = 90) -> tuple[dict, dict]:
+    """SIGKILL the program's process; return (status before, status once it runs again with a new pid)."""
+    before = programs()
+    state, pid = before[program]
+    assert state == "RUNNING" and pid, before[program]
+    subprocess.run(["kill", f"-{signal.SIGKILL.value}", str(pid)], check=True)  # noqa: S603, S607
+    wait_until(lambda: programs()[program][0] == "RUNNING" and programs()[program][1] != pid, seconds, program)
+    return before, programs()
+
+
+def unchanged_others(before: dict, after: dict, killed: str) -> dict:
+    return {name: (before[name], after[name]) for name in before if name != killed and before[name] != after[name]}
+
+
+@pytest.mark.timeout(180)
+def test_sigkill_of_the_ai_worker_restarts_it_and_nothing_else(base_url):
+    counted = restarts("ai-worker")
+    prober = Prober([f"{base_url}/health", f"{base_url}/api/docs"])
+    prober.start()
+    try:
+        before, after = kill_and_wait("ai-worker")
+    finally:
+        prober.stop.set()
+        prober.join(timeout=20)
+    assert unchanged_others(before, after, "ai-worker") == {}, "another process was restarted or stopped"
+    assert prober.failures == [], f"{len(prober.failures)} of {prober.sent} requests failed: {prober.failures[:5]}"
+    assert prober.sent >= 5
+    wait_until(lambda: restarts("ai-worker") >= counted + 1, 30, "the restart in /metrics")
+
+
+@pytest.mark.timeout(180)
+def test_sigkill_of_the_gunicorn_master_restarts_the_api_pool_alone(base_url):
+    colour = live_colour()
+    program = f"{colour}-web"
+    ports = {"blue": (8001, 8003), "green": (8011, 8013)}[colour]  # daphne, upload pool (scripts/_app.sh)
+    # The other processes of the colour answer throughout; the API pool itself is down until it is back.
+    prober = Prober([f"http://127.0.0.1:{port}/health" for port in ports])
+    prober.start()
+    try:
+        before, after = kill_and_wait(program)
+        old = before[program][1]
+        wait_until(lambda: group_members(old) == [], 30, "the killed master's workers to be gone")
+        with requests.Session() as http:
+            http.verify, http.trust_env = False, False
+            wait_until(lambda: http.get(f"{base_url}/health", timeout=10).status_code == 200, 60, "the API back")
+            assert http.get(f"{base_url}/api/auth/me", timeout=10).status_code in (401, 403)
+    finally:
+        prober.stop.set()
+        prober.join(timeout=20)
+    assert unchanged_others(before, after, program) == {}, "another process was restarted or stopped"
+    assert prober.failures == [], f"{len(prober.failures)} of {prober.sent} requests failed: {prober.failures[:5]}"
+    assert restarts(program) >= 1
