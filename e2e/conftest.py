@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 import urllib3
+from second_factor import secret_of, with_code
 from stack_env import stack_env
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -53,12 +54,18 @@ def http() -> requests.Session:
 
 @pytest.fixture
 def token_headers(http, base_url, env):
-    """token_headers("doctor") -> the Authorization header of a fresh API token for that demo account."""
+    """token_headers("doctor") -> the Authorization header of a fresh API token for that demo account
+    (admin and ops send a code from their authenticator too)."""
 
     def issue(username: str) -> dict[str, str]:
-        response = http.post(
-            f"{base_url}/api/auth/token", json={"username": username, "password": env["DEMO_PASSWORD"]}, timeout=10
-        )
+        credentials = {"username": username, "password": env["DEMO_PASSWORD"]}
+
+        def ask(code: str | None = None):
+            return http.post(
+                f"{base_url}/api/auth/token", json={**credentials, **({"otp": code} if code else {})}, timeout=10
+            )
+
+        response = with_code(env, username, ask) if secret_of(env, username) else ask()
         assert response.status_code == 201, response.text
         return {"Authorization": f"Token {response.json()['token']}"}
 

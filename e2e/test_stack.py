@@ -3,17 +3,19 @@
 import asyncio
 import re
 import uuid
+from functools import partial
 
 import requests
 import websockets
+from second_factor import with_code
 
 
 def test_health_through_nginx_carries_a_request_id(http, base_url):
     response = http.get(f"{base_url}/health", timeout=10)
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
-    echoed = http.get(f"{base_url}/health", headers={"X-Request-ID": "edge-42"}, timeout=10)
-    assert echoed.headers["X-Request-ID"] == "edge-42"
+    sent = http.get(f"{base_url}/health", headers={"X-Request-ID": "edge-42"}, timeout=10)
+    assert re.fullmatch(r"[0-9a-f]{32}", sent.headers["X-Request-ID"]), "nginx's own id, not the client's"
 
 
 def test_ready_shows_every_configured_dependency_up(http, base_url):
@@ -39,28 +41,41 @@ def test_api_docs_render_with_their_assets(http, base_url):
     assert schema.status_code == 200 and schema.text.startswith("openapi: 3")
 
 
-def _admin_login(http, base_url, password):
+def _admin_login(http, base_url, password, code):
     page = http.get(f"{base_url}/admin/login/?next=/admin/", timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    form = {"csrfmiddlewaretoken": token, "username": "admin", "password": password, "otp_token": code}
     return http.post(
         f"{base_url}/admin/login/?next=/admin/",
-        data={"csrfmiddlewaretoken": token, "username": "admin", "password": password, "next": "/admin/"},
+        data={**form, "next": "/admin/"},
         headers={"Referer": f"{base_url}/admin/login/"},
         timeout=10,
         allow_redirects=False,
     )
 
 
+def _admin_signs_in(http, base_url, env):
+    """The printed login plus a code from admin's authenticator (Django admin asks for the second factor)."""
+    sign_in = partial(_admin_login, http, base_url, env["DEMO_PASSWORD"])
+    return with_code(env, "admin", sign_in, refused=lambda response: response.status_code == 200)
+
+
 def test_printed_admin_login_works(http, base_url, env):
-    response = _admin_login(http, base_url, env["DEMO_PASSWORD"])
+    response = _admin_signs_in(http, base_url, env)
     assert response.status_code == 302 and response.headers["Location"] == "/admin/"
     admin_home = http.get(f"{base_url}/admin/", timeout=10, allow_redirects=False)
     assert admin_home.status_code == 200
     assert 'href="/admin/acct/user/"' in admin_home.text
 
 
+def test_admin_login_without_the_second_factor_is_refused(http, base_url, env):
+    response = _admin_login(http, base_url, env["DEMO_PASSWORD"], "")
+    assert response.status_code == 200  # the login form again, asking for the code
+    assert http.get(f"{base_url}/admin/", timeout=10, allow_redirects=False).status_code == 302
+
+
 def test_wrong_admin_password_is_refused(http, base_url):
-    response = _admin_login(http, base_url, "not-the-password")
+    response = _admin_login(http, base_url, "not-the-password", "000000")
     assert response.status_code == 200  # the login form again, with an error
     assert http.get(f"{base_url}/admin/", timeout=10, allow_redirects=False).status_code == 302
 
@@ -86,30 +101,30 @@ def test_websocket_through_nginx_needs_a_session(http, base_url, env, tls_contex
         raise AssertionError("an anonymous websocket was accepted")
     except websockets.InvalidStatus as refused:  # closed before accept: daphne refuses the handshake
         assert refused.response.status_code == 403
-    _admin_login(http, base_url, env["DEMO_PASSWORD"])
+    _admin_signs_in(http, base_url, env)
     cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
     assert asyncio.run(connect(cookie)) == "open"
 
 
-def test_request_id_from_the_edge_reaches_the_audit_trail(http, base_url, env):
-    token = http.post(
-        f"{base_url}/api/auth/token", json={"username": "admin", "password": env["DEMO_PASSWORD"]}, timeout=10
-    )
-    assert token.status_code == 201, token.text
-    headers = {"Authorization": f"Token {token.json()['token']}"}
-    trace = f"e2e-{uuid.uuid4().hex[:12]}"  # the database outlives test runs: a fresh id each time
+def test_the_request_id_of_the_edge_reaches_the_audit_trail_and_the_clients_does_not(http, base_url, token_headers):
+    headers = token_headers("admin")
     me = http.get(f"{base_url}/api/auth/me", headers=headers, timeout=10).json()
     assert me["roles"] == ["ADMIN"]
-    http.get(
+    forged = f"e2e-{uuid.uuid4().hex[:12]}"  # the database outlives test runs: a fresh id each time
+    answer = http.get(
         f"{base_url}/api/audit/events",
         params={"patient": "e2e-none"},
         timeout=10,
-        headers={**headers, "X-Request-ID": trace},
+        headers={**headers, "X-Request-ID": forged, "X-Real-IP": "203.0.113.9", "X-Forwarded-For": "203.0.113.9"},
     )
+    trace = answer.headers["X-Request-ID"]
+    assert trace != forged and re.fullmatch(r"[0-9a-f]{32}", trace)
     found = http.get(f"{base_url}/api/audit/events", params={"request_id": trace}, headers=headers, timeout=10).json()
     assert found["count"] == 1
     event = found["results"][0]
-    assert event["actor_username"] == "admin" and event["source_ip"] == "127.0.0.1"
+    assert event["actor_username"] == "admin" and event["source_ip"] == "127.0.0.1", "nginx's view of the client"
+    none = http.get(f"{base_url}/api/audit/events", params={"request_id": forged}, headers=headers, timeout=10)
+    assert none.json()["count"] == 0
     assert http.delete(f"{base_url}/api/auth/token", headers=headers, timeout=10).status_code == 204
 
 

@@ -4,6 +4,7 @@ the Django session (with CSRF) for browsers. Both record the caller in the reque
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework.authentication import SessionAuthentication as DRFSessionAuthentication
 
+from acct.selectors import otp_needed, session_verified
 from core import context
 
 
@@ -21,5 +22,16 @@ class TokenAuthentication(RecordsCaller, KnoxTokenAuthentication):
     pass
 
 
-class SessionAuthentication(RecordsCaller, DRFSessionAuthentication):
+class VerifiedSessionAuthentication(DRFSessionAuthentication):
+    """A session counts only once it passed the second factor where one is needed: a session from before
+    enrolment, or one signed in some other way, is not signed in."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None and not session_verified(request._request, result[0]) and otp_needed(result[0]):
+            return None
+        return result
+
+
+class SessionAuthentication(RecordsCaller, VerifiedSessionAuthentication):
     pass

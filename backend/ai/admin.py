@@ -2,10 +2,12 @@
 
 from django.contrib import admin
 
+from core.admin import AuditedReadAdmin
+
 from .models import AIJob, AIResult, ExpressionUpload
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(AuditedReadAdmin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -63,6 +65,7 @@ class AIJobAdmin(ReadOnlyAdmin):
 
 @admin.register(AIResult)
 class AIResultAdmin(ReadOnlyAdmin):
+    audit_patient = "job__patient__emr_uuid"
     list_display = ("id", "job", "status", "summary", "reviewed_by", "reviewed_at", "created_at")
     list_filter = ("status", "created_at")
     search_fields = ("job__id", "job__patient__mrn", "summary")

@@ -9,13 +9,15 @@ from core import context
 
 
 class RequestContextMiddleware:
-    """Accept or mint the X-Request-ID, expose it on the response, and keep the caller in the context."""
+    """Take nginx's X-Request-ID (or mint one), expose it on the response, and keep the caller in the context."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = context.accepted_request_id(request.headers.get(context.REQUEST_ID_HEADER))
+        # nginx mints the id (it drops the client's); a peer other than nginx gets a fresh one here.
+        sent = request.headers.get(context.REQUEST_ID_HEADER) if from_proxy(request) else None
+        request_id = context.accepted_request_id(sent)
         request.request_id = request_id
         user = getattr(request, "user", None)
         token = context.activate(
@@ -38,11 +40,14 @@ def client_ip(request: HttpRequest) -> str | None:
     """The client address: X-Real-IP when the peer is nginx (TRUSTED_PROXY_ADDRESSES), which overwrites
     whatever the client sent; from any other peer the header is ignored and the peer is the client.
     X-Forwarded-For is never read: its left part is whatever the client wrote."""
-    peer = request.META.get("REMOTE_ADDR")
     real_ip = request.headers.get("X-Real-IP", "").strip()
-    if peer in settings.TRUSTED_PROXY_ADDRESSES and real_ip and _is_address(real_ip):
+    if from_proxy(request) and real_ip and _is_address(real_ip):
         return real_ip
-    return peer
+    return request.META.get("REMOTE_ADDR")
+
+
+def from_proxy(request: HttpRequest) -> bool:
+    return request.META.get("REMOTE_ADDR") in settings.TRUSTED_PROXY_ADDRESSES
 
 
 def _is_address(value: str) -> bool:

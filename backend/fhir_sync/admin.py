@@ -6,12 +6,15 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.shortcuts import render
 
+from core.admin import AuditedReadAdmin
+
 from . import services
 from .models import DeadLetter, FhirMapping
 
 
 @admin.register(FhirMapping)
-class FhirMappingAdmin(admin.ModelAdmin):
+class FhirMappingAdmin(AuditedReadAdmin, admin.ModelAdmin):
+    audit_patient = ""  # rows name entities and FHIR ids, not patients
     list_display = ("entity_type", "entity_id", "resource_type", "fhir_id", "fhir_version", "synced_at")
     list_filter = ("entity_type", "resource_type")
     search_fields = ("entity_id", "fhir_id")
@@ -28,7 +31,8 @@ class DiscardForm(forms.Form):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(AuditedReadAdmin, admin.ModelAdmin):
+    audit_patient = ""  # the payload and the server's OperationOutcome may hold patient data
     list_display = (
         "id",
         "entity_type",

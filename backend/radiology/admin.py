@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from core.admin import AuditedReadAdmin
+
 from .models import FeedCheckpoint, Order, Series, Study
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(AuditedReadAdmin, admin.ModelAdmin):
     list_display = ("accession_number", "patient", "modality", "body_part", "priority", "status", "created_at")
     list_filter = ("status", "priority", "modality")
     search_fields = ("accession_number", "patient__mrn", "patient__family_name")
@@ -19,7 +21,7 @@ class SeriesInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(AuditedReadAdmin, admin.ModelAdmin):
     list_display = ("study_instance_uid", "patient", "status", "modality", "study_date", "number_of_instances")
     list_filter = ("status", "source", "modality")
     search_fields = ("study_instance_uid", "accession_number", "dicom_patient_id")

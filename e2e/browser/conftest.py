@@ -15,6 +15,7 @@ CHROMIUM = os.environ.get("CDSS_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "var" / "screenshots"
 
 from playwright import sync_api as playwright_sync  # noqa: E402 - after the constants the docstring names
+from second_factor import secret_of, with_code  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -55,34 +56,48 @@ def demo_password(env) -> str:
     return env["DEMO_PASSWORD"]
 
 
-def _log_in(page, base_url: str, username: str, password: str):
+def _log_in(page, base_url: str, username: str, password: str, env: dict[str, str]):
     page.goto(f"{base_url}/login")
     page.get_by_label("사용자 이름").fill(username)
     page.get_by_label("비밀번호").fill(password)
     page.get_by_role("button", name="로그인").click()
+    if secret_of(env, username):  # admin and ops: the second step, a code from their authenticator
+        page.get_by_label("인증 코드").wait_for()
+        with_code(env, username, lambda code: _second_step(page, code), refused=lambda signed_in: not signed_in)
     page.wait_for_url(lambda url: "/login" not in url)
     page.get_by_test_id("username").wait_for()
     return page
 
 
 @pytest.fixture
-def sign_in(page, base_url, demo_password):
+def sign_in(page, base_url, demo_password, env):
     """Sign in through the form as a demo user; returns the page on the user's first screen."""
 
     def sign_in(username: str, password: str | None = None):
-        return _log_in(page, base_url, username, password or demo_password)
+        return _log_in(page, base_url, username, password or demo_password, env)
 
     return sign_in
 
 
 @pytest.fixture
-def log_in(base_url, demo_password):
+def log_in(base_url, demo_password, env):
     """Sign in on another page (another browser context: another person)."""
 
     def log_in(page, username: str):
-        return _log_in(page, base_url, username, demo_password)
+        return _log_in(page, base_url, username, demo_password, env)
 
     return log_in
+
+
+def _second_step(page, code: str) -> bool:
+    """Type the code and send it; whether the sign-in completed (the page left /login)."""
+    page.get_by_label("인증 코드").fill(code)
+    page.get_by_role("button", name="확인").click()
+    try:
+        page.wait_for_url(lambda url: "/login" not in url, timeout=10_000)
+    except playwright_sync.TimeoutError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")

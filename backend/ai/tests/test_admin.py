@@ -2,6 +2,8 @@
 
 import pytest
 
+from acct.testing import verified_login
+
 from .factories import complete, make_job
 
 pytestmark = pytest.mark.django_db
@@ -10,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def test_admin_pages_are_read_only(client, make_user):
     job = complete(make_job(make_user("DOCTOR")))
     superuser = make_user("ADMIN", is_superuser=True, is_staff=True)
-    client.force_login(superuser)
+    verified_login(client, superuser)  # Django admin asks for the second factor
     assert client.get("/admin/ai/aijob/?status__exact=COMPLETED&task__exact=segmentation").status_code == 200
     page = client.get(f"/admin/ai/aijob/{job.pk}/change/")
     assert page.status_code == 200 and b"mri-lesion-demo" in page.content
