@@ -1,11 +1,12 @@
 // The pieces of the reconciliation page: what the images say, what the EMR has, and a way to pick a patient.
-import { Anchor, Button, Card, Image, Mark, Radio, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Anchor, Button, Card, Image, Mark, Radio, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useState } from "react";
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
+import { ApiError } from "../../api/client";
 import { usePatients } from "../../api/hooks";
 import type { Candidate, DicomIdentity, MatchField, ReconciliationItem } from "../../api/radiology";
 import type { Patient } from "../../api/types";
@@ -17,6 +18,18 @@ export interface Choice {
 }
 
 const choiceOf = (candidate: Candidate): Choice => ({ id: candidate.id, label: `${candidate.name} (${candidate.mrn})` });
+
+/** Why a link, unlink or reject was refused, as the API said it, field errors included. */
+export function ResolveError({ error }: { error: Error }) {
+  const { t } = useTranslation();
+  const body = error instanceof ApiError ? error.body : null;
+  const fields = Object.entries(body?.fields ?? {}).map(([field, problems]) => `${field}: ${([] as unknown[]).concat(problems).join(" ")}`);
+  return (
+    <Alert color="red" role="alert" title={t("reconciliation.failed")}>
+      {body ? [body.detail, ...fields].filter(Boolean).join(" · ") : error.message}
+    </Alert>
+  );
+}
 
 /** A value the EMR and the images agree on stands out, so the RIB sees why a patient is offered. */
 function Matched({ on, field, children }: { on: MatchField[]; field: MatchField; children: ReactNode }) {

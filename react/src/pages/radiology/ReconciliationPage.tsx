@@ -3,22 +3,14 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router";
 
-import { ApiError } from "../../api/client";
 import { useReconciliationItem, useResolveStudy } from "../../api/radiology";
 import type { ReconciliationItem } from "../../api/radiology";
 import type { Me, StudyDetail } from "../../api/types";
 import { can } from "../../auth/roles";
 import { DetailPage, RecordHeader } from "../../components/DetailPage";
 import { StatusBadge } from "../../components/StatusBadge";
-import { CandidateTable, DicomIdentityCard, ExistingStudyCard, PatientSearch } from "./ReconcileParts";
+import { CandidateTable, DicomIdentityCard, ExistingStudyCard, PatientSearch, ResolveError } from "./ReconcileParts";
 import type { Choice } from "./ReconcileParts";
-
-/** What the API said, field errors included ("comment: This field is required."). */
-function errorDetail(error: Error): string {
-  if (!(error instanceof ApiError) || !error.body) return error.message;
-  const fields = Object.entries(error.body.fields ?? {}).map(([field, problems]) => `${field}: ${([] as unknown[]).concat(problems).join(" ")}`);
-  return [error.body.detail, ...fields].filter(Boolean).join(" · ");
-}
 
 /** Where the list is: the worklist's tab for RIB staff, the page of its own for an ADMIN. */
 export const reconciliationListPath = (roles: readonly string[]) => (can.seeImaging(roles) ? "/radiology?tab=reconciliation" : "/radiology/reconciliation");
@@ -65,11 +57,7 @@ function ResolveForm({ item, chosen, back }: { item: ReconciliationItem; chosen:
             {t("reconciliation.rejectWarning", { count: item.number_of_instances })}
           </Text>
         )}
-        {resolve.isError && (
-          <Alert color="red" role="alert" title={t("reconciliation.failed")}>
-            {errorDetail(resolve.error)}
-          </Alert>
-        )}
+        {resolve.isError && <ResolveError error={resolve.error} />}
       </Stack>
     </Card>
   );

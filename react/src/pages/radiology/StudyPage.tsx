@@ -11,6 +11,7 @@ import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
 import { LazyStudyViewer } from "../../viewer/ViewerLoader";
 import { reconcilePath } from "./ReconciliationList";
+import { UnlinkStudy } from "./UnlinkStudy";
 import { JobTable } from "../ai/AiJobsPage";
 import { RequestAnalysis } from "../ai/RequestAnalysis";
 
@@ -44,7 +45,9 @@ export function StudyPage({ me }: { me: Me }) {
             title={`${data.modality.split("\\").join(", ")} · ${data.description || data.study_instance_uid}`}
             aside={<StatusBadge value={data.status} />}
             footer={
-              data.status !== "LINKED" && (
+              data.status === "LINKED" ? (
+                can.reconcile(me.roles) && <UnlinkStudy studyId={data.id} />
+              ) : (
                 <Alert color={data.status === "RECONCILE" ? "orange" : "red"} mt="xs">
                   {t("radiology.reconcile", { reason: data.reconciliation_reason })}{" "}
                   {can.reconcile(me.roles) && (

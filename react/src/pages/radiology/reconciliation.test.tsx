@@ -221,7 +221,48 @@ describe("reconciliation around the app", () => {
     expect((await screen.findByRole("button", { name: "분석 요청" })).hasAttribute("disabled")).toBe(true);
   });
 
-  it("gives an ADMIN the list from the menu, and a NURSE no access", async () => {
+  it("lets a RIB unlink a study from a wrong patient, with a comment", async () => {
+    let status = "LINKED";
+    const calls = routeFetch([
+      [/\/api\/radiology\/studies\/5\/unlink$/, () => ((status = "RECONCILE"), { status: 200, body: { ...STUDY, status } })],
+      ["/api/radiology/studies/5", () => ({ status: 200, body: { ...STUDY, status, patient: status === "LINKED" ? "p-1" : null } })],
+      ["/api/ai/models", { models: [] }],
+      ["/api/ai/jobs", page([])],
+    ]);
+    renderPage(
+      <Routes>
+        <Route path="/radiology/studies/:studyId" element={<StudyPage me={RIB} />} />
+      </Routes>,
+      "/radiology/studies/5",
+    );
+    fireEvent.click(await screen.findByRole("button", { name: "이 환자와 연결 해제" }));
+    const confirm = screen.getByRole("button", { name: "연결 해제" });
+    expect(confirm.hasAttribute("disabled")).toBe(true);
+    fireEvent.change(screen.getByRole("textbox", { name: /사유 기록/ }), { target: { value: "Images are another patient's." } });
+    fireEvent.click(confirm);
+    expect(await screen.findByRole("link", { name: "환자 확인" })).toBeTruthy(); // refetched: back in RECONCILE
+    const post = calls.find((call) => call.init.method === "POST")!;
+    expect(post.url).toBe("/api/radiology/studies/5/unlink");
+    expect(JSON.parse(String(post.init.body))).toEqual({ comment: "Images are another patient's." });
+  });
+
+  it("offers no unlink to a doctor", async () => {
+    routeFetch([
+      ["/api/radiology/studies/5", { ...STUDY, status: "LINKED", patient: "p-1" }],
+      ["/api/ai/models", { models: [] }],
+      ["/api/ai/jobs", page([])],
+    ]);
+    renderPage(
+      <Routes>
+        <Route path="/radiology/studies/:studyId" element={<StudyPage me={user("DOCTOR")} />} />
+      </Routes>,
+      "/radiology/studies/5",
+    );
+    expect(await screen.findByText("연결됨")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "이 환자와 연결 해제" })).toBeNull();
+  });
+
+  it("gives an ADMIN (who has no worklist) the list from the menu", async () => {
     routeFetch([["/api/radiology/reconciliation", page([CONFLICT])]]);
     renderPage(<SignedInRoutes me={user("ADMIN")} />, "/radiology/reconciliation");
     expect(await screen.findByTestId("reconcile-row")).toBeTruthy();
