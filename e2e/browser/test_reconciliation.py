@@ -155,3 +155,19 @@ def test_rib_rejects_images_that_reused_another_patients_study_uid(
     assert [series["series_instance_uid"] for series in after["series"]] == [
         series["series_instance_uid"] for series in before["series"]
     ]
+
+
+def test_admin_sees_the_list_and_a_study_read_only(rib_api, base_url, sign_in):
+    study = upload(rib_api, base_url, f"E2E-{uuid.uuid4().hex[:10].upper()}", count=1)
+    assert study["status"] == "RECONCILE", study
+
+    page = sign_in("admin")
+    page.get_by_role("navigation").get_by_role("link", name="환자 확인 필요").click()
+    page.locator(f"a[href='/radiology/reconciliation/{study['id']}']").click()
+    page.get_by_test_id("dicom-identity").wait_for()
+    page.get_by_text("읽기 전용").wait_for()
+    for name in ("환자에 연결", "영상 거부"):
+        assert page.get_by_role("button", name=name).count() == 0
+    assert page.get_by_role("radio").count() == 0
+    assert page.get_by_role("img").count() == 0  # the image is for clinical staff; no broken picture
+    assert page.errors == []
