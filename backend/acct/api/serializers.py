@@ -1,7 +1,5 @@
 from rest_framework import serializers
 
-from acct.selectors import otp_enrolled
-
 
 class CredentialsSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
@@ -39,10 +37,6 @@ class MeSerializer(serializers.Serializer):
     last_name = serializers.CharField()
     roles = serializers.SerializerMethodField()
     is_service_account = serializers.BooleanField()
-    otp_enrolled = serializers.SerializerMethodField()
-
-    def get_otp_enrolled(self, user) -> bool:
-        return otp_enrolled(user)
 
     def get_roles(self, user) -> list[str]:
         return sorted(user.roles)

@@ -1170,7 +1170,6 @@ export interface components {
             last_name: string;
             readonly roles: string[];
             is_service_account: boolean;
-            readonly otp_enrolled: boolean;
         };
         ModelInfo: {
             name: string;

@@ -14,7 +14,7 @@ import { WorklistPage } from "./WorklistPage";
 
 vi.mock("../../viewer/ViewerLoader", () => ({ LazyStudyViewer: () => <div data-testid="viewer-stub" /> }));
 
-const user = (...roles: string[]): Me => ({ id: 2, username: roles.join("-").toLowerCase(), first_name: "", last_name: "", roles, is_service_account: false, otp_enrolled: false });
+const user = (...roles: string[]): Me => ({ id: 2, username: roles.join("-").toLowerCase(), first_name: "", last_name: "", roles, is_service_account: false });
 const RIB = user("RIB");
 
 const RECONCILE: ReconciliationItem = {
