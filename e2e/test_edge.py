@@ -1,7 +1,10 @@
-"""The edge: nginx's TLS, redirect, HSTS, caching of the React build, and the routes it must not have."""
+"""The edge: nginx's TLS, redirect, HSTS and security headers, caching of the React build, the routes it
+must not have, and the client headers (X-Real-IP, X-Forwarded-For, X-Request-ID) it never passes on."""
 
+import re
 import socket
 import ssl
+import uuid
 from pathlib import Path
 
 import pytest
@@ -128,3 +131,69 @@ def test_a_body_beyond_the_upload_limit_is_refused_with_413_before_it_is_sent(en
         )
         status_line = tls.recv(4096).split(b"\r\n", 1)[0]
     assert status_line.split()[1] == b"413", status_line
+
+
+# --- security headers on every answer, and client headers that never count -------------------------------
+EDGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _one(response, name: str) -> str:
+    values = response.raw.headers.getlist(name)
+    assert len(values) == 1, (response.url, name, values)
+    return values[0]
+
+
+def test_every_answer_carries_the_security_headers_once(http, base_url, http_url):
+    """nginx's own answers (the React build, its assets, /static/, its 404s and redirects) and Django's."""
+    paths = ["/", "/patients/123", "/login", "/metrics", "/static/does-not-exist", "/health", "/api/auth/csrf"]
+    if SPA.exists():
+        paths.append(f"/assets/{sorted(p.name for p in (SPA.parent / 'assets').iterdir())[0]}")
+    answers = [http.get(f"{base_url}{path}", timeout=10, allow_redirects=False) for path in paths]
+    answers.append(http.get(f"{http_url}/patients", timeout=10, allow_redirects=False))  # the HTTP redirect
+    for response in answers:
+        for name, value in EDGE_HEADERS.items():
+            assert _one(response, name) == value, (response.url, name)
+        policy = _one(response, "Content-Security-Policy")
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, response.url
+        assert "'unsafe-eval'" not in policy, "wasm needs only 'wasm-unsafe-eval'"
+    for response in answers[:-1]:
+        assert _one(response, "Strict-Transport-Security") == HSTS, response.url
+
+
+@pytest.mark.skipif(not SPA.exists(), reason="no React build (cd react && npm run build)")
+def test_the_web_ui_policy_allows_what_the_viewer_needs(http, base_url):
+    """Cornerstone's codecs are WebAssembly, its decoders run as workers, images come as data:/blob:."""
+    policy = http.get(f"{base_url}/", timeout=10).headers["Content-Security-Policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split("; ")}
+    assert "'wasm-unsafe-eval'" in directives["script-src"] and "'unsafe-inline'" not in directives["script-src"]
+    assert {"'self'", "blob:"} <= set(directives["worker-src"])
+    assert {"'self'", "data:", "blob:"} <= set(directives["img-src"])
+    assert any(source.startswith("wss://") for source in directives["connect-src"])
+    assert directives["object-src"] == ["'none'"]
+    assert "camera=()" in http.get(f"{base_url}/", timeout=10).headers["Permissions-Policy"]
+
+
+def _failed_sign_in(http, url: str, username: str):
+    forged = {"X-Real-IP": "203.0.113.7", "X-Forwarded-For": "203.0.113.7", "X-Request-ID": f"forged-{username}"}
+    body = {"username": username, "password": "not-the-password-1"}
+    return http.post(f"{url}/api/auth/token", json=body, headers=forged, timeout=10)
+
+
+@pytest.mark.parametrize("listener", ["edge", "loopback"])
+def test_client_sent_address_and_request_id_never_reach_django(http, base_url, token_headers, listener):
+    """Through the HTTPS edge and through the loopback listener for Prometheus and Alertmanager: the audit
+    trail names the address nginx saw and nginx's own request id, never what the client wrote."""
+    url = base_url if listener == "edge" else "http://127.0.0.1:8002"
+    username = f"e2e-nobody-{uuid.uuid4().hex[:10]}"
+    answer = _failed_sign_in(http, url, username)
+    assert answer.status_code == 401
+    assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["X-Request-ID"])
+    admin = token_headers("admin")
+    events = http.get(f"{base_url}/api/audit/events", params={"actor": username}, headers=admin, timeout=10).json()
+    assert events["count"] >= 1, events
+    for event in events["results"]:
+        assert event["source_ip"] == "127.0.0.1" and event["request_id"] == answer.headers["X-Request-ID"], event
