@@ -25,6 +25,13 @@ export function NotificationList({ onNavigate }: { onNavigate?: () => void }) {
                 {t("notifications.openJob")}
               </Anchor>
             </Text>
+          ) : notice.kind === "conflict" ? (
+            <Text size="sm" c="red">
+              {t("notifications.conflict")}{" "}
+              <Anchor component={Link} to={`/radiology/reconciliation/${notice.studyId}`} onClick={onNavigate}>
+                {t("reconciliation.open")}
+              </Anchor>
+            </Text>
           ) : notice.kind === "job" ? (
             <Text size="sm" c={notice.status === "FAILED" ? "red" : undefined}>
               {notice.status === "FAILED" ? t("notifications.jobFailed") : t("notifications.jobFinished")}{" "}

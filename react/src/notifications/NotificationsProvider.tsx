@@ -13,10 +13,12 @@ export interface Notice {
   id: string;
   at: string;
   read: boolean;
-  kind: "job" | "review" | "alert";
+  kind: "job" | "review" | "alert" | "conflict";
   /** For jobs: COMPLETED or FAILED; for alerts: firing or resolved. */
   status: string;
   jobId?: string;
+  /** For a conflict: the study holding the new images (its reconciliation page) */
+  studyId?: number;
   reason?: string;
   name?: string;
   severity?: string;
@@ -64,6 +66,9 @@ export function noticesFrom(payload: Record<string, unknown>, now = new Date()):
   if (payload.type === "ai.result.reviewed") {
     return [{ id: `n${++sequence}`, at, read: false, kind: "review", status: String(payload.status ?? ""), jobId: String(payload.job_id ?? "") }];
   }
+  if (payload.kind === "radiology_conflict") {
+    return [{ id: `n${++sequence}`, at, read: false, kind: "conflict", status: "CONFLICT", studyId: Number(payload.study) }];
+  }
   if (payload.kind === "alert" && Array.isArray(payload.alerts)) {
     return (payload.alerts as Record<string, string>[]).map((alert) => ({
       id: `n${++sequence}`,
@@ -103,6 +108,7 @@ export function NotificationsProvider({ children, enabled = true }: { children: 
         if (payload.type === "ai.job.finished" || payload.type === "ai.result.reviewed") {
           void client.invalidateQueries({ queryKey: ["ai"] });
         }
+        if (payload.kind === "radiology_conflict") void client.invalidateQueries({ queryKey: ["radiology"] }); // the tab's count
         const fresh = noticesFrom(payload);
         if (fresh.length) setNotices((previous) => [...fresh.reverse(), ...previous].slice(0, MAX_NOTICES));
       },

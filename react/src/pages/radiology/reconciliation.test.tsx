@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor, within } from "@testing-library/react";
+import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { Route, Routes } from "react-router";
 
@@ -6,7 +6,8 @@ import { SignedInRoutes } from "../../App";
 
 import type { ReconciliationItem } from "../../api/radiology";
 import type { Me } from "../../api/types";
-import { page, routeFetch } from "../../test/fakes";
+import { NotificationsProvider } from "../../notifications/NotificationsProvider";
+import { FakeWebSocket, page, routeFetch } from "../../test/fakes";
 import { renderPage } from "../../test/render";
 import { ReconciliationPage } from "./ReconciliationPage";
 import { StudyPage } from "./StudyPage";
@@ -275,5 +276,34 @@ describe("reconciliation around the app", () => {
     renderPage(<SignedInRoutes me={user("NURSE")} />, "/radiology/reconciliation/5");
     expect(await screen.findByTestId("no-access")).toBeTruthy();
     expect(calls.filter((call) => call.url.includes("reconciliation"))).toHaveLength(0);
+  });
+
+  it("tells a RIB of a new conflict over the websocket, updates the tab's count and links to it", async () => {
+    FakeWebSocket.instances = [];
+    globalThis.WebSocket = FakeWebSocket as unknown as typeof WebSocket;
+    let waiting = 0;
+    routeFetch([
+      ["/api/radiology/reconciliation", () => ({ status: 200, body: { ...page([]), count: waiting } })],
+      ["/api/radiology/studies", page([])],
+    ]);
+    renderPage(
+      <NotificationsProvider>
+        <SignedInRoutes me={RIB} />
+      </NotificationsProvider>,
+      "/radiology",
+    );
+    await screen.findByText("영상 검사가 없습니다.");
+    expect(screen.queryByTestId("reconcile-count")).toBeNull();
+    waiting = 1;
+    act(() => {
+      FakeWebSocket.latest().open();
+      FakeWebSocket.latest().receive({ kind: "radiology_conflict", study: 6, conflicting_with: 4 });
+    });
+    expect((await screen.findByTestId("reconcile-count")).textContent).toBe("1");
+    fireEvent.click(screen.getByRole("button", { name: "알림" }));
+    const list = await screen.findByTestId("notification-list");
+    expect(list.textContent).toContain("다른 환자 검사의 UID");
+    // (the popover is still fading in: hidden to the accessibility tree)
+    expect(within(list).getByRole("link", { name: "환자 확인", hidden: true }).getAttribute("href")).toBe("/radiology/reconciliation/6");
   });
 });
