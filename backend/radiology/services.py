@@ -70,6 +70,8 @@ def order_transition(*, actor, order: Order, status: str, scheduled_for: datetim
         raise ValidationError({"status": [f"{order.status} cannot become {status}; allowed: {', '.join(allowed)}"]})
     if not actor.has_role(*TRANSITION_ROLES[status]):
         raise PermissionDenied(f"Your role may not move an order to {status}.")
+    if status == Order.Status.CANCELLED and not actor.has_role(Role.RIB) and order.ordered_by_id != actor.pk:
+        raise PermissionDenied("Only the doctor who ordered it or radiology staff may cancel an order.")
     previous = order.status
     order.status = status
     if scheduled_for is not None:

@@ -7,6 +7,7 @@ receiving; `iter_items` turns the uploaded parts into (name, file) items or per-
 """
 
 import re
+import struct
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ ZIP_MAGIC = b"PK\x03\x04"
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".jar")
 ARCHIVE_MAGICS = (ZIP_MAGIC, b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf", b"Rar!")
 COPY_CHUNK = 1024 * 1024
+EOCD_SEARCH = 22 + 65535 + 76  # end record, its longest comment, the zip64 record and locator before it
+NAME_MAX = 255  # file names in the answer (a member's name may be 64 KiB)
 
 
 @dataclass
@@ -104,7 +107,7 @@ class Budget:
 def iter_items(parts, budget: Budget) -> Iterator[Item]:
     max_file = settings.RADIOLOGY_UPLOAD_MAX_FILE_BYTES
     for part in parts:
-        name = part.name or "unnamed"
+        name = (part.name or "unnamed")[:NAME_MAX]
         if getattr(part, "too_large", False):
             yield Item(name, code="too_large", reason=f"larger than the per-file limit of {max_file} bytes")
             continue
@@ -118,8 +121,37 @@ def iter_items(parts, budget: Budget) -> Iterator[Item]:
         yield Item(name, handle=part)
 
 
+def declared_members(handle: BinaryIO) -> int | None:
+    """How many members a zip's end-of-central-directory record declares (zip64 too), read from its last
+    bytes only; None when there is no such record (zipfile then refuses the archive)."""
+    size = handle.seek(0, 2)
+    handle.seek(max(0, size - EOCD_SEARCH))
+    tail = handle.read()
+    handle.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return None
+    count = struct.unpack_from("<H", tail, at + 10)[0]
+    zip64 = tail.rfind(b"PK\x06\x06", 0, at)
+    if count == 0xFFFF and zip64 >= 0 and len(tail) - zip64 >= 40:
+        count = struct.unpack_from("<Q", tail, zip64 + 32)[0]
+    return count
+
+
 def _zip_items(archive_name: str, part, budget: Budget) -> Iterator[Item]:
     limits = settings
+    # Bounded before zipfile reads the central directory (one object per member, all in memory) and before
+    # the answer grows by one result per member: an archive over the limit is one rejection.
+    room = limits.RADIOLOGY_UPLOAD_MAX_FILES - budget.items
+    declared = declared_members(part)
+    if declared is not None and declared > room:
+        yield Item(
+            archive_name,
+            code="too_many_files",
+            reason=f"the archive declares {declared} members; at most {room} more files fit "
+            f"RADIOLOGY_UPLOAD_MAX_FILES ({limits.RADIOLOGY_UPLOAD_MAX_FILES}): not read",
+        )
+        return
     try:
         archive = zipfile.ZipFile(part)
         members = archive.infolist()
@@ -128,7 +160,7 @@ def _zip_items(archive_name: str, part, budget: Budget) -> Iterator[Item]:
         return
     with archive:
         for info in members:
-            name = f"{archive_name}/{info.filename}"
+            name = f"{archive_name}/{info.filename}"[:NAME_MAX]
             if info.is_dir():
                 continue
             if _unsafe(info.filename):

@@ -229,3 +229,40 @@ def test_a_database_outage_after_storing_is_a_503_and_leaves_no_orphan(rib, pacs
     assert "database" in response.json()["detail"]
     assert pacs.study_id(dataset.StudyInstanceUID) is None
     assert not Study.objects.exists()
+
+
+# --- a zip's member count, bounded before its central directory is read ------------------------------------
+def test_a_zip_with_too_many_members_is_one_rejection_and_never_opened(rib, pacs, orthanc_before, settings,
+                                                                       monkeypatch):  # fmt: skip
+    from radiology import upload as upload_module
+
+    settings.RADIOLOGY_UPLOAD_MAX_FILES = 10
+    archive = _zip(*((f"IM{n:05d}", b"x") for n in range(500)))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the archive was opened")
+
+    monkeypatch.setattr(upload_module.zipfile, "ZipFile", never)
+    response = upload(rib, SimpleUploadedFile("many.zip", archive, "application/zip"))
+    [result] = _rejected(response, 400, "too_many_files")
+    assert "declares 500 members" in result["reason"] and result["file"] == "many.zip"
+    _nothing_stored(pacs, orthanc_before)
+
+
+def test_member_count_is_read_from_the_zip64_end_record():
+    from radiology.upload import declared_members
+
+    count = 0x10000 + 3  # past the 16-bit field: zipfile writes the zip64 end record
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for n in range(count):
+            archive.writestr(f"{n}", b"")
+    assert declared_members(buffer) == count
+    assert declared_members(io.BytesIO(_zip(("a", b"1"), ("b", b"2")))) == 2
+    assert declared_members(io.BytesIO(b"PK\x03\x04 not really a zip")) is None
+
+
+def test_long_member_names_are_cut_in_the_answer(rib, pacs, orthanc_before):
+    archive = _zip(("d/" + "n" * 5000 + ".zip", b"PK\x03\x04"))
+    [result] = _rejected(upload(rib, SimpleUploadedFile("names.zip", archive, "application/zip")), 400)
+    assert len(result["file"]) == 255

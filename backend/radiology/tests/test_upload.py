@@ -131,6 +131,23 @@ def test_order_lifecycle_allows_only_its_transitions(doctor, rib, nurse, make_pa
     assert [row["id"] for row in listed["results"]] == [order["id"]]
 
 
+def test_only_the_ordering_doctor_or_radiology_staff_cancel(doctor, token_client, rib, make_patient):
+    patient = make_patient()
+    mine = order_create(actor=doctor.user, patient=patient, modality="MR", body_part="BRAIN", reason="a")
+    other = order_create(actor=doctor.user, patient=patient, modality="CT", body_part="HEAD", reason="b")
+    colleague = token_client("DOCTOR")
+
+    def cancel(client, order):
+        return client.post(f"/api/radiology/orders/{order.pk}/transition", {"status": "CANCELLED"}, format="json")
+
+    refused = cancel(colleague, mine)
+    assert refused.status_code == 403 and "who ordered it" in refused.json()["detail"]
+    assert Order.objects.get(pk=mine.pk).status == "REQUESTED"
+    assert cancel(doctor, mine).status_code == 200
+    assert cancel(rib, other).status_code == 200
+    assert Order.objects.get(pk=other.pk).status == "CANCELLED"
+
+
 def test_files_past_the_count_limit_are_reported_not_read(rib, pacs, settings):
     """Parts are stored as they arrive, so the limit cannot refuse the whole request: the files within it
     are stored, the rest of the request is reported as rejected and never reaches Orthanc."""
