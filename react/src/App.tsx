@@ -9,6 +9,7 @@ import { ApiError, SESSION_EXPIRED_EVENT } from "./api/client";
 import { useMe } from "./api/hooks";
 import type { Me } from "./api/types";
 import { can, homePath } from "./auth/roles";
+import { SecurityPage } from "./auth/SecurityPage";
 import { Layout } from "./components/Layout";
 import { QueryState } from "./components/QueryState";
 import { NotificationsPage } from "./notifications/NotificationsPage";
@@ -58,6 +59,7 @@ export function SignedInRoutes({ me }: { me: Me }) {
         <Route path="/manage/audit" element={guard(can.administer, <AuditPage />)} />
         <Route path="/manage/fhir" element={guard(can.administer, <FhirPage />)} />
         <Route path="/notifications" element={<NotificationsPage />} />
+        <Route path="/account/security" element={<SecurityPage />} />
         <Route path="*" element={<Navigate to={homePath(roles)} replace />} />
       </Route>
     </Routes>

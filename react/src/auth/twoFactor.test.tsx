@@ -90,3 +90,22 @@ describe("two-factor sign-in", () => {
     expect(screen.queryByLabelText(/인증 코드/)).toBeNull();
   });
 });
+
+describe("security page", () => {
+  it("lets anyone signed in enrol an authenticator", async () => {
+    const { SecurityPage } = await import("./SecurityPage");
+    const calls = scriptFetch(
+      { status: 201, body: { secret: "JBSWY3DPEHPK3PXP", otpauth_uri: "otpauth://totp/CDSS%3Adoctor?secret=JBSWY3DPEHPK3PXP" } },
+      { status: 200, body: { recovery_codes: ["abcd2345"], user: { ...ADMIN, roles: ["DOCTOR"] } } },
+    );
+    renderPage(<SecurityPage />);
+    fireEvent.click(screen.getByRole("button", { name: "인증 앱 등록" }));
+    expect((await screen.findByTestId("otp-secret")).textContent).toBe("JBSWY3DPEHPK3PXP");
+    fireEvent.change(screen.getByLabelText(/인증 코드/), { target: { value: "654321" } });
+    fireEvent.click(screen.getByRole("button", { name: "등록 완료" }));
+    expect((await screen.findByTestId("recovery-codes")).textContent).toContain("abcd2345");
+    fireEvent.click(screen.getByRole("button", { name: "계속" }));
+    expect(await screen.findByTestId("otp-enrolled")).toBeTruthy();
+    expect(body(calls[1])).toEqual({ code: "654321" });
+  });
+});

@@ -103,6 +103,7 @@ export function Layout({ me }: { me: Me }) {
           />
         ))}
         {can.administer(roles) && <NavLink href="/admin/" label={t("nav.admin")} />}
+        <NavLink component={Link} to="/account/security" label={t("nav.security")} active={location.pathname === "/account/security"} />
         <NavLink href="/api/docs" label={t("nav.apiDocs")} />
       </AppShell.Navbar>
       <AppShell.Main>
