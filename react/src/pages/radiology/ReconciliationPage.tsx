@@ -5,7 +5,7 @@ import { Link, useNavigate, useParams } from "react-router";
 
 import { useReconciliationItem, useResolveStudy } from "../../api/radiology";
 import type { ReconciliationItem } from "../../api/radiology";
-import type { Me, StudyDetail } from "../../api/types";
+import type { Me } from "../../api/types";
 import { can } from "../../auth/roles";
 import { DetailPage, RecordHeader } from "../../components/DetailPage";
 import { StatusBadge } from "../../components/StatusBadge";
@@ -26,7 +26,7 @@ function ResolveForm({ item, chosen, back }: { item: ReconciliationItem; chosen:
     chosen &&
     resolve.mutate(
       { action: "link", patient: chosen.id, comment: comment.trim() },
-      { onSuccess: (study) => navigate(`/radiology/studies/${(study as StudyDetail | undefined)?.id ?? item.id}`) },
+      { onSuccess: (study) => navigate(`/radiology/studies/${study?.id ?? item.id}`) },
     );
   const reject = () => resolve.mutate({ action: "reject", comment: comment.trim() }, { onSuccess: () => navigate(back) });
   return (
