@@ -65,3 +65,12 @@ def _store_inline(settings):
     """Tests run inside one transaction, which other threads' connections cannot see (and whose audit chain
     lock they would wait on): store inline. test_upload_concurrent covers the threaded path."""
     settings.RADIOLOGY_UPLOAD_CONCURRENCY = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The property test's count of cases and their outcomes, for the notes."""
+    from radiology.tests import test_upload_property
+
+    if test_upload_property.OUTCOMES:
+        outcomes = ", ".join(f"{name}: {n}" for name, n in sorted(test_upload_property.OUTCOMES.items()))
+        terminalreporter.write_line(f"upload property test: {outcomes}")
