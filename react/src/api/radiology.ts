@@ -93,7 +93,7 @@ export type DicomIdentity = Schemas["DicomIdentity"];
 
 export function useReconciliation(filters: { status?: string; page?: number }, enabled = true) {
   return useQuery({
-    queryKey: ["radiology", "reconciliation", filters],
+    queryKey: ["radiology", "reconciliation", "list", filters],
     queryFn: () => api<Page<ReconciliationItem>>(`/api/radiology/reconciliation?${queryString({ ...filters })}`),
     placeholderData: keepPreviousData,
     enabled,
@@ -116,6 +116,10 @@ export function useResolveStudy(studyId: number) {
   return useMutation({
     mutationFn: ({ action, ...body }: Resolution) =>
       api<StudyDetail | undefined>(`/api/radiology/studies/${studyId}/${action}`, { method: "POST", json: body }),
-    onSuccess: () => client.invalidateQueries({ queryKey: ["radiology"] }),
+    onSuccess: () => {
+      // dropped, not only stale: the list opened next must not show the study that was just resolved
+      client.removeQueries({ queryKey: ["radiology", "reconciliation", "list"] });
+      void client.invalidateQueries({ queryKey: ["radiology"] }); // not awaited: the page moves on at once
+    },
   });
 }
