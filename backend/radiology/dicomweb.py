@@ -9,6 +9,7 @@ request is audited once per study it touches, with the patient when the CDSS kno
 import json
 import re
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 from django.conf import settings
 
@@ -108,6 +109,7 @@ def forward_get(
 ) -> tuple[Upstream, bytes | None]:
     """GET a DICOMweb resource. For searches the body is read (and returned) to audit the studies named."""
     route = Route(path)
+    query = _one_patient(route, query)
     url = f"{settings.ORTHANC_DICOMWEB_ROOT}/{path}" + (f"?{query}" if query else "")
     response = get_orthanc_client().http.request(
         "GET", url, headers={"Accept": accept or "*/*", "Forwarded": forwarded}, stream=True,
@@ -125,6 +127,19 @@ def forward_get(
     if route.study_uid:
         audit_studies(user=user, study_uids=[route.study_uid], endpoint=endpoint)
     return upstream, None
+
+
+def _one_patient(route: Route, query: str) -> str:
+    """A search under a StudyInstanceUID that several Orthanc studies share (a CONFLICT: Orthanc keys studies
+    by PatientID + UID) would list every patient's series under it. Unless the client names a PatientID,
+    it is narrowed to the PatientID of the study that holds the UID."""
+    if not (route.is_search and route.study_uid) or re.search(r"(?:^|&)PatientID=", query):
+        return query
+    rows = list(Study.objects.filter(study_instance_uid=route.study_uid).values_list("holds_uid", "dicom_patient_id"))
+    holder = [patient_id for holds, patient_id in rows if holds]
+    if len(rows) < 2 or not holder:
+        return query
+    return "&".join(filter(None, [query, urlencode({"PatientID": holder[0]})]))
 
 
 def _study_uids(body: bytes) -> list[str]:

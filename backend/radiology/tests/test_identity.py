@@ -175,3 +175,23 @@ def test_stow_of_a_study_the_cdss_cannot_record_is_removed_again(rib, pacs):
     assert refused["study_instance_uid"] == dataset.StudyInstanceUID and "64" in refused["reason"]
     assert pacs.study_id(dataset.StudyInstanceUID) is None
     assert not Study.objects.exists()
+
+
+def test_the_gateway_never_lists_another_patients_series_under_a_shared_uid(rib, doctor, pacs, make_patient):
+    from radiology.tests.test_dicomweb import GATEWAY
+
+    first = make_patient()
+    original = series_instances(1, patient_id=first.mrn)[0]
+    uid = original.StudyInstanceUID
+    pacs.track(uid)
+    upload(rib, as_upload(original))
+    clash = series_instances(1, patient_id="SOMEONE-ELSE", study_uid=uid)[0]
+    upload(rib, as_upload(clash))
+
+    def series_listed(query: str = "") -> set[str]:
+        answer = doctor.get(f"{GATEWAY}/studies/{uid}/series{query}", HTTP_ACCEPT="application/dicom+json")
+        assert answer.status_code == 200, answer.content[:300]
+        return {row["0020000E"]["Value"][0] for row in answer.json()}
+
+    assert series_listed() == {original.SeriesInstanceUID}  # Orthanc alone would list both patients' series
+    assert series_listed("?PatientID=SOMEONE-ELSE") == {clash.SeriesInstanceUID}
