@@ -18,6 +18,13 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "var" / "run"
 METRICS = "http://127.0.0.1:8002/metrics"  # nginx's loopback listener, as the local Prometheus scrapes
+# What Django's /metrics does with the multiprocess folder, for a private one.
+READ_METRICS = """
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+registry = CollectorRegistry()
+multiprocess.MultiProcessCollector(registry)
+print(generate_latest(registry).decode())
+"""
 
 
 def programs() -> dict[str, tuple[str, int | None]]:
@@ -130,3 +137,46 @@ def test_sigkill_of_the_gunicorn_master_restarts_the_api_pool_alone(base_url):
     assert unchanged_others(before, after, program) == {}, "another process was restarted or stopped"
     assert prober.failures == [], f"{len(prober.failures)} of {prober.sent} requests failed: {prober.failures[:5]}"
     assert restarts(program) >= 1
+
+
+def test_a_process_that_keeps_dying_at_start_is_given_up_on_and_counted(tmp_path):
+    """A private supervisord with the project's event listener and a program that dies at each start:
+    after startretries failed starts it is FATAL, and the metrics say so (the ProcessGaveUp alert)."""
+    venv = ROOT / "backend" / ".venv" / "bin"
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(
+        f"""[unix_http_server]
+file={tmp_path}/s.sock
+[supervisord]
+pidfile={tmp_path}/s.pid
+logfile={tmp_path}/s.log
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[supervisorctl]
+serverurl=unix://{tmp_path}/s.sock
+[program:flaky]
+command=/bin/sh -c "sleep 0.2; exit 1"
+startsecs=2
+startretries=2
+[eventlistener:process-events]
+command={venv}/python {ROOT}/deploy/supervisor/process_events.py
+environment=PROMETHEUS_MULTIPROC_DIR="{tmp_path}"
+events=PROCESS_STATE
+"""
+    )
+    ctl = [str(venv / "supervisorctl"), "-c", str(conf)]
+    subprocess.run([str(venv / "supervisord"), "-c", str(conf)], check=True, timeout=30)  # noqa: S603
+    try:
+        status = lambda: subprocess.run([*ctl, "status", "flaky"], capture_output=True, text=True).stdout  # noqa: E731, S603
+        wait_until(lambda: "FATAL" in status(), 60, "flaky to be given up on")
+        metrics = subprocess.run(  # noqa: S603
+            [str(venv / "python"), "-c", READ_METRICS],
+            env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        subprocess.run([*ctl, "shutdown"], capture_output=True, timeout=60, check=False)  # noqa: S603
+    assert 'cdss_process_restarts_total{event="start_failed",process="flaky"} 3.0' in metrics, metrics
+    assert 'cdss_process_gave_up{process="flaky"} 1.0' in metrics, metrics
