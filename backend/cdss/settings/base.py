@@ -132,19 +132,30 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(REPO_ROOT / "var" / "static"))
 
-# --- MariaDB (mysqlclient, utf8mb4, strict mode) ----------------------------------------------------
-_database = env.db_url_config(required("DATABASE_URL"))
-_database["ENGINE"] = "django_prometheus.db.backends.mysql"  # the MySQL backend plus query metrics
-_database["OPTIONS"] = {
-    "charset": "utf8mb4",
-    "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
-    "isolation_level": "read committed",
-    "connect_timeout": 5,
+# --- MariaDB (PyMySQL, utf8mb4, strict mode) -------------------------------------------------------
+def database(url: str) -> dict:
+    config = env.db_url_config(url)
+    config["ENGINE"] = "django_prometheus.db.backends.mysql"  # the MySQL backend plus query metrics
+    config["OPTIONS"] = {
+        "charset": "utf8mb4",
+        "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+        "isolation_level": "read committed",
+        "connect_timeout": 5,
+    }
+    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
+    config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    return config
+
+
+# Two accounts (docs/security.md, "Database accounts"): the processes connect as DATABASE_URL's, which may
+# only read and write rows; migrations run as DATABASE_OWNER_URL's (CDSS_DB_OWNER=1), and after each migrate
+# core.dbaccess grants the application's role (DATABASE_APP_ROLE) its rights on every table.
+DATABASE_APP_USER = env.db_url_config(required("DATABASE_URL"))["USER"]
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="cdss_app")
+DATABASES = {
+    "default": database(required("DATABASE_OWNER_URL" if env.bool("CDSS_DB_OWNER", default=False) else "DATABASE_URL"))
 }
-_database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-_database["CONN_HEALTH_CHECKS"] = True
-_database["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
-DATABASES = {"default": _database}
 
 # --- Redis: cache, sessions, channel layer ----------------------------------------------------------
 REDIS_URL = required("REDIS_URL")
@@ -225,7 +236,26 @@ S3_BUCKETS = {
         "artifacts": "ai-artifacts",
         "thumbnails": "dicom-thumbnails",
         "backups": "cdss-backups",
+        "audit": "cdss-audit",  # signed audit checkpoints; object lock (core.storage.ensure_buckets)
     }.items()
+}
+
+# --- Audit chain (audit.chain, audit.checkpoints; docs/security.md "Audit trail") ---------------------------
+# The checkpoint key signs the chain's head; give it only to the processes that run the audit tasks (empty:
+# checkpoints are neither written nor checked, and verification reports that as an error).
+AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
+AUDIT_CHECKPOINT_PREFIX = env.str("AUDIT_CHECKPOINT_PREFIX", default="checkpoints/")
+AUDIT_CHECKPOINT_RETENTION_DAYS = env.int("AUDIT_CHECKPOINT_RETENTION_DAYS", default=6 * 366)
+# An event whose transaction commits this long after it occurred is no longer sealed but reported.
+AUDIT_SEAL_WINDOW_SECONDS = env.int("AUDIT_SEAL_WINDOW_SECONDS", default=15 * 60)
+CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.seal", "schedule": env.float("AUDIT_SEAL_SECONDS", default=5.0)}
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "audit.checkpoint",
+    "schedule": env.float("AUDIT_CHECKPOINT_SECONDS", default=5 * 60.0),
+}
+CELERY_BEAT_SCHEDULE["audit-verify"] = {
+    "task": "audit.verify",
+    "schedule": env.float("AUDIT_VERIFY_SECONDS", default=3600.0),
 }
 
 # --- Alerts: Alertmanager's webhook authenticates with this bearer token (empty: the webhook refuses all)
