@@ -26,7 +26,13 @@ suite_deploy()   { "$ROOT/scripts/check-deploy-config.sh"; }
 suite_lint() {
   cd "$ROOT" && backend/.venv/bin/ruff check . && backend/.venv/bin/ruff format --check . \
     && (cd backend && DJANGO_SETTINGS_MODULE=cdss.settings.test .venv/bin/python manage.py makemigrations --check --dry-run) \
-    && schema_in_step
+    && schema_in_step && licences
+}
+
+# Each service's third-party licence list (var/licences/), and no GPL/AGPL package in a running service.
+licences() {
+  backend/.venv/bin/python scripts/licences.py backend/requirements.txt "$VAR/licences/backend.md" \
+    && ai-server/.venv/bin/python scripts/licences.py ai-server/requirements.txt "$VAR/licences/ai-server.md"
 }
 
 # The committed OpenAPI schema (and the web UI's types generated from it) match the code: `make schema`.
