@@ -146,7 +146,11 @@ describe("reconciliation page", () => {
   });
 
   it("shows a conflict's existing study and rejects the new images after a confirmation", async () => {
-    const calls = openItem(CONFLICT, RIB, [[/\/api\/radiology\/studies\/6\/reject$/, () => ({ status: 204 })]]);
+    let rejected = false;
+    const calls = openItem(CONFLICT, RIB, [
+      [/\/api\/radiology\/studies\/6\/reject$/, () => ((rejected = true), { status: 204 })],
+      ["/api/radiology/reconciliation/6", () => (rejected ? { status: 404, body: { status: 404, error: "not_found", detail: "gone" } } : { status: 200, body: CONFLICT })],
+    ]);
     const existing = await screen.findByTestId("existing-study");
     expect(existing.textContent).toContain("김 민수 (MRN-1");
     expect(within(existing).getByRole("link", { name: "검사 열기" }).getAttribute("href")).toBe("/radiology/studies/4");
