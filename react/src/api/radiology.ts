@@ -119,7 +119,10 @@ export function useResolveStudy(studyId: number) {
     onSuccess: () => {
       // dropped, not only stale: the list opened next must not show the study that was just resolved
       client.removeQueries({ queryKey: ["radiology", "reconciliation", "list"] });
-      void client.invalidateQueries({ queryKey: ["radiology"] }); // not awaited: the page moves on at once
+      // all stale; those on screen fetched again, but not the item just resolved: the page leaves it at once
+      // (and a rejected one is gone)
+      void client.invalidateQueries({ queryKey: ["radiology"], refetchType: "none" });
+      void client.refetchQueries({ queryKey: ["radiology"], type: "active", predicate: ({ queryKey }) => queryKey[2] !== "item" });
     },
   });
 }

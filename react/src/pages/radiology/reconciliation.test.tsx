@@ -165,6 +165,7 @@ describe("reconciliation page", () => {
     const [post] = posts(calls);
     expect(post.url).toBe("/api/radiology/studies/6/reject");
     expect(JSON.parse(String(post.init.body))).toEqual({ comment: "Wrong patient on the modality; images re-sent." });
+    expect(calls.slice(calls.indexOf(post)).filter((call) => call.url === "/api/radiology/reconciliation/6")).toHaveLength(0); // gone: not asked again
   });
 
   it("gives a conflict's new images to the existing study's patient", async () => {
