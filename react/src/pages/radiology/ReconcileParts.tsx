@@ -73,7 +73,14 @@ export function DicomIdentityCard({ item, showThumbnail }: { item: Reconciliatio
           <Row label={t("radiology.description")} value={item.description} />
           <Row label={t("radiology.seriesInstances")} value={`${item.number_of_series} / ${item.number_of_instances}`} />
           <Row label={t("radiology.source")} value={t(`radiology.sources.${item.source}`, { defaultValue: item.source })} />
-          <Row label="StudyInstanceUID" value={<Text size="xs" ff="monospace">{item.study_instance_uid}</Text>} />
+          <Row
+            label="StudyInstanceUID"
+            value={
+              <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }}>
+                {item.study_instance_uid}
+              </Text>
+            }
+          />
         </Table.Tbody>
       </Table>
       {!showThumbnail ? null : item.thumbnail_url ? (

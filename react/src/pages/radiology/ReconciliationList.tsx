@@ -16,7 +16,7 @@ function ItemRow({ item }: { item: ReconciliationItem }) {
   const identity = item.dicom_identity;
   return (
     <Table.Tr data-testid="reconcile-row">
-      <Table.Td>
+      <Table.Td style={{ whiteSpace: "nowrap" }}>
         <StatusBadge value={item.status} />
       </Table.Td>
       <Table.Td>
@@ -25,8 +25,12 @@ function ItemRow({ item }: { item: ReconciliationItem }) {
         </Link>
       </Table.Td>
       <Table.Td>{item.modality.split("\\").join(", ")}</Table.Td>
-      <Table.Td>{item.study_date ?? t("radiology.noDate")}</Table.Td>
-      <Table.Td>{item.description || item.study_instance_uid}</Table.Td>
+      <Table.Td style={{ whiteSpace: "nowrap" }}>{item.study_date ?? t("radiology.noDate")}</Table.Td>
+      <Table.Td>
+        <Text size="sm" maw={260} truncate="end" title={item.study_instance_uid}>
+          {item.description || item.study_instance_uid}
+        </Text>
+      </Table.Td>
       <Table.Td>{item.reason}</Table.Td>
       <Table.Td>{item.candidates.length}</Table.Td>
       <Table.Td>{new Date(item.created_at).toLocaleString()}</Table.Td>

@@ -78,7 +78,7 @@ export function ReconciliationPage({ me }: { me: Me }) {
       {(data) => (
         <>
           <RecordHeader
-            title={`${data.modality.split("\\").join(", ")} · ${data.description || data.study_instance_uid}`}
+            title={[data.modality.split("\\").filter(Boolean).join(", "), data.description || t("reconciliation.untitled")].filter(Boolean).join(" · ")}
             aside={<StatusBadge value={data.status} />}
             footer={
               data.status === "LINKED" ? (
