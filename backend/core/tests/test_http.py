@@ -56,8 +56,11 @@ def test_openapi_schema_and_docs_render_without_a_cdn(client):
 
 @pytest.mark.django_db
 def test_admin_login_works(client):
-    get_user_model().objects.create_superuser(username="root-admin", password="a-long-demo-password")
-    response = client.post("/admin/login/?next=/admin/", {"username": "root-admin", "password": "a-long-demo-password"})
+    from acct.testing import code_for, totp_device
+
+    root = get_user_model().objects.create_superuser(username="root-admin", password="a-long-demo-password")
+    form = {"username": "root-admin", "password": "a-long-demo-password", "otp_token": code_for(totp_device(root))}
+    response = client.post("/admin/login/?next=/admin/", form)  # with the second factor (acct/admin.py)
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
     assert b"Accounts" in client.get("/admin/").content
