@@ -92,6 +92,14 @@ def check_emr(timeout: float) -> None:
         raise RuntimeError(f"HTTP {response.status_code}")
 
 
+def check_ai_server(timeout: float) -> None:
+    if not settings.AI_SERVER_URL:
+        raise NotConfigured
+    response = requests.get(f"{settings.AI_SERVER_URL}/health", timeout=timeout, allow_redirects=False)
+    if response.status_code >= 500:
+        raise RuntimeError(f"HTTP {response.status_code}")
+
+
 CHECKS: dict[str, Callable[[float], None]] = {
     "database": check_database,
     "redis": check_redis,
@@ -100,6 +108,7 @@ CHECKS: dict[str, Callable[[float], None]] = {
     "object_storage": check_object_storage,
     "fhir": check_fhir,
     "emr": check_emr,
+    "ai_server": check_ai_server,
 }
 
 

@@ -7,9 +7,9 @@ databases 2 and 3, and `test-` buckets. Nothing here replaces a real server with
 
 import hashlib
 
-from .base import BASE_DIR, env, with_path
+from .base import BASE_DIR, database, env, required, with_path
 from .production import *  # noqa: F403
-from .production import ALLOWED_HOSTS, CACHES, CHANNEL_LAYERS, DATABASES, RABBITMQ_URL, REDIS_URL, S3_BUCKETS
+from .production import ALLOWED_HOSTS, CACHES, CHANNEL_LAYERS, RABBITMQ_URL, REDIS_URL, S3_BUCKETS
 
 RABBITMQ_URL = env.str("RABBITMQ_TEST_URL", default=with_path(RABBITMQ_URL, "cdss_test"))
 CELERY_BROKER_URL = RABBITMQ_URL
@@ -18,6 +18,8 @@ CACHES["default"]["LOCATION"] = REDIS_URL
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [REDIS_URL]
 CELERY_RESULT_BACKEND = with_path(REDIS_URL, "3")
 S3_BUCKETS = {purpose: f"test-{name}" for purpose, name in S3_BUCKETS.items()}
+# Tests that need an ai-server start their own (the running stack's may be absent): none unless named.
+AI_SERVER_URL = env.str("AI_SERVER_TEST_URL", default="").rstrip("/")
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
 SESSION_COOKIE_SECURE = False
@@ -26,6 +28,10 @@ SECURE_HSTS_SECONDS = 0
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]  # Django's test client
 # Each /ready in a test runs the checks (the cache has tests of its own: core/tests/test_ready_cache.py).
 READINESS_CACHE_SECONDS = env.float("READINESS_CACHE_SECONDS", default=0.0)
+
+# Tests create, migrate and empty their database: the owner account (core/tests/test_least_privilege.py
+# connects as the application account by itself).
+DATABASES = {"default": database(env.str("DATABASE_OWNER_URL", default="") or required("DATABASE_URL"))}
 
 # One test database per checkout (and per CDSS_TEST_DB_SUFFIX), so two checkouts or two sessions on
 # one machine never drop each other's tables mid-run.

@@ -1,9 +1,12 @@
 """JSON error bodies for every failure the API can answer, so no client ever sees an HTML page or a
 stack trace: {"status": 503, "error": "...", "detail": "...", ...}."""
 
+import sys
+
 from django.http import HttpRequest, JsonResponse
 
 from core.http import ExternalSystemError
+from core.outage import dependency_of
 
 
 def error_body(status: int, error: str, detail: str, **extra) -> dict:
@@ -13,7 +16,14 @@ def error_body(status: int, error: str, detail: str, **extra) -> dict:
 def external_system_response(exc: ExternalSystemError) -> JsonResponse:
     extra = {"fields": exc.fields} if getattr(exc, "fields", None) else {}  # e.g. the EMR's validationErrors
     return JsonResponse(
-        error_body(exc.api_status, "external_system", f"{exc.title}: {exc.detail}", system=exc.system, **extra),
+        error_body(
+            exc.api_status,
+            "external_system",
+            f"{exc.title}: {exc.detail}",
+            system=exc.system,
+            dependency=exc.system,
+            **extra,
+        ),
         status=exc.api_status,
     )
 
@@ -28,12 +38,27 @@ def not_found(request: HttpRequest, exception=None) -> JsonResponse:
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
+    # Django calls this inside its `except` block, so the exception is at hand: a platform server that
+    # is down (core.outage) is a 503 naming it, not an unexpected error.
+    if dependency := dependency_of(sys.exc_info()[1]):
+        return dependency_unavailable(dependency)
     return JsonResponse(
         error_body(
             500, "server_error", "Unexpected error; it has been logged.", request_id=getattr(request, "request_id", "")
         ),
         status=500,
     )
+
+
+def dependency_unavailable(dependency: str) -> JsonResponse:
+    response = JsonResponse(
+        error_body(
+            503, "dependency_unavailable", f"The {dependency} is unavailable; retry shortly.", dependency=dependency
+        ),
+        status=503,
+    )
+    response["Retry-After"] = "5"
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:

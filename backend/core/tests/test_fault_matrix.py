@@ -1,0 +1,339 @@
+"""The fault matrix (issue 15): one real gunicorn reaches every dependency through its own TcpProxy, and
+each dependency in turn is cut (an outage as a client sees it) and brought back. For each one:
+(a) a request that needs it answers 503 naming it within 3 s, one that does not need it still works;
+(b) /ready names it; (c) after it is back, both work again and no CDSS process was restarted;
+(d) work accepted before and during the outage is neither lost nor duplicated (AI jobs and their audit
+events across a RabbitMQ outage, through the outbox and its relay).
+
+Shared servers are never stopped: only the proxies are. The table of results is printed at the end of
+the module (pytest -s) and written to the file FAULT_MATRIX_REPORT names, when set.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import pika
+import pytest
+import requests
+from conftest import EMR_CLIENT, EMR_USER
+from django.conf import settings
+
+from acct.services import token_issue
+from ai.models import AIJob
+from ai.tests.factories import complete, make_study, put_artifact, serve_models
+from audit.models import Action, AuditEvent
+from core.messaging.topology import connection_parameters
+from core.models import OutboxMessage
+from core.outbox import publish_pending
+from core.tests.processes import TcpProxy, free_port, wait_for_http
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+OUTAGE_LIMIT_S = 3.0  # issue 15: a request that needs a down dependency answers within this
+RECOVERY_LIMIT_S = 20.0
+RESULTS: list[tuple[str, str, str, str]] = []  # (dependency, check, result, evidence)
+
+
+@dataclass
+class Stack:
+    base: str
+    proxies: dict[str, TcpProxy]
+    server: subprocess.Popen
+    workers: set[int] = field(default_factory=set)
+
+    def get(self, path: str, token: str = "", **kwargs) -> tuple[requests.Response, float]:
+        return self.call("GET", path, token, **kwargs)
+
+    def call(self, method: str, path: str, token: str = "", **kwargs) -> tuple[requests.Response, float]:
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        started = time.monotonic()
+        response = requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+        return response, time.monotonic() - started
+
+
+def _children(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return {int(child) for child in handle.read().split()}
+
+
+def _database_url(port: int) -> str:
+    db = settings.DATABASES["default"]
+    user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"], safe="")
+    return f"mysql://{user}:{password}@127.0.0.1:{port}/{db['NAME']}"  # NAME: the test database
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, django_db_setup, django_db_blocker, openemr_process, hapi_process):
+    ai_server = serve_models()  # the ai-server's GET /models, as in the AI tests
+    targets = {
+        "database": int(settings.DATABASES["default"]["PORT"] or 3306),
+        "redis": int(settings.REDIS_URL.split(":")[-1].split("/")[0]),
+        "rabbitmq": int(settings.RABBITMQ_URL.rsplit("@", 1)[-1].split(":")[1].split("/")[0]),
+        "orthanc": int(settings.ORTHANC_URL.rsplit(":", 1)[-1]),
+        "object_storage": int(settings.S3_ENDPOINT_URL.rstrip("/").rsplit(":", 1)[-1]),
+        "fhir": int(hapi_process.origin.rsplit(":", 1)[-1]),
+        "emr": int(openemr_process.origin.rsplit(":", 1)[-1]),
+        "ai_server": ai_server.server_port,
+    }
+    proxies = {name: TcpProxy(target_port=port).start() for name, port in targets.items()}
+    via = {name: f"127.0.0.1:{proxy.port}" for name, proxy in proxies.items()}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cdss.settings.test",
+        "DATABASE_OWNER_URL": _database_url(proxies["database"].port),
+        "DATABASE_CONN_MAX_AGE": "60",
+        "REDIS_URL": f"redis://{via['redis']}/0",  # the test settings use its database 2
+        "RABBITMQ_TEST_URL": proxies["rabbitmq"].rewrite(settings.RABBITMQ_URL),
+        "ORTHANC_URL": f"http://{via['orthanc']}",
+        "S3_ENDPOINT_URL": f"http://{via['object_storage']}",
+        "FHIR_BASE_URL": f"http://{via['fhir']}/fhir",
+        "FHIR_TOKEN_URL": "",
+        "EMR_BASE_URL": f"http://{via['emr']}",
+        "EMR_CLIENT_ID": EMR_CLIENT[0],
+        "EMR_CLIENT_SECRET": EMR_CLIENT[1],
+        "EMR_USERNAME": EMR_USER[0],
+        "EMR_PASSWORD": EMR_USER[1],
+        "AI_SERVER_TEST_URL": f"http://{via['ai_server']}",
+        # short limits, so the whole matrix runs in about a minute
+        "READINESS_TIMEOUT_SECONDS": "1",
+        "READINESS_CACHE_SECONDS": "0",
+        "CIRCUIT_BREAKER_RESET_SECONDS": "1",
+        "EMR_TIMEOUT_SECONDS": "2",
+        "FHIR_TIMEOUT_SECONDS": "2",
+        "AI_SERVER_TIMEOUT_SECONDS": "2",
+    }
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("faults") / "gunicorn.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "cdss.wsgi:application", f"--bind=127.0.0.1:{port}", "--workers=1"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/health")
+        running = Stack(base, proxies, server, _children(server.pid))
+        yield running
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        for proxy in proxies.values():
+            proxy.stop()
+        ai_server.shutdown()
+        ai_server.server_close()
+        _report()
+        if RESULTS and any(result != "pass" for _, _, result, _ in RESULTS):
+            print(log_path.read_text()[-4000:])
+
+
+def _report() -> None:
+    lines = ["| dependency | check | result | evidence |", "|---|---|---|---|"]
+    lines += [f"| {dep} | {check} | {result} | {evidence} |" for dep, check, result, evidence in RESULTS]
+    table = "\n".join(lines)
+    print("\n" + table)
+    if path := os.environ.get("FAULT_MATRIX_REPORT"):
+        with open(path, "w") as handle:
+            handle.write(table + "\n")
+
+
+class Matrix:
+    """Records every check of one dependency; fails the test at the end if any failed."""
+
+    def __init__(self, dependency: str):
+        self.dependency, self.failed = dependency, []
+
+    def check(self, name: str, ok: bool, evidence: str) -> None:
+        RESULTS.append((self.dependency, name, "pass" if ok else "FAIL", evidence.replace("|", "/")))
+        if not ok:
+            self.failed.append(f"{name}: {evidence}")
+
+
+def _named(response: requests.Response) -> str:
+    try:
+        return json.loads(response.content).get("dependency", "")
+    except ValueError:
+        return ""
+
+
+def _until(condition, limit: float = RECOVERY_LIMIT_S) -> float | None:
+    """Seconds until condition() held, or None if it did not within `limit`."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.25)
+    return None
+
+
+@pytest.fixture
+def clinician(make_user):
+    user = make_user("DOCTOR", "RIB", password="fault-matrix-password-1")
+    _, token = token_issue(actor=user, user=user)
+    return user, token
+
+
+def _scenario(dependency: str, user, token: str) -> dict:
+    """For one dependency: a request that needs it (None where no request waits for it) and the name the
+    API gives it, a request that does not need it, and the /ready name."""
+    free = ("GET", "/api/auth/me")
+    if dependency == "database":
+        needs, free = ("GET", "/api/auth/me", {}), ("GET", "/health")
+    elif dependency == "redis":  # a browser sign-in writes its session to the cache
+        needs = ("SIGN-IN", "/api/auth/login", {"username": user.username, "password": "fault-matrix-password-1"})
+    elif dependency == "orthanc":
+        needs, free = ("GET", "/api/radiology/dicom-web/studies?limit=1", {}), ("GET", "/api/radiology/studies")
+    elif dependency == "object_storage":
+        job = complete(_job(user))
+        put_artifact(f"jobs/{job.pk}/seg.dcm", b"DICM" + bytes(64), "application/dicom")
+        needs, free = ("GET", f"/api/ai/jobs/{job.pk}/artifacts/seg", {}), ("GET", f"/api/ai/jobs/{job.pk}")
+    elif dependency == "emr":
+        needs, free = ("GET", "/api/patients?source=emr&family_name=Kim", {}), ("GET", "/api/patients")
+    elif dependency == "ai_server":
+        needs, free = ("GET", "/api/ai/models", {}), ("GET", "/api/ai/jobs")
+    else:  # rabbitmq, fhir: every use is queued (outbox, Celery); no request waits for them
+        needs = None
+    api_name = {"object_storage": "object-storage", "ai_server": "ai-server"}.get(dependency, dependency)
+    return {"needs": needs, "free": free, "api_name": api_name}
+
+
+def _sign_in(stack: Stack, path: str, credentials: dict) -> tuple[requests.Response, float]:
+    """As the browser does: the CSRF cookie first (no dependency), then the sign-in (timed)."""
+    browser = requests.Session()
+    csrf = browser.get(f"{stack.base}/api/auth/csrf", timeout=30).json()["csrf_token"]
+    started = time.monotonic()
+    response = browser.post(f"{stack.base}{path}", json=credentials, headers={"X-CSRFToken": csrf}, timeout=30)
+    return response, time.monotonic() - started
+
+
+def _job(user) -> AIJob:
+    from ai import services
+
+    return services.job_submit(actor=user, model="mri-lesion-demo", study=make_study())
+
+
+def _submit(stack: Stack, token: str, study) -> requests.Response:
+    body = {"model": "mri-lesion-demo", "study": study.pk}
+    return stack.call("POST", "/api/ai/jobs", token, json=body)[0]
+
+
+DEPENDENCIES = ["ai_server", "emr", "fhir", "orthanc", "object_storage", "rabbitmq", "redis", "database"]
+
+
+@pytest.mark.parametrize("dependency", DEPENDENCIES)
+def test_fault_matrix(stack, clinician, dependency):
+    user, token = clinician
+    matrix = Matrix(dependency)
+    plan = _scenario(dependency, user, token)
+    proxy = stack.proxies[dependency]
+    studies = [make_study() for _ in range(3)] if dependency == "rabbitmq" else []
+
+    def needed() -> tuple[requests.Response, float]:
+        method, path, kwargs = plan["needs"]
+        if method == "SIGN-IN":
+            return _sign_in(stack, path, kwargs)
+        return stack.call(method, path, token, **kwargs)
+
+    def free_ok() -> bool:
+        return stack.call(plan["free"][0], plan["free"][1], token)[0].status_code == 200
+
+    assert _until(lambda: stack.get("/ready")[0].status_code == 200), stack.get("/ready")[0].json()
+    if plan["needs"]:
+        before, _ = needed()
+        assert before.status_code == 200, f"before the outage: {before.status_code} {before.content[:300]}"
+    jobs_before = [_submit(stack, token, studies[0])] if studies else []
+
+    proxy.stop()
+    try:
+        if plan["needs"]:
+            response, elapsed = needed()
+            matrix.check(
+                "(a) needing it: 503 naming it < 3 s",
+                response.status_code == 503 and _named(response) == plan["api_name"] and elapsed < OUTAGE_LIMIT_S,
+                f"{plan['needs'][0]} {plan['needs'][1].split('?')[0]} -> {response.status_code} "
+                f"dependency={_named(response)!r} in {elapsed:.2f} s",
+            )
+        else:
+            matrix.check("(a) needing it: 503 naming it < 3 s", True, "no request waits for it (queued work)")
+        free, elapsed = stack.call(plan["free"][0], plan["free"][1], token)
+        matrix.check(
+            "(a) not needing it: still works",
+            free.status_code == 200,
+            f"{plan['free'][0]} {plan['free'][1]} -> {free.status_code} in {elapsed:.2f} s",
+        )
+        jobs_during = [_submit(stack, token, study) for study in studies[1:]]
+        if studies:
+            codes = [job.status_code for job in jobs_during]
+            matrix.check("(a) AI jobs accepted while it is down", codes == [202, 202], f"POST /api/ai/jobs -> {codes}")
+        ready, elapsed = stack.get("/ready")
+        down = ready.json().get("down", []) if ready.status_code == 503 else []
+        matrix.check(
+            "(b) /ready names it",
+            ready.status_code == 503 and dependency in down,
+            f"/ready -> {ready.status_code} down={down} in {elapsed:.2f} s",
+        )
+    finally:
+        proxy.start()
+
+    back = _until(lambda: stack.get("/ready")[0].status_code == 200)
+    recovered = back is not None and (not plan["needs"] or _until(lambda: needed()[0].status_code == 200) is not None)
+    matrix.check(
+        "(c) recovers without a restart",
+        recovered and free_ok() and stack.server.poll() is None and _children(stack.server.pid) == stack.workers,
+        f"/ready 200 after {back if back is None else round(back, 1)} s; needing request 200: {recovered}; "
+        f"same gunicorn master and worker pids: {_children(stack.server.pid) == stack.workers}",
+    )
+
+    if studies:
+        _check_jobs_kept(matrix, [*jobs_before, *jobs_during])
+    assert not matrix.failed, matrix.failed
+
+
+def _check_jobs_kept(matrix: Matrix, responses: list[requests.Response]) -> None:
+    """(d) Each accepted job exists once, with one CREATE audit event and one outbox message, and after
+    the relay that message is on the ai_jobs queue exactly once."""
+    ids = [response.json()["id"] for response in responses if response.status_code == 202]
+    rows = AIJob.objects.filter(pk__in=ids).count()
+    audits = {i: AuditEvent.objects.filter(action=Action.CREATE, resource_id=i).count() for i in ids}
+    publish_pending()  # what the beat task core.relay_outbox does every few seconds
+    messages = [m for m in OutboxMessage.objects.filter(target="ai.job.create") if m.payload.get("job_id") in ids]
+    queued = _drain_job_ids("ai_jobs", ids)
+    matrix.check(
+        "(d) AI jobs: none lost or duplicated",
+        len(ids) == 3
+        and rows == 3
+        and set(audits.values()) == {1}
+        and len(messages) == 3
+        and all(m.published_at for m in messages)
+        and sorted(queued) == sorted(ids),
+        f"{len(ids)} accepted, {rows} rows, CREATE audit events per job {sorted(audits.values())}, "
+        f"{len(messages)} outbox messages ({sum(bool(m.published_at) for m in messages)} published), "
+        f"{len(queued)} on the queue",
+    )
+
+
+def _drain_job_ids(queue: str, ids: list[str]) -> list[str]:
+    """The job ids of `ids` on the queue, one entry per message; those messages are taken off the queue,
+    every other message (another test's) goes back when the channel closes unacknowledged."""
+    connection = pika.BlockingConnection(connection_parameters(settings.RABBITMQ_URL))
+    try:
+        channel, found = connection.channel(), []
+        while True:
+            method, _, body = channel.basic_get(queue, auto_ack=False)
+            if method is None:
+                return found
+            if (job_id := json.loads(body).get("job_id", "")) in ids:
+                found.append(job_id)
+                channel.basic_ack(method.delivery_tag)
+    finally:
+        connection.close()
