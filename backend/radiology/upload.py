@@ -1,23 +1,17 @@
-"""The multipart upload, streamed: parts go to temporary files on disk (never whole in memory), zip
-archives are opened from disk and their members copied out one at a time with hard limits.
-
-`DicomUploadHandler` enforces the per-file, per-request and file-count limits while the body is read and
-hands each completed part to its `sink` (the view's ingest) so that checking and storing overlap with
-receiving; `iter_items` turns the uploaded parts into (name, file) items or per-item rejections.
-"""
+"""Uploaded parts into items: `iter_items` turns each part (a file on disk) into (name, file) items or
+per-item rejections; zip archives are opened from disk (their member count bounded first) and their
+members copied out one at a time with hard limits. Used by radiology.ingest only."""
 
 import re
 import struct
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 
 ZIP_MAGIC = b"PK\x03\x04"
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".jar")
@@ -34,53 +28,6 @@ class Item:
     code: str = ""  # set when rejected before any DICOM check
     reason: str = ""
     owned: bool = False  # a temporary file of ours (a zip member) that the consumer closes
-
-
-class DicomUploadHandler(TemporaryFileUploadHandler):
-    """Every part to a temporary file. A part over the per-file limit stops being written (it is reported
-    as rejected); a body over the request limit, or one part more than the file limit, stops the upload.
-
-    `sink` is set by the view once the request is authorised; parts completed before that (when CSRF
-    checking read the body early) are in request.FILES and the view adds them itself."""
-
-    chunk_size = 1024 * 1024  # Django's 64 KiB means 16 Python-level parser rounds per 1 MB of DICOM
-
-    def __init__(self, request=None):
-        super().__init__(request)
-        self.sink: Callable[[UploadedFile], None] | None = None
-        self.parts = 0
-        self.request_too_large = False
-        self.too_many_files = False
-        self._received = 0
-        self._part_too_large = False
-
-    def new_file(self, *args, **kwargs):
-        self.parts += 1
-        if self.parts > settings.RADIOLOGY_UPLOAD_MAX_FILES:
-            self.too_many_files = True
-            raise StopUpload(connection_reset=True)
-        self._part_too_large = False
-        super().new_file(*args, **kwargs)
-
-    def receive_data_chunk(self, raw_data, start):
-        self._received += len(raw_data)
-        if self._received > settings.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES:
-            self.request_too_large = True
-            raise StopUpload(connection_reset=True)
-        if self._part_too_large or start + len(raw_data) > settings.RADIOLOGY_UPLOAD_MAX_FILE_BYTES:
-            if not self._part_too_large:
-                self.file.truncate(0)
-            self._part_too_large = True
-            return None
-        self.file.write(raw_data)
-        return None
-
-    def file_complete(self, file_size):
-        uploaded = super().file_complete(file_size)
-        uploaded.too_large = self._part_too_large
-        if self.sink is not None:
-            self.sink(uploaded)
-        return uploaded
 
 
 def _unsafe(name: str) -> bool:

@@ -145,3 +145,42 @@ class LinkSerializer(ResolutionSerializer):
     patient = serializers.SlugRelatedField(
         slug_field="emr_uuid", queryset=Patient.objects.all(), help_text="EMR patient uuid"
     )
+
+
+# --- upload ----------------------------------------------------------------------------------------------
+class UploadResultSerializer(serializers.Serializer):
+    file = serializers.CharField(help_text="the part's file name, or archive/member (at most 255 characters)")
+    status = serializers.ChoiceField(choices=("stored", "already_stored", "rejected"))
+    code = serializers.CharField(
+        required=False,
+        help_text="when rejected: invalid_dicom, too_large, zip_bomb, unsafe_name, nested_archive, bad_zip, "
+        "too_many_files, pacs_refused, pacs_error, identity_conflict, not_recorded",
+    )
+    reason = serializers.CharField(required=False)
+    study_instance_uid = serializers.CharField(required=False)
+    sop_instance_uid = serializers.CharField(required=False)
+
+
+class UploadCountsSerializer(serializers.Serializer):
+    stored = serializers.IntegerField()
+    already_stored = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class UploadStudySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Study
+        fields = ("id", "study_instance_uid", "status")
+        read_only_fields = fields
+
+
+class UploadAnswerSerializer(serializers.Serializer):
+    counts = UploadCountsSerializer()
+    results = UploadResultSerializer(many=True)
+    studies = UploadStudySerializer(many=True, help_text="each study the upload created or refreshed")
+
+
+class UploadRefusedSerializer(UploadAnswerSerializer):
+    status = serializers.IntegerField()
+    error = serializers.CharField()
+    detail = serializers.CharField()

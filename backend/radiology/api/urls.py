@@ -1,5 +1,7 @@
 from django.urls import path
 
+from radiology import ingest
+
 from . import views
 
 urlpatterns = [
@@ -23,6 +25,6 @@ urlpatterns = [
         views.RenderedFrameView.as_view(),
         name="radiology-rendered-frame",
     ),
-    path("uploads", views.streaming_upload(views.UploadView.as_view()), name="radiology-upload"),
+    path("uploads", ingest.streaming(views.UploadView.as_view()), name="radiology-upload"),
     path("dicom-web/<path:path>", views.DicomWebView.as_view(), name="radiology-dicomweb"),
 ]

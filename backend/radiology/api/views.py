@@ -1,12 +1,10 @@
 """/api/radiology/: orders, studies, the DICOM upload, rendered images and the DICOMweb gateway.
 Views check the role, validate, and call one selector or service."""
 
-import functools
 import re
 
 from django.conf import settings
-from django.http import HttpResponse, QueryDict, StreamingHttpResponse
-from django.middleware.csrf import CsrfViewMiddleware
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ParseError, UnsupportedMediaType
@@ -19,8 +17,7 @@ from rest_framework.views import APIView
 from acct.permissions import IsDoctor, IsDoctorOrRIB, IsRIB, IsStaffRole, role_permission
 from acct.roles import Role
 from core.api.errors import error_body
-from radiology import dicomweb, selectors, services
-from radiology.upload import DicomUploadHandler
+from radiology import dicomweb, ingest, selectors, services
 
 from .serializers import (
     LinkSerializer,
@@ -34,6 +31,8 @@ from .serializers import (
     StudyDetailSerializer,
     StudyQuerySerializer,
     StudySerializer,
+    UploadAnswerSerializer,
+    UploadRefusedSerializer,
 )
 
 ORTHANC_ID = re.compile(r"^[0-9a-f]{8}(?:-[0-9a-f]{8}){4}$")
@@ -234,47 +233,18 @@ class RenderedFrameView(APIView):
 
 
 # --- upload ----------------------------------------------------------------------------------------
-def streaming_upload(view):
-    """Install the upload handler before anything reads the body (authentication may, for CSRF).
-
-    A browser session sends its CSRF token in the X-CSRFToken header (the web UI does). Django's check
-    looks for a form field first, which would parse the whole multipart body before anyone is authorised;
-    so when the header is there the check is run here on the header alone, and the body is parsed after
-    the role check, each part stored as it arrives. When that check fails (or there is no header) nothing
-    is marked and DRF's own check runs as usual."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        request.upload_handlers = [DicomUploadHandler(request)]
-        if request.META.get(settings.CSRF_HEADER_NAME):
-            _check_csrf_header(request)
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def _check_csrf_header(request) -> None:
-    """Django's CSRF check with an empty form, so it reads the header; on success it marks the request
-    (csrf_processing_done), which DRF's session authentication honours."""
-    check = CsrfViewMiddleware(lambda _: None)
-    check.process_request(request)
-    request._post = QueryDict()
-    try:
-        check.process_view(request, None, (), {})
-    finally:
-        del request._post  # the real form is parsed later, by the view
-
-
 class UploadView(APIView):
-    """POST multipart/form-data with any number of DICOM files and/or zip archives (any field names)."""
+    """POST multipart/form-data with any number of DICOM files and/or zip archives (any field names). The
+    body is read only here, after the role check, each part checked and stored as it arrives
+    (radiology.ingest); a browser session sends its CSRF token in the X-CSRFToken header."""
 
     permission_classes = [IsDoctorOrRIB]
 
     @extend_schema(
         request={"multipart/form-data": {"type": "object", "properties": {"files": {"type": "array",
                  "items": {"type": "string", "format": "binary"}}}}},
-        responses={201: OpenApiResponse(description="per-file results"), 400: OpenApiResponse(),
-                   413: OpenApiResponse(), 415: OpenApiResponse()},
+        responses={201: UploadAnswerSerializer, 200: UploadAnswerSerializer, 400: UploadRefusedSerializer,
+                   413: UploadRefusedSerializer, 415: OpenApiResponse()},
         summary="Upload DICOM files or zip archives (DOCTOR or RIB)",
     )  # fmt: skip
     def post(self, request):
@@ -287,42 +257,26 @@ class UploadView(APIView):
         limit = settings.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES
         if length > limit:
             raise PayloadTooLarge(f"The request has {length} bytes; the limit is {limit}.")
-        handler = next(h for h in request._request.upload_handlers if isinstance(h, DicomUploadHandler))
-        with services.dicom_ingest(actor=request.user) as ingest:
-            handler.sink = ingest.add  # each part is checked and stored as soon as it has arrived
-            parts = [part for key in request.FILES for part in request.FILES.getlist(key)]
-            for part in parts:  # those read before the sink was set (no-op for the others)
-                ingest.add(part)
-            if handler.request_too_large:
-                raise PayloadTooLarge(f"The request is larger than the limit of {limit} bytes.")
-            if handler.too_many_files:
-                ingest.reject(
-                    "(the rest of the request)",
-                    "too_many_files",
-                    f"more than RADIOLOGY_UPLOAD_MAX_FILES ({settings.RADIOLOGY_UPLOAD_MAX_FILES}) files: not read",
-                )
-            if not parts:
-                raise ParseError("No files in the request: send DICOM files or zip archives as multipart parts.")
-        outcome = ingest.outcome
-        counts = {name: outcome.count(name) for name in ("stored", "already_stored", "rejected")}
-        body = {
-            "counts": counts,
-            "results": outcome.results,
-            "studies": [
-                {"id": study.pk, "study_instance_uid": study.study_instance_uid, "status": study.status}
-                for study in outcome.studies
-            ],
-        }
+        outcome = ingest.receive(meta=request.META, stream=request.stream, actor=request.user)
+        body = UploadAnswerSerializer(outcome).data
+        if outcome.too_large:
+            return _refused(413, "payload_too_large", f"The request is larger than the limit of {limit} bytes.", body)
+        if outcome.malformed:
+            return _refused(400, "parse_error", f"Unreadable multipart body: {outcome.malformed}", body)
+        if not outcome.parts:
+            raise ParseError("No files in the request: send DICOM files or zip archives as multipart parts.")
+        counts = outcome.counts
         if counts["stored"]:
             return Response(body, status=status.HTTP_201_CREATED)
         if counts["already_stored"]:
             return Response(body, status=status.HTTP_200_OK)
         codes = {result.get("code") for result in outcome.results}
         code = 413 if codes == {"too_large"} else 400
-        return Response(
-            error_body(code, "upload_rejected", "No file was stored; see the reason for each file.", **body),
-            status=code,
-        )
+        return _refused(code, "upload_rejected", "No file was stored; see the reason for each file.", body)
+
+
+def _refused(code: int, error: str, detail: str, body: dict) -> Response:
+    return Response(error_body(code, error, detail, **body), status=code)
 
 
 # --- DICOMweb gateway --------------------------------------------------------------------------------

@@ -167,7 +167,7 @@ def test_each_part_reaches_the_sink_while_the_body_is_still_being_read():
     the parser has seen its end, long before the last byte of a large request is read."""
     from django.http.multipartparser import MultiPartParser
 
-    from radiology.upload import DicomUploadHandler
+    from radiology.ingest import DicomUploadHandler
 
     boundary = "sink-test"
     parts = [to_bytes(ds) for ds in series_instances(4, size=1024)]  # 2 MB each: several parser blocks
@@ -181,9 +181,8 @@ def test_each_part_reaches_the_sink_while_the_body_is_still_being_read():
         + f"--{boundary}--\r\n".encode()
     )
     stream = io.BytesIO(body)
-    handler = DicomUploadHandler()
     handed_over = []
-    handler.sink = lambda part: handed_over.append((part.name, part.size, stream.tell()))
+    handler = DicomUploadHandler(sink=lambda part: handed_over.append((part.name, part.size, stream.tell())))
     meta = {"CONTENT_TYPE": f"multipart/form-data; boundary={boundary}", "CONTENT_LENGTH": str(len(body))}
     MultiPartParser(meta, stream, [handler]).parse()
     assert [(name, size) for name, size, _ in handed_over] == [(f"{n}.dcm", len(p)) for n, p in enumerate(parts)]
@@ -206,17 +205,24 @@ def browser_rib(make_user):
 
 @pytest.fixture
 def sink_seen(monkeypatch):
-    """For each part, whether the ingest was already attached when the parser finished it."""
-    from radiology.upload import DicomUploadHandler
+    """For each part, whether the role check had run when the parser finished it (the view parses)."""
+    from radiology.api.views import UploadView
+    from radiology.ingest import DicomUploadHandler
 
     seen: list[bool] = []
-    file_complete = DicomUploadHandler.file_complete
+    checked: list[bool] = []
+    file_complete, check_permissions = DicomUploadHandler.file_complete, UploadView.check_permissions
 
     def recording(self, file_size):
-        seen.append(self.sink is not None)
+        seen.append(bool(checked))
         return file_complete(self, file_size)
 
+    def checking(self, request):
+        check_permissions(self, request)
+        checked.append(True)
+
     monkeypatch.setattr(DicomUploadHandler, "file_complete", recording)
+    monkeypatch.setattr(UploadView, "check_permissions", checking)
     return seen
 
 
@@ -229,13 +235,14 @@ def test_a_browser_upload_with_the_csrf_header_is_stored_as_it_arrives(browser_r
     assert sink_seen == [True, True]  # the body was parsed after the role check, part by part into the ingest
 
 
-def test_a_browser_upload_with_the_token_in_the_form_still_works(browser_rib, pacs, sink_seen):
+def test_a_browser_upload_with_the_token_only_in_the_form_is_refused_unread(browser_rib, pacs, sink_seen):
+    """The body is never read before the role check, so the CSRF check sees no form token: the header it is."""
     client, csrf = browser_rib
     dataset = series_instances(1)[0]
     pacs.track(dataset.StudyInstanceUID)
     response = client.post("/api/radiology/uploads", {"files": [as_upload(dataset)], "csrfmiddlewaretoken": csrf})
-    assert response.status_code == 201, response.content
-    assert sink_seen == [False]  # the CSRF check read the whole body first; the part was stored after it
+    assert response.status_code == 403, response.content
+    assert sink_seen == [] and pacs.study_id(dataset.StudyInstanceUID) is None
 
 
 def test_a_browser_upload_without_a_valid_csrf_token_stores_nothing(browser_rib, pacs):

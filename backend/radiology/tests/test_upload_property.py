@@ -54,9 +54,7 @@ MUTATIONS = {
     "PixelData": st.one_of(st.binary(max_size=64), st.just(b"")),
 }
 mutations = st.dictionaries(st.sampled_from(sorted(MUTATIONS)), st.none(), min_size=1, max_size=4).flatmap(
-    lambda chosen: st.fixed_dictionaries(
-        {name: st.one_of(st.just("<deleted>"), MUTATIONS[name]) for name in chosen}
-    )
+    lambda chosen: st.fixed_dictionaries({name: st.one_of(st.just("<deleted>"), MUTATIONS[name]) for name in chosen})
 )
 
 

@@ -851,7 +851,9 @@ export interface paths {
         put?: never;
         /**
          * Upload DICOM files or zip archives (DOCTOR or RIB)
-         * @description POST multipart/form-data with any number of DICOM files and/or zip archives (any field names).
+         * @description POST multipart/form-data with any number of DICOM files and/or zip archives (any field names). The
+         *     body is read only here, after the role check, each part checked and stored as it arrives
+         *     (radiology.ingest); a browser session sends its CSRF token in the X-CSRFToken header.
          */
         post: operations["radiology_uploads_create"];
         delete?: never;
@@ -1630,6 +1632,48 @@ export interface components {
             password: string;
             /** @description ADMIN, OPS and enrolled people: a code from the authenticator app. */
             otp?: string;
+        };
+        UploadAnswer: {
+            counts: components["schemas"]["UploadCounts"];
+            results: components["schemas"]["UploadResult"][];
+            /** @description each study the upload created or refreshed */
+            studies: components["schemas"]["UploadStudy"][];
+        };
+        UploadCounts: {
+            stored: number;
+            already_stored: number;
+            rejected: number;
+        };
+        UploadRefused: {
+            counts: components["schemas"]["UploadCounts"];
+            results: components["schemas"]["UploadResult"][];
+            /** @description each study the upload created or refreshed */
+            studies: components["schemas"]["UploadStudy"][];
+            status: number;
+            error: string;
+            detail: string;
+        };
+        UploadResult: {
+            /** @description the part's file name, or archive/member (at most 255 characters) */
+            file: string;
+            status: components["schemas"]["UploadResultStatusEnum"];
+            /** @description when rejected: invalid_dicom, too_large, zip_bomb, unsafe_name, nested_archive, bad_zip, too_many_files, pacs_refused, pacs_error, identity_conflict, not_recorded */
+            code?: string;
+            reason?: string;
+            study_instance_uid?: string;
+            sop_instance_uid?: string;
+        };
+        /**
+         * @description * `stored` - stored
+         *     * `already_stored` - already_stored
+         *     * `rejected` - rejected
+         * @enum {string}
+         */
+        UploadResultStatusEnum: "stored" | "already_stored" | "rejected";
+        UploadStudy: {
+            readonly id: number;
+            readonly study_instance_uid: string;
+            readonly status: components["schemas"]["Status766Enum"];
         };
         Webhook: {
             status: components["schemas"]["StatusEdeEnum"];
@@ -2953,26 +2997,37 @@ export interface operations {
             };
         };
         responses: {
-            /** @description per-file results */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadAnswer"];
+                };
+            };
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["UploadAnswer"];
+                };
             };
-            /** @description No response body */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["UploadRefused"];
+                };
             };
-            /** @description No response body */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["UploadRefused"];
+                };
             };
             /** @description No response body */
             415: {

@@ -1,0 +1,325 @@
+"""The DICOM upload, whole: the body is received, checked and stored part by part, and the answer built.
+
+The request's body stays unread until the view has checked the role: `streaming` (on the URL) installs
+`BodyUnread` as the request's upload handler, so anything that reads the form before the view (the CSRF
+check looks for a form token; browsers send it in the X-CSRFToken header) gets an empty form. The view
+then calls `receive`, which parses the body with Django's MultiPartParser and `DicomUploadHandler`:
+every part goes to a temporary file (never whole in memory) and, as soon as its last byte has arrived,
+to the ingest, which checks it (radiology.dicom), stores it in Orthanc from a few threads while the next
+parts arrive, and at the end records each study touched (services.study_sync, the identity rules).
+"""
+
+import contextvars
+import functools
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import connections as db_connections
+from django.http import QueryDict
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.utils.datastructures import MultiValueDict
+
+from audit.client import AuditClient
+from core.http import ExternalRejected, ExternalSystemError, SystemUnavailable
+from radiology.clients.orthanc_client import StoredInstance, get_orthanc_client
+
+from . import dicom
+from .models import Study
+from .services import Unrecordable, study_sync
+from .upload import Budget, iter_items
+
+logger = logging.getLogger(__name__)
+STATUSES = ("stored", "already_stored", "rejected")
+
+
+# --- the request's body ----------------------------------------------------------------------------
+def streaming(view):
+    """For the upload URL: the body is read by the view only (after the role check), never before."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        request.upload_handlers = [BodyUnread(request)]
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+class BodyUnread(FileUploadHandler):
+    """Answers every read of the form before the view with an empty form, leaving the body unread."""
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        return QueryDict(), MultiValueDict()
+
+    def receive_data_chunk(self, raw_data, start):  # never called: handle_raw_input answers first
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def receive(*, meta, stream, actor) -> "UploadOutcome":
+    """Parse the multipart body from `stream` into the ingest; every part is checked and stored as it
+    arrives. Returns the outcome once every store has finished and every study touched is recorded."""
+    with dicom_ingest(actor=actor) as ingest:
+        handler = DicomUploadHandler(sink=ingest.add)
+        files = MultiValueDict()
+        try:
+            if stream is not None:
+                _, files = MultiPartParser(meta, stream, [handler], settings.DEFAULT_CHARSET).parse()
+        except MultiPartParserError as exc:
+            ingest.outcome.malformed = str(exc)[:300]
+        outcome = ingest.outcome
+        outcome.parts, outcome.too_large = handler.parts, handler.request_too_large
+        if handler.too_many_files:
+            ingest.reject(
+                "(the rest of the request)",
+                "too_many_files",
+                f"more than RADIOLOGY_UPLOAD_MAX_FILES ({settings.RADIOLOGY_UPLOAD_MAX_FILES}) files: not read",
+            )
+    for _, parts in files.lists():  # the stores are done: the temporary files can go
+        for part in parts:
+            part.close()
+    return outcome
+
+
+class DicomUploadHandler(TemporaryFileUploadHandler):
+    """Every part to a temporary file. A part over the per-file limit stops being written (it is reported
+    as rejected); a body over the request limit, or one part more than the file limit, stops the upload.
+
+    Each completed part goes to `sink` (the ingest) at once, while the rest of the body is still arriving."""
+
+    chunk_size = 1024 * 1024  # Django's 64 KiB means 16 Python-level parser rounds per 1 MB of DICOM
+
+    def __init__(self, sink: Callable[[UploadedFile], None]):
+        super().__init__()
+        self.sink = sink
+        self.parts = 0
+        self.request_too_large = False
+        self.too_many_files = False
+        self._received = 0
+        self._part_too_large = False
+
+    def new_file(self, *args, **kwargs):
+        self.parts += 1
+        if self.parts > settings.RADIOLOGY_UPLOAD_MAX_FILES:
+            self.too_many_files = True
+            raise StopUpload(connection_reset=True)
+        self._part_too_large = False
+        super().new_file(*args, **kwargs)
+
+    def receive_data_chunk(self, raw_data, start):
+        self._received += len(raw_data)
+        if self._received > settings.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES:
+            self.request_too_large = True
+            raise StopUpload(connection_reset=True)
+        if self._part_too_large or start + len(raw_data) > settings.RADIOLOGY_UPLOAD_MAX_FILE_BYTES:
+            if not self._part_too_large:
+                self.file.truncate(0)
+            self._part_too_large = True
+            return None
+        self.file.write(raw_data)
+        return None
+
+    def file_complete(self, file_size):
+        uploaded = super().file_complete(file_size)
+        uploaded.too_large = self._part_too_large
+        self.sink(uploaded)
+        return uploaded
+
+
+# --- checking, storing, recording --------------------------------------------------------------------
+@dataclass
+class UploadOutcome:
+    """What an upload did: one result per file (in the order of the request), the studies it recorded,
+    and why the body was not read to its end, if it was not."""
+
+    results: list[dict] = field(default_factory=list)
+    studies: list[Study] = field(default_factory=list)
+    parts: int = 0
+    too_large: bool = False  # over RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES: reading stopped
+    malformed: str = ""  # the multipart body could not be parsed
+
+    def count(self, status: str) -> int:
+        return sum(1 for result in self.results if result["status"] == status)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: self.count(name) for name in STATUSES}
+
+
+@contextmanager
+def dicom_ingest(*, actor) -> Iterator["DicomIngest"]:
+    """One upload request: `ingest.add(part)` for each uploaded part, as soon as it is complete (while the
+    rest of the body is still arriving); when the block ends, every store has finished and each study
+    touched has been created or refreshed once. The result is `ingest.outcome`. The audit events of the
+    Orthanc calls are appended in groups (`AuditClient.batched`), written before the block ends."""
+    with AuditClient.batched():
+        ingest = DicomIngest()
+        try:
+            yield ingest
+        finally:
+            touched = ingest.storer.finish()
+        unavailable = None
+        for orthanc_study_id, stored in touched.items():  # each study, even after a failure: no orphans
+            try:
+                if study := _upload_recorded(orthanc_study_id, stored, actor):
+                    ingest.outcome.studies.append(study)
+            except SystemUnavailable as exc:
+                unavailable = unavailable or exc
+        if unavailable is not None:
+            raise unavailable
+
+
+def _upload_recorded(orthanc_study_id: str, stored: list[tuple[StoredInstance, dict]], actor) -> Study | None:
+    """study_sync for an upload. When the CDSS cannot record the study, the instances this request added
+    are deleted from Orthanc again (no orphan) and reported rejected; a database that is down is a 503."""
+    try:
+        return study_sync(orthanc_study_id=orthanc_study_id, source=Study.Source.UPLOAD, actor=actor)[0]
+    except (Unrecordable, DatabaseError) as exc:
+        unavailable = isinstance(exc, OperationalError | InterfaceError)
+        reason = "the database is unavailable" if unavailable else f"the CDSS cannot record the study: {exc}"
+        logger.warning("upload of Orthanc study %s not recorded: %s", orthanc_study_id, exc)
+        orthanc = get_orthanc_client()
+        for instance, result in stored:
+            if instance.already_stored:  # there before this request: not ours to remove
+                continue
+            try:
+                orthanc.delete_instance(instance.instance_id)
+                removed = "removed from the PACS again"
+            except ExternalSystemError as error:  # the change feed retries the import later
+                logger.error("orphan instance %s left in Orthanc: %s", instance.instance_id, error)
+                removed = "could not be removed from the PACS: the change feed will import it"
+            result.update(status="rejected", code="not_recorded", reason=f"{reason[:200]}; {removed}")
+        if unavailable:
+            raise SystemUnavailable("database", reason) from exc
+        return None
+
+
+class DicomIngest:
+    """Checks each file (or zip member) with pydicom and hands the good ones to the storer; rejected files
+    never reach Orthanc. With RADIOLOGY_UPLOAD_CONCURRENCY > 1, checked files are stored by that many
+    threads while the next files are being received and checked."""
+
+    def __init__(self):
+        self.outcome = UploadOutcome()
+        self.budget = Budget()
+        self.storer = _Storer(get_orthanc_client(), self.outcome, settings.RADIOLOGY_UPLOAD_CONCURRENCY)
+        self._holders: dict[str, tuple | None] = {}  # StudyInstanceUID -> the holding row's identity
+
+    def add(self, part) -> None:
+        """Check and store one uploaded part (a file or a zip archive)."""
+        for item in iter_items([part], self.budget):
+            if item.handle is None:
+                self.reject(item.name, item.code, item.reason)
+                continue
+            try:
+                info = dicom.inspect(item.handle)
+            except dicom.Rejected as exc:
+                if item.owned:
+                    item.handle.close()
+                self.reject(item.name, "invalid_dicom", str(exc))
+                continue
+            if clash := self._issuer_clash(info):
+                if item.owned:
+                    item.handle.close()
+                self.reject(item.name, "identity_conflict", clash)
+                continue
+            self.storer.submit(item, info)
+
+    def _issuer_clash(self, info: dicom.DicomInfo) -> str:
+        """Orthanc keys a study by PatientID + UID, not the issuer: a file naming the holder's PatientID from
+        another issuer would be merged into the holder's study there, so it is refused before storing."""
+        uid = info.study_instance_uid
+        if uid not in self._holders:
+            held = Study.objects.filter(study_instance_uid=uid, holds_uid=True)
+            self._holders[uid] = held.values_list("pk", "dicom_patient_id", "dicom_issuer_of_patient_id").first()
+        holder = self._holders[uid]
+        if holder is None or holder[1] != info.patient_id or holder[2] == info.issuer_of_patient_id:
+            return ""
+        held, sent = holder[2] or "(no issuer)", info.issuer_of_patient_id or "(no issuer)"
+        return (
+            f"study {holder[0]} holds this StudyInstanceUID for PatientID {holder[1]} issued by {held}; "
+            f"this file's PatientID is issued by {sent}"
+        )
+
+    def reject(self, name: str, code: str, reason: str) -> None:
+        self.outcome.results.append({"file": name, "status": "rejected", "code": code, "reason": reason})
+
+
+class _Storer:
+    """Sends checked files to Orthanc inline (concurrency 1) or from a few threads fed by a bounded queue."""
+
+    def __init__(self, orthanc, outcome: UploadOutcome, concurrency: int):
+        self.orthanc, self.outcome = orthanc, outcome
+        self.touched: dict[str, list[tuple[StoredInstance, dict]]] = {}  # Orthanc study id -> stored here
+        self.error: BaseException | None = None
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+        if concurrency > 1:
+            self.queue: queue.Queue = queue.Queue(maxsize=concurrency * 2)
+            for _ in range(concurrency):
+                context = contextvars.copy_context()  # request id and user, for the audit of each call
+                thread = threading.Thread(target=context.run, args=(self._work,), daemon=True)
+                thread.start()
+                self.threads.append(thread)
+
+    def submit(self, item, info) -> None:
+        if self.error is not None:
+            raise self.error
+        result = {"file": item.name}
+        self.outcome.results.append(result)  # keeps the order of the request
+        if not self.threads:
+            self._store(item, info, result)
+            if self.error is not None:
+                raise self.error
+            return
+        self.queue.put((item, info, result))
+
+    def _work(self) -> None:
+        try:
+            while (job := self.queue.get()) is not None:
+                if self.error is None:
+                    self._store(*job)
+                elif job[0].owned:
+                    job[0].handle.close()
+        finally:
+            db_connections.close_all()  # this thread's own connections
+
+    def _store(self, item, info, result: dict) -> None:
+        try:
+            item.handle.seek(0)
+            stored = self.orthanc.upload_instance(item.handle)
+        except ExternalRejected as exc:
+            result.update(status="rejected", code="pacs_refused", reason=exc.detail)
+            return
+        except BaseException as exc:  # Orthanc down or slow: the whole request fails with 503/504
+            result.update(status="rejected", code="pacs_error", reason=str(exc)[:300])
+            self.error = self.error or exc
+            return
+        finally:
+            if item.owned:
+                item.handle.close()  # zip members; uploaded parts are closed by Django
+        with self.lock:
+            self.touched.setdefault(stored.study_id, []).append((stored, result))
+        result.update(
+            status="already_stored" if stored.already_stored else "stored",
+            study_instance_uid=info.study_instance_uid,
+            sop_instance_uid=info.sop_instance_uid,
+        )
+
+    def finish(self) -> dict[str, list[tuple[StoredInstance, dict]]]:
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.touched
