@@ -60,8 +60,7 @@ def open_from_worklist(page, base_url, study_id: int, status_label: str) -> None
     tab = page.get_by_role("tab", name=re.compile("환자 확인 필요"))
     assert int(tab.get_by_test_id("reconcile-count").inner_text()) >= 1
     tab.click()
-    page.get_by_role("combobox", name="상태").click()
-    page.get_by_role("option", name=status_label).click()
+    page.get_by_test_id("status-filter").get_by_text(status_label, exact=True).click()
     page.locator(f"a[href='/radiology/reconciliation/{study_id}']").click()
     page.get_by_test_id("dicom-identity").wait_for()
 

@@ -1,4 +1,4 @@
-import { Select, Stack, Table, Text, Title } from "@mantine/core";
+import { SegmentedControl, Stack, Table, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
@@ -41,18 +41,18 @@ function ItemRow({ item }: { item: ReconciliationItem }) {
 /** Studies waiting for a RIB to say whose they are, newest first as the API orders them. */
 export function ReconciliationList() {
   const { t } = useTranslation();
-  const [status, setStatus] = useState<string | null>(null);
+  const [status, setStatus] = useState("");
   const [page, setPage] = useState(1);
-  const items = useReconciliation({ status: status ?? undefined, page });
+  const items = useReconciliation({ status, page });
   return (
     <Stack>
-      <Select
-        label={t("radiology.status")}
-        clearable
-        data={["RECONCILE", "CONFLICT"].map((value) => ({ value, label: t(`status.${value}`) }))}
+      <SegmentedControl
+        aria-label={t("radiology.status")}
+        data-testid="status-filter"
+        w="fit-content"
+        data={[{ value: "", label: t("reconciliation.all") }, ...["RECONCILE", "CONFLICT"].map((value) => ({ value, label: t(`status.${value}`) }))]}
         value={status}
         onChange={(value) => (setStatus(value), setPage(1))}
-        w={180}
       />
       <QueryState query={items}>
         {(data) =>

@@ -64,8 +64,7 @@ describe("needs-reconciliation tab", () => {
     expect(rows).toHaveLength(2);
     expect(within(rows[1]).getByText("충돌")).toBeTruthy();
     expect(within(rows[0]).getByRole("link", { name: "KIM^MINSU (MRN-9)" }).getAttribute("href")).toBe("/radiology/reconciliation/5");
-    fireEvent.click(screen.getByRole("combobox", { name: "상태" }));
-    fireEvent.click(await screen.findByRole("option", { name: "충돌", hidden: true }));
+    fireEvent.click(within(screen.getByTestId("status-filter")).getByRole("radio", { name: "충돌" }));
     await waitFor(() => expect(calls.some((call) => call.url.includes("/api/radiology/reconciliation?status=CONFLICT&page=1"))).toBe(true));
   });
 
