@@ -5,7 +5,7 @@ import time
 from base64 import b32encode
 
 import django_otp
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, get_user, login, logout
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
@@ -117,8 +117,10 @@ class LoginView(APIView):
             request.session.pop(PENDING, None)
             login(request._request, user)
             return Response(MeSerializer(user).data)
-        if request.user.is_authenticated:
-            logout(request._request)  # whoever was signed in here before is not who is signing in now
+        signed_in = get_user(request._request)  # the session's user (request.user here is the token's)
+        if signed_in.is_authenticated:  # whoever was signed in here before is not who is signing in now
+            request._request.user = signed_in
+            logout(request._request)
         request.session.cycle_key()
         request.session[PENDING] = {"user": user.pk, "since": time.time(), "tries": 0}
         enrolled = otp_enrolled(user)

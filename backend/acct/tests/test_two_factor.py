@@ -142,6 +142,16 @@ def test_others_may_enrol_and_then_need_the_code(make_user):
     assert login(later, csrf, "dr-careful", PASSWORD).status_code == 202
 
 
+def test_a_password_step_for_someone_else_ends_the_session_signed_in_before(make_user):
+    make_user("DOCTOR", username="dr-shared-pc")
+    make_user("ADMIN", username="admin-shared-pc")
+    client, csrf = csrf_client()
+    assert login(client, csrf, "dr-shared-pc", PASSWORD).status_code == 200
+    csrf = client.cookies[settings.CSRF_COOKIE_NAME].value
+    assert login(client, csrf, "admin-shared-pc", PASSWORD).status_code == 202
+    assert client.get("/api/auth/me").status_code == 401, "the doctor's session ended"
+
+
 def test_a_session_from_before_enrolment_is_not_signed_in(client, make_user):
     """An ADMIN session that never passed a second factor (signed in before this rule) counts for nothing."""
     admin = make_user("ADMIN")
