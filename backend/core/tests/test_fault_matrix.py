@@ -3,7 +3,8 @@ each dependency in turn is cut (an outage as a client sees it) and brought back.
 (a) a request that needs it answers 503 naming it within 3 s, one that does not need it still works;
 (b) /ready names it; (c) after it is back, both work again and no CDSS process was restarted;
 (d) work accepted before and during the outage is neither lost nor duplicated (AI jobs and their audit
-events across a RabbitMQ outage, through the outbox and its relay).
+events across a RabbitMQ outage, through the outbox and its relay; FHIR syncs queued before and
+during a FHIR outage, synced by a real Celery worker, each exactly once).
 
 Shared servers are never stopped: only the proxies are. The table of results is printed at the end of
 the module (pytest -s) and written to the file FAULT_MATRIX_REPORT names, when set.
@@ -22,15 +23,19 @@ import pytest
 import requests
 from conftest import EMR_CLIENT, EMR_USER
 from django.conf import settings
+from django.db import transaction
 
 from acct.services import token_issue
 from ai.models import AIJob
 from ai.tests.factories import complete, make_study, put_artifact, serve_models
 from audit.models import Action, AuditEvent
+from cdss.celery import FHIR_QUEUE
+from core import outbox
 from core.messaging.topology import connection_parameters
 from core.models import OutboxMessage
-from core.outbox import publish_pending
 from core.tests.processes import TcpProxy, free_port, wait_for_http
+from fhir_sync.models import DeadLetter, FhirMapping
+from fhir_sync.tests.conftest import make_patients  # noqa: F401 (a fixture, used by FhirSyncs)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -231,12 +236,13 @@ DEPENDENCIES = ["ai_server", "emr", "fhir", "orthanc", "object_storage", "rabbit
 
 
 @pytest.mark.parametrize("dependency", DEPENDENCIES)
-def test_fault_matrix(stack, clinician, dependency):
+def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
     user, token = clinician
     matrix = Matrix(dependency)
     plan = _scenario(dependency, user, token)
     proxy = stack.proxies[dependency]
     studies = [make_study() for _ in range(3)] if dependency == "rabbitmq" else []
+    syncs = FhirSyncs(request, tmp_path, proxy) if dependency == "fhir" else None
 
     def needed() -> tuple[requests.Response, float]:
         method, path, kwargs = plan["needs"]
@@ -252,6 +258,9 @@ def test_fault_matrix(stack, clinician, dependency):
         before, _ = needed()
         assert before.status_code == 200, f"before the outage: {before.status_code} {before.content[:300]}"
     jobs_before = [_submit(stack, token, studies[0])] if studies else []
+    if syncs:
+        syncs.queue(1)
+        assert syncs.wait_synced(), f"before the outage: {syncs.evidence()}"
 
     proxy.stop()
     try:
@@ -272,6 +281,10 @@ def test_fault_matrix(stack, clinician, dependency):
             f"{plan['free'][0]} {plan['free'][1]} -> {free.status_code} in {elapsed:.2f} s",
         )
         jobs_during = [_submit(stack, token, study) for study in studies[1:]]
+        if syncs:
+            syncs.queue(2)
+            time.sleep(2)  # the worker tries (and retries) while the server is away
+            matrix.check("(d) FHIR syncs: nothing written while it is down", syncs.mapped() == 1, syncs.evidence())
         if studies:
             codes = [job.status_code for job in jobs_during]
             matrix.check("(a) AI jobs accepted while it is down", codes == [202, 202], f"POST /api/ai/jobs -> {codes}")
@@ -296,7 +309,62 @@ def test_fault_matrix(stack, clinician, dependency):
 
     if studies:
         _check_jobs_kept(matrix, [*jobs_before, *jobs_during])
+    if syncs:
+        synced = syncs.wait_synced()
+        matrix.check("(d) FHIR syncs: none lost or duplicated", synced and syncs.each_once(), syncs.evidence())
     assert not matrix.failed, matrix.failed
+
+
+class FhirSyncs:
+    """Patients synced by a real Celery worker that reaches the FHIR server through the proxy, queued
+    through the outbox before and during the outage (fhir_sync/tests/test_faults.py covers longer ones)."""
+
+    def __init__(self, request, tmp_path, proxy: TcpProxy):
+        from fhir_sync.tests.conftest import Worker, database_url, purge
+
+        request.getfixturevalue("fhir")  # this process reads the HAPI stand-in directly, to count
+        purge(FHIR_QUEUE)
+        env = {
+            "DATABASE_OWNER_URL": database_url(),  # the test database (the test settings prefer this URL)
+            "FHIR_BASE_URL": f"http://127.0.0.1:{proxy.port}/fhir",
+            "FHIR_SYNC_RETRY_BACKOFF_SECONDS": "0.5",
+            "FHIR_SYNC_RETRY_BACKOFF_MAX_SECONDS": "2",
+            "FHIR_SYNC_MAX_RETRIES": "30",
+            "CIRCUIT_BREAKER_RESET_SECONDS": "1",
+        }
+        self.worker = Worker(tmp_path / "fhir-worker.log", concurrency=1, env=env, pool="solo").wait_ready()
+        request.addfinalizer(self.worker.stop)
+        self.make = request.getfixturevalue("make_patients")
+        self.patients: list = []
+
+    def queue(self, count: int) -> None:
+        patients = self.make(count, prefix=f"fm{len(self.patients)}")
+        with transaction.atomic():
+            for patient in patients:
+                outbox.enqueue_task("fhir_sync.sync_entity", "emr.patient", patient.pk)
+        self.patients += patients
+
+    def mapped(self) -> int:
+        ids = [str(patient.pk) for patient in self.patients]
+        return FhirMapping.objects.filter(entity_type="emr.patient", entity_id__in=ids).count()
+
+    def wait_synced(self) -> bool:
+        return _until(lambda: self.mapped() == len(self.patients), 30) is not None
+
+    def each_once(self) -> bool:
+        from fhir_sync.tests.conftest import resources_for
+
+        return all(resources_for(patient.emr_uuid) == 1 for patient in self.patients)
+
+    def evidence(self) -> str:
+        from fhir_sync.tests.conftest import resources_for
+
+        counts = [resources_for(patient.emr_uuid) for patient in self.patients]
+        letters = DeadLetter.objects.filter(entity_type="emr.patient").count()
+        return (
+            f"{len(self.patients)} queued, {self.mapped()} mapped, FHIR resources per patient {counts}, "
+            f"{letters} dead letters"
+        )
 
 
 def _check_jobs_kept(matrix: Matrix, responses: list[requests.Response]) -> None:
@@ -305,7 +373,7 @@ def _check_jobs_kept(matrix: Matrix, responses: list[requests.Response]) -> None
     ids = [response.json()["id"] for response in responses if response.status_code == 202]
     rows = AIJob.objects.filter(pk__in=ids).count()
     audits = {i: AuditEvent.objects.filter(action=Action.CREATE, resource_id=i).count() for i in ids}
-    publish_pending()  # what the beat task core.relay_outbox does every few seconds
+    outbox.publish_pending()  # what the beat task core.relay_outbox does every few seconds
     messages = [m for m in OutboxMessage.objects.filter(target="ai.job.create") if m.payload.get("job_id") in ids]
     queued = _drain_job_ids("ai_jobs", ids)
     matrix.check(
