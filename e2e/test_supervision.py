@@ -180,3 +180,34 @@ events=PROCESS_STATE
         subprocess.run([*ctl, "shutdown"], capture_output=True, timeout=60, check=False)  # noqa: S603
     assert 'cdss_process_restarts_total{event="start_failed",process="flaky"} 3.0' in metrics, metrics
     assert 'cdss_process_gave_up{process="flaky"} 1.0' in metrics, metrics
+
+
+def test_the_systemd_units_for_application_hosts_verify(tmp_path):
+    """deploy/systemd/ as the runbook installs it (placeholders filled), checked by systemd-analyze."""
+    analyze = subprocess.run(["which", "systemd-analyze"], capture_output=True, text=True, check=False)  # noqa: S607
+    if analyze.returncode != 0:
+        pytest.skip("systemd-analyze is not installed")
+    source = ROOT / "deploy" / "systemd"
+    for path in source.rglob("*"):
+        target = tmp_path / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            target.write_text(path.read_text().replace("@ROOT@", str(ROOT)).replace("@USER@", "root"))
+    units = ["cdss.target", *(f"cdss@{name}.service" for name in ("worker", "nginx", "ai-worker", "blue-upload"))]
+    for unit in units[1:]:  # an instance of the template, as systemd reads it from the unit path
+        (tmp_path / unit).write_text((tmp_path / "cdss@.service").read_text())
+    result = subprocess.run(  # noqa: S603
+        ["systemd-analyze", "verify", "--man=no", *(str(tmp_path / unit) for unit in units)],  # noqa: S607
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # systemd before 254 does not know the back-off keys yet; it says so and ignores them.
+    problems = [
+        line
+        for line in result.stderr.splitlines()
+        if line and not re.search(r"Unknown key '(RestartSteps|RestartMaxDelaySec)'", line)
+    ]
+    assert result.returncode == 0 and problems == [], result.stderr
