@@ -243,6 +243,7 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
     proxy = stack.proxies[dependency]
     studies = [make_study() for _ in range(3)] if dependency == "rabbitmq" else []
     syncs = FhirSyncs(request, tmp_path, proxy) if dependency == "fhir" else None
+    uploads = Uploads(stack, token) if dependency == "orthanc" else None
 
     def needed() -> tuple[requests.Response, float]:
         method, path, kwargs = plan["needs"]
@@ -261,11 +262,16 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
     if syncs:
         syncs.queue(1)
         assert syncs.wait_synced(), f"before the outage: {syncs.evidence()}"
+    if uploads:
+        first = uploads.send()
+        assert first.status_code == 201, f"upload before the outage: {first.status_code} {first.content[:300]}"
 
     proxy.stop()
     try:
+        outage_request = ""
         if plan["needs"]:
             response, elapsed = needed()
+            outage_request = response.headers.get("X-Request-ID", "")
             matrix.check(
                 "(a) needing it: 503 naming it < 3 s",
                 response.status_code == 503 and _named(response) == plan["api_name"] and elapsed < OUTAGE_LIMIT_S,
@@ -285,6 +291,17 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
             syncs.queue(2)
             time.sleep(2)  # the worker tries (and retries) while the server is away
             matrix.check("(d) FHIR syncs: nothing written while it is down", syncs.mapped() == 1, syncs.evidence())
+        if uploads:
+            response, elapsed = uploads.timed_send()
+            matrix.check(
+                "(a) upload while it is down: 503 naming it < 3 s, nothing stored",
+                response.status_code == 503
+                and _named(response) == "orthanc"
+                and elapsed < OUTAGE_LIMIT_S
+                and uploads.rows(uploads.sent[-1]) == 0,
+                f"POST /api/radiology/uploads -> {response.status_code} dependency={_named(response)!r} "
+                f"in {elapsed:.2f} s; study rows {uploads.rows(uploads.sent[-1])}",
+            )
         if studies:
             codes = [job.status_code for job in jobs_during]
             matrix.check("(a) AI jobs accepted while it is down", codes == [202, 202], f"POST /api/ai/jobs -> {codes}")
@@ -307,12 +324,67 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
         f"same gunicorn master and worker pids: {_children(stack.server.pid) == stack.workers}",
     )
 
+    if outage_request and dependency != "database":  # without the database no audit event can be written
+        _check_audit(matrix, dependency, plan["api_name"], outage_request)
     if studies:
         _check_jobs_kept(matrix, [*jobs_before, *jobs_during])
+    if uploads:
+        again = uploads.send(uploads.sent[-1])  # the radiographer sends the refused study again
+        counts = [(uploads.instances(uid), uploads.rows(uid)) for uid in dict.fromkeys(uploads.sent)]
+        matrix.check(
+            "(d) uploads: none lost or duplicated",
+            again.status_code == 201 and all(count == (1, 1) for count in counts),
+            f"resend after recovery -> {again.status_code}; (Orthanc instances, study rows) per study {counts}",
+        )
     if syncs:
         synced = syncs.wait_synced()
         matrix.check("(d) FHIR syncs: none lost or duplicated", synced and syncs.each_once(), syncs.evidence())
     assert not matrix.failed, matrix.failed
+
+
+def _check_audit(matrix: Matrix, dependency: str, api_name: str, request_id: str) -> None:
+    """(d) The refused request's audit trail: each event once; a call to a hospital system that failed is
+    one EXTERNAL_CALL failure naming it; a sign-in refused for want of Redis is no LOGIN."""
+    events = [(event.action, event.system, event.outcome) for event in AuditEvent.objects.filter(request_id=request_id)]
+    ok = len(events) == len(set(events))
+    if dependency == "redis":
+        ok = ok and (Action.LOGIN, "", "SUCCESS") not in events
+    elif dependency != "object_storage":  # the store is read through its SDK: no EXTERNAL_CALL
+        ok = ok and [e for e in events if e[0] == Action.EXTERNAL_CALL] == [(Action.EXTERNAL_CALL, api_name, "FAILURE")]
+    matrix.check("(d) audit events of the refused request: each once", ok, f"events {events}")
+
+
+class Uploads:
+    """One-instance studies uploaded through the API; counted in Orthanc (directly) and in the database."""
+
+    def __init__(self, stack: Stack, token: str):
+        self.stack, self.token, self.sent, self.datasets = stack, token, [], {}
+
+    def send(self, study_uid: str | None = None) -> requests.Response:
+        return self.timed_send(study_uid)[0]
+
+    def timed_send(self, study_uid: str | None = None) -> tuple[requests.Response, float]:
+        from radiology.tests.dicom_files import fresh_instance, to_bytes
+
+        dataset = self.datasets.get(study_uid) or fresh_instance()
+        self.datasets[dataset.StudyInstanceUID] = dataset
+        self.sent.append(dataset.StudyInstanceUID)
+        files = [("files", (f"{dataset.SOPInstanceUID}.dcm", to_bytes(dataset), "application/dicom"))]
+        return self.stack.call("POST", "/api/radiology/uploads", self.token, files=files)
+
+    def instances(self, study_uid: str) -> int:
+        auth = (settings.ORTHANC_USERNAME, settings.ORTHANC_PASSWORD)
+        found = requests.post(f"{settings.ORTHANC_URL}/tools/lookup", data=study_uid, auth=auth, timeout=10).json()
+        ids = [match["ID"] for match in found if match["Type"] == "Study"]
+        return sum(
+            len(requests.get(f"{settings.ORTHANC_URL}/studies/{i}/instances", auth=auth, timeout=10).json())
+            for i in ids
+        )
+
+    def rows(self, study_uid: str) -> int:
+        from radiology.models import Study
+
+        return Study.objects.filter(study_instance_uid=study_uid).count()
 
 
 class FhirSyncs:
