@@ -56,7 +56,7 @@ def _authenticate_person(request, serializer_class=CredentialsSerializer):
     return user, code
 
 
-def _code_refused(user: User, reason: str, code: str = "otp_invalid", http_status: int = 401) -> Response:
+def _code_refused(user: User | None, reason: str, error: str = "otp_invalid", http_status: int = 401) -> Response:
     """A failed second step: audited under the username (the exception handler's audit has none)."""
     AuditClient.log_event(
         Action.LOGIN_FAILED,
@@ -66,7 +66,7 @@ def _code_refused(user: User, reason: str, code: str = "otp_invalid", http_statu
         status_code=http_status,
         detail={"reason": reason},
     )
-    return Response(error_body(http_status, code, reason), status=http_status)
+    return Response(error_body(http_status, error, reason), status=http_status)
 
 
 def _pending_user(request) -> User | None:
