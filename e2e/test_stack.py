@@ -74,6 +74,22 @@ def test_admin_login_without_the_second_factor_is_refused(http, base_url, env):
     assert http.get(f"{base_url}/admin/", timeout=10, allow_redirects=False).status_code == 302
 
 
+def test_the_admin_password_alone_signs_nobody_in(http, base_url, env):
+    """Session, token: admin's right password is only the first step."""
+    csrf = http.get(f"{base_url}/api/auth/csrf", timeout=10).json()["csrf_token"]
+    credentials = {"username": "admin", "password": env["DEMO_PASSWORD"]}
+    first = http.post(
+        f"{base_url}/api/auth/login",
+        json=credentials,
+        headers={"X-CSRFToken": csrf, "Referer": f"{base_url}/"},
+        timeout=10,
+    )
+    assert first.status_code == 202 and first.json() == {"otp_required": True, "enrolment_required": False}
+    assert http.get(f"{base_url}/api/auth/me", timeout=10).status_code == 401
+    token = http.post(f"{base_url}/api/auth/token", json=credentials, timeout=10)
+    assert token.status_code == 401 and token.json()["error"] == "otp_required"
+
+
 def test_wrong_admin_password_is_refused(http, base_url):
     response = _admin_login(http, base_url, "not-the-password", "000000")
     assert response.status_code == 200  # the login form again, with an error
