@@ -23,7 +23,10 @@ import pytest
 import requests
 from conftest import EMR_CLIENT, EMR_USER
 from django.conf import settings
+from django.db import OperationalError as DatabaseError
 from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from acct.services import token_issue
 from ai.models import AIJob
@@ -477,3 +480,27 @@ def _drain_job_ids(queue: str, ids: list[str]) -> list[str]:
                 channel.basic_ack(method.delivery_tag)
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize(
+    ("raised", "dependency"),
+    [
+        (DatabaseError(2003, "Can't connect to MySQL server"), "database"),
+        (RedisConnectionError("Connection refused"), "redis"),
+        (BrokerError("[Errno 111] Connection refused"), "rabbitmq"),
+        (ValueError("a bug"), None),
+    ],
+)
+def test_the_500_handler_answers_503_naming_a_down_platform_server(rf, raised, dependency):
+    """What Django's handler500 answers, called as Django calls it: inside the `except` of the error."""
+    from core.api.errors import server_error
+
+    try:
+        try:
+            raise raised
+        except Exception as exc:  # as when a library wraps the error it got
+            raise RuntimeError("while handling the request") from exc
+    except RuntimeError:
+        response = server_error(rf.get("/api/auth/me"))
+    body = json.loads(response.content)
+    assert (response.status_code, body.get("dependency")) == ((503, dependency) if dependency else (500, None))
