@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from audit.client import AuditClient
-from audit.models import Action
+from audit.models import Action, Outcome
 
 from .models import User
 from .services import group_names, otp_code_verify, sync_staff_flag
@@ -21,6 +21,14 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
             return super()._verify_token(user, token, device)
         verified = otp_code_verify(user=user, code=token)
         if verified is None:
+            AuditClient.log_event(
+                Action.LOGIN_FAILED,
+                username=user.get_username(),
+                resource_type="admin_session",
+                outcome=Outcome.FAILURE,
+                status_code=200,  # the form again, with the error
+                detail={"reason": "wrong second-factor code"},
+            )
             raise ValidationError(self.otp_error_messages["invalid_token"], code="invalid_token")
         return verified
 

@@ -139,6 +139,7 @@ def test_django_admin_needs_the_second_factor(client, make_user):
     login = {"username": "it-admin-5", "password": PASSWORD, "next": "/admin/"}
     refused = client.post("/admin/login/", {**login, "otp_token": "000000" if code_for(device) != "000000" else "1"})
     assert refused.status_code == 200 and client.get("/admin/acct/user/").status_code == 302
+    assert AuditEvent.objects.filter(action=Action.LOGIN_FAILED, actor_username="it-admin-5").exists()
     device.refresh_from_db()
     device.throttle_reset()
     accepted = client.post("/admin/login/", {**login, "otp_token": code_for(device)})
