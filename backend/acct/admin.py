@@ -7,7 +7,7 @@ from audit.client import AuditClient
 from audit.models import Action, Outcome
 
 from .models import User
-from .services import group_names, otp_code_verify, sync_staff_flag
+from .services import group_names, otp_code_verify, otp_reset, sync_staff_flag
 
 
 # Django admin asks for the second factor too: its sign-in form takes a code from the authenticator (or
@@ -48,6 +48,15 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "first_name", "last_name", "role_list", "is_service_account", "is_active")
     list_filter = ("groups", "is_service_account", "is_active")
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Service account", {"fields": ("is_service_account",)}))
+    actions = ("reset_second_factor",)
+
+    @admin.action(description="Remove the second factor (a lost phone): they enrol again at their next sign-in")
+    def reset_second_factor(self, request, queryset):
+        done = [user for user in queryset if self._may_change(request, user)]
+        for user in done:
+            otp_reset(actor=request.user, user=user)
+        skipped = queryset.count() - len(done)
+        self.message_user(request, f"{len(done)} reset; {skipped} superuser(s) left as they were (superusers only).")
 
     @admin.display(description="roles")
     def role_list(self, user: User) -> str:

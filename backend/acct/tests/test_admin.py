@@ -3,6 +3,7 @@ Only a superuser touches superusers and the flags beyond roles; admin pages with
 
 import pytest
 from django.contrib.auth.models import Group
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from acct.models import User
 from acct.services import user_set_roles
@@ -163,3 +164,18 @@ def test_admin_pages_with_patient_data_audit_each_read(client, make_user):
     assert listing.detail["view"] == "list" and listing.patient_id == job.patient.emr_uuid
     assert detail.resource_id == str(job.pk) and detail.patient_id == job.patient.emr_uuid
     assert results.resource_type == "admin:ai.airesult" and results.detail["rows"] == 0
+
+
+def test_an_admin_removes_a_lost_second_factor_but_not_a_superusers(client, make_user):
+    admin = make_user("ADMIN", username="it-admin-6")
+    ops = make_user("OPS", username="ops-lost-phone")
+    root = make_user("ADMIN", username="root-keeps", is_superuser=True)
+    for user in (ops, root):
+        totp_device(user)
+    verified_login(client, admin)
+    form = {"action": "reset_second_factor", "_selected_action": [ops.pk, root.pk]}
+    assert client.post("/admin/acct/user/", form).status_code == 302
+    assert not TOTPDevice.objects.filter(user=ops).exists()
+    assert TOTPDevice.objects.filter(user=root).exists()
+    event = AuditEvent.objects.get(action=Action.DELETE, resource_type="otp_device", resource_id=str(ops.pk))
+    assert event.actor_username == "it-admin-6"
