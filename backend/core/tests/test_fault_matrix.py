@@ -245,7 +245,7 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
     plan = _scenario(dependency, user, token)
     proxy = stack.proxies[dependency]
     studies = [make_study() for _ in range(3)] if dependency in ("rabbitmq", "ai_server") else []
-    syncs = FhirSyncs(request, tmp_path, proxy) if dependency == "fhir" else None
+    syncs = FhirSyncs(request, tmp_path, dependency, proxy) if dependency in ("fhir", "rabbitmq") else None
     uploads = Uploads(stack, token) if dependency in ("orthanc", "object_storage") else None
 
     def needed() -> tuple[requests.Response, float]:
@@ -293,7 +293,7 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
         if syncs:
             syncs.queue(2)
             time.sleep(2)  # the worker tries (and retries) while the server is away
-            matrix.check("(d) FHIR syncs: nothing written while it is down", syncs.mapped() == 1, syncs.evidence())
+            matrix.check("(d) FHIR syncs: nothing synced while it is down", syncs.mapped() == 1, syncs.evidence())
         if uploads and dependency == "orthanc":
             response, elapsed = uploads.timed_send()
             matrix.check(
@@ -350,7 +350,11 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
         )
     if syncs:
         synced = syncs.wait_synced()
-        matrix.check("(d) FHIR syncs: none lost or duplicated", synced and syncs.each_once(), syncs.evidence())
+        matrix.check(
+            "(d) FHIR syncs: none lost or duplicated, same worker",
+            synced and syncs.each_once() and syncs.worker.process.poll() is None,
+            syncs.evidence(),
+        )
     assert not matrix.failed, matrix.failed
 
 
@@ -400,17 +404,21 @@ class Uploads:
 
 
 class FhirSyncs:
-    """Patients synced by a real Celery worker that reaches the FHIR server through the proxy, queued
-    through the outbox before and during the outage (fhir_sync/tests/test_faults.py covers longer ones)."""
+    """Patients synced by a real Celery worker that reaches the cut dependency (the FHIR server, or
+    RabbitMQ itself) through its proxy, queued through the outbox before and during the outage; the same
+    worker process must finish them after it (fhir_sync/tests/test_faults.py covers longer outages)."""
 
-    def __init__(self, request, tmp_path, proxy: TcpProxy):
+    def __init__(self, request, tmp_path, dependency: str, proxy: TcpProxy):
         from fhir_sync.tests.conftest import Worker, database_url, purge
 
         request.getfixturevalue("fhir")  # this process reads the HAPI stand-in directly, to count
         purge(FHIR_QUEUE)
+        fhir_url = f"http://127.0.0.1:{proxy.port}/fhir" if dependency == "fhir" else settings.FHIR_BASE_URL
+        broker = proxy.rewrite(settings.RABBITMQ_URL) if dependency == "rabbitmq" else settings.RABBITMQ_URL
         env = {
             "DATABASE_OWNER_URL": database_url(),  # the test database (the test settings prefer this URL)
-            "FHIR_BASE_URL": f"http://127.0.0.1:{proxy.port}/fhir",
+            "RABBITMQ_TEST_URL": broker,
+            "FHIR_BASE_URL": fhir_url,
             "FHIR_SYNC_RETRY_BACKOFF_SECONDS": "0.5",
             "FHIR_SYNC_RETRY_BACKOFF_MAX_SECONDS": "2",
             "FHIR_SYNC_MAX_RETRIES": "30",
@@ -445,9 +453,10 @@ class FhirSyncs:
 
         counts = [resources_for(patient.emr_uuid) for patient in self.patients]
         letters = DeadLetter.objects.filter(entity_type="emr.patient").count()
+        alive = self.worker.process.poll() is None
         return (
             f"{len(self.patients)} queued, {self.mapped()} mapped, FHIR resources per patient {counts}, "
-            f"{letters} dead letters"
+            f"{letters} dead letters; worker pid {self.worker.process.pid} {'alive' if alive else 'exited'}"
         )
 
 
