@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from core.http import CircuitOpen
+from core.outage import dependency_of
 
 from . import metrics, services
 from .transforms import TransformError, get_spec
@@ -37,8 +38,15 @@ def sync_entity(self, entity_type: str, entity_id) -> str:
     try:
         result = services.sync_entity_now(entity_type, entity_id)
     except Exception as exc:
-        resource_type = _resource_type(entity_type)
         retries = self.request.retries
+        if platform := dependency_of(exc):
+            # Our own database (or Redis, RabbitMQ) is away: nothing can be synced or even dead-lettered, and a
+            # failed task would be acknowledged and lost. Retry for as long as the outage lasts.
+            countdown = backoff_seconds(min(retries, 16))
+            logger.warning("fhir sync %s:%s waits for the %s (%s); again in %.1f s", entity_type, entity_id,
+                           platform, exc, countdown)  # fmt: skip
+            raise self.retry(countdown=countdown, exc=exc, max_retries=None) from exc
+        resource_type = _resource_type(entity_type)
         if services.is_retryable(exc) and retries < settings.FHIR_SYNC_MAX_RETRIES:
             metrics.RETRIED.labels(resource_type).inc()
             countdown = backoff_seconds(retries)

@@ -245,7 +245,7 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
     plan = _scenario(dependency, user, token)
     proxy = stack.proxies[dependency]
     studies = [make_study() for _ in range(3)] if dependency in ("rabbitmq", "ai_server") else []
-    syncs = FhirSyncs(request, tmp_path, dependency, proxy) if dependency in ("fhir", "rabbitmq") else None
+    syncs = FhirSyncs(request, tmp_path, dependency, proxy) if dependency in ("fhir", "rabbitmq", "database") else None
     uploads = Uploads(stack, token) if dependency in ("orthanc", "object_storage") else None
 
     def needed() -> tuple[requests.Response, float]:
@@ -415,8 +415,10 @@ class FhirSyncs:
         purge(FHIR_QUEUE)
         fhir_url = f"http://127.0.0.1:{proxy.port}/fhir" if dependency == "fhir" else settings.FHIR_BASE_URL
         broker = proxy.rewrite(settings.RABBITMQ_URL) if dependency == "rabbitmq" else settings.RABBITMQ_URL
+        # the test database (the test settings prefer this URL to DATABASE_URL)
+        database = _database_url(proxy.port) if dependency == "database" else database_url()
         env = {
-            "DATABASE_OWNER_URL": database_url(),  # the test database (the test settings prefer this URL)
+            "DATABASE_OWNER_URL": database,
             "RABBITMQ_TEST_URL": broker,
             "FHIR_BASE_URL": fhir_url,
             "FHIR_SYNC_RETRY_BACKOFF_SECONDS": "0.5",
