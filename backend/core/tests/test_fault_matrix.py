@@ -31,6 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from acct.services import token_issue
 from ai.models import AIJob
 from ai.tests.factories import complete, make_study, put_artifact, serve_models
+from ai.tests.test_consumer import private_queues  # noqa: F401 (a fixture, used by AIResults)
 from audit.models import Action, AuditEvent
 from cdss.celery import FHIR_QUEUE
 from core import outbox
@@ -247,6 +248,7 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
     studies = [make_study() for _ in range(3)] if dependency in ("rabbitmq", "ai_server") else []
     syncs = FhirSyncs(request, tmp_path, dependency, proxy) if dependency in ("fhir", "rabbitmq", "database") else None
     uploads = Uploads(stack, token) if dependency in ("orthanc", "object_storage") else None
+    results = AIResults(request, tmp_path, proxy, user) if dependency == "database" else None
 
     def needed() -> tuple[requests.Response, float]:
         method, path, kwargs = plan["needs"]
@@ -265,6 +267,9 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
     if syncs:
         syncs.queue(1)
         assert syncs.wait_synced(), f"before the outage: {syncs.evidence()}"
+    if results:
+        results.send()
+        assert _until(lambda: results.completed() == 1, 30), f"before the outage: {results.evidence()}"
     if uploads:
         first = uploads.send()
         assert first.status_code == 201, f"upload before the outage: {first.status_code} {first.content[:300]}"
@@ -294,6 +299,9 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
             syncs.queue(2)
             time.sleep(2)  # the worker tries (and retries) while the server is away
             matrix.check("(d) FHIR syncs: nothing synced while it is down", syncs.mapped() == 1, syncs.evidence())
+        if results:
+            results.send()
+            time.sleep(8)  # longer than the queue's delivery limit (5) times the consumer's pause after a failure
         if uploads and dependency == "orthanc":
             response, elapsed = uploads.timed_send()
             matrix.check(
@@ -348,6 +356,13 @@ def test_fault_matrix(request, tmp_path, stack, clinician, dependency):
             again.status_code == 201 and all(count == (1, 1) for count in counts),
             f"upload after recovery -> {again.status_code}; (Orthanc instances, study rows) per study {counts}",
         )
+    if results:
+        done = _until(lambda: results.completed() == 2, 30) is not None
+        matrix.check(
+            "(d) AI results received while it is down: applied after, no delivery spent, same consumer",
+            done and results.process.poll() is None and results.dead_lettered() == 0 and results.requeues() == 0,
+            results.evidence(),
+        )
     if syncs:
         synced = syncs.wait_synced()
         matrix.check(
@@ -368,6 +383,67 @@ def _check_audit(matrix: Matrix, dependency: str, api_name: str, request_id: str
     elif dependency != "object_storage":  # the store is read through its SDK: no EXTERNAL_CALL
         ok = ok and [e for e in events if e[0] == Action.EXTERNAL_CALL] == [(Action.EXTERNAL_CALL, api_name, "FAILURE")]
     matrix.check("(d) audit events of the refused request: each once", ok, f"events {events}")
+
+
+class AIResults:
+    """ai.job.result messages handled by a real `manage.py consume_ai_events` whose database is behind the
+    proxy, on queues of its own (ai/tests/test_consumer.py: private_queues)."""
+
+    def __init__(self, request, tmp_path, proxy: TcpProxy, user):
+        self.queues, _ = request.getfixturevalue("private_queues")
+        self.user, self.jobs, self.log = user, [], tmp_path / "consumer.log"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "cdss.settings.test",
+            "DATABASE_OWNER_URL": _database_url(proxy.port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        queues = ["--results-queue", self.queues["ai.job.result"], "--progress-queue", self.queues["ai.job.progress"]]
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "consume_ai_events", *queues, "--max-backoff", "2"],
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        request.addfinalizer(self.stop)
+        assert _until(lambda: "consuming " in self.log.read_text(errors="replace"), 60), self.log.read_text()[-2000:]
+
+    def send(self) -> None:
+        from ai.tests.factories import result_body
+        from core.messaging.publisher import publish
+
+        job = _job(self.user)
+        self.jobs.append(job)
+        publish("ai.job.result", result_body(job), message_id=f"result-{job.pk}")
+
+    def completed(self) -> int:
+        return AIJob.objects.filter(pk__in=[job.pk for job in self.jobs], status=AIJob.Status.COMPLETED).count()
+
+    def dead_lettered(self) -> int:
+        return self.log.read_text(errors="replace").count("rejected to the dead-letter queue")
+
+    def requeues(self) -> int:
+        """Each requeue spends one of the message's deliveries (the quorum queue's delivery limit)."""
+        return self.log.read_text(errors="replace").count("failed; requeued")
+
+    def evidence(self) -> str:
+        log = self.log.read_text(errors="replace")
+        return (
+            f"{len(self.jobs)} results sent, {self.completed()} jobs COMPLETED; consumer "
+            f"{'alive' if self.process.poll() is None else 'exited'}, {log.count('waits for the database')} waits "
+            f"logged, {log.count('failed; requeued')} requeues"
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 class Uploads:

@@ -21,6 +21,7 @@ from pika.exceptions import AMQPError
 from ai import events
 from core import context
 from core.messaging.topology import connection_parameters, declare
+from core.outage import dependency_of
 
 logger = logging.getLogger("ai.consumer")
 
@@ -81,8 +82,7 @@ class Consumer:
         request_id = context.accepted_request_id((properties.headers or {}).get("x-request-id"))
         token = context.activate(context.RequestContext(request_id=request_id))
         try:
-            close_old_connections()  # a long-lived process: drop connections the database closed
-            outcome = events.handle(method.routing_key, body)
+            outcome = self._handle(channel, method.routing_key, body)
         except events.MalformedEvent as exc:
             logger.error(
                 "malformed %s message %s rejected to the dead-letter queue: %s",
@@ -103,6 +103,22 @@ class Consumer:
         channel.basic_ack(method.delivery_tag)
         self.handled += 1
         logger.info("%s message %s: %s", method.routing_key, properties.message_id, outcome)
+
+    def _handle(self, channel, routing_key: str, body: bytes) -> str:
+        """events.handle, tried again while our own database (or Redis) is away: the message stays unacknowledged
+        meanwhile, so an outage spends none of its deliveries (the delivery limit is for poison messages, and
+        a requeue per failed try would dead-letter every result that arrives during a few seconds' outage)."""
+        delay = 1.0
+        while True:
+            close_old_connections()  # a long-lived process: drop connections the database closed
+            try:
+                return events.handle(routing_key, body)
+            except Exception as exc:
+                if self.stopping or not (platform := dependency_of(exc)):
+                    raise
+                logger.warning("%s message waits for the %s (%s); again in %.0f s", routing_key, platform, exc, delay)
+                channel.connection.sleep(delay)  # keeps the connection's heartbeats going
+                delay = min(delay * 2, self.max_backoff)
 
 
 class Command(BaseCommand):
