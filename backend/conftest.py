@@ -103,8 +103,8 @@ def ops(token_client):
 def _truncate_audit_after_transactional_tests(request):
     """Django flushes transactional tests with DELETE, which the audit triggers refuse; TRUNCATE them first
     (TRUNCATE fires no trigger). Runs before pytest-django's own teardown because it is set up after it.
-    That flush also empties the rows data migrations create once for a real database (the audit chain
-    head, the role groups): every database test starts with them, as production does."""
+    That flush also empties the rows data migrations create once for a real database (the role groups):
+    every database test starts with them, as production does."""
     marker = request.node.get_closest_marker("django_db")
     if marker:
         _rows_of_data_migrations()
@@ -114,7 +114,7 @@ def _truncate_audit_after_transactional_tests(request):
 
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE TABLE audit_auditevent")
-            cursor.execute("TRUNCATE TABLE audit_auditchainhead")
+            cursor.execute("TRUNCATE TABLE audit_auditseal")
 
 
 def _rows_of_data_migrations() -> None:
@@ -122,13 +122,9 @@ def _rows_of_data_migrations() -> None:
 
     from django.apps import apps
     from django.contrib.auth.models import Group
-    from django.db import connection
 
     from acct.roles import Role
-    from audit.models import GENESIS_HASH
 
-    with connection.cursor() as cursor:
-        cursor.execute("INSERT IGNORE INTO audit_auditchainhead (id, last_hash) VALUES (1, %s)", [GENESIS_HASH])
     if Group.objects.filter(name__in=Role.values).count() < len(Role.values):
         import_module("acct.migrations.0003_role_groups").create_role_groups(apps, None)
 

@@ -1,12 +1,13 @@
-"""Audit events: one row per action, never changed, each chained to the one before by a SHA-256 hash.
+"""Audit events: one row per action, never changed; seals link them into a SHA-256 hash chain afterwards.
 
-Append-only is enforced three times: the model refuses updates and deletes, the queryset refuses bulk
-updates and deletes, and database triggers (migration 0002) refuse UPDATE and DELETE from anyone. The
-hash chain catches what gets past all three (someone with the database's root password).
+A request only INSERTs its event (no lock, no read of the chain): one sealer (audit.chain.seal) later
+appends a seal row per event, `hash = sha256(previous hash | position | event id | content)`, as
+append-only transparency logs do. Both tables are insert-only: the model and queryset refuse updates and
+deletes, database triggers refuse UPDATE and DELETE from anyone (migrations 0002, 0004), and the
+application's database account holds only SELECT and INSERT on `audit_*` tables (core/dbaccess.py).
+The chain, checked against checkpoints signed outside the database (audit.checkpoints), catches what
+gets past all of that (the database's root password).
 """
-
-import hashlib
-import json
 
 from django.db import models
 
@@ -45,11 +46,13 @@ class AppendOnlyError(Exception):
 
 
 class AuditEventQuerySet(models.QuerySet):
+    """Events and seals alike: rows are added, never changed or removed."""
+
     def update(self, **kwargs):
-        raise AppendOnlyError("audit events cannot be changed")
+        raise AppendOnlyError("the audit trail cannot be changed")
 
     def delete(self):
-        raise AppendOnlyError("audit events cannot be deleted")
+        raise AppendOnlyError("the audit trail cannot be deleted from")
 
 
 class AuditEvent(models.Model):
@@ -71,8 +74,6 @@ class AuditEvent(models.Model):
     system = models.CharField(max_length=32, blank=True)  # EXTERNAL_CALL: orthanc, fhir, emr, ...
     endpoint = models.CharField(max_length=512, blank=True)  # EXTERNAL_CALL: method and path
     detail = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -86,6 +87,7 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise AppendOnlyError("audit events cannot be changed")
+        kwargs["force_insert"] = True  # one INSERT, no transaction of its own: one round trip in autocommit
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
@@ -111,19 +113,24 @@ class AuditEvent(models.Model):
         "detail",
     )
 
-    def compute_hash(self) -> str:
-        content = {name: getattr(self, name) for name in self.HASHED_FIELDS}
-        content["occurred_at"] = self.occurred_at.isoformat(timespec="microseconds")
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return hashlib.sha256(f"{self.prev_hash}|{canonical}".encode()).hexdigest()
 
+class AuditSeal(models.Model):
+    """The event's place in the chain. Written only by the sealer, one row per event, never changed: the
+    newest row is the chain's head (no row is updated, so none needs a lock)."""
 
-class AuditChainHead(models.Model):
-    """A single row naming the newest event. Locking it serialises writers, so the chain never forks,
-    and comparing it with the newest row reveals events deleted from the end."""
+    position = models.BigIntegerField(primary_key=True)  # 1, 2, 3, ... without gaps
+    # No database constraint: the seal must outlive a row removed by hand, so that verification names it.
+    event = models.OneToOneField(AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="seal")
+    hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
 
-    last_event_id = models.BigIntegerField(null=True)
-    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    objects = AuditEventQuerySet.as_manager()
 
     def __str__(self) -> str:
-        return f"audit chain head at event {self.last_event_id}"
+        return f"audit seal {self.position} (event {self.event_id})"
+
+    def save(self, *args, **kwargs):
+        raise AppendOnlyError("seals are written by the sealer only, in bulk")
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("seals cannot be deleted")

@@ -2,9 +2,10 @@
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
-from .models import AuditEvent
+from .models import GENESIS_HASH, AuditEvent, AuditSeal
 
 FILTER_LOOKUPS = {
     "actor": "actor_username",
@@ -22,4 +23,14 @@ FILTER_LOOKUPS = {
 
 def event_list(*, filters: dict[str, str | int | datetime]) -> QuerySet[AuditEvent]:
     lookups = {FILTER_LOOKUPS[name]: value for name, value in filters.items() if value not in (None, "")}
-    return AuditEvent.objects.filter(**lookups).order_by("-id")
+    return with_chain(AuditEvent.objects.filter(**lookups).order_by("-id"))
+
+
+def with_chain(events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    """Each event's link in the chain, `hash` and `prev_hash` ("" until the sealer reaches it)."""
+    before = AuditSeal.objects.filter(position=OuterRef("seal__position") - 1).values("hash")[:1]
+    first = Case(When(seal__position=1, then=Value(GENESIS_HASH)), default=Value(""))
+    return events.annotate(
+        hash=Coalesce(F("seal__hash"), Value(""), output_field=CharField()),
+        prev_hash=Coalesce(Subquery(before), first, output_field=CharField()),
+    )

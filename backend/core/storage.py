@@ -1,6 +1,6 @@
 """Object storage (MinIO in production, any S3 API elsewhere) through the minio SDK.
 
-Buckets are named by purpose in settings.S3_BUCKETS ("artifacts", "thumbnails", "backups").
+Buckets are named by purpose in settings.S3_BUCKETS ("artifacts", "thumbnails", "backups", "audit").
 """
 
 from urllib.parse import urlsplit
@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 import urllib3
 from django.conf import settings
 from minio import Minio
+from minio.commonconfig import COMPLIANCE
+from minio.objectlockconfig import DAYS, ObjectLockConfig
 
 
 def storage_client(*, timeout: float = 10.0, retries: int = 2) -> Minio:
@@ -28,11 +30,15 @@ def storage_client(*, timeout: float = 10.0, retries: int = 2) -> Minio:
 
 
 def ensure_buckets(client: Minio | None = None) -> list[str]:
-    """Create the buckets that do not exist yet; returns the names created."""
+    """Create the buckets that do not exist yet; returns the names created. The audit bucket is created
+    with object lock (versioned; every version kept in COMPLIANCE mode by default, audit.checkpoints)."""
     client = client or storage_client()
     created = []
-    for name in settings.S3_BUCKETS.values():
+    for purpose, name in settings.S3_BUCKETS.items():
         if not client.bucket_exists(name):
-            client.make_bucket(name)
+            client.make_bucket(name, object_lock=purpose == "audit")
+            if purpose == "audit":
+                days = settings.AUDIT_CHECKPOINT_RETENTION_DAYS
+                client.set_object_lock_config(name, ObjectLockConfig(COMPLIANCE, days, DAYS))
             created.append(name)
     return created

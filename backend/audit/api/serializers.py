@@ -22,6 +22,10 @@ class EventFilterSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
+    # The chain link, from the event's seal (selectors.with_chain); empty until the sealer reaches it.
+    prev_hash = serializers.CharField(read_only=True)
+    hash = serializers.CharField(read_only=True)
+
     class Meta:
         model = AuditEvent
         fields = ("id", *AuditEvent.HASHED_FIELDS, "prev_hash", "hash")  # everything the chain covers

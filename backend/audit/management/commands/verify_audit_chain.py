@@ -1,16 +1,24 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.chain import verify_chain
+from audit import checkpoints
 
 
 class Command(BaseCommand):
-    help = "Recompute the audit trail's hash chain and report the first broken link (exit 1 if any)."
+    help = (
+        "Seal what is committed, recompute the audit trail's hash chain and compare it with every signed "
+        "checkpoint in the write-once store. Exit 1 on evidence of tampering, 2 when it could not verify."
+    )
 
     def handle(self, *args, **options):
-        report = verify_chain()
-        if not report.intact:
+        report = checkpoints.verify()
+        if report.reason:
+            raise CommandError(f"audit chain broken: {report.reason} ({report.checked} seals verified before it)")
+        if report.error:
             raise CommandError(
-                f"audit chain broken at event {report.broken_at}: {report.reason} "
-                f"({report.checked} events verified before it)"
+                f"audit chain consistent ({report.checked} seals) but not verified: {report.error}", returncode=2
             )
-        self.stdout.write(self.style.SUCCESS(f"audit chain intact: {report.checked} events verified"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"audit chain intact: {report.checked} events verified, {report.checkpoints} checkpoints matched"
+            )
+        )

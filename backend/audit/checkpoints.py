@@ -1,0 +1,172 @@
+"""Signed checkpoints of the chain's head in write-once object storage: what the database cannot rewrite.
+
+The beat writes the head (position, hash, event id, time) with an HMAC-SHA256 signature made with
+AUDIT_CHECKPOINT_KEY, a secret the database never holds, to the audit bucket. That bucket has object
+lock: every object version is kept in COMPLIANCE mode for AUDIT_CHECKPOINT_RETENTION_DAYS, so neither
+this application nor the store's owner can delete or overwrite it before then (a second PUT of a key
+adds a version, a DELETE adds a marker; verification reads every version and reports the markers).
+Someone who holds the database but not the key cannot make the chain agree with the checkpoints again;
+someone who also holds the key can add checkpoints, but not remove the earlier ones, which then disagree.
+"""
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+import urllib3
+from django.conf import settings
+from django.utils import timezone
+from minio.commonconfig import COMPLIANCE
+from minio.error import MinioException
+from minio.retention import Retention
+
+from core.storage import storage_client
+
+from . import metrics
+from .chain import ChainReport, head, seal, verify_chain
+from .models import AuditSeal
+
+MISSING = ("NoSuchKey", "NoSuchVersion", "MethodNotAllowed")  # no such object, or a delete marker on top
+
+
+class CheckpointError(Exception):
+    """No checkpoint can be written or read: no key, or the store is unreachable."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    position: int
+    hash: str
+    event_id: int | None
+    signed_at: str
+    key: str = ""  # the object's name and version in the store
+    version_id: str = ""
+
+    def fields(self) -> dict:
+        return {"position": self.position, "hash": self.hash, "event_id": self.event_id, "signed_at": self.signed_at}
+
+
+def _keys() -> list[bytes]:
+    """The signing key first, then older keys still accepted (AUDIT_CHECKPOINT_KEY=new,old,...)."""
+    keys = [part.strip().encode() for part in settings.AUDIT_CHECKPOINT_KEY.split(",") if part.strip()]
+    if not keys:
+        raise CheckpointError("AUDIT_CHECKPOINT_KEY is not set: checkpoints can be neither signed nor checked")
+    return keys
+
+
+def _sign(fields: dict, key: bytes) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def _checksum(body: bytes) -> dict[str, str]:
+    """Headers: a write to a bucket with object lock must carry a checksum (S3, MinIO and moto refuse it)."""
+    return {
+        "x-amz-sdk-checksum-algorithm": "SHA256",
+        "x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(body).digest()).decode(),
+    }
+
+
+def object_name(position: int) -> str:
+    return f"{settings.AUDIT_CHECKPOINT_PREFIX}{position:015d}.json"
+
+
+def _bucket() -> str:
+    return settings.S3_BUCKETS["audit"]
+
+
+def write() -> Checkpoint | None:
+    """Seal, then checkpoint the head unless it is checkpointed already. Returns what was written."""
+    signing_key = _keys()[0]
+    seal()
+    position, chain_hash = head()
+    if position == 0:
+        return None
+    name = object_name(position)
+    client = storage_client()
+    try:
+        try:
+            client.stat_object(_bucket(), name)
+            return None
+        except MinioException as exc:
+            if getattr(exc, "code", "") not in MISSING:
+                raise
+        event_id = AuditSeal.objects.filter(position=position).values_list("event_id", flat=True).first()
+        checkpoint = Checkpoint(position, chain_hash, event_id, timezone.now().isoformat(timespec="seconds"))
+        body = json.dumps({**checkpoint.fields(), "signature": _sign(checkpoint.fields(), signing_key)}).encode()
+        until = timezone.now() + timedelta(days=settings.AUDIT_CHECKPOINT_RETENTION_DAYS)
+        result = client.put_object(
+            _bucket(),
+            name,
+            io.BytesIO(body),
+            len(body),
+            content_type="application/json",
+            metadata=_checksum(body),
+            retention=Retention(COMPLIANCE, until),
+        )
+    except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise CheckpointError(f"the checkpoint store is unreachable: {exc}") from exc
+    return replace(checkpoint, key=name, version_id=result.version_id or "")
+
+
+def read() -> tuple[list[Checkpoint], list[str]]:
+    """Every version of every checkpoint, with a signature made by one of the keys; and the problems:
+    versions with no valid signature, objects hidden by a delete marker."""
+    keys = _keys()
+    client = storage_client()
+    checkpoints, problems = [], []
+    try:
+        for item in client.list_objects(
+            _bucket(), prefix=settings.AUDIT_CHECKPOINT_PREFIX, recursive=True, include_version=True
+        ):
+            where = f"checkpoint {item.object_name} (version {item.version_id})"
+            if item.is_delete_marker:
+                problems.append(f"{where} is a delete marker: someone tried to delete a checkpoint")
+                continue
+            response = client.get_object(_bucket(), item.object_name, version_id=item.version_id)
+            try:
+                body = response.read()
+            finally:
+                response.close()
+                response.release_conn()
+            checkpoint = _parse(body, keys, item.object_name, item.version_id or "")
+            if checkpoint is None:
+                problems.append(f"{where} has no valid signature: it was not written by the checkpoint task")
+            else:
+                checkpoints.append(checkpoint)
+    except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise CheckpointError(f"the checkpoint store is unreachable: {exc}") from exc
+    return checkpoints, problems
+
+
+def _parse(body: bytes, keys: list[bytes], name: str, version_id: str) -> Checkpoint | None:
+    try:
+        data = json.loads(body)
+        checkpoint = Checkpoint(
+            int(data["position"]), str(data["hash"]), data["event_id"], str(data["signed_at"]), name, version_id
+        )
+        signature = str(data["signature"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    valid = any(hmac.compare_digest(_sign(checkpoint.fields(), key), signature) for key in keys)
+    # The name is not signed: a valid body copied under another position's name is a forgery too.
+    return checkpoint if valid and object_name(checkpoint.position) == name else None
+
+
+def verify() -> ChainReport:
+    """The chain against every checkpoint; the outcome is exported as metrics (audit.metrics)."""
+    try:
+        checkpoints, problems = read()
+    except CheckpointError as exc:
+        report = verify_chain()
+        report = report if report.reason else replace(report, error=str(exc))
+    else:
+        report = verify_chain(checkpoints)
+        if report.intact and problems:
+            report = replace(report, reason=problems[0] + (f" (and {len(problems) - 1} more)" if problems[1:] else ""))
+    metrics.verified(report)
+    return report
