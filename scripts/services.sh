@@ -44,24 +44,34 @@ start_machine_servers() {
   fi
 }
 
-# The application's own accounts: a MariaDB user and database, a RabbitMQ user with three vhosts
-# (`cdss` for the running system; `cdss_test` and `cdss_ai_test`, one per test suite, so that tests never
-# meet the running system's workers or each other).
+# The application's own accounts (docs/security.md, "Accounts and rights"). MariaDB: the owner
+# (DATABASE_OWNER_URL) holds the schema and the tests' databases and runs migrations; each migrate grants
+# the role DATABASE_APP_ROLE row rights table by table (core/dbaccess.py). TODO (issue 16): the application
+# account (DATABASE_URL) still holds ALL on the schema; replace its two GRANT ALL lines with
+# `REVOKE ALL PRIVILEGES, GRANT OPTION FROM`, `GRANT role TO` and `SET DEFAULT ROLE role FOR` once the
+# audit chain's writes need only SELECT, INSERT on audit_* tables (they UPDATE the chain head). RabbitMQ: a user with three vhosts (`cdss` for the running
+# system; `cdss_test` and `cdss_ai_test`, one per test suite, so tests never meet the running workers).
 provision_accounts() {
-  local db user pw
+  local db user pw owner opw role="${DATABASE_APP_ROLE:-cdss_app}" host
   db="$(url_part "$DATABASE_URL" path)"; user="$(url_part "$DATABASE_URL" user)"
   pw="$(url_part "$DATABASE_URL" password)"
-  mariadb_root <<SQL
-CREATE DATABASE IF NOT EXISTS \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$pw';
-CREATE USER IF NOT EXISTS '$user'@'localhost' IDENTIFIED BY '$pw';
-ALTER USER '$user'@'127.0.0.1' IDENTIFIED BY '$pw';
-ALTER USER '$user'@'localhost' IDENTIFIED BY '$pw';
-GRANT ALL PRIVILEGES ON \`$db\`.* TO '$user'@'127.0.0.1';
-GRANT ALL PRIVILEGES ON \`$db\`.* TO '$user'@'localhost';
-GRANT ALL PRIVILEGES ON \`test\\_$db%\`.* TO '$user'@'127.0.0.1';
-GRANT ALL PRIVILEGES ON \`test\\_$db%\`.* TO '$user'@'localhost';
+  owner="$(url_part "$DATABASE_OWNER_URL" user)"; opw="$(url_part "$DATABASE_OWNER_URL" password)"
+  [ "$owner" != "$user" ] || die "DATABASE_OWNER_URL and DATABASE_URL name the same account"
+  {
+    echo "CREATE DATABASE IF NOT EXISTS \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+    echo "CREATE ROLE IF NOT EXISTS \`$role\`;"
+    for host in 127.0.0.1 localhost; do cat <<SQL
+CREATE USER IF NOT EXISTS '$owner'@'$host' IDENTIFIED BY '$opw';
+ALTER USER '$owner'@'$host' IDENTIFIED BY '$opw';
+GRANT ALL PRIVILEGES ON \`$db\`.* TO '$owner'@'$host' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON \`test\\_$db%\`.* TO '$owner'@'$host' WITH GRANT OPTION;
+CREATE USER IF NOT EXISTS '$user'@'$host' IDENTIFIED BY '$pw';
+ALTER USER '$user'@'$host' IDENTIFIED BY '$pw';
+GRANT ALL PRIVILEGES ON \`$db\`.* TO '$user'@'$host';
+GRANT ALL PRIVILEGES ON \`test\\_$db%\`.* TO '$user'@'$host';
 SQL
+    done
+  } | mariadb_root
 
   user="$(url_part "$RABBITMQ_URL" user)"; pw="$(url_part "$RABBITMQ_URL" password)"
   if rabbitmqctl -q list_users | awk '{print $1}' | grep -qx "$user"; then
