@@ -60,7 +60,7 @@ migrate() {  # migrate ALLOW_CONTRACT
     warn "an 'Alter field' is expand-safe only if the previous release can still read and write the column"
   fi
   say "migrations: applying"
-  manage migrate --noinput
+  CDSS_DB_OWNER=1 manage migrate --noinput  # the schema owner; grants follow (core/dbaccess.py)
 }
 
 # Keep COLOUR (just left) for the rollback window, then drain and stop it from a detached timer.

@@ -11,7 +11,7 @@ load_env  # after services.sh: it may have started stand-ins and written their a
 manage() { (cd "$ROOT/backend" && .venv/bin/python manage.py "$@"); }
 
 say "preparing the database, the broker topology, storage buckets and demo accounts"
-manage migrate --noinput -v0
+CDSS_DB_OWNER=1 manage migrate --noinput -v0  # as the schema owner; it grants the application role (core/dbaccess.py)
 manage bootstrap
 manage collectstatic --noinput -v0
 manage seed_demo
