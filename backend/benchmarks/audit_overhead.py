@@ -1,62 +1,90 @@
 """Requests per second of one audited read endpoint with and without its audit write, same run.
 
-    cd backend && .venv/bin/python benchmarks/audit_overhead.py [--requests 600] [--rounds 6]
+    cd backend && .venv/bin/python benchmarks/audit_overhead.py [--requests 600] [--rounds 6] [--clients 1 8]
 
 The endpoint is GET /api/audit/events filtered to match nothing, so its own work does not grow as
-audit rows accumulate; the only difference between the two variants is AuditClient.log_event (a
-chained, row-locked insert). Rounds alternate the variants so drift on the machine hits both alike.
+audit rows accumulate; the only difference between the two variants is AuditClient.log_event (one
+INSERT, committed before the answer). Rounds alternate the variants so drift on the machine hits both
+alike. N concurrent clients are N forked processes (own connections, no shared GIL); throughput is all
+their requests over the round's wall time.
 """
 
 import argparse
+import multiprocessing
 import statistics
 import time
 from unittest import mock
 
 from _django import bench_database
 
+_client = None
+
+
+def _request_loop(args: tuple[str, str, int, bool]) -> None:
+    global _client
+    from rest_framework.test import APIClient
+
+    from audit.client import AuditClient
+
+    url, token, n, audited = args
+    if _client is None:
+        _client = APIClient()
+        _client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    with mock.patch.object(AuditClient, "log_event", return_value=None) if not audited else _nothing():
+        for _ in range(n):
+            assert _client.get(url).status_code == 200
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=600, help="requests per variant in total")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     args = parser.parse_args()
 
     with bench_database():
-        from rest_framework.test import APIClient
-
         from acct.models import User
         from acct.services import token_issue, user_set_roles
-        from audit.client import AuditClient
         from audit.models import AuditEvent
 
         admin = User.objects.create_user("bench-admin", password="bench-password-123")
         user_set_roles(actor=None, user=admin, roles={"ADMIN"})
         _, token = token_issue(actor=admin, user=admin)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         url = "/api/audit/events?resource_type=nothing-matches&page_size=1"
         per_round = args.requests // args.rounds
 
-        def run(n: int) -> float:
-            started = time.perf_counter()
-            for _ in range(n):
-                assert client.get(url).status_code == 200
-            return n / (time.perf_counter() - started)
+        from django.db import connections
 
-        run(50)  # warm-up: connections, caches, imports
-        with_audit, without_audit = [], []
-        for _ in range(args.rounds):
-            with_audit.append(run(per_round))
-            with mock.patch.object(AuditClient, "log_event", return_value=None):
-                without_audit.append(run(per_round))
+        connections.close_all()  # each forked client opens its own
+        for clients in args.clients:
+            with multiprocessing.get_context("fork").Pool(clients) as pool:
 
-        written = AuditEvent.objects.filter(resource_type="audit_event").count()
-        a, b = statistics.median(with_audit), statistics.median(without_audit)
-        print(f"requests per variant: {per_round * args.rounds} in {args.rounds} alternating rounds")
-        print(f"audit events written by the audited variant: {written}")
-        print(f"with audit    : {a:8.1f} req/s (median of rounds)")
-        print(f"without audit : {b:8.1f} req/s (median of rounds)")
-        print(f"ratio with/without: {a / b:.3f}  (audit write overhead {100 * (1 - a / b):.1f}%)")
+                def run(n: int, audited: bool, clients: int = clients) -> float:
+                    started = time.perf_counter()
+                    pool.map(_request_loop, [(url, token, n, audited)] * clients)
+                    return n * clients / (time.perf_counter() - started)
+
+                run(20, True)  # warm-up: connections, caches, imports
+                before = AuditEvent.objects.filter(resource_type="audit_event").count()
+                with_audit, without_audit = [], []
+                for _ in range(args.rounds):
+                    with_audit.append(run(per_round, True))
+                    without_audit.append(run(per_round, False))
+                written = AuditEvent.objects.filter(resource_type="audit_event").count() - before
+            a, b = statistics.median(with_audit), statistics.median(without_audit)
+            print(f"--- {clients} concurrent client(s): {per_round * args.rounds} requests per client and variant")
+            print(f"audit events written by the audited variant: {written}")
+            print(f"with audit    : {a:8.1f} req/s (median of rounds)")
+            print(f"without audit : {b:8.1f} req/s (median of rounds)")
+            print(f"ratio with/without: {a / b:.3f}  (audit write overhead {100 * (1 - a / b):.1f}%)")
 
 
 if __name__ == "__main__":
