@@ -174,12 +174,15 @@ start_exporters() {
     wait_for 30 "RabbitMQ's prometheus endpoint" rabbit_metrics_up
   fi
 
-  # MariaDB: a read-only account for the exporter (process list, replication state, status variables).
+  # MariaDB: the exporter's account sees the process list, replication state, status variables and
+  # performance_schema, never a table of the application (no SELECT on *.*).
   local cnf="$RUN/mysqld-exporter.cnf"
   mariadb_root <<SQL
 CREATE USER IF NOT EXISTS 'cdss_exporter'@'127.0.0.1' IDENTIFIED BY '$MYSQLD_EXPORTER_PASSWORD' WITH MAX_USER_CONNECTIONS 3;
 ALTER USER 'cdss_exporter'@'127.0.0.1' IDENTIFIED BY '$MYSQLD_EXPORTER_PASSWORD' WITH MAX_USER_CONNECTIONS 3;
-GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO 'cdss_exporter'@'127.0.0.1';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'cdss_exporter'@'127.0.0.1';
+GRANT PROCESS, REPLICATION CLIENT ON *.* TO 'cdss_exporter'@'127.0.0.1';
+GRANT SELECT ON performance_schema.* TO 'cdss_exporter'@'127.0.0.1';
 SQL
   (umask 077; printf '[client]\nuser=cdss_exporter\npassword=%s\nhost=127.0.0.1\nport=3306\n' \
      "$MYSQLD_EXPORTER_PASSWORD" >"$cnf")
