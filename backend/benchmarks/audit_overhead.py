@@ -63,8 +63,8 @@ def main() -> None:
 
         from django.db import connections
 
-        connections.close_all()  # each forked client opens its own
         for clients in args.clients:
+            connections.close_all()  # each forked client opens its own; none may inherit the parent's
             with multiprocessing.get_context("fork").Pool(clients) as pool:
 
                 def run(n: int, audited: bool, clients: int = clients) -> float:
