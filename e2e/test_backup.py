@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import MySQLdb
+import pymysql
 import pytest
 from minio import Minio
 
@@ -40,7 +40,7 @@ def script_env(env):
 @pytest.fixture(scope="module")
 def db(env):
     url = urlsplit(env["DATABASE_URL"])
-    connection = MySQLdb.connect(
+    connection = pymysql.connect(
         host=url.hostname,
         port=url.port or 3306,
         user=unquote(url.username),

@@ -22,7 +22,6 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
 BACKEND = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BACKEND))
@@ -47,16 +46,6 @@ def bench_database():
         yield
     finally:
         connection.creation.destroy_test_db(DATABASE, verbosity=0)
-
-
-def database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    return (
-        f"mysql://{quote(db['USER'], safe='')}:{quote(db['PASSWORD'], safe='')}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 3306}/{db['NAME']}"
-    )
 
 
 def make_patients(count: int) -> list:
@@ -94,8 +83,9 @@ def plain_script(base: str, patients: list, prefer: str = "return=representation
 
 def start_worker(base: str, concurrency: int, log: Path) -> subprocess.Popen:
     from cdss.celery import FHIR_QUEUE
+    from core.dbaccess import process_env
 
-    env = {**os.environ, "DATABASE_URL": database_url(), "FHIR_BASE_URL": base}
+    env = {**os.environ, **process_env(), "FHIR_BASE_URL": base}
     process = subprocess.Popen(  # noqa: S603 (our own worker, fixed arguments)
         [sys.executable, "-m", "celery", "-A", "cdss", "worker", "--pool=prefork", f"--concurrency={concurrency}",
          f"--queues={FHIR_QUEUE}", f"--hostname=fhirbench-{os.getpid()}@%h", "--without-gossip", "--without-mingle",

@@ -25,7 +25,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from _django import bench_database
@@ -99,11 +98,9 @@ class MultipartFiles:
 
 
 def gunicorn_start(port: int, database: str) -> subprocess.Popen:
-    from django.conf import settings
+    from core.dbaccess import process_env
 
-    url = urlsplit(os.environ.get("DATABASE_URL") or settings_database_url(settings))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cdss.settings.test",
-           "DATABASE_URL": urlunsplit(url._replace(path=f"/{database}"))}  # fmt: skip
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cdss.settings.test", **process_env(name=database)}
     process = subprocess.Popen(  # noqa: S603 - our own gunicorn, arguments fixed here
         [str(BACKEND / ".venv/bin/gunicorn"), "cdss.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", "1", "--timeout", "900", "--log-level", "warning"],
@@ -118,11 +115,6 @@ def gunicorn_start(port: int, database: str) -> subprocess.Popen:
             time.sleep(0.3)
     process.kill()
     raise SystemExit("gunicorn did not start")
-
-
-def settings_database_url(settings) -> str:
-    db = settings.DATABASES["default"]
-    return f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
 
 
 def worker_pid(master: int) -> int:

@@ -10,6 +10,7 @@ Never ALTER, DROP, CREATE, INDEX, TRIGGER or GRANT: the application cannot chang
 """
 
 import logging
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import DatabaseError, connections
@@ -19,6 +20,20 @@ log = logging.getLogger(__name__)
 ROW_RIGHTS = "SELECT, INSERT, UPDATE, DELETE"
 RIGHTS_BY_PREFIX = (("audit_", "SELECT, INSERT"), ("django_migrations", "SELECT"))
 NO_SUCH_GRANT = 1147  # MariaDB: REVOKE of a grant that does not exist
+
+
+def connection_url(using: str = "default", *, port: int | None = None, name: str | None = None) -> str:
+    """The mysql:// URL of a connection's account and database (`port`, `name`: reach it another way)."""
+    db = connections[using].settings_dict
+    user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"], safe="")
+    return f"mysql://{user}:{password}@{db['HOST'] or '127.0.0.1'}:{port or db['PORT'] or 3306}/{name or db['NAME']}"
+
+
+def process_env(using: str = "default", **reach) -> dict[str, str]:
+    """Environment for a process started by a test or benchmark: the same account and database as this one
+    (both URLs, since the test settings take the owner's before the application's)."""
+    url = connection_url(using, **reach)
+    return {"DATABASE_URL": url, "DATABASE_OWNER_URL": url}
 
 
 def table_rights(table: str) -> str:

@@ -11,17 +11,16 @@ import sys
 import time
 import uuid
 from datetime import timedelta
-from urllib.parse import quote
 
 import pika
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from ai.models import AIJob, AIResult
+from core.dbaccess import process_env
 from core.messaging.publisher import Publisher
 from core.messaging.topology import EXCHANGE, connection_parameters, work_queue_arguments
 from core.tests.processes import TcpProxy
@@ -30,14 +29,6 @@ from notifications.consumers import user_group
 from .factories import make_study, result_body
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    return (
-        f"mysql://{quote(db['USER'], safe='')}:{quote(db['PASSWORD'], safe='')}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 3306}/{db['NAME']}"
-    )
 
 
 @pytest.fixture
@@ -62,7 +53,7 @@ class ConsumerProcess:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "cdss.settings.test",
-            "DATABASE_URL": _database_url(),
+            **process_env(),
             "RABBITMQ_TEST_URL": broker_url,
             "PYTHONUNBUFFERED": "1",
         }

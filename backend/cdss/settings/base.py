@@ -132,6 +132,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(REPO_ROOT / "var" / "static"))
 
+
 # --- MariaDB (PyMySQL, utf8mb4, strict mode) -------------------------------------------------------
 def database(url: str) -> dict:
     config = env.db_url_config(url)

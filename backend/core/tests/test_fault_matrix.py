@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import pika
 import pytest
@@ -35,6 +34,7 @@ from ai.tests.test_consumer import private_queues  # noqa: F401 (a fixture, used
 from audit.models import Action, AuditEvent
 from cdss.celery import FHIR_QUEUE
 from core import outbox
+from core.dbaccess import process_env
 from core.messaging.topology import connection_parameters
 from core.models import OutboxMessage
 from core.tests.processes import TcpProxy, free_port, wait_for_http
@@ -70,12 +70,6 @@ def _children(pid: int) -> set[int]:
         return {int(child) for child in handle.read().split()}
 
 
-def _database_url(port: int) -> str:
-    db = settings.DATABASES["default"]
-    user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"], safe="")
-    return f"mysql://{user}:{password}@127.0.0.1:{port}/{db['NAME']}"  # NAME: the test database
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, django_db_setup, django_db_blocker, openemr_process, hapi_process):
     ai_server = serve_models()  # the ai-server's GET /models, as in the AI tests
@@ -94,7 +88,7 @@ def stack(tmp_path_factory, django_db_setup, django_db_blocker, openemr_process,
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cdss.settings.test",
-        "DATABASE_OWNER_URL": _database_url(proxies["database"].port),
+        **process_env(port=proxies["database"].port),
         "DATABASE_CONN_MAX_AGE": "60",
         "REDIS_URL": f"redis://{via['redis']}/0",  # the test settings use its database 2
         "RABBITMQ_TEST_URL": proxies["rabbitmq"].rewrite(settings.RABBITMQ_URL),
@@ -395,7 +389,7 @@ class AIResults:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "cdss.settings.test",
-            "DATABASE_OWNER_URL": _database_url(proxy.port),
+            **process_env(port=proxy.port),
             "PYTHONUNBUFFERED": "1",
         }
         queues = ["--results-queue", self.queues["ai.job.result"], "--progress-queue", self.queues["ai.job.progress"]]
@@ -485,16 +479,14 @@ class FhirSyncs:
     worker process must finish them after it (fhir_sync/tests/test_faults.py covers longer outages)."""
 
     def __init__(self, request, tmp_path, dependency: str, proxy: TcpProxy):
-        from fhir_sync.tests.conftest import Worker, database_url, purge
+        from fhir_sync.tests.conftest import Worker, purge
 
         request.getfixturevalue("fhir")  # this process reads the HAPI stand-in directly, to count
         purge(FHIR_QUEUE)
         fhir_url = f"http://127.0.0.1:{proxy.port}/fhir" if dependency == "fhir" else settings.FHIR_BASE_URL
         broker = proxy.rewrite(settings.RABBITMQ_URL) if dependency == "rabbitmq" else settings.RABBITMQ_URL
-        # the test database (the test settings prefer this URL to DATABASE_URL)
-        database = _database_url(proxy.port) if dependency == "database" else database_url()
         env = {
-            "DATABASE_OWNER_URL": database,
+            **process_env(port=proxy.port if dependency == "database" else None),
             "RABBITMQ_TEST_URL": broker,
             "FHIR_BASE_URL": fhir_url,
             "FHIR_SYNC_RETRY_BACKOFF_SECONDS": "0.5",

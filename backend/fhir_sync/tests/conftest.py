@@ -9,25 +9,16 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
 import pika
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from cdss.celery import FHIR_QUEUE, QUEUE_ARGUMENTS
+from core.dbaccess import process_env
 from core.messaging.topology import connection_parameters
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    return (
-        f"mysql://{quote(db['USER'], safe='')}:{quote(db['PASSWORD'], safe='')}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 3306}/{db['NAME']}"
-    )
 
 
 def purge(*queues: str) -> None:
@@ -71,7 +62,7 @@ class Worker:
         environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "cdss.settings.test",
-            "DATABASE_URL": database_url(),
+            **process_env(),
             "FHIR_BASE_URL": settings.FHIR_BASE_URL,
             "CIRCUIT_BREAKER_RESET_SECONDS": "3",
             **env,

@@ -15,12 +15,13 @@ from django.db import transaction
 
 from cdss.celery import FHIR_QUEUE
 from core import outbox
+from core.dbaccess import process_env
 from core.models import OutboxMessage
 from core.tests.processes import TcpProxy, free_port, wait_for_http
 from fhir_sync.models import DeadLetter, FhirMapping
 from fhir_sync.services import dead_letter_replay
 
-from .conftest import children_of, database_url, fhir_faults, queue_depth, resources_for, wait_until
+from .conftest import children_of, fhir_faults, queue_depth, resources_for, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -98,7 +99,7 @@ def _spawn_gunicorn(tmp_path, broker_url: str, port: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cdss.settings.test",
-        "DATABASE_URL": database_url(),
+        **process_env(),
         "RABBITMQ_TEST_URL": broker_url,
     }
     with open(tmp_path / "gunicorn.log", "wb") as log:
@@ -139,7 +140,7 @@ def test_4_rabbitmq_unreachable_every_request_gets_202_and_all_are_processed_onc
             [sys.executable, "-c", "import django; django.setup(); from core.outbox import publish_pending; "
              "print(publish_pending())"],
             cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "cdss.settings.test", "DATABASE_URL": database_url(),
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "cdss.settings.test", **process_env(),
                  "RABBITMQ_TEST_URL": proxied},
         )  # fmt: skip
         assert relayed.returncode == 0, relayed.stderr[-2000:]
