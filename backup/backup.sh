@@ -32,12 +32,14 @@ BACKUP_DIR=${BACKUP_DIR:-$VAR/backups}
 PYTHON="$ROOT/backend/.venv/bin/python"
 DUMP=$(command -v mariadb-dump || command -v mysqldump) || die "mariadb-dump (mysqldump) is not installed"
 [ -n "$DATABASE" ] || DATABASE="$(url_part "$DATABASE_URL" path)"
+# The schema owner dumps: the application's account may not read triggers (docs/security.md).
+OWNER_URL=${DATABASE_OWNER_URL:-$DATABASE_URL}
 
 mkdir -p "$BACKUP_DIR" && chmod 700 "$BACKUP_DIR"
 CNF="$(mktemp)"
 trap 'rm -f "$CNF" "${PARTIAL:-}"' EXIT
-(umask 077; printf '[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\n' "$(url_part "$DATABASE_URL" user)" \
-  "$(url_part "$DATABASE_URL" password)" "$(url_part "$DATABASE_URL" host)" "$(url_part "$DATABASE_URL" port)" >"$CNF")
+(umask 077; printf '[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\n' "$(url_part "$OWNER_URL" user)" \
+  "$(url_part "$OWNER_URL" password)" "$(url_part "$OWNER_URL" host)" "$(url_part "$OWNER_URL" port)" >"$CNF")
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 NAME="$DATABASE-$STAMP.sql.gz"

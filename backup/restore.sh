@@ -34,6 +34,8 @@ load_env
 BACKUP_DIR=${BACKUP_DIR:-$VAR/backups}
 PYTHON="$ROOT/backend/.venv/bin/python"
 APP_DB="$(url_part "$DATABASE_URL" path)"
+# The schema owner restores: the application's account may not create databases, tables or triggers.
+OWNER_URL=${DATABASE_OWNER_URL:-$DATABASE_URL}
 [ -n "$TARGET" ] || TARGET="$APP_DB"
 
 confirm() {  # confirm WHAT
@@ -84,8 +86,8 @@ if [ "$TARGET" = "$APP_DB" ] && pid_alive "$RUN/supervisord.pid"; then
 fi
 confirm "database '$TARGET' will be DROPPED and replaced by $(basename "$SOURCE")"
 
-(umask 077; printf '[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\n' "$(url_part "$DATABASE_URL" user)" \
-  "$(url_part "$DATABASE_URL" password)" "$(url_part "$DATABASE_URL" host)" "$(url_part "$DATABASE_URL" port)" >"$CNF")
+(umask 077; printf '[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\n' "$(url_part "$OWNER_URL" user)" \
+  "$(url_part "$OWNER_URL" password)" "$(url_part "$OWNER_URL" host)" "$(url_part "$OWNER_URL" port)" >"$CNF")
 sql() { mariadb --defaults-extra-file="$CNF" "$@"; }
 
 started=$SECONDS
@@ -100,7 +102,10 @@ say "loaded in $((SECONDS - started)) s"
 # --- verification -------------------------------------------------------------------------------------
 tables=$(sql -N -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$TARGET' AND table_type = 'BASE TABLE'")
 [ "$tables" -eq "$tables_in_dump" ] || die "restored $tables tables but the dump has $tables_in_dump"
-target_url="${DATABASE_URL%/*}/$TARGET"
-(cd "$ROOT/backend" && DATABASE_URL="$target_url" .venv/bin/python manage.py verify_audit_chain) \
+target_url="${OWNER_URL%/*}/$TARGET"
+(cd "$ROOT/backend" && CDSS_DB_OWNER=1 DATABASE_OWNER_URL="$target_url" .venv/bin/python manage.py verify_audit_chain) \
   || die "the restored audit chain does not verify"
+if [ "$TARGET" = "$APP_DB" ]; then  # the application's role gets its rights on the restored tables again
+  (cd "$ROOT/backend" && CDSS_DB_OWNER=1 .venv/bin/python manage.py db_grants) || die "granting the application's rights failed"
+fi
 say "restore of $(basename "$SOURCE") into '$TARGET' verified: $tables tables, audit chain intact ($((SECONDS - started)) s)"

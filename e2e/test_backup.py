@@ -18,7 +18,7 @@ import pytest
 from minio import Minio
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRATCH = "test_cdss_restore_e2e"  # the application account may create test_<db>* databases
+SCRATCH = "test_cdss_restore_e2e"  # the owner account may create test_<db>* databases
 SCRATCH_AGAIN = SCRATCH + "_again"
 
 
@@ -39,7 +39,7 @@ def script_env(env):
 
 @pytest.fixture(scope="module")
 def db(env):
-    url = urlsplit(env["DATABASE_URL"])
+    url = urlsplit(env["DATABASE_OWNER_URL"])
     connection = pymysql.connect(
         host=url.hostname,
         port=url.port or 3306,

@@ -46,11 +46,10 @@ start_machine_servers() {
 
 # The application's own accounts (docs/security.md, "Accounts and rights"). MariaDB: the owner
 # (DATABASE_OWNER_URL) holds the schema and the tests' databases and runs migrations; each migrate grants
-# the role DATABASE_APP_ROLE row rights table by table (core/dbaccess.py). TODO (issue 16): the application
-# account (DATABASE_URL) still holds ALL on the schema; replace its two GRANT ALL lines with
-# `REVOKE ALL PRIVILEGES, GRANT OPTION FROM`, `GRANT role TO` and `SET DEFAULT ROLE role FOR` once the
-# audit chain's writes need only SELECT, INSERT on audit_* tables (they UPDATE the chain head). RabbitMQ: a user with three vhosts (`cdss` for the running
-# system; `cdss_test` and `cdss_ai_test`, one per test suite, so tests never meet the running workers).
+# the role DATABASE_APP_ROLE row rights table by table (core/dbaccess.py). The application account
+# (DATABASE_URL) holds nothing but that role (as its default role): rights it held before are revoked on
+# every run, so an older installation is narrowed too. RabbitMQ: a user with three vhosts (`cdss` for the
+# running system; `cdss_test` and `cdss_ai_test`, one per test suite, so tests never meet the running workers).
 provision_accounts() {
   local db user pw owner opw role="${DATABASE_APP_ROLE:-cdss_app}" host
   db="$(url_part "$DATABASE_URL" path)"; user="$(url_part "$DATABASE_URL" user)"
@@ -67,8 +66,9 @@ GRANT ALL PRIVILEGES ON \`$db\`.* TO '$owner'@'$host' WITH GRANT OPTION;
 GRANT ALL PRIVILEGES ON \`test\\_$db%\`.* TO '$owner'@'$host' WITH GRANT OPTION;
 CREATE USER IF NOT EXISTS '$user'@'$host' IDENTIFIED BY '$pw';
 ALTER USER '$user'@'$host' IDENTIFIED BY '$pw';
-GRANT ALL PRIVILEGES ON \`$db\`.* TO '$user'@'$host';
-GRANT ALL PRIVILEGES ON \`test\\_$db%\`.* TO '$user'@'$host';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM '$user'@'$host';
+GRANT \`$role\` TO '$user'@'$host';
+SET DEFAULT ROLE \`$role\` FOR '$user'@'$host';
 SQL
     done
   } | mariadb_root

@@ -134,19 +134,6 @@ def test_an_unconfirmed_result_leaves_the_job_for_redelivery(runner, settings, e
     assert runner.services.store.get(settings.artifacts_bucket, result_key(job["job_id"])) is not None
 
 
-def test_multipart_answers_are_split_into_their_parts():
-    from ai_server.orthanc import DependencyDown, multipart_parts
-
-    part = b"--b1\r\nContent-Type: application/dicom\r\n\r\n"
-    body = part + b"first\r\n" + part + b"\r\nsecond\r\n--b1--\r\n"
-    assert multipart_parts(body, 'multipart/related; type="application/dicom"; boundary=b1') == [
-        b"first",
-        b"\r\nsecond",
-    ]
-    with pytest.raises(DependencyDown, match="instead of multipart/related"):
-        multipart_parts(body, "application/json")
-
-
 def test_a_publisher_whose_connection_went_stale_reconnects_once(channel, settings):
     """Between jobs the publisher's connection sits idle; the broker may have dropped it by the next result."""
     import pika

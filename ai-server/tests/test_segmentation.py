@@ -43,10 +43,10 @@ class FakeOrthanc:
         self.files[instance_id], self.headers[instance_id] = data, header
         return instance_id
 
-    def series_of_study(self, study_instance_uid: str) -> list[dict]:
+    def series_of_study(self, study_instance_uid: str, patient_id: str = "") -> list[dict]:
         series: dict[str, dict] = {}
         for instance_id, h in self.headers.items():
-            if h.StudyInstanceUID == study_instance_uid:
+            if h.StudyInstanceUID == study_instance_uid and patient_id in ("", h.PatientID):
                 entry = series.setdefault(
                     h.SeriesInstanceUID,
                     {
@@ -68,12 +68,8 @@ class FakeOrthanc:
     def instance_file(self, orthanc_instance_id: str) -> bytes:
         return self.files[orthanc_instance_id]
 
-    def series_files(self, study_instance_uid: str, series_instance_uid: str) -> list[bytes]:
-        return [
-            self.files[i]
-            for i, h in self.headers.items()
-            if (h.StudyInstanceUID, h.SeriesInstanceUID) == (study_instance_uid, series_instance_uid)
-        ]
+    def series_files(self, orthanc_series_id: str) -> list[bytes]:
+        return [self.files[i] for i, h in self.headers.items() if f"se-{h.SeriesInstanceUID}" == orthanc_series_id]
 
     def store(self, dicom_bytes: bytes) -> dict:
         self.stored.append(dicom_bytes)

@@ -212,6 +212,9 @@ def _study_input(study: Study, series_instance_uids: list[str]) -> dict[str, Any
     return {
         "kind": "dicom-study",
         "study_instance_uid": study.study_instance_uid,
+        # A StudyInstanceUID may also name another patient's images (a CONFLICT kept apart in the PACS):
+        # the ai-server reads only this patient's (docs/radiology.md, "Identity rules").
+        "patient_id": study.dicom_patient_id,
         "series_instance_uids": list(series_instance_uids),
     }
 

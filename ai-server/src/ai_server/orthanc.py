@@ -1,7 +1,8 @@
-"""The few Orthanc calls the pipelines need: find a study's series (REST), read a whole series in
-one WADO-RS request (DICOMweb plugin), store a DICOM SEG back (REST)."""
+"""The few Orthanc calls the pipelines need (REST): find a study's series, read a whole series in one
+request, store a DICOM SEG back."""
 
-import re
+import io
+import zipfile
 
 import requests
 
@@ -30,13 +31,11 @@ class OrthancClient:
             raise DependencyDown(f"Orthanc answered {response.status_code} to {method} {path}")
         return response
 
-    def series_of_study(self, study_instance_uid: str) -> list[dict]:
-        """The study's series as Orthanc describes them (ID, MainDicomTags, Instances), in one request."""
-        found = self._call(
-            "POST",
-            "/tools/find",
-            json={"Level": "Series", "Query": {"StudyInstanceUID": study_instance_uid}, "Expand": True},
-        )
+    def series_of_study(self, study_instance_uid: str, patient_id: str = "") -> list[dict]:
+        """The study's series as Orthanc describes them (ID, MainDicomTags, Instances), in one request;
+        with `patient_id`, only that patient's (another may have sent images under the same study UID)."""
+        query = {"StudyInstanceUID": study_instance_uid} | ({"PatientID": patient_id} if patient_id else {})
+        found = self._call("POST", "/tools/find", json={"Level": "Series", "Query": query, "Expand": True})
         found.raise_for_status()
         series = found.json()
         if not series:  # Orthanc keeps no study without a series
@@ -50,17 +49,19 @@ class OrthancClient:
         response.raise_for_status()
         return response.content
 
-    def series_files(self, study_instance_uid: str, series_instance_uid: str) -> list[bytes]:
-        """Every instance of a series, in one request (one multipart/related answer, not one per slice)."""
-        response = self._call(
-            "GET",
-            f"{self.dicomweb}/studies/{study_instance_uid}/series/{series_instance_uid}",
-            headers={"Accept": 'multipart/related; type="application/dicom"'},
-        )
+    def series_files(self, orthanc_series_id: str) -> list[bytes]:
+        """Every instance of a series, in one request (a ZIP, not one request per slice). By Orthanc's ID,
+        not by UID: when two patients' images share a StudyInstanceUID (a conflict kept apart, see
+        docs/radiology.md), WADO-RS cannot tell them apart and Orthanc's ID can."""
+        response = self._call("GET", f"/series/{orthanc_series_id}/archive")
         if response.status_code == 404:
-            raise InvalidJob(f"series {series_instance_uid} is no longer in the PACS")
+            raise InvalidJob(f"series {orthanc_series_id} is no longer in the PACS")
         response.raise_for_status()
-        return multipart_parts(response.content, response.headers.get("Content-Type", ""))
+        try:
+            with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+                return [archive.read(name) for name in sorted(archive.namelist()) if not name.endswith("/")]
+        except zipfile.BadZipFile as exc:
+            raise DependencyDown(f"Orthanc answered a damaged archive for series {orthanc_series_id}") from exc
 
     def store(self, dicom: bytes) -> dict:
         response = self._call("POST", "/instances", data=dicom, headers={"Content-Type": "application/dicom"})
@@ -75,27 +76,3 @@ class OrthancClient:
         for item in found.json():
             if item.get("Type") == "Study":
                 self._call("DELETE", f"/studies/{item['ID']}").raise_for_status()
-
-
-def multipart_parts(body: bytes, content_type: str) -> list[bytes]:
-    """The bodies of a multipart/related answer (RFC 2046), in order."""
-    found = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not found:
-        raise DependencyDown(f"Orthanc answered {content_type or 'no content type'} instead of multipart/related")
-    delimiter = b"--" + found.group(1).encode()
-    parts = []
-    # Scanned by offsets, so that each part is copied once (a series is megabytes), not three times.
-    at = body.find(delimiter)
-    while at >= 0:
-        start = at + len(delimiter)
-        at = body.find(delimiter, start)
-        end = at if at >= 0 else len(body)
-        if body.startswith(b"--", start, end):  # the closing delimiter
-            break
-        headers_end = body.find(b"\r\n\r\n", start, end)
-        if headers_end >= 0:
-            content = headers_end + 4
-            if end - content >= 2 and body.startswith(b"\r\n", end - 2):  # the line break before a delimiter
-                end -= 2
-            parts.append(body[content:end])
-    return parts

@@ -40,6 +40,7 @@ def test_submit_queues_the_job_and_its_message_in_one_go(doctor):
         "input": {
             "kind": "dicom-study",
             "study_instance_uid": study.study_instance_uid,
+            "patient_id": study.dicom_patient_id,  # the ai-server reads this patient's images only
             "series_instance_uids": [series_uid],
         },
         "deadline": job.deadline.isoformat(),

@@ -120,7 +120,7 @@ class SegmentationPipeline:
         prep = manifest["preprocessing"]
         with ctx.stage("fetch"):
             chosen = self.choose_series(job["input"], manifest["input"], ctx)
-            instances = [self.fetch(job["input"]["study_instance_uid"], series, ctx) for series in chosen]
+            instances = [self.fetch(series, ctx) for series in chosen]
         with ctx.stage("volume"):
             volumes = [read_series(datasets) for datasets in instances]
         ctx.progress("preprocessing", 0.0)
@@ -143,7 +143,7 @@ class SegmentationPipeline:
         study_uid = job_input.get("study_instance_uid")
         if not study_uid:
             raise InvalidJob("the job names no study_instance_uid")
-        series = ctx.orthanc.series_of_study(study_uid)
+        series = ctx.orthanc.series_of_study(study_uid, job_input.get("patient_id", ""))
         wanted = set(job_input.get("series_instance_uids") or [])
         if wanted:
             known = {s["MainDicomTags"].get("SeriesInstanceUID") for s in series}
@@ -188,8 +188,8 @@ class SegmentationPipeline:
             guess = guess_sequence(description, pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True))
         return guess
 
-    def fetch(self, study_uid: str, series: dict, ctx: JobContext) -> list[pydicom.Dataset]:
-        files = ctx.orthanc.series_files(study_uid, series["MainDicomTags"]["SeriesInstanceUID"])
+    def fetch(self, series: dict, ctx: JobContext) -> list[pydicom.Dataset]:
+        files = ctx.orthanc.series_files(series["ID"])  # this patient's series only (series_of_study)
         ctx.progress("fetching", 0.5)
         datasets = [pydicom.dcmread(io.BytesIO(data)) for data in files]
         ctx.progress("fetching", 1.0)
