@@ -15,14 +15,18 @@ set -o errexit -o pipefail -o nounset
 
 SYSTEM_PACKAGES=(curl mariadb-server redis-server rabbitmq-server orthanc orthanc-dicomweb nginx docker-compose prometheus prometheus-alertmanager
                  prometheus-mysqld-exporter prometheus-redis-exporter prometheus-node-exporter prometheus-blackbox-exporter
-                 openssl default-libmysqlclient-dev pkg-config
+                 openssl gcc libc6-dev
                  chromium fonts-noto-cjk)  # the browser end-to-end tests (e2e/browser) and their Korean text
 
 mariadb_root() { mariadb --no-defaults -h127.0.0.1 -P3306 -uroot "$@"; }
+# Redis is the machine's; the password of its admin account is kept beside its data, root's only.
+REDIS_ADMIN_SECRET_FILE=${REDIS_ADMIN_SECRET_FILE:-/var/lib/redis/cdss-admin.secret}
+redis_cli()    { redis-cli --no-auth-warning -h 127.0.0.1 -p 6379 "$@"; }
+redis_admin()  { redis_cli --user cdss-admin --pass "$(cat "$REDIS_ADMIN_SECRET_FILE")" "$@"; }
+redis_up()     { redis_cli ping 2>&1 | grep -qE '^(PONG|NOAUTH)'; }
 rabbit_up()    { rabbitmq-diagnostics -q check_running >/dev/null 2>&1; }
 orthanc_up()   { curl -fsS -u "$ORTHANC_USERNAME:$ORTHANC_PASSWORD" "$ORTHANC_URL/system" >/dev/null; }
 dicomweb_root() { local root="${ORTHANC_DICOMWEB_ROOT:-/api/radiology/dicom-web}"; echo "${root%/}"; }
-dicomweb_up()  { curl -fsS -o /dev/null -u "$ORTHANC_USERNAME:$ORTHANC_PASSWORD" "$ORTHANC_URL$(dicomweb_root)/studies?limit=1"; }
 s3_up()        { curl -fsS -o /dev/null "$S3_ENDPOINT_URL/moto-api/"; }
 
 start_machine_servers() {
@@ -31,11 +35,11 @@ start_machine_servers() {
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
     wait_for 60 MariaDB mariadb-admin --no-defaults -h127.0.0.1 -P3306 -uroot ping
   fi
-  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  if ! redis_up; then
     say "starting Redis"
     redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
       --dir /var/lib/redis --logfile /var/log/redis/ci.log
-    wait_for 20 Redis redis-cli -h 127.0.0.1 -p 6379 ping
+    wait_for 20 Redis redis_up
   fi
   if ! rabbit_up; then
     say "starting RabbitMQ"
@@ -73,6 +77,8 @@ SQL
     done
   } | mariadb_root
 
+  provision_redis
+
   user="$(url_part "$RABBITMQ_URL" user)"; pw="$(url_part "$RABBITMQ_URL" password)"
   if rabbitmqctl -q list_users | awk '{print $1}' | grep -qx "$user"; then
     rabbitmqctl -q change_password "$user" "$pw" >/dev/null
@@ -85,21 +91,23 @@ SQL
   done
 }
 
-start_orthanc() {
-  local pidfile="$RUN/orthanc.pid" dir="$VAR/orthanc"
-  if pid_alive "$pidfile" && orthanc_up; then
-    dicomweb_up && return 0
-    say "restarting Orthanc: its DICOMweb root is not $(dicomweb_root) (the configuration changed)"
-    stop_pidfile "$pidfile" Orthanc
+bind_loopback_library() {  # built from scripts/loopback/ when missing or older than its source
+  local source="$ROOT/scripts/loopback/bind_loopback.c" library="$VAR/build/bind-loopback.so"
+  if [ ! -f "$library" ] || [ "$source" -nt "$library" ]; then
+    mkdir -p "$VAR/build"
+    gcc -shared -fPIC -O2 -Wall -o "$library" "$source" -ldl || die "could not build $library (gcc)"
   fi
-  say "starting Orthanc (DICOMweb plugin, HTTP basic auth) on $ORTHANC_URL"
-  mkdir -p "$dir/db"
+  echo "$library"
+}
+
+orthanc_config() {  # the configuration Orthanc runs with, from .env
   local http_port plugin
   http_port="$(url_part "$ORTHANC_URL" port)"
   plugin="$(ls /usr/share/orthanc/plugins/libOrthancDicomWeb.so 2>/dev/null || true)"
   [ -n "$plugin" ] || die "the Orthanc DICOMweb plugin is missing (apt-get install orthanc-dicomweb)"
-  ORTHANC_DIR="$dir" HTTP_PORT="$http_port" PLUGIN="$plugin" DICOMWEB_ROOT="$(dicomweb_root)" \
-    "$ROOT/backend/.venv/bin/python" - > "$dir/orthanc.json" <<'PY'
+  ORTHANC_DIR="$VAR/orthanc" HTTP_PORT="$http_port" PLUGIN="$plugin" DICOMWEB_ROOT="$(dicomweb_root)" \
+    MODALITIES="${ORTHANC_MODALITIES-CDSS-MODALITY@127.0.0.1:11112}" \
+    "$ROOT/backend/.venv/bin/python" - <<'PY'
 import json, os
 print(json.dumps({
     "Name": "CDSS-PACS",
@@ -109,6 +117,17 @@ print(json.dumps({
     "DicomPort": int(os.environ.get("ORTHANC_DICOM_PORT", "4242")),
     "DicomAet": "ORTHANC",
     "DicomCheckCalledAet": False,
+    # C-STORE and C-ECHO only from the modalities named in ORTHANC_MODALITIES (AET@host:port, by
+    # spaces), each from its own address; docs/radiology.md, "Adding a modality".
+    "DicomModalities": {
+        aet.lower(): [aet, host, int(port)]
+        for aet, host, port in (
+            (entry.split("@")[0], *entry.split("@")[1].rsplit(":", 1)) for entry in os.environ["MODALITIES"].split()
+        )
+    },
+    "DicomAlwaysAllowStore": False,
+    "DicomAlwaysAllowEcho": False,
+    "DicomCheckModalityHost": True,
     "RemoteAccessAllowed": False,
     "AuthenticationEnabled": True,
     "RegisteredUsers": {os.environ["ORTHANC_USERNAME"]: os.environ["ORTHANC_PASSWORD"]},
@@ -118,8 +137,21 @@ print(json.dumps({
                  "Ssl": False},
 }, indent=2))
 PY
-  chmod 600 "$dir/orthanc.json"
-  nohup Orthanc "$dir/orthanc.json" >"$LOG/orthanc.log" 2>&1 &
+}
+
+start_orthanc() {
+  local pidfile="$RUN/orthanc.pid" dir="$VAR/orthanc" config
+  mkdir -p "$dir/db"
+  config="$(orthanc_config)"
+  if pid_alive "$pidfile" && orthanc_up; then
+    [ "$config" = "$(cat "$dir/orthanc.json" 2>/dev/null)" ] && return 0
+    say "restarting Orthanc: its configuration changed"
+    stop_pidfile "$pidfile" Orthanc
+  fi
+  say "starting Orthanc (DICOMweb plugin, HTTP basic auth) on $ORTHANC_URL"
+  (umask 077; printf '%s\n' "$config" >"$dir/orthanc.json")
+  # Orthanc 1.10 binds every interface and has no setting against it: the shim binds loopback instead.
+  LD_PRELOAD="$(bind_loopback_library)" nohup Orthanc "$dir/orthanc.json" >"$LOG/orthanc.log" 2>&1 &
   echo $! >"$pidfile"
   wait_for 30 Orthanc orthanc_up
 }
@@ -163,13 +195,38 @@ start_emulator() {  # start_emulator NAME PORT ARGS...
   wait_for 30 "the $name stand-in" curl -s -o /dev/null "http://127.0.0.1:$port/__control__/faults"
 }
 
+# Redis (docs/security.md, "Redis"): nobody gets in without a password. The first run on a machine
+# switches the open `default` user off and creates `cdss-admin` (its password in REDIS_ADMIN_SECRET_FILE);
+# then each checkout's REDIS_PASSWORD is added to the application's user (REDIS_USERNAME, all but the
+# admin commands) and REDIS_EXPORTER_PASSWORD to the exporter's (server facts only, no key's value).
+provision_redis() {
+  if [ "$(redis_cli ping 2>&1)" = PONG ]; then
+    say "Redis: switching its open default user off (admin password in $REDIS_ADMIN_SECRET_FILE)"
+    [ -s "$REDIS_ADMIN_SECRET_FILE" ] || (umask 077; openssl rand -hex 24 >"$REDIS_ADMIN_SECRET_FILE")
+    redis_cli ACL SETUSER cdss-admin on resetpass ">$(cat "$REDIS_ADMIN_SECRET_FILE")" '~*' '&*' +@all >/dev/null
+    redis_admin ACL SETUSER default off resetpass >/dev/null
+  fi
+  [ -s "$REDIS_ADMIN_SECRET_FILE" ] || die "Redis asks for a password and $REDIS_ADMIN_SECRET_FILE is missing"
+  redis_admin ACL SETUSER "${REDIS_USERNAME:-cdss}" on ">$REDIS_PASSWORD" '~*' '&*' +@all -@admin >/dev/null
+  redis_admin ACL SETUSER cdss-exporter on ">$REDIS_EXPORTER_PASSWORD" resetkeys -@all +ping +info +select \
+    +config\|get +client\|list +slowlog +latency\|latest +dbsize +cluster\|info +hello +auth +client\|setname >/dev/null
+}
+
 # --- monitoring -------------------------------------------------------------------------------------
 # Exporter ports are the exporters' usual ones, on 127.0.0.1 only; monitoring/render_local.py knows them.
 rabbit_metrics_up() { curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:15692/metrics; }
 
 start_exporters() {
+  # The plugin listens on every interface unless told otherwise: loopback, now and after a restart.
+  local rabbit_conf=/etc/rabbitmq/rabbitmq.conf
+  grep -qs '^prometheus.tcp.ip' "$rabbit_conf" || printf 'prometheus.tcp.ip = 127.0.0.1\n' >>"$rabbit_conf"
+  if ss -Hltn 'sport = :15692' | awk '{print $4}' | grep -vq '^127\.0\.0\.1:'; then
+    say "RabbitMQ's prometheus plugin: listening on loopback only"
+    rabbitmqctl -q eval 'application:set_env(rabbitmq_prometheus, tcp_config, [{ip, "127.0.0.1"}, {port, 15692}]).' >/dev/null
+    rabbitmq-plugins -q disable rabbitmq_prometheus >/dev/null
+  fi
   if ! rabbit_metrics_up; then
-    say "enabling RabbitMQ's prometheus plugin (port 15692)"
+    say "enabling RabbitMQ's prometheus plugin (127.0.0.1:15692)"
     rabbitmq-plugins -q enable rabbitmq_prometheus >/dev/null
     wait_for 30 "RabbitMQ's prometheus endpoint" rabbit_metrics_up
   fi
@@ -191,10 +248,12 @@ SQL
     start_bg "$RUN/mysqld-exporter.pid" "$LOG/mysqld-exporter.log" prometheus-mysqld-exporter \
       --config.my-cnf="$cnf" --web.listen-address=127.0.0.1:9104
   fi
+  (umask 077; printf '%s' "$REDIS_EXPORTER_PASSWORD" >"$RUN/redis-exporter.secret")
   if ! pid_alive "$RUN/redis-exporter.pid"; then
     say "starting the Redis exporter on 127.0.0.1:9121"
     start_bg "$RUN/redis-exporter.pid" "$LOG/redis-exporter.log" prometheus-redis-exporter \
-      -redis.addr="redis://127.0.0.1:6379" -web.listen-address=127.0.0.1:9121
+      -redis.addr="redis://127.0.0.1:6379" -redis.user=cdss-exporter -redis.password-file="$RUN/redis-exporter.secret" \
+      -web.listen-address=127.0.0.1:9121
   fi
   if ! pid_alive "$RUN/node-exporter.pid"; then
     say "starting the node exporter on 127.0.0.1:9100"
@@ -248,7 +307,7 @@ stop_monitoring() {
 
 status() {
   printf '%-10s %s\n' mariadb "$(mariadb-admin --no-defaults -h127.0.0.1 -uroot ping 2>/dev/null || echo down)"
-  printf '%-10s %s\n' redis "$(redis-cli -h 127.0.0.1 ping 2>/dev/null || echo down)"
+  printf '%-10s %s\n' redis "$(redis_up && echo up || echo down)"
   printf '%-10s %s\n' rabbitmq "$(rabbit_up && echo up || echo down)"
   printf '%-10s %s\n' orthanc "$(orthanc_up 2>/dev/null && echo up || echo down)"
   printf '%-10s %s\n' s3 "$(s3_up 2>/dev/null && echo up || echo down)"

@@ -8,7 +8,7 @@ real environment variables win over it.
 import os
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -38,6 +38,15 @@ def with_path(url: str, path: str) -> str:
     """`url` with its path replaced (a RabbitMQ vhost, a Redis database number)."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{path}"))
+
+
+def with_credentials(url: str, username: str, password: str) -> str:
+    """`url` signed in as `username`:`password`, unless it names credentials itself or no password is set."""
+    parts = urlsplit(url)
+    if not password or parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{quote(username, safe='')}:{quote(password, safe='')}@{host}"))
 
 
 # --- Django core -------------------------------------------------------------------------------------
@@ -159,13 +168,18 @@ DATABASES = {
 }
 
 # --- Redis: cache, sessions, channel layer ----------------------------------------------------------
-REDIS_URL = required("REDIS_URL")
+# Redis asks for a password (docs/security.md, "Redis"): REDIS_USERNAME / REDIS_PASSWORD sign in the URLs
+# below that name no credentials of their own. rediss:// URLs use TLS.
+REDIS_USERNAME = env.str("REDIS_USERNAME", default="cdss")
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="")
+REDIS_URL = with_credentials(required("REDIS_URL"), REDIS_USERNAME, REDIS_PASSWORD)
 CACHES = {
     "default": {
         "BACKEND": "django_prometheus.cache.backends.redis.NativeRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cdss",
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        # JSON, never pickle: a value planted in Redis is refused, not run (core/cache.py)
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2, "serializer": "core.cache.JsonSerializer"},
     }
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
@@ -181,7 +195,7 @@ CHANNEL_LAYERS = {
 RABBITMQ_URL = required("RABBITMQ_URL")
 
 CELERY_BROKER_URL = RABBITMQ_URL
-CELERY_RESULT_BACKEND = required("CELERY_RESULT_BACKEND")
+CELERY_RESULT_BACKEND = with_credentials(required("CELERY_RESULT_BACKEND"), REDIS_USERNAME, REDIS_PASSWORD)
 CELERY_TASK_ACKS_LATE = True  # a task is acknowledged after it ran, so a crash redelivers it
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker child requeues its task instead of acking it
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

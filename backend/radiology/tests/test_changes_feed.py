@@ -16,10 +16,14 @@ pytestmark = pytest.mark.django_db
 STABLE_WAIT_SECONDS = 40  # Orthanc runs with StableAge 10 s
 
 
-def _c_store(datasets) -> None:
-    ae = AE(ae_title="CDSS-MODALITY")
+def _associate(calling: str):
+    ae = AE(ae_title=calling)
     ae.add_requested_context(MRImageStorage, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
-    association = ae.associate("127.0.0.1", 4242, ae_title="ORTHANC")
+    return ae.associate("127.0.0.1", 4242, ae_title="ORTHANC")
+
+
+def _c_store(datasets) -> None:
+    association = _associate("CDSS-MODALITY")  # the modality scripts/services.sh configures for tests
     assert association.is_established
     try:
         for dataset in datasets:
@@ -48,3 +52,20 @@ def test_c_store_study_is_imported_from_the_changes_feed(pacs, make_patient):
     assert study.series.get().sequence_type == "FLAIR"
     assert FeedCheckpoint.objects.get(name="orthanc").last_seq > last
     assert import_changes() == 0  # nothing new: the checkpoint moved past it
+
+
+def test_a_modality_orthanc_does_not_know_cannot_store(pacs):
+    """Orthanc takes C-STORE only from the AEs in its DicomModalities (ORTHANC_MODALITIES)."""
+    datasets = series_instances(1, description="AX T1", patient_id="ROGUE-1")
+    pacs.track(datasets[0].StudyInstanceUID)
+    association = _associate("ROGUE-MODALITY")
+    if association.is_established:  # accepted for negotiation only: the store itself must be refused
+        try:
+            status = association.send_c_store(datasets[0])
+            assert status and status.Status != 0x0000
+        finally:
+            association.release()
+    found = pacs.client.http.request(
+        "POST", "/tools/lookup", data=datasets[0].StudyInstanceUID, resource_type="lookup"
+    ).json()
+    assert found == [], "Orthanc stored a file from an unknown modality"
