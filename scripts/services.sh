@@ -222,7 +222,7 @@ start_exporters() {
   grep -qs '^prometheus.tcp.ip' "$rabbit_conf" || printf 'prometheus.tcp.ip = 127.0.0.1\n' >>"$rabbit_conf"
   if ss -Hltn 'sport = :15692' | awk '{print $4}' | grep -vq '^127\.0\.0\.1:'; then
     say "RabbitMQ's prometheus plugin: listening on loopback only"
-    rabbitmqctl -q eval 'application:set_env(rabbitmq_prometheus, tcp_config, [{ip, "127.0.0.1"}, {port, 15692}]).' >/dev/null
+    rabbitmqctl -q eval 'application:set_env(rabbitmq_prometheus, tcp_config, [{ip, "127.0.0.1"}, {port, 15692}], [{persistent, true}]).' >/dev/null
     rabbitmq-plugins -q disable rabbitmq_prometheus >/dev/null
   fi
   if ! rabbit_metrics_up; then
