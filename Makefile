@@ -11,17 +11,18 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 # --- installation (idempotent; re-runs only when a requirements file changes) -----------------------
-$(BACKEND_VENV)/.installed: backend/requirements.txt backend/requirements-dev.txt
+$(BACKEND_VENV)/.installed: backend/requirements.txt backend/requirements-dev.txt backend/requirements.lock backend/requirements-dev.lock
 	scripts/services.sh install
 	test -x $(BACKEND_VENV)/bin/python || python3 -m venv $(BACKEND_VENV)
 	$(BACKEND_VENV)/bin/pip install -q --upgrade pip
-	$(BACKEND_VENV)/bin/pip install -q -r backend/requirements-dev.txt
+	$(BACKEND_VENV)/bin/pip install -q --require-hashes -r backend/requirements-dev.lock
 	touch $@
 
-$(AI_VENV)/.installed: ai-server/requirements.txt ai-server/requirements-dev.txt ai-server/pyproject.toml
+$(AI_VENV)/.installed: ai-server/requirements.txt ai-server/requirements-dev.txt ai-server/requirements.lock ai-server/requirements-dev.lock ai-server/pyproject.toml
 	test -x $(AI_VENV)/bin/python || python3 -m venv $(AI_VENV)
 	$(AI_VENV)/bin/pip install -q --upgrade pip
-	$(AI_VENV)/bin/pip install -q -r ai-server/requirements-dev.txt -e ai-server
+	$(AI_VENV)/bin/pip install -q --require-hashes -r ai-server/requirements-dev.lock
+	$(AI_VENV)/bin/pip install -q --no-deps --no-build-isolation -e ai-server
 	touch $@
 
 react/node_modules/.installed: react/package.json react/package-lock.json
