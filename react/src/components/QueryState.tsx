@@ -5,10 +5,15 @@ import { useTranslation } from "react-i18next";
 
 import { ApiError } from "../api/client";
 
+/** The small spinner a section shows while its data is on its way. */
+export function Loading() {
+  return <Loader size="sm" aria-label="loading" />;
+}
+
 /** Loading, error (with the system that failed and a retry) or the content: one convention for every section. */
 export function QueryState<T>({ query, children }: { query: UseQueryResult<T>; children: (data: T) => ReactNode }) {
   const { t } = useTranslation();
-  if (query.isPending) return <Loader size="sm" aria-label="loading" />;
+  if (query.isPending) return <Loading />;
   if (query.isError) {
     const error = query.error;
     const body = error instanceof ApiError ? error.body : null;
