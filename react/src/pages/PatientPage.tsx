@@ -1,4 +1,4 @@
-import { Anchor, Button, Card, Group, Modal, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { Anchor, Button, Card, Group, Modal, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
@@ -8,11 +8,15 @@ import { SECTIONS, useMe, usePatient, usePatientSection, useTimeline } from "../
 import type { SectionName } from "../api/hooks";
 import { useOrders, useStudies } from "../api/radiology";
 import { can } from "../auth/roles";
+import type { Section } from "../api/types";
+import { DataTable } from "../components/DataTable";
 import { QueryState } from "../components/QueryState";
 import { JobTable } from "./ai/AiJobsPage";
 import { OrderForm } from "./radiology/OrderForm";
 import { OrderTable } from "./radiology/OrderTable";
 import { StudyTable } from "./radiology/StudyTable";
+
+type SectionRow = Section["results"][number];
 
 // Which columns of OpenEMR's rows each section shows (OpenEMR sends many more).
 const COLUMNS: Record<SectionName, string[]> = {
@@ -33,23 +37,16 @@ function SectionCard({ puuid, section }: { puuid: string; section: SectionName }
         {t(`patient.sections.${section}`)}
       </Title>
       <QueryState query={query}>
-        {(data) =>
-          data.results.length === 0 ? (
-            <Text c="dimmed">{t("patient.none")}</Text>
-          ) : (
-            <Table fz="sm">
-              <Table.Tbody>
-                {data.results.slice(0, 20).map((row, index) => (
-                  <Table.Tr key={String(row.uuid ?? row.id ?? index)}>
-                    {COLUMNS[section].map((column) => (
-                      <Table.Td key={column}>{row[column] ?? ""}</Table.Td>
-                    ))}
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          )
-        }
+        {(data) => (
+          <DataTable
+            fz="sm"
+            withHeader={false}
+            columns={COLUMNS[section].map((column) => ({ key: column, cell: (row: SectionRow) => row[column] ?? "" }))}
+            rows={data.results.slice(0, 20)}
+            rowKey={(row, index) => String(row.uuid ?? row.id ?? index)}
+            empty="patient.none"
+          />
+        )}
       </QueryState>
     </Card>
   );

@@ -1,13 +1,20 @@
-import { Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Stack, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
 
 import { usePatients } from "../api/hooks";
-import { QueryState } from "../components/QueryState";
-import { Pager } from "../components/Pager";
+import type { Patient } from "../api/types";
+import { DataTable } from "../components/DataTable";
+import type { Column } from "../components/DataTable";
+import { PagedList } from "../components/PagedList";
 
+const COLUMNS: Column<Patient>[] = [
+  { key: "name", header: "patients.name", link: (patient) => `/patients/${patient.emr_uuid}`, cell: (patient) => `${patient.family_name} ${patient.given_name}` },
+  { key: "mrn", header: "patients.mrn", cell: (patient) => patient.mrn },
+  { key: "birthDate", header: "patients.birthDate", cell: (patient) => patient.birth_date },
+  { key: "sex", header: "patients.sex", cell: (patient) => patient.sex },
+];
 
 export function PatientsPage() {
   const { t } = useTranslation();
@@ -28,41 +35,9 @@ export function PatientsPage() {
           setPage(1);
         }}
       />
-      <QueryState query={patients}>
-        {(data) =>
-          data.count === 0 ? (
-            <Text c="dimmed">{t("patients.empty")}</Text>
-          ) : (
-            <>
-              <Table striped highlightOnHover>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>{t("patients.name")}</Table.Th>
-                    <Table.Th>{t("patients.mrn")}</Table.Th>
-                    <Table.Th>{t("patients.birthDate")}</Table.Th>
-                    <Table.Th>{t("patients.sex")}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {data.results.map((patient) => (
-                    <Table.Tr key={patient.emr_uuid}>
-                      <Table.Td>
-                        <Link to={`/patients/${patient.emr_uuid}`}>
-                          {patient.family_name} {patient.given_name}
-                        </Link>
-                      </Table.Td>
-                      <Table.Td>{patient.mrn}</Table.Td>
-                      <Table.Td>{patient.birth_date}</Table.Td>
-                      <Table.Td>{patient.sex}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-              <Pager count={data.count} page={page} onChange={setPage} />
-            </>
-          )
-        }
-      </QueryState>
+      <PagedList query={patients} page={page} onPageChange={setPage}>
+        {(rows) => <DataTable striped highlightOnHover columns={COLUMNS} rows={rows} rowKey={(patient) => patient.emr_uuid} empty="patients.empty" />}
+      </PagedList>
     </Stack>
   );
 }

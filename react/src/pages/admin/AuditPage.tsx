@@ -1,4 +1,4 @@
-import { Anchor, Button, Code, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Anchor, Button, Code, Group, Modal, Select, Stack, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -6,9 +6,10 @@ import { useTranslation } from "react-i18next";
 import { auditCsvUrl, useAuditEvents } from "../../api/admin";
 import type { AuditFilters } from "../../api/admin";
 import type { AuditEvent } from "../../api/types";
-import { QueryState } from "../../components/QueryState";
+import { DataTable, NOWRAP } from "../../components/DataTable";
+import type { Column } from "../../components/DataTable";
+import { PagedList } from "../../components/PagedList";
 import { StatusBadge } from "../../components/StatusBadge";
-import { Pager } from "../../components/Pager";
 
 const ACTIONS = ["CREATE", "READ", "UPDATE", "DELETE", "LOGIN", "LOGIN_FAILED", "LOGOUT", "EXPORT", "EXTERNAL_CALL", "PERMISSION_DENIED"];
 const OUTCOMES = ["SUCCESS", "FAILURE", "DENIED"];
@@ -43,6 +44,24 @@ export function AuditPage() {
   };
   const events = useAuditEvents(filters, page);
   const reset = () => setPage(1);
+  const columns: Column<AuditEvent>[] = [
+    {
+      key: "when",
+      header: "audit.when",
+      style: NOWRAP,
+      cell: (event) => (
+        <Anchor size="xs" onClick={() => setShown(event)}>
+          {new Date(event.occurred_at).toLocaleString()}
+        </Anchor>
+      ),
+    },
+    { key: "actor", header: "audit.actor", cell: (event) => event.actor_username || event.actor_type },
+    { key: "action", header: "audit.action", cell: (event) => event.action },
+    { key: "resource", header: "audit.resource", style: WRAP, cell: (event) => `${event.resource_type} ${event.resource_id}` },
+    { key: "patient", header: "audit.patient", style: WRAP, cell: (event) => event.patient_id },
+    { key: "outcome", header: "audit.outcome", cell: (event) => <StatusBadge value={event.outcome} /> },
+    { key: "endpoint", header: "audit.endpoint", style: WRAP, cell: (event) => event.endpoint },
+  ];
 
   return (
     <Stack>
@@ -68,54 +87,9 @@ export function AuditPage() {
         <TextInput type="datetime-local" label={t("audit.since")} value={since} onChange={(e) => (setSince(e.currentTarget.value), reset())} />
         <TextInput type="datetime-local" label={t("audit.until")} value={until} onChange={(e) => (setUntil(e.currentTarget.value), reset())} />
       </Group>
-      <QueryState query={events}>
-        {(data) =>
-          data.count === 0 ? (
-            <Text c="dimmed">{t("audit.empty")}</Text>
-          ) : (
-            <>
-              <Text size="sm" c="dimmed">
-                {t("audit.count", { count: data.count })}
-              </Text>
-              <Table striped highlightOnHover fz="xs">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>{t("audit.when")}</Table.Th>
-                    <Table.Th>{t("audit.actor")}</Table.Th>
-                    <Table.Th>{t("audit.action")}</Table.Th>
-                    <Table.Th>{t("audit.resource")}</Table.Th>
-                    <Table.Th>{t("audit.patient")}</Table.Th>
-                    <Table.Th>{t("audit.outcome")}</Table.Th>
-                    <Table.Th>{t("audit.endpoint")}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {data.results.map((event) => (
-                    <Table.Tr key={event.id}>
-                      <Table.Td style={{ whiteSpace: "nowrap" }}>
-                        <Anchor size="xs" onClick={() => setShown(event)}>
-                          {new Date(event.occurred_at).toLocaleString()}
-                        </Anchor>
-                      </Table.Td>
-                      <Table.Td>{event.actor_username || event.actor_type}</Table.Td>
-                      <Table.Td>{event.action}</Table.Td>
-                      <Table.Td style={WRAP}>
-                        {event.resource_type} {event.resource_id}
-                      </Table.Td>
-                      <Table.Td style={WRAP}>{event.patient_id}</Table.Td>
-                      <Table.Td>
-                        <StatusBadge value={event.outcome} />
-                      </Table.Td>
-                      <Table.Td style={WRAP}>{event.endpoint}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-              <Pager count={data.count} page={page} onChange={setPage} />
-            </>
-          )
-        }
-      </QueryState>
+      <PagedList query={events} page={page} onPageChange={setPage} countLabel="audit.count">
+        {(rows) => <DataTable striped highlightOnHover fz="xs" columns={columns} rows={rows} rowKey={(event) => event.id} empty="audit.empty" />}
+      </PagedList>
       <Modal opened={shown !== null} onClose={() => setShown(null)} title={t("audit.event")} size="lg">
         {shown && <Code block>{JSON.stringify(shown, null, 2)}</Code>}
       </Modal>

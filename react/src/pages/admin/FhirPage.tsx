@@ -1,11 +1,14 @@
-import { Alert, Button, Checkbox, Code, Group, Modal, Stack, Table, Tabs, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Checkbox, Code, Group, Modal, Stack, Tabs, Text, TextInput, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { useDeadLetter, useDeadLetters, useDiscardDeadLetter, useFhirMappings, useReplayDeadLetter, useReplayDeadLetters } from "../../api/admin";
+import type { DeadLetter, FhirMapping } from "../../api/types";
+import { DataTable } from "../../components/DataTable";
+import type { Column } from "../../components/DataTable";
+import { PagedList } from "../../components/PagedList";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
-import { Pager } from "../../components/Pager";
 
 
 function DeadLetterModal({ id, onClose }: { id: number | null; onClose: () => void }) {
@@ -71,6 +74,26 @@ function DeadLetters() {
   const letters = useDeadLetters(page);
   const replayMany = useReplayDeadLetters();
   const toggle = (id: number) => setSelected((previous) => (previous.includes(id) ? previous.filter((other) => other !== id) : [...previous, id]));
+  const columns: Column<DeadLetter>[] = [
+    {
+      key: "select",
+      cell: (letter) =>
+        letter.status === "open" && <Checkbox aria-label={t("fhir.select", { id: letter.id })} checked={selected.includes(letter.id)} onChange={() => toggle(letter.id)} />,
+    },
+    { key: "created", header: "fhir.created", cell: (letter) => new Date(letter.created_at).toLocaleString() },
+    { key: "entity", header: "fhir.entity", cell: (letter) => `${letter.entity_type} ${letter.entity_id}` },
+    { key: "resource", header: "fhir.resource", cell: (letter) => letter.resource_type },
+    { key: "reason", header: "fhir.reason", style: { maxWidth: 360 }, cell: (letter) => letter.reason },
+    { key: "status", header: "radiology.status", cell: (letter) => <StatusBadge value={letter.status ?? "open"} /> },
+    {
+      key: "inspect",
+      cell: (letter) => (
+        <Button size="compact-xs" variant="light" onClick={() => setShown(letter.id)}>
+          {t("fhir.inspect")}
+        </Button>
+      ),
+    },
+  ];
   return (
     <Stack>
       <Group>
@@ -79,103 +102,30 @@ function DeadLetters() {
         </Button>
         {replayMany.isSuccess && <Text c="green">{t("fhir.replayQueued")}</Text>}
       </Group>
-      <QueryState query={letters}>
-        {(data) =>
-          data.count === 0 ? (
-            <Text c="dimmed">{t("fhir.noDeadLetters")}</Text>
-          ) : (
-            <>
-              <Table striped highlightOnHover fz="sm">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th />
-                    <Table.Th>{t("fhir.created")}</Table.Th>
-                    <Table.Th>{t("fhir.entity")}</Table.Th>
-                    <Table.Th>{t("fhir.resource")}</Table.Th>
-                    <Table.Th>{t("fhir.reason")}</Table.Th>
-                    <Table.Th>{t("radiology.status")}</Table.Th>
-                    <Table.Th />
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {data.results.map((letter) => (
-                    <Table.Tr key={letter.id}>
-                      <Table.Td>
-                        {letter.status === "open" && (
-                          <Checkbox aria-label={t("fhir.select", { id: letter.id })} checked={selected.includes(letter.id)} onChange={() => toggle(letter.id)} />
-                        )}
-                      </Table.Td>
-                      <Table.Td>{new Date(letter.created_at).toLocaleString()}</Table.Td>
-                      <Table.Td>
-                        {letter.entity_type} {letter.entity_id}
-                      </Table.Td>
-                      <Table.Td>{letter.resource_type}</Table.Td>
-                      <Table.Td style={{ maxWidth: 360 }}>{letter.reason}</Table.Td>
-                      <Table.Td>
-                        <StatusBadge value={letter.status ?? "open"} />
-                      </Table.Td>
-                      <Table.Td>
-                        <Button size="compact-xs" variant="light" onClick={() => setShown(letter.id)}>
-                          {t("fhir.inspect")}
-                        </Button>
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-              <Pager count={data.count} page={page} onChange={setPage} />
-            </>
-          )
-        }
-      </QueryState>
+      <PagedList query={letters} page={page} onPageChange={setPage}>
+        {(rows) => <DataTable striped highlightOnHover fz="sm" columns={columns} rows={rows} rowKey={(letter) => letter.id} empty="fhir.noDeadLetters" />}
+      </PagedList>
       <DeadLetterModal id={shown} onClose={() => setShown(null)} />
     </Stack>
   );
 }
 
+const MAPPING_COLUMNS: Column<FhirMapping>[] = [
+  { key: "entity", header: "fhir.entity", cell: (mapping) => `${mapping.entity_type} ${mapping.entity_id}` },
+  { key: "resource", header: "fhir.resource", cell: (mapping) => `${mapping.resource_type}/${mapping.fhir_id}` },
+  { key: "version", header: "fhir.version", cell: (mapping) => mapping.fhir_version },
+  { key: "syncedAt", header: "fhir.syncedAt", cell: (mapping) => new Date(mapping.synced_at).toLocaleString() },
+];
+
 function Mappings() {
-  const { t } = useTranslation();
   const [page, setPage] = useState(1);
   const mappings = useFhirMappings(page);
   return (
-    <QueryState query={mappings}>
-      {(data) =>
-        data.count === 0 ? (
-          <Text c="dimmed">{t("fhir.noMappings")}</Text>
-        ) : (
-          <Stack>
-            <Text size="sm" c="dimmed">
-              {t("fhir.synced", { count: data.count })}
-            </Text>
-            <Table striped fz="sm">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>{t("fhir.entity")}</Table.Th>
-                  <Table.Th>{t("fhir.resource")}</Table.Th>
-                  <Table.Th>{t("fhir.version")}</Table.Th>
-                  <Table.Th>{t("fhir.syncedAt")}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {data.results.map((mapping) => (
-                  <Table.Tr key={`${mapping.entity_type}:${mapping.entity_id}`}>
-                    <Table.Td>
-                      {mapping.entity_type} {mapping.entity_id}
-                    </Table.Td>
-                    <Table.Td>
-                      {mapping.resource_type}/{mapping.fhir_id}
-                    </Table.Td>
-                    <Table.Td>{mapping.fhir_version}</Table.Td>
-                    <Table.Td>{new Date(mapping.synced_at).toLocaleString()}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-            <Pager count={data.count} page={page} onChange={setPage} />
-          </Stack>
-        )
-      }
-    </QueryState>
+    <Stack>
+      <PagedList query={mappings} page={page} onPageChange={setPage} countLabel="fhir.synced">
+        {(rows) => <DataTable striped fz="sm" columns={MAPPING_COLUMNS} rows={rows} rowKey={(mapping) => `${mapping.entity_type}:${mapping.entity_id}`} empty="fhir.noMappings" />}
+      </PagedList>
+    </Stack>
   );
 }
 

@@ -1,47 +1,24 @@
-import { Select, Stack, Table, Text, Title } from "@mantine/core";
+import { Select, Stack, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
 
 import { useAiJobs } from "../../api/ai";
 import type { AiJob } from "../../api/ai";
-import { QueryState } from "../../components/QueryState";
+import { DataTable } from "../../components/DataTable";
+import type { Column } from "../../components/DataTable";
+import { PagedList } from "../../components/PagedList";
 import { StatusBadge } from "../../components/StatusBadge";
-import { Pager } from "../../components/Pager";
 
 export function JobTable({ jobs }: { jobs: AiJob[] }) {
   const { t } = useTranslation();
-  if (!jobs.length) return <Text c="dimmed">{t("ai.noJobs")}</Text>;
-  return (
-    <Table striped highlightOnHover fz="sm">
-      <Table.Thead>
-        <Table.Tr>
-          <Table.Th>{t("ai.requestedAt")}</Table.Th>
-          <Table.Th>{t("ai.task")}</Table.Th>
-          <Table.Th>{t("ai.model")}</Table.Th>
-          <Table.Th>{t("radiology.status")}</Table.Th>
-          <Table.Th>{t("ai.resultStatus")}</Table.Th>
-        </Table.Tr>
-      </Table.Thead>
-      <Table.Tbody>
-        {jobs.map((job) => (
-          <Table.Tr key={job.id}>
-            <Table.Td>
-              <Link to={`/ai/jobs/${job.id}`}>{new Date(job.created_at).toLocaleString()}</Link>
-            </Table.Td>
-            <Table.Td>{t(`ai.tasks.${job.task ?? "segmentation"}`, { defaultValue: job.task })}</Table.Td>
-            <Table.Td>
-              {job.model_name} {job.model_version}
-            </Table.Td>
-            <Table.Td>
-              <StatusBadge value={job.status} />
-            </Table.Td>
-            <Table.Td>{job.result ? <StatusBadge value={job.result.status} /> : "—"}</Table.Td>
-          </Table.Tr>
-        ))}
-      </Table.Tbody>
-    </Table>
-  );
+  const columns: Column<AiJob>[] = [
+    { key: "requestedAt", header: "ai.requestedAt", link: (job) => `/ai/jobs/${job.id}`, cell: (job) => new Date(job.created_at).toLocaleString() },
+    { key: "task", header: "ai.task", cell: (job) => t(`ai.tasks.${job.task ?? "segmentation"}`, { defaultValue: job.task }) },
+    { key: "model", header: "ai.model", cell: (job) => `${job.model_name} ${job.model_version}` },
+    { key: "status", header: "radiology.status", cell: (job) => <StatusBadge value={job.status} /> },
+    { key: "result", header: "ai.resultStatus", cell: (job) => (job.result ? <StatusBadge value={job.result.status} /> : "—") },
+  ];
+  return <DataTable striped highlightOnHover fz="sm" columns={columns} rows={jobs} rowKey={(job) => job.id} empty="ai.noJobs" />;
 }
 
 export function AiJobsPage() {
@@ -60,14 +37,9 @@ export function AiJobsPage() {
         value={status}
         onChange={(value) => (setStatus(value), setPage(1))}
       />
-      <QueryState query={jobs}>
-        {(data) => (
-          <>
-            <JobTable jobs={data.results} />
-            <Pager count={data.count} page={page} onChange={setPage} />
-          </>
-        )}
-      </QueryState>
+      <PagedList query={jobs} page={page} onPageChange={setPage}>
+        {(rows) => <JobTable jobs={rows} />}
+      </PagedList>
     </Stack>
   );
 }

@@ -1,15 +1,22 @@
-import { Alert, Anchor, Button, Card, Group, SimpleGrid, Stack, Table, Text, Textarea, Title } from "@mantine/core";
+import { Alert, Anchor, Button, Card, Group, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { artifactUrl, kmCurves, labelVolumes, resultMetrics, riskScore, topGenes, useReview } from "../../api/ai";
-import type { AiJob, AiResult } from "../../api/ai";
+import type { AiJob, AiResult, LabelVolume } from "../../api/ai";
 import { useStudy } from "../../api/radiology";
 import { BarChart, KmChart, geneRows } from "../../components/charts";
+import { DataTable } from "../../components/DataTable";
+import type { Column } from "../../components/DataTable";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
 import { LazyStudyViewer } from "../../viewer/ViewerLoader";
 import { Disclaimer } from "./Disclaimer";
+
+const VOLUME_COLUMNS: Column<LabelVolume>[] = [
+  { key: "label", header: "ai.label", cell: (row) => row.label },
+  { key: "ml", header: "ai.volumeMl", cell: (row) => row.ml.toFixed(2) },
+];
 
 function SegmentationMetrics({ result }: { result: AiResult }) {
   const { t } = useTranslation();
@@ -17,22 +24,7 @@ function SegmentationMetrics({ result }: { result: AiResult }) {
   if (!volumes.length) return <Text c="dimmed">{t("ai.noVolumes")}</Text>;
   return (
     <Stack gap="xs">
-      <Table fz="sm" data-testid="volumes">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>{t("ai.label")}</Table.Th>
-            <Table.Th>{t("ai.volumeMl")}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {volumes.map((row) => (
-            <Table.Tr key={row.label}>
-              <Table.Td>{row.label}</Table.Td>
-              <Table.Td>{row.ml.toFixed(2)}</Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+      <DataTable fz="sm" data-testid="volumes" columns={VOLUME_COLUMNS} rows={volumes} rowKey={(row) => row.label} />
       <BarChart rows={volumes.map((row) => ({ label: row.label, value: row.ml }))} unit=" mL" />
     </Stack>
   );

@@ -10,6 +10,8 @@ import { ApiError } from "../../api/client";
 import { usePatients } from "../../api/hooks";
 import type { Candidate, DicomIdentity, MatchField, ReconciliationItem } from "../../api/radiology";
 import type { Patient } from "../../api/types";
+import { DataTable } from "../../components/DataTable";
+import type { Column } from "../../components/DataTable";
 import { QueryState } from "../../components/QueryState";
 
 export interface Choice {
@@ -122,40 +124,16 @@ export function ExistingStudyCard({ existing, onChoose, canChoose }: { existing:
 export function CandidateTable({ candidates, chosen, onChoose, canChoose }: { candidates: Candidate[]; chosen: string | null; onChoose: (choice: Choice) => void; canChoose: boolean }) {
   const { t } = useTranslation();
   if (!candidates.length) return <Text c="dimmed" size="sm">{t("reconciliation.noCandidates")}</Text>;
+  const columns: (Column<Candidate> | false)[] = [
+    canChoose && { key: "choose", cell: (candidate) => <Radio value={candidate.id} aria-label={t("reconciliation.choose", { name: candidate.name, mrn: candidate.mrn })} /> },
+    { key: "name", header: "patients.name", cell: (candidate) => <Matched on={candidate.matched_on} field="name">{candidate.name}</Matched> },
+    { key: "mrn", header: "patients.mrn", cell: (candidate) => <Matched on={candidate.matched_on} field="patient_id">{candidate.mrn}</Matched> },
+    { key: "birthDate", header: "patients.birthDate", cell: (candidate) => <Matched on={candidate.matched_on} field="birth_date">{candidate.birth_date ?? "—"}</Matched> },
+    { key: "sex", header: "patients.sex", cell: (candidate) => candidate.sex },
+  ];
   return (
     <Radio.Group value={chosen} onChange={(id) => onChoose(choiceOf(candidates.find((candidate) => candidate.id === id)!))}>
-      <Table fz="sm" data-testid="candidates">
-        <Table.Thead>
-          <Table.Tr>
-            {canChoose && <Table.Th />}
-            <Table.Th>{t("patients.name")}</Table.Th>
-            <Table.Th>{t("patients.mrn")}</Table.Th>
-            <Table.Th>{t("patients.birthDate")}</Table.Th>
-            <Table.Th>{t("patients.sex")}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {candidates.map((candidate) => (
-            <Table.Tr key={candidate.id} data-testid="candidate">
-              {canChoose && (
-                <Table.Td>
-                  <Radio value={candidate.id} aria-label={t("reconciliation.choose", { name: candidate.name, mrn: candidate.mrn })} />
-                </Table.Td>
-              )}
-              <Table.Td>
-                <Matched on={candidate.matched_on} field="name">{candidate.name}</Matched>
-              </Table.Td>
-              <Table.Td>
-                <Matched on={candidate.matched_on} field="patient_id">{candidate.mrn}</Matched>
-              </Table.Td>
-              <Table.Td>
-                <Matched on={candidate.matched_on} field="birth_date">{candidate.birth_date ?? "—"}</Matched>
-              </Table.Td>
-              <Table.Td>{candidate.sex}</Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+      <DataTable fz="sm" data-testid="candidates" columns={columns} rows={candidates} rowKey={(candidate) => candidate.id} rowTestId="candidate" />
     </Radio.Group>
   );
 }
@@ -166,34 +144,36 @@ const patientChoice = (patient: Patient): Choice => ({ id: patient.emr_uuid, lab
 function PatientResults({ query, onChoose }: { query: string; onChoose: (choice: Choice) => void }) {
   const { t } = useTranslation();
   const patients = usePatients(query, 1);
+  const columns: Column<Patient>[] = [
+    { key: "name", cell: (patient) => `${patient.family_name} ${patient.given_name}` },
+    { key: "mrn", cell: (patient) => patient.mrn },
+    { key: "birthDate", cell: (patient) => patient.birth_date ?? "—" },
+    {
+      key: "pick",
+      cell: (patient) => (
+        <Button size="compact-xs" variant="light" onClick={() => onChoose(patientChoice(patient))}>
+          {t("reconciliation.pick")}
+        </Button>
+      ),
+    },
+  ];
   return (
     <QueryState query={patients}>
-      {(data) =>
-        data.count === 0 ? (
-          <Text c="dimmed" size="sm">
-            {t("patients.empty")}
-          </Text>
-        ) : (
-          <Table fz="sm" data-testid="patient-results">
-            <Table.Tbody>
-              {data.results.slice(0, 10).map((patient) => (
-                <Table.Tr key={patient.emr_uuid}>
-                  <Table.Td>
-                    {patient.family_name} {patient.given_name}
-                  </Table.Td>
-                  <Table.Td>{patient.mrn}</Table.Td>
-                  <Table.Td>{patient.birth_date ?? "—"}</Table.Td>
-                  <Table.Td>
-                    <Button size="compact-xs" variant="light" onClick={() => onChoose(patientChoice(patient))}>
-                      {t("reconciliation.pick")}
-                    </Button>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        )
-      }
+      {(data) => (
+        <DataTable
+          fz="sm"
+          data-testid="patient-results"
+          withHeader={false}
+          columns={columns}
+          rows={data.results.slice(0, 10)}
+          rowKey={(patient) => patient.emr_uuid}
+          empty={
+            <Text c="dimmed" size="sm">
+              {t("patients.empty")}
+            </Text>
+          }
+        />
+      )}
     </QueryState>
   );
 }

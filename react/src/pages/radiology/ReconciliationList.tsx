@@ -1,42 +1,15 @@
-import { SegmentedControl, Stack, Table, Text, Title } from "@mantine/core";
+import { SegmentedControl, Stack, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
 
 import { useReconciliation } from "../../api/radiology";
 import type { ReconciliationItem } from "../../api/radiology";
-import { Pager } from "../../components/Pager";
-import { QueryState } from "../../components/QueryState";
+import { DataTable, NOWRAP } from "../../components/DataTable";
+import type { Column } from "../../components/DataTable";
+import { PagedList } from "../../components/PagedList";
 import { StatusBadge } from "../../components/StatusBadge";
 
 export const reconcilePath = (id: number) => `/radiology/reconciliation/${id}`;
-
-function ItemRow({ item }: { item: ReconciliationItem }) {
-  const { t } = useTranslation();
-  const identity = item.dicom_identity;
-  return (
-    <Table.Tr data-testid="reconcile-row">
-      <Table.Td style={{ whiteSpace: "nowrap" }}>
-        <StatusBadge value={item.status} />
-      </Table.Td>
-      <Table.Td>
-        <Link to={reconcilePath(item.id)}>
-          {identity.patient_name || t("reconciliation.noName")} ({identity.patient_id || "—"})
-        </Link>
-      </Table.Td>
-      <Table.Td>{item.modality.split("\\").join(", ")}</Table.Td>
-      <Table.Td style={{ whiteSpace: "nowrap" }}>{item.study_date ?? t("radiology.noDate")}</Table.Td>
-      <Table.Td>
-        <Text size="sm" maw={260} truncate="end" title={item.study_instance_uid}>
-          {item.description || item.study_instance_uid}
-        </Text>
-      </Table.Td>
-      <Table.Td>{item.reason}</Table.Td>
-      <Table.Td>{item.candidates.length}</Table.Td>
-      <Table.Td>{new Date(item.created_at).toLocaleString()}</Table.Td>
-    </Table.Tr>
-  );
-}
 
 /** Studies waiting for a RIB to say whose they are, newest first as the API orders them. */
 export function ReconciliationList() {
@@ -44,6 +17,24 @@ export function ReconciliationList() {
   const [status, setStatus] = useState("");
   const [page, setPage] = useState(1);
   const items = useReconciliation({ status, page });
+  const columns: Column<ReconciliationItem>[] = [
+    { key: "status", header: "radiology.status", style: NOWRAP, cell: (item) => <StatusBadge value={item.status} /> },
+    { key: "patient", header: "radiology.dicomPatient", link: (item) => reconcilePath(item.id), cell: ({ dicom_identity: identity }) => `${identity.patient_name || t("reconciliation.noName")} (${identity.patient_id || "—"})` },
+    { key: "modality", header: "radiology.modality", cell: (item) => item.modality.split("\\").join(", ") },
+    { key: "date", header: "radiology.studyDate", style: NOWRAP, cell: (item) => item.study_date ?? t("radiology.noDate") },
+    {
+      key: "description",
+      header: "radiology.description",
+      cell: (item) => (
+        <Text size="sm" maw={260} truncate="end" title={item.study_instance_uid}>
+          {item.description || item.study_instance_uid}
+        </Text>
+      ),
+    },
+    { key: "reason", header: "reconciliation.reason", cell: (item) => item.reason },
+    { key: "candidates", header: "reconciliation.candidates", cell: (item) => item.candidates.length },
+    { key: "received", header: "reconciliation.received", cell: (item) => new Date(item.created_at).toLocaleString() },
+  ];
   return (
     <Stack>
       <SegmentedControl
@@ -54,36 +45,9 @@ export function ReconciliationList() {
         value={status}
         onChange={(value) => (setStatus(value), setPage(1))}
       />
-      <QueryState query={items}>
-        {(data) =>
-          data.count === 0 ? (
-            <Text c="dimmed">{t("reconciliation.empty")}</Text>
-          ) : (
-            <>
-              <Table striped highlightOnHover fz="sm">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>{t("radiology.status")}</Table.Th>
-                    <Table.Th>{t("radiology.dicomPatient")}</Table.Th>
-                    <Table.Th>{t("radiology.modality")}</Table.Th>
-                    <Table.Th>{t("radiology.studyDate")}</Table.Th>
-                    <Table.Th>{t("radiology.description")}</Table.Th>
-                    <Table.Th>{t("reconciliation.reason")}</Table.Th>
-                    <Table.Th>{t("reconciliation.candidates")}</Table.Th>
-                    <Table.Th>{t("reconciliation.received")}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {data.results.map((item) => (
-                    <ItemRow key={item.id} item={item} />
-                  ))}
-                </Table.Tbody>
-              </Table>
-              <Pager count={data.count} page={page} onChange={setPage} />
-            </>
-          )
-        }
-      </QueryState>
+      <PagedList query={items} page={page} onPageChange={setPage}>
+        {(rows) => <DataTable striped highlightOnHover fz="sm" columns={columns} rows={rows} rowKey={(item) => item.id} rowTestId="reconcile-row" empty="reconciliation.empty" />}
+      </PagedList>
     </Stack>
   );
 }

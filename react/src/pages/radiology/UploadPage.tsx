@@ -1,17 +1,51 @@
-import { Alert, Anchor, Badge, Button, Group, Paper, Progress, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Group, Paper, Progress, Stack, Text, Title } from "@mantine/core";
 import { useRef, useState } from "react";
 import type { DragEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
 import { itemsFromDrop, itemsFromFiles } from "../../api/upload";
-import type { UploadItem } from "../../api/upload";
+import type { ItemProgress, UploadItem } from "../../api/upload";
+import { DataTable } from "../../components/DataTable";
+import type { Column } from "../../components/DataTable";
 import { StatusBadge } from "../../components/StatusBadge";
 import { useDicomUpload } from "../../hooks/useDicomUpload";
 
 function size(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   return `${Math.max(1, Math.round(bytes / 1024))} kB`;
+}
+
+/** Where one file's upload stands: waiting, sending, failed, or what the server did with it (each file of a zip). */
+function FileResult({ item, progress }: { item: UploadItem; progress: ItemProgress | undefined }) {
+  const { t } = useTranslation();
+  return (
+    <>
+      {progress?.state === "failed" && (
+        <Text size="sm" c="red">
+          {t("upload.failed", { detail: progress.error })}
+        </Text>
+      )}
+      {progress?.state === "waiting" && <Text size="sm" c="dimmed">{t("upload.waiting")}</Text>}
+      {progress?.state === "sending" && <Text size="sm" c="dimmed">{t("upload.sending")}</Text>}
+      {progress?.results.length === 1 && item.path.endsWith(progress.results[0].file) ? (
+        <Group gap={6}>
+          <StatusBadge value={progress.results[0].status} />
+          {progress.results[0].reason && <Text size="sm">{progress.results[0].reason}</Text>}
+        </Group>
+      ) : (
+        progress?.results.map((result, index) => (
+          <Group key={`${result.file}-${index}`} gap={6}>
+            <StatusBadge value={result.status} />
+            <Text size="sm">
+              {result.file}
+              {result.reason ? ` — ${result.reason}` : ""}
+            </Text>
+          </Group>
+        ))
+      )}
+    </>
+  );
 }
 
 /** DICOM upload (DOCTOR or RIB): drop files, folders or zips; each file and the whole upload show progress. */
@@ -39,6 +73,21 @@ export function UploadPage() {
     for (const result of progress?.results ?? []) counts[result.status] += 1;
   }
   const finished = upload.items.length > 0 && !upload.running;
+  const columns: Column<UploadItem>[] = [
+    { key: "file", header: "upload.file", cell: (item) => item.path },
+    { key: "size", header: "upload.size", width: 100, cell: (item) => size(item.file.size) },
+    {
+      key: "progress",
+      header: "upload.progress",
+      width: 220,
+      cell: (item) => {
+        const progress = upload.progress[item.key];
+        const percent = item.file.size ? Math.round(((progress?.loaded ?? 0) / item.file.size) * 100) : 100;
+        return <Progress value={percent} color={progress?.state === "failed" ? "red" : undefined} aria-label={t("upload.fileProgress", { file: item.path })} />;
+      },
+    },
+    { key: "result", header: "upload.result", cell: (item) => <FileResult item={item} progress={upload.progress[item.key]} /> },
+  ];
 
   return (
     <Stack>
@@ -130,56 +179,7 @@ export function UploadPage() {
       )}
 
       {upload.items.length > 0 && (
-        <Table fz="sm" data-testid="upload-files">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t("upload.file")}</Table.Th>
-              <Table.Th w={100}>{t("upload.size")}</Table.Th>
-              <Table.Th w={220}>{t("upload.progress")}</Table.Th>
-              <Table.Th>{t("upload.result")}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {upload.items.map((item) => {
-              const progress = upload.progress[item.key];
-              const percent = item.file.size ? Math.round(((progress?.loaded ?? 0) / item.file.size) * 100) : 100;
-              return (
-                <Table.Tr key={item.key} data-testid="upload-row">
-                  <Table.Td>{item.path}</Table.Td>
-                  <Table.Td>{size(item.file.size)}</Table.Td>
-                  <Table.Td>
-                    <Progress value={percent} color={progress?.state === "failed" ? "red" : undefined} aria-label={t("upload.fileProgress", { file: item.path })} />
-                  </Table.Td>
-                  <Table.Td>
-                    {progress?.state === "failed" && (
-                      <Text size="sm" c="red">
-                        {t("upload.failed", { detail: progress.error })}
-                      </Text>
-                    )}
-                    {progress?.state === "waiting" && <Text size="sm" c="dimmed">{t("upload.waiting")}</Text>}
-                    {progress?.state === "sending" && <Text size="sm" c="dimmed">{t("upload.sending")}</Text>}
-                    {progress?.results.length === 1 && item.path.endsWith(progress.results[0].file) ? (
-                      <Group gap={6}>
-                        <StatusBadge value={progress.results[0].status} />
-                        {progress.results[0].reason && <Text size="sm">{progress.results[0].reason}</Text>}
-                      </Group>
-                    ) : (
-                      progress?.results.map((result, index) => (
-                        <Group key={`${result.file}-${index}`} gap={6}>
-                          <StatusBadge value={result.status} />
-                          <Text size="sm">
-                            {result.file}
-                            {result.reason ? ` — ${result.reason}` : ""}
-                          </Text>
-                        </Group>
-                      ))
-                    )}
-                  </Table.Td>
-                </Table.Tr>
-              );
-            })}
-          </Table.Tbody>
-        </Table>
+        <DataTable fz="sm" data-testid="upload-files" columns={columns} rows={upload.items} rowKey={(item) => item.key} rowTestId="upload-row" />
       )}
     </Stack>
   );

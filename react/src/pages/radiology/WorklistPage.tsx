@@ -7,12 +7,10 @@ import { Link, useSearchParams } from "react-router";
 import { MODALITIES, ORDER_STATUSES, useOrders, useStudies } from "../../api/radiology";
 import type { Me } from "../../api/types";
 import { can } from "../../auth/roles";
-import { QueryState } from "../../components/QueryState";
+import { PagedList } from "../../components/PagedList";
 import { OrderTable } from "./OrderTable";
 import { ReconciliationList, useWaitingCount } from "./ReconciliationList";
 import { StudyTable } from "./StudyTable";
-import { Pager } from "../../components/Pager";
-
 
 function StudiesTab() {
   const { t } = useTranslation();
@@ -48,14 +46,9 @@ function StudiesTab() {
         <TextInput type="date" label={t("radiology.dateFrom")} value={dateFrom} onChange={(e) => (setDateFrom(e.currentTarget.value), reset())} />
         <TextInput type="date" label={t("radiology.dateTo")} value={dateTo} onChange={(e) => (setDateTo(e.currentTarget.value), reset())} />
       </Group>
-      <QueryState query={studies}>
-        {(data) => (
-          <>
-            <StudyTable studies={data.results} />
-            <Pager count={data.count} page={page} onChange={setPage} />
-          </>
-        )}
-      </QueryState>
+      <PagedList query={studies} page={page} onPageChange={setPage}>
+        {(rows) => <StudyTable studies={rows} />}
+      </PagedList>
     </Stack>
   );
 }
@@ -80,14 +73,9 @@ function OrdersTab() {
         />
         <TextInput label={t("radiology.patientId")} value={patient} onChange={(e) => (setPatient(e.currentTarget.value), setPage(1))} w={260} />
       </Group>
-      <QueryState query={orders}>
-        {(data) => (
-          <>
-            <OrderTable orders={data.results} />
-            <Pager count={data.count} page={page} onChange={setPage} />
-          </>
-        )}
-      </QueryState>
+      <PagedList query={orders} page={page} onPageChange={setPage}>
+        {(rows) => <OrderTable orders={rows} />}
+      </PagedList>
     </Stack>
   );
 }
