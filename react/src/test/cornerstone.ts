@@ -1,0 +1,131 @@
+// Stand-ins for Cornerstone3D (no WebGL in jsdom): what the viewer asks of the rendering engine, the tool
+// groups and the segmentation state is recorded for tests to look at. Use with vi.mock factories:
+//   vi.mock("@cornerstonejs/core", async () => (await import("../test/cornerstone")).core);
+import { vi } from "vitest";
+
+export const MouseBindings = { Primary: 1, Secondary: 2, Auxiliary: 4, Wheel: 524288 } as const;
+export const STACK_NEW_IMAGE = "CORNERSTONE_STACK_NEW_IMAGE";
+
+export class FakeViewport {
+  imageIds: string[] = [];
+  index = 0;
+  setStack = vi.fn(async (imageIds: string[], index = 0) => {
+    this.imageIds = imageIds;
+    this.index = index;
+  });
+  setImageIdIndex = vi.fn(async (index: number) => {
+    this.index = index;
+  });
+  render = vi.fn();
+  resetCamera = vi.fn();
+  resetProperties = vi.fn();
+  constructor(
+    readonly id: string,
+    readonly element: HTMLElement,
+  ) {}
+}
+
+export class FakeRenderingEngine {
+  static all: FakeRenderingEngine[] = [];
+  viewports = new Map<string, FakeViewport>();
+  destroyed = false;
+  constructor(readonly id: string) {
+    FakeRenderingEngine.all.push(this);
+  }
+  enableElement({ viewportId, element }: { viewportId: string; element: HTMLElement }) {
+    this.viewports.set(viewportId, new FakeViewport(viewportId, element));
+  }
+  getViewport(id: string) {
+    return this.viewports.get(id);
+  }
+  destroy() {
+    this.destroyed = true;
+  }
+  /** The one viewport of the latest engine. */
+  static viewport(): FakeViewport {
+    const engine = FakeRenderingEngine.all[FakeRenderingEngine.all.length - 1];
+    return [...engine.viewports.values()][0];
+  }
+}
+
+export class FakeToolGroup {
+  tools: string[] = [];
+  viewports: string[] = [];
+  bindings = new Map<string, number[]>();
+  constructor(readonly id: string) {}
+  addTool(name: string) {
+    this.tools.push(name);
+  }
+  addViewport(viewportId: string) {
+    this.viewports.push(viewportId);
+  }
+  setToolActive(name: string, options: { bindings: { mouseButton: number }[] }) {
+    this.bindings.set(name, options.bindings.map((binding) => binding.mouseButton));
+  }
+  setToolPassive(name: string) {
+    this.bindings.delete(name);
+  }
+  /** The tool on a mouse button. */
+  on(button: number): string | undefined {
+    return [...this.bindings].find(([, buttons]) => buttons.includes(button))?.[0];
+  }
+}
+
+export const toolGroups = new Map<string, FakeToolGroup>();
+
+export const segmentationCalls = {
+  addSegmentations: vi.fn(),
+  addLabelmapRepresentationToViewport: vi.fn(),
+  removeSegmentationRepresentations: vi.fn(),
+  removeSegmentation: vi.fn(),
+  setVisibility: vi.fn(),
+  setStyle: vi.fn(),
+};
+
+export const createFromDICOMSegBuffer = vi.fn(async (_imageIds: string[], _buffer: ArrayBuffer, _options: unknown) => ({ labelMapImages: [[{ imageId: "seg:1" }]] }));
+
+export const core = {
+  Enums: { ViewportType: { STACK: "stack" }, Events: { STACK_NEW_IMAGE } },
+  RenderingEngine: FakeRenderingEngine,
+};
+
+export const tools = {
+  Enums: { MouseBindings, SegmentationRepresentations: { Labelmap: "Labelmap" } },
+  WindowLevelTool: { toolName: "WindowLevel" },
+  PanTool: { toolName: "Pan" },
+  ZoomTool: { toolName: "Zoom" },
+  StackScrollTool: { toolName: "StackScroll" },
+  ToolGroupManager: {
+    createToolGroup: (id: string) => {
+      const group = new FakeToolGroup(id);
+      toolGroups.set(id, group);
+      return group;
+    },
+    getToolGroup: (id: string) => toolGroups.get(id),
+    destroyToolGroup: (id: string) => toolGroups.delete(id),
+  },
+  segmentation: {
+    addSegmentations: segmentationCalls.addSegmentations,
+    addLabelmapRepresentationToViewport: segmentationCalls.addLabelmapRepresentationToViewport,
+    removeSegmentationRepresentations: segmentationCalls.removeSegmentationRepresentations,
+    removeSegmentation: segmentationCalls.removeSegmentation,
+    config: { visibility: { setSegmentationRepresentationVisibility: segmentationCalls.setVisibility }, style: { setStyle: segmentationCalls.setStyle } },
+  },
+};
+
+export const adapters = { adaptersSEG: { Cornerstone3D: { Segmentation: { createFromDICOMSegBuffer } } } };
+
+/** The viewer's own start-up module (viewer/cornerstone.ts). */
+export const viewerCornerstone = {
+  startCornerstone: vi.fn(async () => {}),
+  addInstanceMetadata: vi.fn(),
+  metaData: { get: () => undefined },
+};
+
+export function resetCornerstone() {
+  FakeRenderingEngine.all = [];
+  toolGroups.clear();
+  for (const call of Object.values(segmentationCalls)) call.mockClear();
+  createFromDICOMSegBuffer.mockClear();
+  viewerCornerstone.addInstanceMetadata.mockClear();
+}
