@@ -4,17 +4,17 @@
 import { Alert, Badge, Button, Card, Group, Image, Loader, ScrollArea, SegmentedControl, Select, Slider, Stack, Switch, Text } from "@mantine/core";
 import { Enums as CoreEnums, RenderingEngine } from "@cornerstonejs/core";
 import type { StackViewport } from "@cornerstonejs/core";
-import { adaptersSEG } from "@cornerstonejs/adapters";
-import { Enums as ToolEnums, PanTool, StackScrollTool, ToolGroupManager, WindowLevelTool, ZoomTool, segmentation } from "@cornerstonejs/tools";
-import dicomParser from "dicom-parser";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { thumbnailUrl } from "../api/radiology";
 import type { Series } from "../api/types";
-import { addInstanceMetadata, metaData, startCornerstone } from "./cornerstone";
+import { addInstanceMetadata, startCornerstone } from "./cornerstone";
 import { TAG, imageIdsFor, qidoInstances, qidoSeries, retrieveInstance, seriesMetadata, sortInstances, value } from "./dicomweb";
 import type { SeriesSummary } from "./dicomweb";
+import { addLabelmap, labelmapImageIds, referencedSeries, removeLabelmap, styleLabelmap } from "./seg";
+import { destroyToolGroup, setUpToolGroup, useLeftButtonTool } from "./tools";
+import type { Tool } from "./tools";
 
 export interface OverlaySource {
   key: string;
@@ -33,21 +33,8 @@ export interface StudyViewerProps {
   initialOverlay?: string;
 }
 
-type Tool = "wl" | "pan" | "zoom";
-const TOOL_NAMES: Record<Tool, string> = { wl: WindowLevelTool.toolName, pan: PanTool.toolName, zoom: ZoomTool.toolName };
 const NON_IMAGE = new Set(["SEG", "SR", "PR", "KO", "RTSTRUCT", "DOC"]);
 let counter = 0;
-
-/** The series a DICOM SEG was drawn on (ReferencedSeriesSequence), to show the overlay on the right images. */
-export function referencedSeries(buffer: ArrayBuffer): string | undefined {
-  try {
-    const dataSet = dicomParser.parseDicom(new Uint8Array(buffer), { untilTag: "x7fe00010" });
-    const item = dataSet.elements.x00081115?.items?.[0]?.dataSet;
-    return item?.string("x0020000e") ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const NO_OVERLAYS: OverlaySource[] = [];
 
@@ -103,22 +90,14 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
         if (cancelled || !element.current) return;
         const renderingEngine = new RenderingEngine(ids.engine);
         renderingEngine.enableElement({ viewportId: ids.viewport, type: CoreEnums.ViewportType.STACK, element: element.current });
-        const group = ToolGroupManager.createToolGroup(ids.tools);
-        if (group) {
-          for (const name of [WindowLevelTool.toolName, PanTool.toolName, ZoomTool.toolName, StackScrollTool.toolName]) group.addTool(name);
-          group.addViewport(ids.viewport, ids.engine);
-          group.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Primary }] });
-          group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Auxiliary }] });
-          group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
-          group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Wheel }] });
-        }
+        setUpToolGroup(ids.tools, ids.viewport, ids.engine);
         engine.current = renderingEngine;
         setReady(true);
       })
       .catch((caught: unknown) => setError(String(caught)));
     return () => {
       cancelled = true;
-      ToolGroupManager.destroyToolGroup(ids.tools);
+      destroyToolGroup(ids.tools);
       engine.current?.destroy();
       engine.current = null;
     };
@@ -175,14 +154,7 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
   }, []);
 
   // left mouse button tool
-  useEffect(() => {
-    const group = ToolGroupManager.getToolGroup(ids.tools);
-    if (!group || !ready) return;
-    for (const name of Object.values(TOOL_NAMES)) group.setToolPassive(name);
-    group.setToolActive(TOOL_NAMES[tool], { bindings: [{ mouseButton: ToolEnums.MouseBindings.Primary }] });
-    if (tool !== "pan") group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Auxiliary }] });
-    if (tool !== "zoom") group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
-  }, [tool, ready, ids]);
+  useLeftButtonTool(ids.tools, ready, tool);
 
   // 4. the chosen overlay's bytes (fetched once per choice, whatever re-renders); then the series it was drawn on
   const choices = useRef(overlayChoices);
@@ -226,13 +198,9 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
     let cancelled = false;
     const id = `seg-${ids.viewport}-${Date.now()}`;
     (async () => {
-      const { labelMapImages } = await adaptersSEG.Cornerstone3D.Segmentation.createFromDICOMSegBuffer(imageIds, segBuffer, { metadataProvider: metaData });
+      const labelmapIds = await labelmapImageIds(imageIds, segBuffer);
       if (cancelled) return;
-      const layer = (Array.isArray(labelMapImages[0]) ? labelMapImages[0] : labelMapImages) as { imageId: string }[];
-      segmentation.addSegmentations([
-        { segmentationId: id, representation: { type: ToolEnums.SegmentationRepresentations.Labelmap, data: { imageIds: layer.map((image) => image.imageId) } } },
-      ]);
-      segmentation.addLabelmapRepresentationToViewport(ids.viewport, [{ segmentationId: id }]);
+      addLabelmap(ids.viewport, id, labelmapIds);
       segmentationId.current = id;
       setSegState("shown");
     })().catch((caught: unknown) => {
@@ -243,8 +211,7 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
     return () => {
       cancelled = true;
       if (segmentationId.current === id) {
-        segmentation.removeSegmentationRepresentations(ids.viewport, { segmentationId: id });
-        segmentation.removeSegmentation(id);
+        removeLabelmap(ids.viewport, id);
         segmentationId.current = null;
       }
     };
@@ -254,9 +221,7 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
   useEffect(() => {
     const id = segmentationId.current;
     if (!id || segState !== "shown") return;
-    const type = ToolEnums.SegmentationRepresentations.Labelmap;
-    segmentation.config.visibility.setSegmentationRepresentationVisibility(ids.viewport, { segmentationId: id, type }, segVisible);
-    segmentation.config.style.setStyle({ type }, { fillAlpha: segOpacity, fillAlphaInactive: segOpacity, outlineOpacity: Math.min(1, segOpacity + 0.3) });
+    styleLabelmap(ids.viewport, id, segVisible, segOpacity);
     engine.current?.getViewport(ids.viewport)?.render();
   }, [segVisible, segOpacity, segState, ids]);
 

@@ -1,0 +1,38 @@
+import { renderHook } from "@testing-library/react";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+import { MouseBindings, resetCornerstone, toolGroups } from "../test/cornerstone";
+import { destroyToolGroup, setUpToolGroup, useLeftButtonTool } from "./tools";
+import type { Tool } from "./tools";
+
+vi.mock("@cornerstonejs/tools", async () => (await import("../test/cornerstone")).tools);
+
+const { Primary, Auxiliary, Secondary, Wheel } = MouseBindings;
+const buttons = () => [Primary, Auxiliary, Secondary, Wheel].map((button) => toolGroups.get("tools")!.on(button));
+
+beforeEach(() => {
+  resetCornerstone();
+  setUpToolGroup("tools", "vp", "engine");
+});
+
+describe("viewport tools", () => {
+  it("set up window/level, pan, zoom and wheel scrolling on the viewport", () => {
+    expect(toolGroups.get("tools")!.viewports).toEqual(["vp"]);
+    expect(buttons()).toEqual(["WindowLevel", "Pan", "Zoom", "StackScroll"]);
+    destroyToolGroup("tools");
+    expect(toolGroups.size).toBe(0);
+  });
+
+  it("put the chosen tool on the left button once the viewport is ready", () => {
+    const { rerender } = renderHook(({ ready, tool }: { ready: boolean; tool: Tool }) => useLeftButtonTool("tools", ready, tool), {
+      initialProps: { ready: false, tool: "pan" },
+    });
+    expect(buttons()).toEqual(["WindowLevel", "Pan", "Zoom", "StackScroll"]);
+    rerender({ ready: true, tool: "pan" });
+    expect(buttons()).toEqual(["Pan", undefined, "Zoom", "StackScroll"]);
+    rerender({ ready: true, tool: "zoom" });
+    expect(buttons()).toEqual(["Zoom", "Pan", undefined, "StackScroll"]);
+    rerender({ ready: true, tool: "wl" });
+    expect(buttons()).toEqual(["WindowLevel", "Pan", "Zoom", "StackScroll"]);
+  });
+});

@@ -1,0 +1,35 @@
+// The viewport's mouse tools: a tool group per viewer, and which tool the left button drives.
+import { Enums as ToolEnums, PanTool, StackScrollTool, ToolGroupManager, WindowLevelTool, ZoomTool } from "@cornerstonejs/tools";
+import { useEffect } from "react";
+
+export type Tool = "wl" | "pan" | "zoom";
+const TOOL_NAMES: Record<Tool, string> = { wl: WindowLevelTool.toolName, pan: PanTool.toolName, zoom: ZoomTool.toolName };
+const { Primary, Auxiliary, Secondary, Wheel } = ToolEnums.MouseBindings;
+
+/** Window/level on the left button, pan on the middle, zoom on the right, slices on the wheel. */
+export function setUpToolGroup(toolGroupId: string, viewportId: string, engineId: string): void {
+  const group = ToolGroupManager.createToolGroup(toolGroupId);
+  if (!group) return;
+  for (const name of [WindowLevelTool.toolName, PanTool.toolName, ZoomTool.toolName, StackScrollTool.toolName]) group.addTool(name);
+  group.addViewport(viewportId, engineId);
+  group.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: Primary }] });
+  group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: Auxiliary }] });
+  group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: Secondary }] });
+  group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: Wheel }] });
+}
+
+export function destroyToolGroup(toolGroupId: string): void {
+  ToolGroupManager.destroyToolGroup(toolGroupId);
+}
+
+/** The chosen tool on the left button; pan and zoom keep the middle and right buttons when not chosen. */
+export function useLeftButtonTool(toolGroupId: string, ready: boolean, tool: Tool): void {
+  useEffect(() => {
+    const group = ToolGroupManager.getToolGroup(toolGroupId);
+    if (!group || !ready) return;
+    for (const name of Object.values(TOOL_NAMES)) group.setToolPassive(name);
+    group.setToolActive(TOOL_NAMES[tool], { bindings: [{ mouseButton: Primary }] });
+    if (tool !== "pan") group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: Auxiliary }] });
+    if (tool !== "zoom") group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: Secondary }] });
+  }, [tool, ready, toolGroupId]);
+}
