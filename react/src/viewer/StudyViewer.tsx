@@ -1,13 +1,12 @@
 // The study viewer: Cornerstone3D stack viewport over the CDSS DICOMweb gateway, with series thumbnails,
 // wheel and slider scrolling, window/level, zoom, pan and a DICOM SEG labelmap overlay. Loaded lazily
 // (see ViewerLoader.tsx) so the first page load does not carry Cornerstone, its codecs or its workers.
-import { Alert, Badge, Button, Card, Group, Image, Loader, ScrollArea, SegmentedControl, Select, Slider, Stack, Switch, Text } from "@mantine/core";
+import { Alert, Card, Group, Stack } from "@mantine/core";
 import { Enums as CoreEnums, RenderingEngine } from "@cornerstonejs/core";
 import type { StackViewport } from "@cornerstonejs/core";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { thumbnailUrl } from "../api/radiology";
 import type { Series } from "../api/types";
 import { addInstanceMetadata, startCornerstone } from "./cornerstone";
 import { TAG, imageIdsFor, qidoInstances, qidoSeries, retrieveInstance, seriesMetadata, sortInstances, value } from "./dicomweb";
@@ -15,6 +14,11 @@ import type { SeriesSummary } from "./dicomweb";
 import { addLabelmap, labelmapImageIds, referencedSeries, removeLabelmap, styleLabelmap } from "./seg";
 import { destroyToolGroup, setUpToolGroup, useLeftButtonTool } from "./tools";
 import type { Tool } from "./tools";
+import { OverlayControls } from "./OverlayControls";
+import type { OverlayState } from "./OverlayControls";
+import { SeriesList } from "./SeriesList";
+import { SliceSlider } from "./SliceSlider";
+import { ViewerToolbar } from "./ViewerToolbar";
 
 export interface OverlaySource {
   key: string;
@@ -56,13 +60,12 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
   const [tool, setTool] = useState<Tool>("wl");
   const [overlayKey, setOverlayKey] = useState<string | null>(initialOverlay ?? null);
   const [segBuffer, setSegBuffer] = useState<ArrayBuffer | null>(null);
-  const [segState, setSegState] = useState<"none" | "loading" | "shown" | "error">("none");
+  const [segState, setSegState] = useState<OverlayState>("none");
   const [segError, setSegError] = useState<string | null>(null);
   const [segVisible, setSegVisible] = useState(true);
   const [segOpacity, setSegOpacity] = useState(0.5);
   const segmentationId = useRef<string | null>(null);
 
-  const pkByUid = useMemo(() => new Map(series.map((item) => [item.series_instance_uid, item.id])), [series]);
   const imageSeries = (seriesList ?? []).filter((item) => !NON_IMAGE.has(item.modality));
   const segSeries = (seriesList ?? []).filter((item) => item.modality === "SEG");
   const overlayChoices: OverlaySource[] = useMemo(
@@ -241,109 +244,32 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
   return (
     <Card withBorder data-testid="study-viewer">
       <Group align="flex-start" wrap="nowrap">
-        <ScrollArea h={560} w={150} type="auto">
-          <Stack gap="xs">
-            {seriesList === null && <Loader size="sm" />}
-            {imageSeries.map((item) => {
-              const pk = pkByUid.get(item.uid);
-              return (
-                <Card
-                  key={item.uid}
-                  p={4}
-                  withBorder
-                  onClick={() => setCurrent(item.uid)}
-                  style={{ cursor: "pointer", borderColor: item.uid === current ? "var(--mantine-color-blue-6)" : undefined }}
-                  data-testid="series-thumbnail"
-                >
-                  {pk !== undefined ? (
-                    <Image src={thumbnailUrl(studyId, pk)} alt={item.description} h={100} fit="contain" bg="black" fallbackSrc="" />
-                  ) : (
-                    <Text size="xs" c="dimmed" h={40}>
-                      {t("viewer.noThumbnail")}
-                    </Text>
-                  )}
-                  <Text size="xs" lineClamp={2}>
-                    {item.modality} {item.number ?? ""} {item.description}
-                  </Text>
-                  {item.instances !== undefined && (
-                    <Text size="xs" c="dimmed">
-                      {t("viewer.images", { count: Number(item.instances) })}
-                    </Text>
-                  )}
-                </Card>
-              );
-            })}
-          </Stack>
-        </ScrollArea>
+        <SeriesList studyId={studyId} apiSeries={series} items={seriesList === null ? null : imageSeries} current={current} onSelect={setCurrent} />
         <Stack style={{ flex: 1 }} gap="xs">
           {error && (
             <Alert color="red" role="alert">
               {error}
             </Alert>
           )}
-          <Group gap="xs">
-            <SegmentedControl
-              size="xs"
-              value={tool}
-              onChange={(next) => setTool(next as Tool)}
-              data={[
-                { value: "wl", label: t("viewer.windowLevel") },
-                { value: "pan", label: t("viewer.pan") },
-                { value: "zoom", label: t("viewer.zoom") },
-              ]}
-            />
-            <Button size="xs" variant="default" onClick={reset}>
-              {t("viewer.reset")}
-            </Button>
-            {loading && <Loader size="xs" />}
-            <Text size="xs" c="dimmed">
-              {t("viewer.mouseHelp")}
-            </Text>
-          </Group>
+          <ViewerToolbar tool={tool} onToolChange={setTool} onReset={reset} loading={loading} />
           <div
             ref={element}
             onContextMenu={(event) => event.preventDefault()}
             style={{ width: "100%", height: 480, background: "black", position: "relative" }}
             data-testid="viewport"
           />
-          <Group gap="xs" wrap="nowrap">
-            <Text size="xs" w={90}>
-              {imageIds.length ? `${index + 1} / ${imageIds.length}` : "—"}
-            </Text>
-            <Slider
-              style={{ flex: 1 }}
-              min={0}
-              max={Math.max(0, imageIds.length - 1)}
-              value={index}
-              onChange={scrollTo}
-              disabled={imageIds.length < 2}
-              label={(slice) => slice + 1}
-              thumbLabel={t("viewer.slice")}
-            />
-          </Group>
-          <Group gap="md" align="center">
-            <Select
-              size="xs"
-              placeholder={overlayChoices.length ? t("viewer.chooseOverlay") : t("viewer.noOverlay")}
-              data={overlayChoices.map((choice) => ({ value: choice.key, label: choice.label }))}
-              value={overlayKey}
-              onChange={setOverlayKey}
-              clearable
-              disabled={!overlayChoices.length}
-              w={280}
-              aria-label={t("viewer.overlay")}
-            />
-            <Switch size="sm" label={t("viewer.showOverlay")} checked={segVisible} onChange={(event) => setSegVisible(event.currentTarget.checked)} disabled={segState !== "shown"} />
-            <Group gap={6} w={220} wrap="nowrap">
-              <Text size="xs">{t("viewer.opacity")}</Text>
-              <Slider style={{ flex: 1 }} min={0} max={1} step={0.05} value={segOpacity} onChange={setSegOpacity} disabled={segState !== "shown"} thumbLabel={t("viewer.opacity")} />
-            </Group>
-            {segState === "loading" && <Loader size="xs" />}
-            {segState === "shown" && <Badge color="grape">{t("viewer.overlayShown")}</Badge>}
-          </Group>
-          {segState === "error" && (
-            <Alert color="orange">{t("viewer.overlayFailed", { detail: segError })}</Alert>
-          )}
+          <SliceSlider index={index} count={imageIds.length} onChange={scrollTo} />
+          <OverlayControls
+            choices={overlayChoices}
+            value={overlayKey}
+            onChange={setOverlayKey}
+            state={segState}
+            error={segError}
+            visible={segVisible}
+            onVisibleChange={setSegVisible}
+            opacity={segOpacity}
+            onOpacityChange={setSegOpacity}
+          />
         </Stack>
       </Group>
     </Card>

@@ -1,0 +1,38 @@
+import { Button, Group, Loader, SegmentedControl, Text } from "@mantine/core";
+import { useTranslation } from "react-i18next";
+
+import type { Tool } from "./tools";
+
+export interface ViewerToolbarProps {
+  tool: Tool;
+  onToolChange: (tool: Tool) => void;
+  onReset: () => void;
+  /** A series is on its way. */
+  loading: boolean;
+}
+
+/** The left button's tool, the reset, a spinner while a series loads, and what the other buttons do. */
+export function ViewerToolbar({ tool, onToolChange, onReset, loading }: ViewerToolbarProps) {
+  const { t } = useTranslation();
+  return (
+    <Group gap="xs">
+      <SegmentedControl
+        size="xs"
+        value={tool}
+        onChange={(next) => onToolChange(next as Tool)}
+        data={[
+          { value: "wl", label: t("viewer.windowLevel") },
+          { value: "pan", label: t("viewer.pan") },
+          { value: "zoom", label: t("viewer.zoom") },
+        ]}
+      />
+      <Button size="xs" variant="default" onClick={onReset}>
+        {t("viewer.reset")}
+      </Button>
+      {loading && <Loader size="xs" />}
+      <Text size="xs" c="dimmed">
+        {t("viewer.mouseHelp")}
+      </Text>
+    </Group>
+  );
+}

@@ -1,0 +1,98 @@
+import { fireEvent, screen, within } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+
+import type { Series } from "../api/types";
+import { renderPage } from "../test/render";
+import { OverlayControls } from "./OverlayControls";
+import type { OverlayControlsProps } from "./OverlayControls";
+import { SeriesList } from "./SeriesList";
+import { SliceSlider } from "./SliceSlider";
+import { ViewerToolbar } from "./ViewerToolbar";
+
+describe("SeriesList", () => {
+  const items = [
+    { uid: "1.2.1", modality: "MR", description: "T1", number: 1, instances: 20 },
+    { uid: "1.2.2", modality: "CT", description: "Chest" },
+  ];
+
+  it("shows a thumbnail where the API has the series, and selects on a click", () => {
+    const onSelect = vi.fn();
+    renderPage(<SeriesList studyId={5} apiSeries={[{ id: 11, series_instance_uid: "1.2.1" }] as Series[]} items={items} current="1.2.2" onSelect={onSelect} />);
+    const cards = screen.getAllByTestId("series-thumbnail");
+    expect(within(cards[0]).getByRole("img", { name: "T1" }).getAttribute("src")).toBe("/api/radiology/studies/5/series/11/thumbnail");
+    expect(cards[0].textContent).toContain("영상 20장");
+    expect(cards[1].textContent).toBe("미리보기 없음CT  Chest");
+    expect(cards[1].style.borderColor).toBe("var(--mantine-color-blue-6)");
+    fireEvent.click(cards[0]);
+    expect(onSelect).toHaveBeenCalledWith("1.2.1");
+  });
+
+  it("spins while the series are on their way", () => {
+    const view = renderPage(<SeriesList studyId={5} apiSeries={[]} items={null} current={null} onSelect={() => {}} />);
+    expect(view.container.querySelector(".mantine-Loader-root")).toBeTruthy();
+    expect(screen.queryAllByTestId("series-thumbnail")).toHaveLength(0);
+  });
+});
+
+describe("ViewerToolbar", () => {
+  it("changes the tool, resets, and spins while loading", () => {
+    const onToolChange = vi.fn();
+    const onReset = vi.fn();
+    const view = renderPage(<ViewerToolbar tool="wl" onToolChange={onToolChange} onReset={onReset} loading />);
+    expect((screen.getByRole("radio", { name: "창 조절" }) as HTMLInputElement).checked).toBe(true);
+    fireEvent.click(screen.getByRole("radio", { name: "확대" }));
+    expect(onToolChange).toHaveBeenCalledWith("zoom");
+    fireEvent.click(screen.getByRole("button", { name: "초기화" }));
+    expect(onReset).toHaveBeenCalled();
+    expect(view.container.querySelector(".mantine-Loader-root")).toBeTruthy();
+    expect(screen.getByText("휠: 슬라이스 · 가운데 버튼: 이동 · 오른쪽 버튼: 확대")).toBeTruthy();
+  });
+});
+
+describe("SliceSlider", () => {
+  it("numbers the slice from one and moves by the keyboard", () => {
+    const onChange = vi.fn();
+    renderPage(<SliceSlider index={4} count={10} onChange={onChange} />);
+    expect(screen.getByText("5 / 10")).toBeTruthy();
+    fireEvent.keyDown(screen.getByRole("slider", { name: "슬라이스" }), { key: "ArrowRight" });
+    expect(onChange).toHaveBeenCalledWith(5);
+  });
+
+  it("shows a dash and stays still without a stack", () => {
+    renderPage(<SliceSlider index={0} count={0} onChange={() => {}} />);
+    expect(screen.getByText("—")).toBeTruthy();
+    expect(screen.getByRole("slider", { name: "슬라이스" }).getAttribute("aria-disabled")).toBe("true");
+  });
+});
+
+describe("OverlayControls", () => {
+  const base: OverlayControlsProps = {
+    choices: [{ key: "ai", label: "AI" }],
+    value: null,
+    onChange: () => {},
+    state: "none",
+    error: null,
+    visible: true,
+    onVisibleChange: () => {},
+    opacity: 0.5,
+    onOpacityChange: () => {},
+  };
+
+  it("offers the choices, and the switch and opacity only for a shown overlay", () => {
+    const onVisibleChange = vi.fn();
+    const view = renderPage(<OverlayControls {...base} />);
+    expect(screen.getByRole("combobox", { name: "분할 오버레이" }).getAttribute("placeholder")).toBe("분할 결과 선택");
+    expect((screen.getByRole("switch", { name: "오버레이 표시" }) as HTMLInputElement).disabled).toBe(true);
+    view.unmount();
+    renderPage(<OverlayControls {...base} value="ai" state="shown" onVisibleChange={onVisibleChange} />);
+    expect(screen.getByText("오버레이 표시 중")).toBeTruthy();
+    fireEvent.click(screen.getByRole("switch", { name: "오버레이 표시" }));
+    expect(onVisibleChange).toHaveBeenCalledWith(false);
+  });
+
+  it("says when there is nothing to overlay, and why an overlay failed", () => {
+    renderPage(<OverlayControls {...base} choices={[]} state="error" error="Error: bad SEG" />);
+    expect(screen.getByRole("combobox", { name: "분할 오버레이" }).getAttribute("placeholder")).toBe("이 검사에는 분할 결과가 없습니다");
+    expect(screen.getByText("분할 결과를 표시할 수 없습니다: Error: bad SEG")).toBeTruthy();
+  });
+});
