@@ -1,7 +1,6 @@
 import { Alert, Badge, Group, Loader, Select, Slider, Switch, Text } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 
-
 /** Where the chosen overlay stands. */
 export type OverlayState = "none" | "loading" | "shown" | "error";
 

@@ -1,0 +1,195 @@
+import { act, render, renderHook, waitFor } from "@testing-library/react";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+import "../i18n";
+import { FakeRenderingEngine, FakeViewport, STACK_NEW_IMAGE, resetCornerstone, segmentationCalls, toolGroups, viewerCornerstone } from "../test/cornerstone";
+import { segReferencing } from "../test/dicom";
+import { qidoInstances, qidoSeries, retrieveInstance, seriesMetadata } from "./dicomweb";
+import type { DicomJson } from "./dicomweb";
+import { useOverlayChoices } from "./useOverlayChoices";
+import type { OverlaySource } from "./useOverlayChoices";
+import { useSegOverlay } from "./useSegOverlay";
+import type { SegOverlayOptions } from "./useSegOverlay";
+import { useSeriesStack } from "./useSeriesStack";
+import { useStackViewport } from "./useStackViewport";
+import { useStudySeries } from "./useStudySeries";
+
+vi.mock("@cornerstonejs/core", async () => (await import("../test/cornerstone")).core);
+vi.mock("@cornerstonejs/tools", async () => (await import("../test/cornerstone")).tools);
+vi.mock("@cornerstonejs/adapters", async () => (await import("../test/cornerstone")).adapters);
+vi.mock("./cornerstone", async () => (await import("../test/cornerstone")).viewerCornerstone);
+vi.mock("./dicomweb", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("./dicomweb")>()),
+  qidoSeries: vi.fn(),
+  qidoInstances: vi.fn(),
+  seriesMetadata: vi.fn(),
+  retrieveInstance: vi.fn(),
+}));
+
+const MR = { uid: "1.2.1", modality: "MR", description: "T1" };
+const SR = { uid: "1.2.8", modality: "SR", description: "Report" };
+const SEG = { uid: "1.2.9", modality: "SEG", description: "" };
+const sop = (uid: string): DicomJson => ({ "00080018": { vr: "UI", Value: [uid] } });
+
+beforeEach(() => {
+  resetCornerstone();
+  viewerCornerstone.startCornerstone.mockReset().mockResolvedValue(undefined);
+  vi.mocked(qidoSeries).mockReset();
+  vi.mocked(seriesMetadata).mockReset();
+  vi.mocked(qidoInstances).mockReset();
+  vi.mocked(retrieveInstance).mockReset();
+});
+
+describe("useStackViewport", () => {
+  let result: ReturnType<typeof useStackViewport>;
+  function Viewport({ onError }: { onError: (message: string) => void }) {
+    result = useStackViewport(onError);
+    return <div ref={result.element} data-testid="viewport" />;
+  }
+
+  it("starts an engine with a stack viewport on the element and its tools, and lets them go", async () => {
+    const view = render(<Viewport onError={() => {}} />);
+    await waitFor(() => expect(result.ready).toBe(true));
+    const engine = FakeRenderingEngine.all[0];
+    expect(engine.id).toBe(result.ids.engine);
+    expect(result.viewport()?.element).toBe(view.getByTestId("viewport"));
+    expect(toolGroups.get(result.ids.tools)?.viewports).toEqual([result.ids.viewport]);
+    result.reset();
+    expect((result.viewport() as unknown as FakeViewport).resetCamera).toHaveBeenCalled();
+    view.unmount();
+    expect(engine.destroyed).toBe(true);
+    expect(toolGroups.size).toBe(0);
+  });
+
+  it("gives each viewer its own ids, and reports a failed start", async () => {
+    viewerCornerstone.startCornerstone.mockRejectedValue(new Error("no WebGL"));
+    const onError = vi.fn();
+    render(<Viewport onError={onError} />);
+    const first = result.ids;
+    render(<Viewport onError={onError} />);
+    expect(result.ids.viewport).not.toBe(first.viewport);
+    await waitFor(() => expect(onError).toHaveBeenCalledWith("Error: no WebGL"));
+    expect(result.ready).toBe(false);
+  });
+});
+
+describe("useStudySeries", () => {
+  it("lists image and SEG series apart and shows the first image series", async () => {
+    vi.mocked(qidoSeries).mockResolvedValue([SR, SEG, MR]);
+    const { result } = renderHook(() => useStudySeries("1.2", () => {}));
+    expect(result.current.listed).toBe(false);
+    await waitFor(() => expect(result.current.listed).toBe(true));
+    expect(result.current.imageSeries).toEqual([MR]);
+    expect(result.current.segSeries).toEqual([SEG]);
+    expect(result.current.current).toBe(MR.uid);
+  });
+
+  it("reports a study that cannot be listed", async () => {
+    vi.mocked(qidoSeries).mockRejectedValue(new Error("503"));
+    const onError = vi.fn();
+    renderHook(() => useStudySeries("1.2", onError));
+    await waitFor(() => expect(onError).toHaveBeenCalledWith("영상을 불러오지 못했습니다: Error: 503"));
+  });
+});
+
+describe("useSeriesStack", () => {
+  function setUp(seriesUid: string | null = "1.2.1") {
+    const element = { current: document.createElement("div") };
+    const stack = new FakeViewport("vp", element.current);
+    const onError = vi.fn();
+    const hook = renderHook(({ uid }) => useSeriesStack({ element, viewport: () => stack as never, ready: true, studyUid: "1.2", seriesUid: uid, onError }), {
+      initialProps: { uid: seriesUid },
+    });
+    return { ...hook, element, stack, onError };
+  }
+
+  it("puts the series' frames in the viewport at the middle slice, and scrolls", async () => {
+    vi.mocked(seriesMetadata).mockResolvedValue([sop("a"), sop("b"), sop("c"), sop("d")]);
+    const { result, stack } = setUp();
+    await waitFor(() => expect(result.current.imageIds).toHaveLength(4));
+    expect(result.current).toMatchObject({ index: 2, loading: false });
+    expect(stack.setStack).toHaveBeenCalledWith(result.current.imageIds, 2);
+    expect(viewerCornerstone.addInstanceMetadata).toHaveBeenCalledWith(result.current.imageIds, expect.any(Array));
+    act(() => result.current.scrollTo(3));
+    expect(result.current.index).toBe(3);
+    expect(stack.setImageIdIndex).toHaveBeenCalledWith(3);
+  });
+
+  it("follows the viewport's own slice changes (the wheel)", async () => {
+    vi.mocked(seriesMetadata).mockResolvedValue([sop("a"), sop("b")]);
+    const { result, element } = setUp();
+    await waitFor(() => expect(result.current.imageIds).toHaveLength(2));
+    act(() => {
+      element.current.dispatchEvent(new CustomEvent(STACK_NEW_IMAGE, { detail: { imageIdIndex: 0 } }));
+    });
+    expect(result.current.index).toBe(0);
+  });
+
+  it("waits for a series, and reports one that cannot be read", async () => {
+    vi.mocked(seriesMetadata).mockRejectedValue(new Error("404"));
+    const { result, rerender, onError } = setUp(null);
+    expect(seriesMetadata).not.toHaveBeenCalled();
+    rerender({ uid: "1.2.1" });
+    await waitFor(() => expect(onError).toHaveBeenCalledWith("영상을 불러오지 못했습니다: Error: 404"));
+    expect(result.current.loading).toBe(false);
+  });
+});
+
+describe("useOverlayChoices", () => {
+  it("offers the overlays given, then the study's SEG series read by WADO-RS", async () => {
+    const given: OverlaySource[] = [{ key: "ai", label: "AI", load: async () => new ArrayBuffer(1) }];
+    const { result } = renderHook(() => useOverlayChoices(given, [SEG, { ...SEG, uid: "1.2.10", description: "Liver" }], "1.2"));
+    expect(result.current.map((choice) => [choice.key, choice.label])).toEqual([
+      ["ai", "AI"],
+      ["series:1.2.9", "SEG 시리즈: 1.2.9"],
+      ["series:1.2.10", "SEG 시리즈: Liver"],
+    ]);
+    const bytes = new ArrayBuffer(2);
+    vi.mocked(qidoInstances).mockResolvedValue([sop("9.1")]);
+    vi.mocked(retrieveInstance).mockResolvedValue(bytes);
+    expect(await result.current[1].load()).toBe(bytes);
+    expect(retrieveInstance).toHaveBeenCalledWith("1.2", "1.2.9", "9.1");
+    vi.mocked(qidoInstances).mockResolvedValue([]);
+    await expect(result.current[1].load()).rejects.toThrow("SEG 시리즈에 인스턴스가 없습니다.");
+  });
+});
+
+describe("useSegOverlay", () => {
+  const stack = new FakeViewport("vp", document.createElement("div"));
+  function setUp(options: Partial<SegOverlayOptions>) {
+    const props: SegOverlayOptions = { choices: [], viewportId: "vp", viewport: () => stack as never, imageIds: [], loading: false, onDrawnOn: vi.fn(), ...options };
+    return { props, ...renderHook((next: SegOverlayOptions) => useSegOverlay(next), { initialProps: props }) };
+  }
+
+  it("loads the chosen overlay once, names the series it was drawn on, then shows it on the stack", async () => {
+    const load = vi.fn(async () => segReferencing("1.2.2"));
+    const { result, rerender, props } = setUp({ choices: [{ key: "ai", label: "AI", load }], initialKey: "ai" });
+    expect(result.current.state).toBe("loading");
+    await waitFor(() => expect(props.onDrawnOn).toHaveBeenCalledWith("1.2.2"));
+    rerender({ ...props, imageIds: ["f1", "f2"] });
+    await waitFor(() => expect(result.current.state).toBe("shown"));
+    expect(load).toHaveBeenCalledTimes(1);
+    expect(segmentationCalls.addLabelmapRepresentationToViewport).toHaveBeenCalledTimes(1);
+    expect(segmentationCalls.setStyle).toHaveBeenLastCalledWith({ type: "Labelmap" }, { fillAlpha: 0.5, fillAlphaInactive: 0.5, outlineOpacity: 0.8 });
+    act(() => result.current.setVisible(false));
+    expect(segmentationCalls.setVisibility).toHaveBeenLastCalledWith("vp", expect.objectContaining({ type: "Labelmap" }), false);
+    rerender({ ...props, imageIds: ["f1", "f2"], loading: true }); // another series on its way
+    expect(segmentationCalls.removeSegmentation).toHaveBeenCalledTimes(1);
+    act(() => result.current.setKey(null));
+    await waitFor(() => expect(result.current.state).toBe("none"));
+  });
+
+  it("says why an overlay cannot be loaded", async () => {
+    const { result } = setUp({ choices: [{ key: "ai", label: "AI", load: async () => Promise.reject(new Error("gone")) }], initialKey: "ai" });
+    await waitFor(() => expect(result.current.state).toBe("error"));
+    expect(result.current.error).toBe("Error: gone");
+  });
+
+  it("waits for a chosen overlay that is not offered yet", async () => {
+    const load = vi.fn(async () => new ArrayBuffer(1));
+    const { result, rerender, props } = setUp({ initialKey: "series:1.2.9" });
+    expect(result.current.state).toBe("none");
+    rerender({ ...props, choices: [{ key: "series:1.2.9", label: "SEG", load }] });
+    await waitFor(() => expect(load).toHaveBeenCalledTimes(1));
+  });
+});
