@@ -10,6 +10,11 @@ export const ORDER_STATUSES: OrderStatus[] = ["REQUESTED", "SCHEDULED", "IN_PROG
 export const MODALITIES = ["MR", "CT", "PT", "CR", "US"] as const;
 export const PRIORITIES = ["ROUTINE", "URGENT", "STAT"] as const;
 
+/** A study's ModalitiesInStudy ("MR\\SEG") as the pages show it: "MR, SEG". */
+export function modalityText(value: string): string {
+  return value.split("\\").filter(Boolean).join(", ");
+}
+
 /** Drops empty values so the URL only carries the filters in use. */
 export function queryString(params: Record<string, string | number | undefined | null>): string {
   const search = new URLSearchParams();

@@ -8,6 +8,7 @@ import { Link } from "react-router";
 
 import { ApiError } from "../../api/client";
 import { usePatients } from "../../api/hooks";
+import { modalityText } from "../../api/radiology";
 import type { Candidate, DicomIdentity, MatchField, ReconciliationItem } from "../../api/radiology";
 import type { Patient } from "../../api/types";
 import { DataTable } from "../../components/DataTable";
@@ -70,7 +71,7 @@ export function DicomIdentityCard({ item, showThumbnail }: { item: Reconciliatio
           <Row label={t("patients.name")} value={identity.patient_name} />
           <Row label={t("patients.birthDate")} value={identity.birth_date} />
           <Row label={t("patients.sex")} value={identity.sex} />
-          <Row label={t("radiology.modality")} value={item.modality.split("\\").join(", ")} />
+          <Row label={t("radiology.modality")} value={modalityText(item.modality)} />
           <Row label={t("radiology.studyDate")} value={item.study_date} />
           <Row label={t("radiology.description")} value={item.description} />
           <Row label={t("radiology.seriesInstances")} value={`${item.number_of_series} / ${item.number_of_instances}`} />

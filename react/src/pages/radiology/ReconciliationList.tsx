@@ -2,7 +2,7 @@ import { SegmentedControl, Stack, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { useReconciliation } from "../../api/radiology";
+import { modalityText, useReconciliation } from "../../api/radiology";
 import type { ReconciliationItem } from "../../api/radiology";
 import { DataTable, NOWRAP } from "../../components/DataTable";
 import type { Column } from "../../components/DataTable";
@@ -20,7 +20,7 @@ export function ReconciliationList() {
   const columns: Column<ReconciliationItem>[] = [
     { key: "status", header: "radiology.status", style: NOWRAP, cell: (item) => <StatusBadge value={item.status} /> },
     { key: "patient", header: "radiology.dicomPatient", link: (item) => reconcilePath(item.id), cell: ({ dicom_identity: identity }) => `${identity.patient_name || t("reconciliation.noName")} (${identity.patient_id || "—"})` },
-    { key: "modality", header: "radiology.modality", cell: (item) => item.modality.split("\\").join(", ") },
+    { key: "modality", header: "radiology.modality", cell: (item) => modalityText(item.modality) },
     { key: "date", header: "radiology.studyDate", style: NOWRAP, cell: (item) => item.study_date ?? t("radiology.noDate") },
     {
       key: "description",

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router";
 
-import { useReconciliationItem, useResolveStudy } from "../../api/radiology";
+import { modalityText, useReconciliationItem, useResolveStudy } from "../../api/radiology";
 import type { ReconciliationItem } from "../../api/radiology";
 import type { Me } from "../../api/types";
 import { can } from "../../auth/roles";
@@ -78,7 +78,7 @@ export function ReconciliationPage({ me }: { me: Me }) {
       {(data) => (
         <>
           <RecordHeader
-            title={[data.modality.split("\\").filter(Boolean).join(", "), data.description || t("reconciliation.untitled")].filter(Boolean).join(" · ")}
+            title={[modalityText(data.modality), data.description || t("reconciliation.untitled")].filter(Boolean).join(" · ")}
             aside={<StatusBadge value={data.status} />}
             footer={
               data.status === "LINKED" ? (

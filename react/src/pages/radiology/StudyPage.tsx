@@ -3,7 +3,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 
 import { useAiJobs } from "../../api/ai";
-import { useStudy } from "../../api/radiology";
+import { modalityText, useStudy } from "../../api/radiology";
 import type { Me } from "../../api/types";
 import { can } from "../../auth/roles";
 import { DetailPage, RecordHeader } from "../../components/DetailPage";
@@ -42,7 +42,7 @@ export function StudyPage({ me }: { me: Me }) {
       {(data) => (
         <>
           <RecordHeader
-            title={`${data.modality.split("\\").join(", ")} · ${data.description || data.study_instance_uid}`}
+            title={`${modalityText(data.modality)} · ${data.description || data.study_instance_uid}`}
             aside={<StatusBadge value={data.status} />}
             footer={
               data.status === "LINKED" ? (

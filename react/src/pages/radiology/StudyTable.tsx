@@ -1,6 +1,7 @@
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
+import { modalityText } from "../../api/radiology";
 import type { Study } from "../../api/types";
 import { DataTable } from "../../components/DataTable";
 import type { Column } from "../../components/DataTable";
@@ -17,7 +18,7 @@ export function StudyTable({ studies, showPatient = true }: { studies: Study[]; 
       header: "radiology.patient",
       cell: (study) => (study.patient ? <Link to={`/patients/${study.patient}`}>{study.dicom_patient_id || study.patient}</Link> : study.dicom_patient_id),
     },
-    { key: "modality", header: "radiology.modality", cell: (study) => study.modality.split("\\").join(", ") },
+    { key: "modality", header: "radiology.modality", cell: (study) => modalityText(study.modality) },
     { key: "description", header: "radiology.description", link: studyPath, cell: (study) => study.description || study.accession_number || study.study_instance_uid },
     { key: "counts", header: "radiology.seriesInstances", cell: (study) => `${study.number_of_series} / ${study.number_of_instances}` },
     { key: "status", header: "radiology.status", cell: (study) => <StatusBadge value={study.status} /> },
