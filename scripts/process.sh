@@ -46,10 +46,12 @@ case $NAME in
     exec .venv/bin/celery -A cdss beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO ;;
   ai)
     cd "$ROOT/ai-server"
+    export RABBITMQ_URL=${AI_RABBITMQ_URL:-$RABBITMQ_URL}  # its own, narrow broker account
     PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/web exec .venv/bin/gunicorn \
       "ai_server.app:create_app()" --bind 127.0.0.1:5000 --workers 1 --timeout 300 --access-logfile - ;;
   ai-worker)
     cd "$ROOT/ai-server"
+    export RABBITMQ_URL=${AI_RABBITMQ_URL:-$RABBITMQ_URL}
     PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/worker exec .venv/bin/python -m ai_server.consumer ;;
   ai-events)
     cd "$ROOT/backend"

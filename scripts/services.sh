@@ -23,6 +23,7 @@ mariadb_root() { mariadb --no-defaults -h127.0.0.1 -P3306 -uroot "$@"; }
 REDIS_ADMIN_SECRET_FILE=${REDIS_ADMIN_SECRET_FILE:-/var/lib/redis/cdss-admin.secret}
 redis_cli()    { redis-cli --no-auth-warning -h 127.0.0.1 -p 6379 "$@"; }
 redis_admin()  { redis_cli --user cdss-admin --pass "$(cat "$REDIS_ADMIN_SECRET_FILE")" "$@"; }
+redis_exporter_up() { curl -fsS --max-time 3 http://127.0.0.1:9121/metrics | grep -qx 'redis_up 1'; }
 redis_up()     { redis_cli ping 2>&1 | grep -qE '^(PONG|NOAUTH)'; }
 rabbit_up()    { rabbitmq-diagnostics -q check_running >/dev/null 2>&1; }
 orthanc_up()   { curl -fsS -u "$ORTHANC_USERNAME:$ORTHANC_PASSWORD" "$ORTHANC_URL/system" >/dev/null; }
@@ -88,6 +89,30 @@ SQL
   for vhost in "$(url_part "$RABBITMQ_URL" path)" cdss_test cdss_ai_test; do
     rabbitmqctl -q list_vhosts | grep -qx "$vhost" || rabbitmqctl -q add_vhost "$vhost" >/dev/null
     rabbitmqctl -q set_permissions -p "$vhost" "$user" '.*' '.*' '.*' >/dev/null
+  done
+  provision_ai_broker_account
+}
+
+# The ai-server parses untrusted DICOM, so it gets a RabbitMQ account of its own (AI_RABBITMQ_URL) that
+# reaches its three queues and nothing else: it declares and binds them (RabbitMQ asks read on a queue to
+# declare it with a dead-letter exchange, so it may read all three) and publishes on cdss.topic only
+# results and progress (topic permissions on the routing key). It cannot read Django's queues, publish a
+# Celery task or a job, or touch the FHIR queues (docs/security.md).
+provision_ai_broker_account() {
+  local user pw vhost queues='ai_(jobs|results|progress)(\.dlq)?'
+  [ -n "${AI_RABBITMQ_URL:-}" ] || return 0
+  user="$(url_part "$AI_RABBITMQ_URL" user)"; pw="$(url_part "$AI_RABBITMQ_URL" password)"
+  if rabbitmqctl -q list_users | awk '{print $1}' | grep -qx "$user"; then
+    rabbitmqctl -q change_password "$user" "$pw" >/dev/null
+  else
+    rabbitmqctl -q add_user "$user" "$pw" >/dev/null
+  fi
+  for vhost in "$(url_part "$AI_RABBITMQ_URL" path)" cdss_ai_test; do
+    rabbitmqctl -q set_permissions -p "$vhost" "$user" "^(cdss\.topic|cdss\.dlx|$queues)\$" \
+      "^(cdss\.topic|cdss\.dlx|$queues)\$" "^(cdss\.topic|cdss\.dlx|$queues)\$" >/dev/null
+    rabbitmqctl -q set_topic_permissions -p "$vhost" "$user" cdss.topic '^ai\.job\.(result|progress)$' \
+      '^ai\.job\.(create|result|progress)$' >/dev/null
+    rabbitmqctl -q set_topic_permissions -p "$vhost" "$user" cdss.dlx '^$' '^ai\.job\.(create|result|progress)$' >/dev/null
   done
 }
 
@@ -248,12 +273,13 @@ SQL
     start_bg "$RUN/mysqld-exporter.pid" "$LOG/mysqld-exporter.log" prometheus-mysqld-exporter \
       --config.my-cnf="$cnf" --web.listen-address=127.0.0.1:9104
   fi
-  (umask 077; printf '%s' "$REDIS_EXPORTER_PASSWORD" >"$RUN/redis-exporter.secret")
   if ! pid_alive "$RUN/redis-exporter.pid"; then
     say "starting the Redis exporter on 127.0.0.1:9121"
-    start_bg "$RUN/redis-exporter.pid" "$LOG/redis-exporter.log" prometheus-redis-exporter \
-      -redis.addr="redis://127.0.0.1:6379" -redis.user=cdss-exporter -redis.password-file="$RUN/redis-exporter.secret" \
-      -web.listen-address=127.0.0.1:9121
+    # its password in its environment, not on its command line (ps shows that to every local user);
+    # Debian's exporter (1.45) reads a -redis.password-file as JSON, not as a bare password
+    REDIS_USER=cdss-exporter REDIS_PASSWORD="$REDIS_EXPORTER_PASSWORD" \
+      start_bg "$RUN/redis-exporter.pid" "$LOG/redis-exporter.log" prometheus-redis-exporter \
+      -redis.addr="redis://127.0.0.1:6379" -web.listen-address=127.0.0.1:9121
   fi
   if ! pid_alive "$RUN/node-exporter.pid"; then
     say "starting the node exporter on 127.0.0.1:9100"
@@ -266,7 +292,7 @@ SQL
       --config.file="$ROOT/monitoring/blackbox.yml" --web.listen-address=127.0.0.1:9115
   fi
   wait_for 20 "the MariaDB exporter" http_ok http://127.0.0.1:9104/metrics
-  wait_for 20 "the Redis exporter" http_ok http://127.0.0.1:9121/metrics
+  wait_for 20 "the Redis exporter signed in to Redis" redis_exporter_up
   wait_for 20 "the node exporter" http_ok http://127.0.0.1:9100/metrics
   wait_for 20 "the blackbox exporter" http_ok http://127.0.0.1:9115/metrics
 }

@@ -19,6 +19,9 @@ REPO_ROOT = BASE_DIR.parent
 env = environ.Env()
 if (REPO_ROOT / ".env").is_file():
     environ.Env.read_env(REPO_ROOT / ".env", overwrite=False)
+# Celery lets this variable (an older .env has it) override its settings at every read; the result backend
+# is derived from REDIS_URL below, with Redis's credentials.
+os.environ.pop("CELERY_RESULT_BACKEND", None)
 
 
 def required(name: str) -> str:
@@ -195,7 +198,7 @@ CHANNEL_LAYERS = {
 RABBITMQ_URL = required("RABBITMQ_URL")
 
 CELERY_BROKER_URL = RABBITMQ_URL
-CELERY_RESULT_BACKEND = with_credentials(required("CELERY_RESULT_BACKEND"), REDIS_USERNAME, REDIS_PASSWORD)
+CELERY_RESULT_BACKEND = with_path(REDIS_URL, "1")  # Redis database 1, signed in as REDIS_URL is
 CELERY_TASK_ACKS_LATE = True  # a task is acknowledged after it ran, so a crash redelivers it
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker child requeues its task instead of acking it
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
