@@ -92,7 +92,7 @@ class Prober(threading.Thread):
     def assert_up(self, failures_allowed: int = 0) -> None:
         answered = self.sent - self.throttled - len(self.failures)
         assert len(self.failures) <= failures_allowed and answered > 0, (
-            f"{len(self.failures)} of {self.sent} requests failed ({self.throttled} throttled, 429): {self.failures[:5]}"
+            f"{len(self.failures)} of {self.sent} failed, {self.throttled} throttled (429): {self.failures[:5]}"
         )
 
 
