@@ -72,6 +72,28 @@ def token_headers(http, base_url, env):
     return issue
 
 
+EXAMPLE_PROFILE = ROOT / "ai-server" / "models" / "omics-cox-gse7390" / "1.0.0" / "example-profile.csv"
+
+
+@pytest.fixture
+def expression_upload(http, base_url):
+    """expression_upload(headers, patient_uuid) -> the id of the omics model's example profile uploaded
+    for that patient (what an omics AI job names)."""
+
+    def upload(headers: dict[str, str], patient_uuid: str) -> int:
+        response = http.post(
+            f"{base_url}/api/ai/expression-uploads",
+            data={"patient": patient_uuid},
+            files={"file": ("profile.csv", EXAMPLE_PROFILE.read_bytes(), "text/csv")},
+            headers=headers,
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    return upload
+
+
 # Writes a 95-slice series from the MNI template with one lesion of known size, with the ai-server's own
 # generator (its virtualenv has the template), and prints the lesion's true volume.
 MAKE_SERIES = """

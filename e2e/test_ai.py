@@ -148,26 +148,17 @@ def test_mri_analysis_from_upload_to_an_approved_fhir_report(
     assert status == "final"
 
 
-def test_omics_risk_from_an_uploaded_expression_profile(http, base_url, token_headers):
+def test_omics_risk_from_an_uploaded_expression_profile(http, base_url, token_headers, expression_upload):
     doctor = token_headers("doctor")
     patient = http.get(f"{base_url}/api/patients", headers=doctor, timeout=10).json()["results"][1]
-    model_dir = MODELS / "omics-cox-gse7390" / "1.0.0"
-    expected = json.loads((model_dir / "manifest.json").read_text())["example"]
-    profile = (model_dir / "example-profile.csv").read_bytes()
-    upload = http.post(
-        f"{base_url}/api/ai/expression-uploads",
-        data={"patient": patient["emr_uuid"]},
-        files={"file": ("profile.csv", profile, "text/csv")},
-        headers=doctor,
-        timeout=30,
-    )
-    assert upload.status_code == 201, upload.text
+    expected = json.loads((MODELS / "omics-cox-gse7390" / "1.0.0" / "manifest.json").read_text())["example"]
+    upload_id = expression_upload(doctor, patient["emr_uuid"])
     models = http.get(f"{base_url}/api/ai/models", headers=doctor, timeout=10).json()["models"]
     assert {"mri-lesion-demo", "omics-cox-gse7390"} <= {m["name"] for m in models}
 
     submitted = http.post(
         f"{base_url}/api/ai/jobs",
-        json={"model": "omics-cox-gse7390", "expression_upload": upload.json()["id"]},
+        json={"model": "omics-cox-gse7390", "expression_upload": upload_id},
         headers=doctor,
         timeout=10,
     )
@@ -181,7 +172,7 @@ def test_omics_risk_from_an_uploaded_expression_profile(http, base_url, token_he
 
     unknown = http.post(
         f"{base_url}/api/ai/jobs",
-        json={"model": "no-such-model", "expression_upload": upload.json()["id"]},
+        json={"model": "no-such-model", "expression_upload": upload_id},
         headers=doctor,
         timeout=10,
     )

@@ -193,24 +193,15 @@ def test_sigkill_of_one_api_worker_is_replaced_by_its_master_and_the_api_keeps_a
 
 @pytest.mark.timeout(420)
 def test_ai_jobs_in_flight_complete_once_across_kills_of_the_worker_and_the_event_consumer(
-    http, base_url, token_headers
+    http, base_url, token_headers, expression_upload
 ):
     """Omics jobs submitted, then the AI worker and the AI event consumer killed while they run: every
     job ends COMPLETED with one result, none twice (attempts counted by the CDSS stay within the limit)."""
     doctor = token_headers("doctor")
     patient = http.get(f"{base_url}/api/patients", headers=doctor, timeout=10).json()["results"][0]
-    profile = (ROOT / "ai-server/models/omics-cox-gse7390/1.0.0/example-profile.csv").read_bytes()
     jobs = []
     for _ in range(3):
-        upload = http.post(
-            f"{base_url}/api/ai/expression-uploads",
-            data={"patient": patient["emr_uuid"]},
-            files={"file": ("profile.csv", profile, "text/csv")},
-            headers=doctor,
-            timeout=30,
-        )
-        assert upload.status_code == 201, upload.text
-        body = {"model": "omics-cox-gse7390", "expression_upload": upload.json()["id"]}
+        body = {"model": "omics-cox-gse7390", "expression_upload": expression_upload(doctor, patient["emr_uuid"])}
         submitted = http.post(f"{base_url}/api/ai/jobs", headers=doctor, timeout=10, json=body)
         assert submitted.status_code == 202, submitted.text
         jobs.append(submitted.json()["id"])
