@@ -105,7 +105,7 @@ class Load:
 
     def token_session(self, username: str) -> requests.Session:
         session = requests.Session()
-        session.verify = False
+        session.verify, session.trust_env = False, False  # else REQUESTS_CA_BUNDLE overrides verify=False
         answer = session.post(
             f"{self.base}/api/auth/token", json={"username": username, "password": self.env["DEMO_PASSWORD"]}
         )
@@ -199,7 +199,7 @@ async def hold_sockets(base: str, env: dict[str, str], count: int, until: float,
 
     def cookie_of(username: str) -> str:
         session = requests.Session()
-        session.verify = False
+        session.verify, session.trust_env = False, False  # else REQUESTS_CA_BUNDLE overrides verify=False
         token = session.get(f"{base}/api/auth/csrf").json()["csrf_token"]
         session.post(
             f"{base}/api/auth/login",
