@@ -36,25 +36,31 @@ echo $$ >"$RUN/$NAME.pid"
 DJANGO_METRICS="$VAR/prometheus/django"  # gunicorn, Celery and the event listener: one /metrics (Django's)
 AI_METRICS="$VAR/prometheus/ai"          # the ai-server's web process and its job consumer (docs/ai.md)
 
+# Each kind signs in to RabbitMQ with its own account (scripts/services.sh, provision_broker_accounts).
+broker_account() { local url="${1}_RABBITMQ_URL"; export RABBITMQ_URL="${!url:-$RABBITMQ_URL}"; }
+
 case $NAME in
   worker)
     cd "$ROOT/backend"
+    broker_account WORKER
     PROMETHEUS_MULTIPROC_DIR=$DJANGO_METRICS exec .venv/bin/celery -A cdss worker --queues default,fhir,ai,alert \
       --concurrency 2 --loglevel INFO ;;
   beat)
     cd "$ROOT/backend"
+    broker_account BEAT
     exec .venv/bin/celery -A cdss beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO ;;
   ai)
     cd "$ROOT/ai-server"
-    export RABBITMQ_URL=${AI_RABBITMQ_URL:-$RABBITMQ_URL}  # its own, narrow broker account
+    broker_account AI
     PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/web exec .venv/bin/gunicorn \
       "ai_server.app:create_app()" --bind 127.0.0.1:5000 --workers 1 --timeout 300 --access-logfile - ;;
   ai-worker)
     cd "$ROOT/ai-server"
-    export RABBITMQ_URL=${AI_RABBITMQ_URL:-$RABBITMQ_URL}
+    broker_account AI
     PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/worker exec .venv/bin/python -m ai_server.consumer ;;
   ai-events)
     cd "$ROOT/backend"
+    broker_account EVENTS
     exec .venv/bin/python manage.py consume_ai_events ;;
   nginx)
     exec nginx -c "$NGINX_CONF" -p "$VAR/nginx" -e "$VAR/nginx/error.log" ;;
@@ -63,6 +69,7 @@ case $NAME in
     read -r api ws upload <<<"$(colour_ports "$colour")"
     cd "$ROOT/backend"
     export PROMETHEUS_MULTIPROC_DIR=$DJANGO_METRICS
+    broker_account WEB
     case ${NAME#*-} in
       # The API pool: sync workers, one request at a time each. Uploads never reach it (nginx sends them
       # to the upload pool below), so a slow client cannot hold one of these workers for long.

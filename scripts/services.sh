@@ -90,31 +90,52 @@ SQL
     rabbitmqctl -q list_vhosts | grep -qx "$vhost" || rabbitmqctl -q add_vhost "$vhost" >/dev/null
     rabbitmqctl -q set_permissions -p "$vhost" "$user" '.*' '.*' '.*' >/dev/null
   done
-  provision_ai_broker_account
+  provision_broker_accounts
 }
 
-# The ai-server parses untrusted DICOM, so it gets a RabbitMQ account of its own (AI_RABBITMQ_URL) that
-# reaches its three queues and nothing else: it declares and binds them (RabbitMQ asks read on a queue to
-# declare it with a dead-letter exchange, so it may read all three) and publishes on cdss.topic only
-# results and progress (topic permissions on the routing key). It cannot read Django's queues, publish a
-# Celery task or a job, or touch the FHIR queues (docs/security.md).
-provision_ai_broker_account() {
-  local user pw vhost queues='ai_(jobs|results|progress)(\.dlq)?'
-  [ -n "${AI_RABBITMQ_URL:-}" ] || return 0
-  user="$(url_part "$AI_RABBITMQ_URL" user)"; pw="$(url_part "$AI_RABBITMQ_URL" password)"
+# Each process kind has a RabbitMQ account of its own, reaching what that kind uses and nothing else
+# (docs/security.md, "Broker accounts"); RABBITMQ_URL's account, the owner, only declares the topology
+# (manage.py bootstrap) and runs the tests. Per account: its URL variable in .env, then regular
+# expressions on exchange and queue names for configure, write and read ("-": nothing), then the routing
+# keys it may publish on cdss.topic and on cdss.dlx, and those it may bind with. Declaring a queue with a
+# dead-letter exchange needs read on it, hence the ai-server's read on all three of its queues. So a
+# compromised ai-server (it parses untrusted DICOM) cannot read Django's queues, publish a Celery task or
+# a job; the web processes can publish, never consume; none but the owner can delete a queue of ours.
+provision_broker_accounts() {
+  local celery='default|fhir|ai|alert'  # Celery's queues and their exchanges (cdss/celery.py)
+  local celery_own='celery_delayed_.*|(reply\.)?celery\.pidbox|.*\.celery\.pidbox|celeryev(\..*)?'  # a worker's own
+  local ai='cdss\.topic|cdss\.dlx|ai_(jobs|results|progress)(\.dlq)?' ai_keys='ai\.job\.(create|result|progress)'
+  local var configure write read topic_keys dlx_keys bind_keys
+  while read -r -u 3 var configure write read topic_keys dlx_keys bind_keys; do  # fd 3: rabbitmqctl reads stdin
+    provision_broker_account "$var" "$configure" "$write" "$read" "$topic_keys" "$dlx_keys" "$bind_keys"
+  done 3<<EOF
+AI_RABBITMQ_URL      $ai          $ai                                        $ai                    ai\.job\.(result|progress)  -           $ai_keys
+WEB_RABBITMQ_URL     -            cdss\.topic|$celery                        -                      ai\.job\.create             -           -
+BEAT_RABBITMQ_URL    -            $celery                                    -                      -                           -           -
+WORKER_RABBITMQ_URL  $celery_own  cdss\.topic|cdss\.dlx|$celery|$celery_own  $celery|$celery_own    ai\.job\.create             fhir\.sync  -
+EVENTS_RABBITMQ_URL  -            cdss\.topic|$celery                        ai_(results|progress)  ai\.job\.create             -           -
+EOF
+}
+
+provision_broker_account() {  # VARIABLE CONFIGURE WRITE READ CDSS.TOPIC-KEYS CDSS.DLX-KEYS BIND-KEYS
+  local url="${!1:-}" user pw vhost exchange keys
+  [ -n "$url" ] || return 0
+  user="$(url_part "$url" user)"; pw="$(url_part "$url" password)"
   if rabbitmqctl -q list_users | awk '{print $1}' | grep -qx "$user"; then
     rabbitmqctl -q change_password "$user" "$pw" >/dev/null
   else
     rabbitmqctl -q add_user "$user" "$pw" >/dev/null
   fi
-  for vhost in "$(url_part "$AI_RABBITMQ_URL" path)" cdss_ai_test; do
-    rabbitmqctl -q set_permissions -p "$vhost" "$user" "^(cdss\.topic|cdss\.dlx|$queues)\$" \
-      "^(cdss\.topic|cdss\.dlx|$queues)\$" "^(cdss\.topic|cdss\.dlx|$queues)\$" >/dev/null
-    rabbitmqctl -q set_topic_permissions -p "$vhost" "$user" cdss.topic '^ai\.job\.(result|progress)$' \
-      '^ai\.job\.(create|result|progress)$' >/dev/null
-    rabbitmqctl -q set_topic_permissions -p "$vhost" "$user" cdss.dlx '^$' '^ai\.job\.(create|result|progress)$' >/dev/null
+  for vhost in "$(url_part "$url" path)" cdss_test cdss_ai_test; do  # and the tests' vhosts, for their checks
+    rabbitmqctl -q set_permissions -p "$vhost" "$user" "$(names "$2")" "$(names "$3")" "$(names "$4")" >/dev/null
+    for exchange in cdss.topic cdss.dlx; do
+      if [ "$exchange" = cdss.topic ]; then keys="$5"; else keys="$6"; fi
+      rabbitmqctl -q set_topic_permissions -p "$vhost" "$user" "$exchange" "$(names "$keys")" "$(names "$7")" >/dev/null
+    done
   done
 }
+
+names() { if [ "$1" = - ]; then echo '^$'; else echo "^($1)\$"; fi; }  # "-": nothing; else the whole name matches
 
 bind_loopback_library() {  # built from scripts/loopback/ when missing or older than its source
   local source="$ROOT/scripts/loopback/bind_loopback.c" library="$VAR/build/bind-loopback.so"

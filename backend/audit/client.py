@@ -4,17 +4,24 @@ Services call it explicitly, reads of patient data included (signals cannot see 
 address, user agent and request id come from the request context (core.context); the actor is the
 context's user unless a service passes one (a Celery task acting for a user, a service account).
 
-Writing is one INSERT, no lock and no read of the chain: it commits with the caller's transaction, or at
-once in autocommit, so before the request answers (a process killed after answering loses nothing). The
-sealer (audit.chain.seal, on the beat) links committed events into the hash chain afterwards.
+Writing is one INSERT, no lock and no read of the chain, and always committed before the request answers
+(a process killed after answering loses nothing). Inside a transaction the event commits with it. In a
+request outside one (a read of patient data, the common case), the process's writer thread appends it
+on a connection of its own while the view goes on with its work, and audit.middleware waits for the commit
+before the answer leaves: the hospital waits for the slower of the two, not for their sum. The sealer
+(audit.chain.seal, on the beat) links committed events into the hash chain afterwards.
 """
 
+import logging
+import os
+import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from core import context
@@ -77,11 +84,13 @@ class AuditClient:
             detail=detail or {},
             **fields,
         )
-        batch = _batch.get()
-        if batch is None:
-            _append([event])
-        else:
+        batch, handed_over = _batch.get(), _handed_over.get()
+        if batch is not None:
             batch.add(event)
+        elif handed_over is not None and not connection.in_atomic_block:
+            handed_over.append(_writer().submit(event))
+        else:
+            _append([event])
         return event
 
     @staticmethod
@@ -112,6 +121,22 @@ class AuditClient:
             batch.flush()
 
 
+    @staticmethod
+    @contextmanager
+    def committed_at_exit() -> Iterator[None]:
+        """Events logged in autocommit inside the block go to the writer thread; leaving the block waits
+        until each is committed, and raises the writer's error if one could not be (the caller must then
+        not answer as if it had been audited)."""
+        handed_over: list[_Written] = []
+        token = _handed_over.set(handed_over)
+        try:
+            yield
+        finally:
+            _handed_over.reset(token)
+            for written in handed_over:
+                written.wait()
+
+
 class _Batch:
     def __init__(self, size: int):
         self.size = size
@@ -133,6 +158,82 @@ class _Batch:
 
 
 _batch: ContextVar[_Batch | None] = ContextVar("audit_batch", default=None)
+_handed_over: ContextVar["list[_Written] | None"] = ContextVar("audit_handed_over", default=None)
+logger = logging.getLogger(__name__)
+
+
+class _Written:
+    """An event handed to the writer; wait() returns once it is committed."""
+
+    TIMEOUT_SECONDS = 30
+
+    def __init__(self, event: AuditEvent):
+        self.event = event
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def wait(self) -> None:
+        if not self.done.wait(self.TIMEOUT_SECONDS):
+            raise TimeoutError("the audit writer did not commit the event in time")
+        if self.error is not None:
+            raise self.error
+
+
+class _Writer:
+    """One thread per process with its own database connection. It appends whatever requests handed over
+    since its last write in one INSERT (several at once when threads of a process log together), retrying
+    once on a fresh connection when the old one was lost (the database restarted)."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.queue: queue.SimpleQueue[_Written] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="audit-writer", daemon=True).start()
+
+    def submit(self, event: AuditEvent) -> _Written:
+        written = _Written(event)
+        self.queue.put(written)
+        return written
+
+    def _run(self) -> None:
+        while True:
+            group = [self.queue.get()]
+            while len(group) < 100:
+                try:
+                    group.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            error = self._write([written.event for written in group])
+            for written in group:
+                # One event the database refuses must not fail the others written with it.
+                written.error = error and (self._write([written.event]) if len(group) > 1 else error)
+                written.done.set()
+
+    @staticmethod
+    def _write(events: list[AuditEvent]) -> BaseException | None:
+        for attempt in (1, 2):
+            try:
+                _append(events)
+                return None
+            except Exception as exc:  # handed to the waiting request, which answers 503 naming the database
+                connection.close()  # the next attempt opens a fresh one
+                if attempt == 2:
+                    logger.error("audit events could not be written: %s", exc)
+                    return exc
+        return None
+
+
+_writers: dict[int, _Writer] = {}
+_writers_lock = threading.Lock()
+
+
+def _writer() -> _Writer:
+    """This process's writer, started on first use (a forked gunicorn worker starts its own)."""
+    pid = os.getpid()
+    with _writers_lock:
+        if pid not in _writers:
+            _writers.clear()
+            _writers[pid] = _Writer()
+        return _writers[pid]
 
 
 def _append(events: list[AuditEvent]) -> None:

@@ -224,11 +224,18 @@ async def hold_sockets(base: str, env: dict[str, str], count: int, until: float,
 
 
 def wait_for_jobs(load: Load, deadline: float) -> list[str]:
+    """Each job's end state, asked at 4 requests/s: under nginx's per-address limit (10 r/s), which the
+    load above respects too (a 429 here would be this script's doing, not the stack's)."""
     errors, pending = [], list(load.jobs)
     while pending and time.monotonic() < deadline:
         still = []
         for job_id in pending:
-            state = load.doctor.get(f"{load.base}/api/ai/jobs/{job_id}").json()
+            time.sleep(0.25)
+            answer = load.doctor.get(f"{load.base}/api/ai/jobs/{job_id}")
+            if answer.status_code != 200:
+                errors.append(f"job {job_id}: GET answered {answer.status_code}")
+                continue
+            state = answer.json()
             if state["status"] in ("QUEUED", "RUNNING"):
                 still.append(job_id)
             elif state["status"] != "COMPLETED":

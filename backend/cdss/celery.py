@@ -30,19 +30,31 @@ FHIR_QUEUE = f"fhir.{_TEST_NAMESPACE}" if _TEST_NAMESPACE else "fhir"
 CELERY_QUEUES = ("default", FHIR_QUEUE, "ai", "alert")
 CELERY_QUEUE_DELIVERY_LIMIT = 10
 QUEUE_ARGUMENTS = {"x-queue-type": "quorum", "x-delivery-limit": CELERY_QUEUE_DELIVERY_LIMIT}
+# Declared once, by `manage.py bootstrap` as the broker's owner account (core.messaging.topology), never by
+# the running processes: their accounts may publish and consume, not create or delete (docs/security.md).
 app.conf.task_queues = [
     Queue(
         name,
-        Exchange(name, type="direct", durable=True),
+        Exchange(name, type="direct", durable=True, no_declare=True),
         routing_key=name,
         durable=True,
         queue_arguments=QUEUE_ARGUMENTS,
+        no_declare=True,
     )
     for name in CELERY_QUEUES
 ]
+
+
+def _to(queue: str) -> dict[str, str]:
+    # Through the queue's own exchange: left to itself Celery publishes on the default exchange, where a
+    # write permission reaches every queue by name, so no account of ours may write there.
+    return {"queue": queue, "exchange": queue, "routing_key": queue}
+
+
 app.conf.task_routes = {
-    "fhir_sync.*": {"queue": FHIR_QUEUE},  # fhir_sync.sync_entity, fhir_sync.reconcile
-    "ai.tasks.*": {"queue": "ai"},
-    "notifications.tasks.*": {"queue": "alert"},
+    "fhir_sync.*": _to(FHIR_QUEUE),  # fhir_sync.sync_entity, fhir_sync.reconcile
+    "ai.tasks.*": _to("ai"),
+    "notifications.tasks.*": _to("alert"),
+    "*": _to("default"),
 }
 app.autodiscover_tasks()

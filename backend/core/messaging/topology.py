@@ -90,15 +90,18 @@ def declare_topology(url: str | None = None) -> None:
 
 
 def declare_celery_queues(connection: pika.BlockingConnection) -> None:
-    """Celery's queues (cdss/celery.py) as quorum queues. A queue's type cannot change in place: an
-    older classic queue of the same name is deleted first, but only while it is empty (if it holds
-    messages it is left alone and the workers report the mismatch, so nothing is lost)."""
+    """Celery's queues (cdss/celery.py) as quorum queues, each bound to its direct exchange of the same
+    name (Celery's processes declare none of them). A queue's type cannot change in place: an older
+    classic queue of the same name is deleted first, but only while it is empty (if it holds messages it
+    is left alone and the workers report the mismatch, so nothing is lost)."""
     from cdss.celery import CELERY_QUEUES, QUEUE_ARGUMENTS
 
     for name in CELERY_QUEUES:
         channel = connection.channel()
+        channel.exchange_declare(name, exchange_type="direct", durable=True)
         try:
             channel.queue_declare(name, durable=True, arguments=QUEUE_ARGUMENTS)
+            channel.queue_bind(name, name, routing_key=name)
             channel.close()
             continue
         except ChannelClosedByBroker as exc:
@@ -108,6 +111,7 @@ def declare_celery_queues(connection: pika.BlockingConnection) -> None:
         try:
             channel.queue_delete(name, if_empty=True)
             channel.queue_declare(name, durable=True, arguments=QUEUE_ARGUMENTS)
+            channel.queue_bind(name, name, routing_key=name)
             channel.close()
         except ChannelClosedByBroker as exc:
             logger.warning("Celery queue %s keeps its old type: %s", name, exc)

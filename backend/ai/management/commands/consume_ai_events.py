@@ -3,9 +3,10 @@
 Consumes ai_results and ai_progress with manual acknowledgement and a small prefetch; each message is
 handled by ai.events in its own transaction and acknowledged after it committed. A malformed message is
 rejected without requeue (to the queue's dead-letter queue, with a log line); an unexpected error
-requeues it (the quorum queue's delivery limit dead-letters a message that keeps failing). The topology
-is declared on start; a lost connection is re-opened with a capped exponential back-off; SIGTERM or
-SIGINT stops after the message in hand.
+requeues it (the quorum queue's delivery limit dead-letters a message that keeps failing). The queues are
+`manage.py bootstrap`'s to declare (its broker account may only read them); a lost connection, or a queue
+not declared yet, is retried with a capped exponential back-off; SIGTERM or SIGINT stops after the
+message in hand.
 """
 
 import logging
@@ -20,7 +21,7 @@ from pika.exceptions import AMQPError
 
 from ai import events
 from core import context
-from core.messaging.topology import connection_parameters, declare
+from core.messaging.topology import connection_parameters
 from core.outage import dependency_of
 
 logger = logging.getLogger("ai.consumer")
@@ -64,7 +65,6 @@ class Consumer:
         connection = pika.BlockingConnection(connection_parameters(self.url))
         try:
             channel = connection.channel()
-            declare(channel)
             channel.basic_qos(prefetch_count=self.prefetch)
             for queue in self.queues:
                 channel.basic_consume(queue, self._on_message, auto_ack=False)
