@@ -1,15 +1,19 @@
-"""Requests per second of one audited read endpoint with and without its audit write, same run.
+"""Requests per second of audited read endpoints with and without their audit write, same run.
 
     cd backend && .venv/bin/python benchmarks/audit_overhead.py [--requests 600] [--rounds 6] [--clients 1 8]
 
-The endpoint is GET /api/audit/events filtered to match nothing, so its own work does not grow as
-audit rows accumulate; the only difference between the two variants is AuditClient.log_event (one
-INSERT, committed before the answer). Rounds alternate the variants so drift on the machine hits both
-alike. N concurrent clients are N forked processes (own connections, no shared GIL); throughput is all
-their requests over the round's wall time.
+Two endpoints, each measured alone:
+- "audit list": GET /api/audit/events as an ADMIN, filtered to match nothing, so its own work does not
+  grow as audit rows accumulate: the cheapest audited read there is, so the write weighs most;
+- "patient record": GET /api/patients/{uuid} as a DOCTOR, the patient cached from the EMR (no EMR call).
+The only difference between the two variants is AuditClient.log_event (its event committed before the
+answer). Rounds alternate the variants so drift on the machine hits both alike. N concurrent clients are
+N forked processes (own connections, no shared GIL); throughput is all their requests over the round's
+wall time.
 """
 
 import argparse
+import itertools
 import multiprocessing
 import statistics
 import time
@@ -51,36 +55,49 @@ def main() -> None:
     args = parser.parse_args()
 
     with bench_database():
+        from django.conf import settings
+        from django.db import connections
+        from django.utils import timezone
+
         from acct.models import User
         from acct.services import token_issue, user_set_roles
         from audit.models import AuditEvent
+        from emr.models import Patient
 
-        admin = User.objects.create_user("bench-admin", password="bench-password-123")
-        user_set_roles(actor=None, user=admin, roles={"ADMIN"})
-        _, token = token_issue(actor=admin, user=admin)
-        url = "/api/audit/events?resource_type=nothing-matches&page_size=1"
+        def token_of(role: str) -> str:
+            user = User.objects.create_user(f"bench-{role.lower()}", password="bench-password-123")
+            user_set_roles(actor=None, user=user, roles={role})
+            return token_issue(actor=user, user=user)[1]
+
+        settings.EMR_PATIENT_CACHE_TTL_SECONDS = 24 * 3600  # the cached patient stays fresh: no EMR call
+        patient = Patient.objects.create(
+            emr_uuid="bench-patient", mrn="B-1", family_name="Bench", given_name="Patient", fetched_at=timezone.now()
+        )
+        endpoints = {
+            "audit list": ("/api/audit/events?resource_type=nothing-matches&page_size=1", token_of("ADMIN")),
+            "patient record": (f"/api/patients/{patient.emr_uuid}", token_of("DOCTOR")),
+        }
         per_round = args.requests // args.rounds
 
-        from django.db import connections
-
-        for clients in args.clients:
+        for (name, (url, token)), clients in itertools.product(endpoints.items(), args.clients):
             connections.close_all()  # each forked client opens its own; none may inherit the parent's
             with multiprocessing.get_context("fork").Pool(clients) as pool:
 
-                def run(n: int, audited: bool, clients: int = clients) -> float:
+                def run(n: int, audited: bool, clients: int = clients, url: str = url, token: str = token) -> float:
                     started = time.perf_counter()
                     pool.map(_request_loop, [(url, token, n, audited)] * clients)
                     return n * clients / (time.perf_counter() - started)
 
                 run(20, True)  # warm-up: connections, caches, imports
-                before = AuditEvent.objects.filter(resource_type="audit_event").count()
+                before = AuditEvent.objects.count()
                 with_audit, without_audit = [], []
                 for _ in range(args.rounds):
                     with_audit.append(run(per_round, True))
                     without_audit.append(run(per_round, False))
-                written = AuditEvent.objects.filter(resource_type="audit_event").count() - before
+                written = AuditEvent.objects.count() - before
             a, b = statistics.median(with_audit), statistics.median(without_audit)
-            print(f"--- {clients} concurrent client(s): {per_round * args.rounds} requests per client and variant")
+            requests = per_round * args.rounds
+            print(f"--- {name}, {clients} concurrent client(s): {requests} requests per client and variant")
             print(f"audit events written by the audited variant: {written}")
             print(f"with audit    : {a:8.1f} req/s (median of rounds)")
             print(f"without audit : {b:8.1f} req/s (median of rounds)")

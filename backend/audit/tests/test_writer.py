@@ -71,7 +71,7 @@ def test_one_event_the_database_refuses_does_not_fail_the_others_written_with_it
         )
         for resource_id in ("first", "x" * 500, "third")  # resource_id holds 128: strict mode refuses 500
     ]
-    handed = [writer.submit(event) for event in events]
+    handed = [writer.submit(event, None) for event in events]
     outcomes = []
     for written in handed:
         try:

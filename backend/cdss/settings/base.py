@@ -191,7 +191,13 @@ SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 3600)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "cdss:ws"},
+        # Each socket waits on Redis with a blocking pop of 5 s (channels_redis' brpop_timeout). redis-py's
+        # default read timeout is also 5 s, so under load a socket's wait ended in a read timeout and the
+        # socket was closed with 1011 (the soak benchmark saw every one go within a minute): reads get 15 s.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+            "prefix": "cdss:ws",
+        },
     }
 }
 

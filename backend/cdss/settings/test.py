@@ -15,7 +15,7 @@ RABBITMQ_URL = env.str("RABBITMQ_TEST_URL", default=with_path(RABBITMQ_URL, "cds
 CELERY_BROKER_URL = RABBITMQ_URL
 REDIS_URL = with_path(REDIS_URL, "2")
 CACHES["default"]["LOCATION"] = REDIS_URL
-CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [REDIS_URL]
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = REDIS_URL
 CELERY_RESULT_BACKEND = with_path(REDIS_URL, "3")
 S3_BUCKETS = {purpose: f"test-{name}" for purpose, name in S3_BUCKETS.items()}
 # Tests that need an ai-server start their own (the running stack's may be absent): none unless named.

@@ -50,3 +50,15 @@ def test_rolled_back_change_notifies_nobody():
         await carol.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_a_sockets_wait_on_redis_ends_before_the_redis_client_gives_up_reading():
+    """Each socket waits on Redis with a blocking pop of brpop_timeout seconds. A read timeout no longer
+    than that (redis-py's default equals it) closed sockets under load with 1011: the soak benchmark saw
+    all ten go within a minute. The connections the layer makes must read for longer."""
+    from channels.layers import get_channel_layer
+    from channels_redis.utils import create_pool
+
+    layer = get_channel_layer()
+    for host in layer.hosts:
+        assert create_pool(host).connection_kwargs["socket_timeout"] > 2 * layer.brpop_timeout
