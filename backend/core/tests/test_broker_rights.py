@@ -1,7 +1,8 @@
-"""Each backend process kind's RabbitMQ account (scripts/services.sh, provision_broker_accounts; docs/
-security.md, "Broker accounts") does what its processes do and is refused the rest. Checked in the tests'
-vhost, where the owner account declared the topology (conftest); the ai-server's account has its own test
-(ai-server/tests/test_broker_rights.py)."""
+"""Each process kind's RabbitMQ account (scripts/services.sh, provision_broker_accounts; docs/security.md,
+"Broker accounts") does what its processes do and is refused the rest. Checked in the tests' vhost, where
+the owner account declared the topology (conftest). The ai-server's account (`cdss-ai`) is checked here
+too: a compromised ai-server (it parses untrusted DICOM) cannot read Django's queues, publish a Celery
+task or a FHIR sync, nor announce a job of its own."""
 
 import os
 import uuid
@@ -12,7 +13,13 @@ import pytest
 from celery import current_app
 from django.conf import settings
 
-from core.messaging.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, connection_parameters
+from core.messaging.topology import (
+    DEAD_LETTER_EXCHANGE,
+    EXCHANGE,
+    WORK_QUEUES,
+    connection_parameters,
+    work_queue_arguments,
+)
 
 ACCESS_REFUSED = 403
 CELERY_EXCHANGE = "default"  # one of Celery's direct exchanges (cdss/celery.py)
@@ -39,7 +46,7 @@ def connect(broker_channel):
     for connection in opened:
         if connection.is_open:
             connection.close()
-    for queue in ("ai_jobs", "fhir_sync.dlq"):
+    for queue in ("ai_jobs", "ai_results", "ai_progress", "fhir_sync.dlq"):
         broker_channel.queue_purge(queue)
 
 
@@ -80,6 +87,17 @@ def test_the_worker_account_consumes_celery_queues_and_publishes_dead_letters_an
     worker.channel().queue_declare(f"{uuid.uuid4().hex}.reply.celery.pidbox", auto_delete=True)  # its own
 
 
+def test_the_ai_account_declares_its_queues_consumes_jobs_and_publishes_results(connect):
+    ai = connect("AI")
+    channel = ai.channel()
+    for queue in WORK_QUEUES:
+        if queue.name.startswith("ai_"):  # as the ai-server declares them (ai_server.messaging.declare)
+            channel.queue_declare(queue.name, durable=True, arguments=work_queue_arguments(queue.routing_key))
+    publish(ai, EXCHANGE, "ai.job.result")
+    publish(ai, EXCHANGE, "ai.job.progress")
+    ai.channel().basic_get("ai_jobs")
+
+
 def test_the_beat_and_event_accounts_do_their_part(connect):
     publish(connect("BEAT"), CELERY_EXCHANGE, NOWHERE)
     events = connect("EVENTS")
@@ -109,6 +127,14 @@ REFUSED = {
         ("declare a queue of its choice", lambda ch: ch.queue_declare(f"exfil-{uuid.uuid4().hex[:6]}")),
         ("publish a result as if from the ai-server", lambda ch: ch.basic_publish(EXCHANGE, "ai.job.result", b"{}")),
         ("dead-letter an AI job", lambda ch: ch.basic_publish(DEAD_LETTER_EXCHANGE, "ai.job.create", b"{}")),
+    ],
+    "AI": [
+        ("read Celery's default queue", lambda ch: ch.basic_get("default")),
+        ("read the FHIR queue", lambda ch: ch.basic_get("fhir")),
+        ("declare a queue of its own", lambda ch: ch.queue_declare(f"exfil-{uuid.uuid4().hex[:6]}")),
+        ("publish a Celery task", lambda ch: ch.basic_publish("", "default", b"{}")),
+        ("announce an AI job", lambda ch: ch.basic_publish(EXCHANGE, "ai.job.create", b"{}")),
+        ("publish under another key", lambda ch: ch.basic_publish(EXCHANGE, "fhir.sync", b"{}")),
     ],
     "EVENTS": [
         ("read the AI jobs", lambda ch: ch.basic_get("ai_jobs")),
