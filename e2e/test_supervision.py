@@ -293,3 +293,21 @@ def test_the_systemd_units_for_application_hosts_verify(tmp_path):
         if line and not re.search(r"Unknown key '(RestartSteps|RestartMaxDelaySec)'", line)
     ]
     assert result.returncode == 0 and problems == [], result.stderr
+
+
+def test_the_ai_server_processes_hold_only_their_own_settings(env):
+    """They parse untrusted DICOM (scripts/process.sh, exec_ai_server): none of the database, Django,
+    Redis, audit or other broker secrets of .env is in their environment, and they sign in to RabbitMQ
+    with the ai-server's own account."""
+    others = {"DATABASE_URL", "DATABASE_OWNER_URL", "DJANGO_SECRET_KEY", "REDIS_PASSWORD", "AUDIT_CHECKPOINT_KEY"}
+    others |= {f"{kind}_RABBITMQ_URL" for kind in ("WEB", "WORKER", "BEAT", "EVENTS")}
+    secrets = {env[name] for name in others if env.get(name)}
+    for program in ("ai", "ai-worker"):
+        state, pid = programs()[program]
+        assert state == "RUNNING" and pid, program
+        environ = dict(
+            item.decode().partition("=")[::2] for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if item
+        )
+        assert not others & environ.keys(), program
+        assert not any(secret in value for secret in secrets for value in environ.values()), program
+        assert environ["RABBITMQ_URL"] == env["AI_RABBITMQ_URL"], program

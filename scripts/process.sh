@@ -39,6 +39,19 @@ AI_METRICS="$VAR/prometheus/ai"          # the ai-server's web process and its j
 # Each kind signs in to RabbitMQ with its own account (scripts/services.sh, provision_broker_accounts).
 broker_account() { local url="${1}_RABBITMQ_URL"; export RABBITMQ_URL="${!url:-$RABBITMQ_URL}"; }
 
+# The ai-server parses untrusted DICOM, so its processes start with their own settings only (the names
+# ai_server.config reads), not the whole .env: no database account, Django key, Redis password, audit
+# key or other broker account reaches them (docs/security.md, "ai-server ↔ storage").
+exec_ai_server() {  # exec_ai_server COMMAND...  (run in ai-server/)
+  local name names passed=()
+  names="$(.venv/bin/python -c 'from ai_server.config import Settings
+print(" ".join(field.alias for field in Settings.model_fields.values() if field.alias))')"
+  for name in PATH HOME LANG LC_ALL TZ TMPDIR CUDA_VISIBLE_DEVICES AI_LOG_LEVEL PROMETHEUS_MULTIPROC_DIR $names; do
+    if [ -n "${!name+set}" ]; then passed+=("$name=${!name}"); fi
+  done
+  exec env -i "${passed[@]}" "$@"
+}
+
 case $NAME in
   worker)
     cd "$ROOT/backend"
@@ -52,12 +65,12 @@ case $NAME in
   ai)
     cd "$ROOT/ai-server"
     broker_account AI
-    PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/web exec .venv/bin/gunicorn \
+    PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/web exec_ai_server .venv/bin/gunicorn \
       "ai_server.app:create_app()" --bind 127.0.0.1:5000 --workers 1 --timeout 300 --access-logfile - ;;
   ai-worker)
     cd "$ROOT/ai-server"
     broker_account AI
-    PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/worker exec .venv/bin/python -m ai_server.consumer ;;
+    PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/worker exec_ai_server .venv/bin/python -m ai_server.consumer ;;
   ai-events)
     cd "$ROOT/backend"
     broker_account EVENTS
