@@ -303,8 +303,9 @@ def test_the_ai_server_processes_hold_only_their_own_settings(env):
     others |= {f"{kind}_RABBITMQ_URL" for kind in ("WEB", "WORKER", "BEAT", "EVENTS")}
     secrets = {env[name] for name in others if env.get(name)}
     for program in ("ai", "ai-worker"):
-        state, pid = programs()[program]
-        assert state == "RUNNING" and pid, program
+        # RUNNING (up for startsecs): process.sh has exec'd the server, whose environment is the one to read.
+        wait_until(lambda program=program: programs()[program][0] == "RUNNING", 90, program)
+        pid = programs()[program][1]
         environ = dict(
             item.decode().partition("=")[::2] for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if item
         )
