@@ -16,8 +16,10 @@ import requests
 
 from .support import OEMR_SCOPES, ApiClient, Control, EmulatorProcess
 
-HAPI_CLIENT = ("hapi-test-client", secrets.token_urlsafe(16))
-OPENEMR_CLIENT = ("openemr-test-client", secrets.token_urlsafe(16))
+# Hex: a urlsafe secret starts with "-" one time in 64, and argparse then reads it as an option (a CI run
+# lost every OpenEMR stand-in test to that).
+HAPI_CLIENT = ("hapi-test-client", secrets.token_hex(16))
+OPENEMR_CLIENT = ("openemr-test-client", secrets.token_hex(16))
 OPENEMR_USER = ("admin", "pass")
 
 
