@@ -187,7 +187,6 @@ class _Writer:
     once on a fresh connection when the old one was lost (the database restarted)."""
 
     def __init__(self):
-        self.pid = os.getpid()
         self.queue: queue.SimpleQueue[_Written] = queue.SimpleQueue()
         threading.Thread(target=self._run, name="audit-writer", daemon=True).start()
 
