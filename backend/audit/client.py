@@ -6,24 +6,27 @@ context's user unless a service passes one (a Celery task acting for a user, a s
 
 Writing is one INSERT, no lock and no read of the chain, and always committed before the request answers
 (a process killed after answering loses nothing). Inside a transaction the event commits with it. In a
-request outside one (a read of patient data, the common case), the process's writer thread appends it
-on a connection of its own while the view goes on with its work, and audit.middleware waits for the commit
-before the answer leaves: the hospital waits for the slower of the two, not for their sum. The sealer
-(audit.chain.seal, on the beat) links committed events into the hash chain afterwards.
+request outside one (a read of patient data, the common case), the INSERT is sent on a second connection
+of the request's thread the moment the event is logged, and its answer is read by audit.middleware just
+before the answer leaves: the database inserts and commits the event while the view goes on with its
+work. No thread does this: PyMySQL is pure Python, and a writer thread made every query of the view wait
+for the interpreter's lock in turn. The sealer (audit.chain.seal, on the beat) links committed events
+into the hash chain afterwards.
 """
 
+import contextlib
 import functools
 import logging
 import os
-import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.utils import timezone
+from pymysql.constants import COMMAND
 
 from core import context
 from core.queries import given
@@ -31,8 +34,8 @@ from core.queries import given
 from .models import Action, ActorType, AuditEvent, Outcome
 
 
-def actor_fields(actor: Any, *, roles: bool = True) -> dict[str, Any]:
-    """Who acted. With roles=False a user's roles are left None, for the writer thread to look up."""
+def actor_fields(actor: Any) -> dict[str, Any]:
+    """Who acted."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         return {
             "actor_type": ActorType.ANONYMOUS if actor is not None else ActorType.SYSTEM,
@@ -44,7 +47,7 @@ def actor_fields(actor: Any, *, roles: bool = True) -> dict[str, Any]:
         "actor_type": ActorType.SERVICE if getattr(actor, "is_service_account", False) else ActorType.USER,
         "actor_id": actor.pk,
         "actor_username": actor.get_username(),
-        "actor_roles": sorted(getattr(actor, "roles", ())) if roles else None,
+        "actor_roles": sorted(getattr(actor, "roles", ())),
     }
 
 
@@ -67,9 +70,8 @@ class AuditClient:
         """Append one event. `username` names who tried when there is no actor (a failed login)."""
         request = context.current()
         who = actor if actor is not None else request.user
-        batch, handed_over = _batch.get(), _handed_over.get()
-        to_writer = batch is None and handed_over is not None and not connection.in_atomic_block
-        fields = actor_fields(who, roles=not to_writer)  # the roles' query, if any, runs on the writer
+        batch, scope = _batch.get(), _scope.get()
+        fields = actor_fields(who)
         if username and not fields["actor_username"]:
             fields["actor_username"] = username[:150]
         event = AuditEvent(
@@ -90,8 +92,8 @@ class AuditClient:
         )
         if batch is not None:
             batch.add(event)
-        elif to_writer:
-            handed_over.append(_writer().submit(event, who))
+        elif scope is not None and scope.thread == threading.get_ident() and not connection.in_atomic_block:
+            scope.errors.extend(_pipeline().send(event))
         else:
             _append([event])
         return event
@@ -126,17 +128,19 @@ class AuditClient:
     @staticmethod
     @contextmanager
     def committed_at_exit() -> Iterator[None]:
-        """Events logged in autocommit inside the block go to the writer thread; leaving the block waits
-        until each is committed, and raises the writer's error if one could not be (the caller must then
-        not answer as if it had been audited)."""
-        handed_over: list[_Written] = []
-        token = _handed_over.set(handed_over)
+        """Events this thread logs in autocommit inside the block are sent as they are logged; leaving the
+        block reads their answers, and raises the first error if one could not be committed (the caller
+        must then not answer as if it had been audited)."""
+        scope = _Scope()
+        token = _scope.set(scope)
         try:
             yield
         finally:
-            _handed_over.reset(token)
-            for written in handed_over:
-                written.wait()
+            _scope.reset(token)
+            if pipeline := _pipeline(open_new=False):
+                scope.errors.extend(pipeline.settle())
+            if scope.errors:
+                raise scope.errors[0]
 
 
 class _Batch:
@@ -160,98 +164,101 @@ class _Batch:
 
 
 _batch: ContextVar[_Batch | None] = ContextVar("audit_batch", default=None)
-_handed_over: ContextVar["list[_Written] | None"] = ContextVar("audit_handed_over", default=None)
 logger = logging.getLogger(__name__)
 
 
-class _Written:
-    """An event handed to the writer; wait() returns once it is committed."""
-
-    TIMEOUT_SECONDS = 30
-
-    def __init__(self, event: AuditEvent, actor: Any):
-        self.event, self.actor = event, actor
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-
-    def wait(self) -> None:
-        if not self.done.wait(self.TIMEOUT_SECONDS):
-            raise TimeoutError("the audit writer did not commit the event in time")
-        if self.error is not None:
-            raise self.error
-
-
-class _Writer:
-    """One thread per process with its own database connection. It appends whatever requests handed over
-    since its last write in one INSERT (several at once when threads of a process log together), retrying
-    once on a fresh connection when the old one was lost (the database restarted)."""
+class _Scope:
+    """One request's events sent ahead (by the thread that opened it) and the errors met committing them."""
 
     def __init__(self):
-        self.queue: queue.SimpleQueue[_Written] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="audit-writer", daemon=True).start()
+        self.thread = threading.get_ident()
+        self.errors: list[BaseException] = []
 
-    def submit(self, event: AuditEvent, actor: Any) -> _Written:
-        written = _Written(event, actor)
-        self.queue.put(written)
-        return written
 
-    def _run(self) -> None:
-        while True:
-            group = [self.queue.get()]
-            while len(group) < 100:
-                try:
-                    group.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            error = self._write(group)
-            for written in group:
-                # One event the database refuses must not fail the others written with it.
-                written.error = error and (self._write([written]) if len(group) > 1 else error)
-                written.done.set()
+_scope: ContextVar[_Scope | None] = ContextVar("audit_scope", default=None)
 
-    @staticmethod
-    def _write(group: list[_Written]) -> BaseException | None:
+
+class _Pipeline:
+    """A thread's second database connection, on which one INSERT at a time is in flight: sent when the
+    event is logged, its answer read (settled) before the next is sent and before the request answers.
+    A statement whose connection was lost is sent once more on a fresh connection."""
+
+    def __init__(self):
+        self.db = connections.create_connection(DEFAULT_DB_ALIAS)
+        self.in_flight: tuple[AuditEvent, str] | None = None
+
+    def send(self, event: AuditEvent) -> list[BaseException]:
+        """Send the event's INSERT; returns the error of the one sent before it, if that failed."""
+        errors = self.settle()
+        with self.db.wrap_database_errors:
+            self.db.ensure_connection()
+            sql = self.db.connection.cursor().mogrify(*_insert_statement([event], self.db))
+        self.in_flight = (event, sql)
+        with contextlib.suppress(DatabaseError):  # settle() sends it again, on a fresh connection
+            self._execute(sql)
+        return errors
+
+    def settle(self) -> list[BaseException]:
+        if self.in_flight is None:
+            return []
+        (event, sql), self.in_flight = self.in_flight, None
         for attempt in (1, 2):
             try:
-                for written in group:
-                    if written.event.actor_roles is None:
-                        written.event.actor_roles = actor_fields(written.actor)["actor_roles"]
-                _append([written.event for written in group])
-                return None
-            except Exception as exc:  # handed to the waiting request, which answers 503 naming the database
-                connection.close()  # the next attempt opens a fresh one
                 if attempt == 2:
-                    logger.error("audit events could not be written: %s", exc)
-                    return exc
-        return None
+                    self._execute(sql)
+                event.pk = self._answer()
+                event._state.adding, event._state.db = False, DEFAULT_DB_ALIAS
+                return []
+            except DatabaseError as exc:  # handed to the request, which answers 503 naming the database
+                self.db.close()  # the next attempt opens a fresh connection
+                if attempt == 2:
+                    logger.error("an audit event could not be written: %s", exc)
+                    return [exc]
+        return []
+
+    def _execute(self, sql: str) -> None:
+        # PyMySQL's query() is these two steps; the pipeline runs them apart, so the server works on the
+        # INSERT (and its commit) while the request runs its own queries on its own connection.
+        with self.db.wrap_database_errors:
+            self.db.ensure_connection()
+            self.db.connection._execute_command(COMMAND.COM_QUERY, sql)
+
+    def _answer(self) -> int:
+        with self.db.wrap_database_errors:
+            self.db.connection._read_query_result()
+            ((pk,),) = self.db.connection._result.rows
+            return pk
 
 
-_writers: dict[int, _Writer] = {}
-_writers_lock = threading.Lock()
+_local = threading.local()
 
 
-def _writer() -> _Writer:
-    """This process's writer, started on first use (a forked gunicorn worker starts its own)."""
-    pid = os.getpid()
-    with _writers_lock:
-        if pid not in _writers:
-            _writers.clear()
-            _writers[pid] = _Writer()
-        return _writers[pid]
+def _pipeline(*, open_new: bool = True) -> _Pipeline | None:
+    """This thread's pipeline, opened on first use (a forked worker opens its own)."""
+    if getattr(_local, "pid", None) != os.getpid():
+        _local.pid, _local.pipeline = os.getpid(), None
+    if _local.pipeline is None and open_new:
+        _local.pipeline = _Pipeline()
+    return _local.pipeline
 
 
 def _append(events: list[AuditEvent]) -> None:
     """One INSERT for all of them, so one round trip and, in autocommit, one commit; the new ids are set
-    on the events. Written as SQL once rather than through the ORM's compiler: this runs for every
-    audited request, and the values are still prepared by each field as the ORM would."""
-    fields = _insert_fields()
-    values = [field.get_db_prep_save(getattr(event, field.attname), connection) for event in events for field in fields]
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = f"{_insert_prefix()} {', '.join([row] * len(events))} RETURNING id"
+    on the events."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(*_insert_statement(events, connection))
         for event, (pk,) in zip(events, cursor.fetchall(), strict=True):
             event.pk, event._state.adding, event._state.db = pk, False, connection.alias
+
+
+def _insert_statement(events: list[AuditEvent], db) -> tuple[str, list]:
+    """The INSERT ... RETURNING id of the events and its parameters. Written as SQL once rather than
+    through the ORM's compiler: this runs for every audited request, and the values are still prepared by
+    each field as the ORM would."""
+    fields = _insert_fields()
+    values = [field.get_db_prep_save(getattr(event, field.attname), db) for event in events for field in fields]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"{_insert_prefix()} {', '.join([row] * len(events))} RETURNING id", values
 
 
 @functools.cache

@@ -1,6 +1,7 @@
 """Requests per second of audited read endpoints with and without their audit write, same run.
 
     cd backend && .venv/bin/python benchmarks/audit_overhead.py [--requests 600] [--rounds 6] [--clients 1 8]
+                                                                [--via client http]
 
 Two endpoints, each measured alone:
 - "audit list": GET /api/audit/events as an ADMIN, filtered to match nothing, so its own work does not
@@ -8,16 +9,29 @@ Two endpoints, each measured alone:
 - "patient record": GET /api/patients/{uuid} as a DOCTOR, the patient cached from the EMR (no EMR call).
 The only difference between the two variants is AuditClient.log_event (its event committed before the
 answer). Rounds alternate the variants so drift on the machine hits both alike. N concurrent clients are
-N forked processes (own connections, no shared GIL); throughput is all their requests over the round's
-wall time.
+N forked processes; throughput is all their requests over the round's wall time.
+
+Two ways in, each reported:
+- "client": each client process calls the Django application itself (DRF's test client, its own database
+  connection): no HTTP, no server, so the audit write weighs the most it can;
+- "http": the clients send HTTP to gunicorn started as the API pool runs (scripts/process.sh: sync workers,
+  APP_WORKERS of them, default 3), one server per variant (the unaudited one loads
+  benchmarks/wsgi_unaudited.py), both on the benchmark's database: what a hospital's browsers meet.
 """
 
 import argparse
+import contextlib
+import http.client
 import itertools
 import multiprocessing
+import os
+import socket
 import statistics
+import subprocess
 import time
+from pathlib import Path
 from unittest import mock
+from urllib.parse import quote
 
 from _django import bench_database
 
@@ -39,6 +53,74 @@ def _request_loop(args: tuple[str, str, int, bool]) -> None:
             assert _client.get(url).status_code == 200
 
 
+def _http_loop(args: tuple[int, str, str, int]) -> None:
+    port, url, token, n = args
+    for _ in range(n):
+        # gunicorn's sync workers close every connection after one answer, as behind nginx
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", url, headers={"Authorization": f"Token {token}", "Host": "localhost"})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.status == 200, response.status
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _servers() -> "dict[bool, int]":
+    """{audited: port}: gunicorn with and without the audit write, on the benchmark's database."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    login = f"{quote(db['USER'], safe='')}:{quote(db['PASSWORD'], safe='')}"
+    url = f"mysql://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cdss.settings.test", "DATABASE_OWNER_URL": url}
+    env["EMR_PATIENT_CACHE_TTL_SECONDS"] = str(24 * 3600)
+    ports = {True: _free_port(), False: _free_port()}
+    modules = {True: "cdss.wsgi:application", False: "benchmarks.wsgi_unaudited:application"}
+    workers = os.environ.get("APP_WORKERS", "3")
+    backend = Path(__file__).resolve().parents[1]
+    servers = [
+        subprocess.Popen(  # noqa: S603  (a fixed command line)
+            [
+                str(backend / ".venv/bin/gunicorn"),
+                modules[audited],
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                workers,
+                "--log-level",
+                "warning",
+            ],
+            cwd=backend,
+            env=env,
+        )
+        for audited, port in ports.items()
+    ]
+    try:
+        for port in ports.values():
+            _wait_until_listening(port)
+        yield ports
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(30)
+
+
+def _wait_until_listening(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not listen on port {port} within {timeout:.0f} s")
+
+
 class _nothing:
     def __enter__(self):
         return self
@@ -52,6 +134,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="requests per variant in total")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--via", nargs="+", choices=("client", "http"), default=["client", "http"])
     args = parser.parse_args()
 
     with bench_database():
@@ -78,30 +161,38 @@ def main() -> None:
             "patient record": (f"/api/patients/{patient.emr_uuid}", token_of("DOCTOR")),
         }
         per_round = args.requests // args.rounds
+        connections.close_all()  # each forked client opens its own; none may inherit the parent's
+        with _servers() if "http" in args.via else contextlib.nullcontext() as ports:
+            for via, (name, (url, token)), clients in itertools.product(args.via, endpoints.items(), args.clients):
+                with multiprocessing.get_context("fork").Pool(clients) as pool:
 
-        for (name, (url, token)), clients in itertools.product(endpoints.items(), args.clients):
-            connections.close_all()  # each forked client opens its own; none may inherit the parent's
-            with multiprocessing.get_context("fork").Pool(clients) as pool:
+                    def run(n: int, audited: bool, via=via, url=url, token=token, clients=clients) -> float:
+                        if via == "http":
+                            loop, work = _http_loop, (ports[audited], url, token, n)
+                        else:
+                            loop, work = _request_loop, (url, token, n, audited)
+                        started = time.perf_counter()
+                        pool.map(loop, [work] * clients)
+                        return n * clients / (time.perf_counter() - started)
 
-                def run(n: int, audited: bool, clients: int = clients, url: str = url, token: str = token) -> float:
-                    started = time.perf_counter()
-                    pool.map(_request_loop, [(url, token, n, audited)] * clients)
-                    return n * clients / (time.perf_counter() - started)
-
-                run(20, True)  # warm-up: connections, caches, imports
-                before = AuditEvent.objects.count()
-                with_audit, without_audit = [], []
-                for _ in range(args.rounds):
-                    with_audit.append(run(per_round, True))
-                    without_audit.append(run(per_round, False))
-                written = AuditEvent.objects.count() - before
-            a, b = statistics.median(with_audit), statistics.median(without_audit)
-            requests = per_round * args.rounds
-            print(f"--- {name}, {clients} concurrent client(s): {requests} requests per client and variant")
-            print(f"audit events written by the audited variant: {written}")
-            print(f"with audit    : {a:8.1f} req/s (median of rounds)")
-            print(f"without audit : {b:8.1f} req/s (median of rounds)")
-            print(f"ratio with/without: {a / b:.3f}  (audit write overhead {100 * (1 - a / b):.1f}%)")
+                    run(20, True)  # warm-up: connections, caches, imports
+                    run(20, False)
+                    before = AuditEvent.objects.count()
+                    with_audit, without_audit = [], []
+                    for _ in range(args.rounds):
+                        with_audit.append(run(per_round, True))
+                        without_audit.append(run(per_round, False))
+                    written = AuditEvent.objects.count() - before
+                    connections.close_all()
+                a, b = statistics.median(with_audit), statistics.median(without_audit)
+                requests = per_round * args.rounds
+                print(
+                    f"--- {name} via {via}, {clients} concurrent client(s): {requests} requests per client and variant"
+                )
+                print(f"audit events written by the audited variant: {written}")
+                print(f"with audit    : {a:8.1f} req/s (median of rounds)")
+                print(f"without audit : {b:8.1f} req/s (median of rounds)")
+                print(f"ratio with/without: {a / b:.3f}  (audit write overhead {100 * (1 - a / b):.1f}%)")
 
 
 if __name__ == "__main__":
