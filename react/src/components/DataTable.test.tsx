@@ -1,6 +1,7 @@
 import { fireEvent, screen, within } from "@testing-library/react";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
+import i18n from "../i18n";
 import { renderPage } from "../test/render";
 import { DataTable } from "./DataTable";
 import type { Column } from "./DataTable";
@@ -23,6 +24,10 @@ const COLUMNS: (Column<Person> | false)[] = [
   { key: "actions", cell: () => "…" },
 ];
 
+afterEach(async () => {
+  await i18n.changeLanguage("ko");
+});
+
 describe("DataTable", () => {
   it("names columns by i18n key or element, one row per record, links where a column has one", () => {
     renderPage(<DataTable striped columns={COLUMNS} rows={PEOPLE} rowKey={(person) => person.id} rowTestId="person" data-testid="people" />);
@@ -44,6 +49,14 @@ describe("DataTable", () => {
     expect(screen.queryByRole("table")).toBeNull();
     renderPage(<DataTable columns={COLUMNS} rows={[]} rowKey={(person) => person.id} empty={<p data-testid="none">none</p>} />);
     expect(screen.getByTestId("none")).toBeTruthy();
+  });
+
+  it("names columns and the empty line in the language chosen", async () => {
+    await i18n.changeLanguage("en");
+    renderPage(<DataTable columns={COLUMNS} rows={PEOPLE} rowKey={(person) => person.id} />);
+    expect(screen.getAllByRole("columnheader")[0].textContent).toBe("Name");
+    renderPage(<DataTable columns={COLUMNS} rows={[]} rowKey={(person) => person.id} empty="patients.empty" />);
+    expect(screen.getByText("No matching patients.")).toBeTruthy();
   });
 
   it("keeps the header over an empty body when no empty message is given", () => {

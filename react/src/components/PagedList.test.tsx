@@ -2,6 +2,7 @@ import type { UseQueryResult } from "@tanstack/react-query";
 import { fireEvent, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 
+import { ApiError } from "../api/client";
 import type { Page } from "../api/types";
 import { renderPage } from "../test/render";
 import { PagedList } from "./PagedList";
@@ -45,5 +46,18 @@ describe("PagedList", () => {
     );
     expect(screen.getByLabelText("loading")).toBeTruthy();
     expect(screen.queryByText("rows")).toBeNull();
+  });
+
+  it("names the system that failed instead of the rows, and retries on request", () => {
+    const failed = query(undefined, { isPending: false, isError: true, error: new ApiError(503, { status: 503, error: "unavailable", detail: "timed out", system: "emr" }) });
+    renderPage(
+      <PagedList query={failed} page={1} onPageChange={() => {}}>
+        {() => <p>rows</p>}
+      </PagedList>,
+    );
+    expect(screen.getByRole("alert").textContent).toContain("EMR 시스템에 연결할 수 없습니다: timed out");
+    expect(screen.queryByText("rows")).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "다시 시도" }));
+    expect(failed.refetch).toHaveBeenCalledTimes(1);
   });
 });

@@ -21,8 +21,8 @@ describe("locales", () => {
 
   it("have every literal key the code uses", () => {
     const known = new Set(keys(ko));
-    // t("a.b"), and the keys DataTable and PagedList translate: header: "a.b", empty="a.b", countLabel="a.b"
-    const literal = /(?:\bt\(\s*|\b(?:header|empty|countLabel)\s*[:=]\s*)"([a-zA-Z]+\.[\w.-]+)"/g;
+    // t("a.b"), and the keys DataTable and PagedList translate: header: "a.b", empty="a.b", countLabel="a.b", and StatusFilter's label="a.b"
+    const literal = /(?:\bt\(\s*|\b(?:header|empty|countLabel|label)\s*[:=]\s*)"([a-zA-Z]+\.[\w.-]+)"/g;
     const used = Object.values(sources).flatMap((text) => [...text.matchAll(literal)].map((match) => match[1]));
     expect(used.length).toBeGreaterThan(100);
     expect(used.filter((key) => !known.has(key))).toEqual([]);

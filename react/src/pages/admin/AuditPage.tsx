@@ -10,6 +10,7 @@ import { DataTable, NOWRAP } from "../../components/DataTable";
 import type { Column } from "../../components/DataTable";
 import { PagedList } from "../../components/PagedList";
 import { StatusBadge } from "../../components/StatusBadge";
+import { StatusFilter } from "../../components/StatusFilter";
 
 const ACTIONS = ["CREATE", "READ", "UPDATE", "DELETE", "LOGIN", "LOGIN_FAILED", "LOGOUT", "EXPORT", "EXTERNAL_CALL", "PERMISSION_DENIED"];
 const OUTCOMES = ["SUCCESS", "FAILURE", "DENIED"];
@@ -73,14 +74,7 @@ export function AuditPage() {
       </Group>
       <Group align="end">
         <Select label={t("audit.action")} clearable data={ACTIONS} value={action} onChange={(value) => (setAction(value), reset())} w={190} />
-        <Select
-          label={t("audit.outcome")}
-          clearable
-          data={OUTCOMES.map((value) => ({ value, label: t(`status.${value}`) }))}
-          value={outcome}
-          onChange={(value) => (setOutcome(value), reset())}
-          w={140}
-        />
+        <StatusFilter label="audit.outcome" statuses={OUTCOMES} w={140} value={outcome} onChange={(value) => (setOutcome(value), reset())} />
         <TextInput label={t("audit.actor")} value={actor} onChange={(e) => (setActor(e.currentTarget.value), reset())} w={150} />
         <TextInput label={t("audit.patient")} value={patient} onChange={(e) => (setPatient(e.currentTarget.value), reset())} w={200} />
         <TextInput label={t("audit.resourceType")} value={resourceType} onChange={(e) => (setResourceType(e.currentTarget.value), reset())} w={150} />

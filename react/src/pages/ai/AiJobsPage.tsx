@@ -1,4 +1,4 @@
-import { Select, Stack, Title } from "@mantine/core";
+import { Stack, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
@@ -8,6 +8,7 @@ import { DataTable } from "../../components/DataTable";
 import type { Column } from "../../components/DataTable";
 import { PagedList } from "../../components/PagedList";
 import { StatusBadge } from "../../components/StatusBadge";
+import { StatusFilter } from "../../components/StatusFilter";
 
 export function JobTable({ jobs }: { jobs: AiJob[] }) {
   const { t } = useTranslation();
@@ -29,14 +30,7 @@ export function AiJobsPage() {
   return (
     <Stack>
       <Title order={3}>{t("ai.jobs")}</Title>
-      <Select
-        label={t("radiology.status")}
-        clearable
-        w={200}
-        data={["QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"].map((value) => ({ value, label: t(`status.${value}`) }))}
-        value={status}
-        onChange={(value) => (setStatus(value), setPage(1))}
-      />
+      <StatusFilter statuses={["QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]} w={200} value={status} onChange={(value) => (setStatus(value), setPage(1))} />
       <PagedList query={jobs} page={page} onPageChange={setPage}>
         {(rows) => <JobTable jobs={rows} />}
       </PagedList>

@@ -8,6 +8,7 @@ import { MODALITIES, ORDER_STATUSES, useOrders, useStudies } from "../../api/rad
 import type { Me } from "../../api/types";
 import { can } from "../../auth/roles";
 import { PagedList } from "../../components/PagedList";
+import { StatusFilter } from "../../components/StatusFilter";
 import { OrderTable } from "./OrderTable";
 import { ReconciliationList, useWaitingCount } from "./ReconciliationList";
 import { StudyTable } from "./StudyTable";
@@ -33,14 +34,7 @@ function StudiesTab() {
   return (
     <Stack>
       <Group align="end">
-        <Select
-          label={t("radiology.status")}
-          clearable
-          data={["LINKED", "RECONCILE", "CONFLICT"].map((value) => ({ value, label: t(`status.${value}`) }))}
-          value={status}
-          onChange={(value) => (setStatus(value), reset())}
-          w={180}
-        />
+        <StatusFilter statuses={["LINKED", "RECONCILE", "CONFLICT"]} value={status} onChange={(value) => (setStatus(value), reset())} />
         <Select label={t("radiology.modality")} clearable data={[...MODALITIES, "SEG"]} value={modality} onChange={(value) => (setModality(value), reset())} w={120} />
         <TextInput label={t("radiology.patientId")} value={patient} onChange={(e) => (setPatient(e.currentTarget.value), reset())} w={260} />
         <TextInput type="date" label={t("radiology.dateFrom")} value={dateFrom} onChange={(e) => (setDateFrom(e.currentTarget.value), reset())} />
@@ -63,14 +57,7 @@ function OrdersTab() {
   return (
     <Stack>
       <Group align="end">
-        <Select
-          label={t("radiology.status")}
-          clearable
-          data={ORDER_STATUSES.map((value) => ({ value, label: t(`status.${value}`) }))}
-          value={status}
-          onChange={(value) => (setStatus(value), setPage(1))}
-          w={180}
-        />
+        <StatusFilter statuses={ORDER_STATUSES} value={status} onChange={(value) => (setStatus(value), setPage(1))} />
         <TextInput label={t("radiology.patientId")} value={patient} onChange={(e) => (setPatient(e.currentTarget.value), setPage(1))} w={260} />
       </Group>
       <PagedList query={orders} page={page} onPageChange={setPage}>
