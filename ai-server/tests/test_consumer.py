@@ -134,6 +134,28 @@ def test_an_unconfirmed_result_leaves_the_job_for_redelivery(runner, settings, e
     assert runner.services.store.get(settings.artifacts_bucket, result_key(job["job_id"])) is not None
 
 
+def test_a_later_attempt_after_a_failed_one_computes_again_and_a_redelivery_does_not(
+    runner, settings, expression_input
+):
+    class Published:
+        def __init__(self):
+            self.results = []
+
+        def publish(self, key, body, **kwargs):
+            self.results.append((body["attempt"], body["status"]))
+
+    published = Published()
+    job = new_job(OMICS, {**expression_input, "key": "inputs/not-yet-there.csv"})
+    jobs = JobRunner(runner.services, published)
+    assert jobs.handle(json.dumps(job).encode()) is Decision.REJECT  # attempt 1: its input is missing
+    assert jobs.handle(json.dumps(job).encode()) is Decision.ACK  # redelivered: the stored FAILED, again
+    # The CDSS's deadline passed and it asked again (attempt 2), now that the input exists.
+    assert jobs.handle(json.dumps({**job, "attempt": 2, "input": expression_input}).encode()) is Decision.ACK
+    assert published.results == [(1, "FAILED"), (1, "FAILED"), (2, "COMPLETED")]
+    stored = json.loads(runner.services.store.get(settings.artifacts_bucket, result_key(job["job_id"])))
+    assert (stored["attempt"], stored["status"]) == (2, "COMPLETED")
+
+
 def test_a_publisher_whose_connection_went_stale_reconnects_once(channel, settings):
     """Between jobs the publisher's connection sits idle; the broker may have dropped it by the next result."""
     import pika

@@ -139,6 +139,12 @@ class JobContext:
         return data
 
 
+def _retries_a_failure(job: dict[str, Any], previous: dict[str, Any]) -> bool:
+    attempt, previous_attempt = job.get("attempt", 1), previous.get("attempt", 1)
+    later = isinstance(attempt, int) and isinstance(previous_attempt, int) and attempt > previous_attempt
+    return previous.get("status") == "FAILED" and later
+
+
 class JobRunner:
     def __init__(self, services: Services, publisher: Publisher | None = None):
         self.services = services
@@ -158,9 +164,19 @@ class JobRunner:
         job_id = job["job_id"]
 
         stored = self.services.store.get(self.services.settings.artifacts_bucket, result_key(job_id))
-        if stored is not None:  # a redelivery of a job that finished: announce it again, compute nothing
-            logger.info("job %s already has a result: re-publishing it", job_id)
-            return self._publish(json.loads(stored), request_id) or Decision.ACK
+        if stored is not None:
+            previous = json.loads(stored)
+            if not _retries_a_failure(job, previous):  # a redelivery of a job that finished: announce it again
+                logger.info("job %s already has a result: re-publishing it", job_id)
+                return self._publish(previous, request_id) or Decision.ACK
+            # The CDSS asked again (a later attempt) after this one failed: it ignores a FAILED result of an
+            # earlier attempt, so only computing again can end the job otherwise than by its deadlines.
+            logger.info(
+                "job %s: attempt %s after a FAILED attempt %s: computing again",
+                job_id,
+                job.get("attempt"),
+                previous.get("attempt"),
+            )
 
         last_delivery = delivery_count >= DELIVERY_LIMIT - 1
         try:
