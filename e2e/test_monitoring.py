@@ -1,12 +1,15 @@
 """Monitoring, live: a private Prometheus and Alertmanager (rendered from monitoring/ like the local run's)
 scrape the running stack; every target is up, every dashboard panel query and every rule expression
-executes, the key series have data, and a critical alert travels to the on-call webhook."""
+executes, the key series have data, and a critical alert travels to the on-call webhook, by e-mail (a
+local SMTP sink) and to the messenger webhook."""
 
+import email
 import json
 import os
 import re
 import shutil
 import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -62,12 +65,50 @@ class Webhook(BaseHTTPRequestHandler):
         pass
 
 
+class SmtpSink(socketserver.StreamRequestHandler):
+    """Just enough SMTP to take a message (no TLS, no AUTH offered), as a hospital's relay would."""
+
+    received: list = []
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(f"{line}\r\n".encode())
+
+    def handle(self):
+        self.reply("220 sink ESMTP")
+        envelope = {"to": []}
+        while line := self.rfile.readline():
+            command = line.decode(errors="replace").strip()
+            verb = command.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.reply("250 sink")
+            elif verb == "MAIL":
+                envelope = {"from": command, "to": []}
+                self.reply("250 OK")
+            elif verb == "RCPT":
+                envelope["to"].append(command)
+                self.reply("250 OK")
+            elif verb == "DATA":
+                self.reply("354 end with <CRLF>.<CRLF>")
+                data = b"".join(iter(lambda: self.rfile.readline(), b".\r\n"))
+                envelope["message"] = email.message_from_bytes(data)
+                envelope["at"] = time.time()
+                SmtpSink.received.append(envelope)
+                self.reply("250 OK")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("250 OK")
+
+
 @pytest.fixture(scope="module")
 def monitoring(env, tmp_path_factory):
-    """Prometheus (2 s scrapes) and Alertmanager on private ports, and a webhook receiver."""
+    """Prometheus (2 s scrapes) and Alertmanager on private ports, a webhook receiver and an SMTP sink."""
     work = tmp_path_factory.mktemp("monitoring")
     hook = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
+    smtp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SmtpSink)
+    threading.Thread(target=smtp.serve_forever, daemon=True).start()
     prom_port, am_port = free_port(), free_port()
     extra = work / "e2e-rules.yml"
     extra.write_text(
@@ -89,7 +130,16 @@ def monitoring(env, tmp_path_factory):
             }
         )
     )
-    child_env = {**os.environ, **env}
+    child_env = {
+        **os.environ,
+        **env,
+        "ALERT_SMTP_SMARTHOST": f"127.0.0.1:{smtp.server_address[1]}",
+        "ALERT_SMTP_REQUIRE_TLS": "false",
+        "ALERT_SMTP_USERNAME": "",
+        "ALERT_EMAIL_FROM": "cdss-alerts@example.org",
+        "ALERT_EMAIL_TO": "oncall@example.org, radiology-it@example.org",
+        "ALERT_MESSENGER_WEBHOOK_URL": f"http://127.0.0.1:{hook.server_port}/messenger",
+    }
     standins = ROOT / "var" / "run" / "standins.env"
     if standins.exists():
         for line in standins.read_text().splitlines():
@@ -152,6 +202,7 @@ def monitoring(env, tmp_path_factory):
         for log in logs:
             log.close()
         hook.shutdown()
+        smtp.shutdown()
 
 
 def query(prom: str, expr: str) -> dict:
@@ -266,3 +317,40 @@ def test_critical_alert_reaches_the_oncall_webhook_with_its_token(monitoring):
     assert hit["body"]["receiver"] == "oncall-code-blue"
     assert hit["body"]["status"] == "firing"
     assert re.match(r"^/hook\?route=oncall$", hit["path"])
+
+
+def test_critical_alert_reaches_people_by_email_and_the_messenger_within_the_wait(monitoring):
+    def firing_since() -> float | None:
+        alerts = requests.get(f"{monitoring['prometheus']}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        fired = [a for a in alerts if a["labels"]["alertname"] == "E2ECodeBlue" and a["state"] == "firing"]
+        return fired and min(_epoch(a["activeAt"]) for a in fired)
+
+    def mailed():
+        return [m for m in SmtpSink.received if "E2ECodeBlue" in m["message"]["Subject"]]
+
+    def messaged():
+        return [
+            hit
+            for hit in Webhook.received
+            if hit["path"] == "/messenger"
+            and any(a["labels"]["alertname"] == "E2ECodeBlue" for a in hit["body"]["alerts"])
+        ]
+
+    active_at = wait_until(firing_since, 60, "E2ECodeBlue to fire in Prometheus")
+    mail = wait_until(mailed, 60, "the E2ECodeBlue e-mail at the SMTP sink")[0]
+    message = wait_until(messaged, 60, "the E2ECodeBlue alert at the messenger webhook")[0]
+    assert sorted(mail["to"]) == ["RCPT TO:<oncall@example.org>", "RCPT TO:<radiology-it@example.org>"]
+    assert "cdss-alerts@example.org" in mail["message"]["From"]
+    assert message["body"]["receiver"] == "oncall-code-blue" and message["auth"] == ""  # no CDSS token leaks
+    # group_wait 0 s for code-blue: the e-mail leaves as soon as Prometheus hands the alert over
+    delay = mail["at"] - active_at
+    print(f"code-blue e-mail {delay:.1f} s after the alert became active")
+    assert delay < 30
+
+
+def _epoch(timestamp: str) -> float:
+    """Prometheus's RFC 3339 time (nanoseconds, Z) as seconds since the epoch."""
+    from datetime import datetime
+
+    whole, _, fraction = timestamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{(fraction or '0')[:6]:0<6}+00:00").timestamp()

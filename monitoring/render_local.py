@@ -8,7 +8,10 @@ monitoring/prometheus.yml and monitoring/alertmanager.yml stay the single source
 OUT_DIR/prometheus.yml, OUT_DIR/alertmanager.yml and OUT_DIR/secrets/webhook-token with the compose
 service names replaced by the local addresses (from the environment, i.e. .env as scripts/_lib.sh's
 load_env exports it), the rule files by their absolute paths, and the webhook token from
-ALERTMANAGER_WEBHOOK_TOKEN. Needs PyYAML (the backend virtualenv has it).
+ALERTMANAGER_WEBHOOK_TOKEN. The code-blue channels that reach people (e-mail, the messenger webhook) get
+their addresses from ALERT_SMTP_SMARTHOST, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (comma-separated),
+ALERT_SMTP_USERNAME, ALERT_SMTP_PASSWORD, ALERT_SMTP_REQUIRE_TLS and ALERT_MESSENGER_WEBHOOK_URL; a channel
+whose address is empty is left out. Needs PyYAML (the backend virtualenv has it).
 """
 
 import argparse
@@ -90,11 +93,63 @@ def render_prometheus(source: dict, args, out: pathlib.Path) -> dict:
     return config
 
 
+CDSS_HOOK_HOST = "django-api"  # the CDSS's own webhook; any other webhook is a hospital channel
+MESSENGER_PLACEHOLDER = "messenger.hospital.invalid"
+
+
+def render_channels(source: dict, env: dict[str, str], secrets: pathlib.Path) -> dict:
+    """The e-mail and messenger channels filled in from the environment, or left out when not set."""
+    recipients = [address.strip() for address in env.get("ALERT_EMAIL_TO", "").split(",") if address.strip()]
+    email = bool(env.get("ALERT_SMTP_SMARTHOST") and env.get("ALERT_EMAIL_FROM") and recipients)
+    messenger = env.get("ALERT_MESSENGER_WEBHOOK_URL", "")
+    config = dict(source)
+    config["global"] = {name: value for name, value in source["global"].items() if not name.startswith("smtp_")}
+    if email:
+        config["global"].update(
+            smtp_smarthost=env["ALERT_SMTP_SMARTHOST"],
+            smtp_from=env["ALERT_EMAIL_FROM"],
+            smtp_require_tls=env.get("ALERT_SMTP_REQUIRE_TLS", "true").lower() != "false",
+        )
+        if env.get("ALERT_SMTP_USERNAME"):
+            password = secrets / "smtp-password"
+            _write_secret(password, env.get("ALERT_SMTP_PASSWORD", ""))
+            config["global"]["smtp_auth_username"] = env["ALERT_SMTP_USERNAME"]
+            config["global"]["smtp_auth_password_file"] = str(password)
+    receivers = []
+    for receiver in source["receivers"]:
+        receiver = dict(receiver)
+        if "email_configs" in receiver:
+            receiver["email_configs"] = (
+                [dict(channel, to=", ".join(recipients)) for channel in receiver["email_configs"]] if email else []
+            )
+        hooks = []
+        for hook in receiver.get("webhook_configs", []):
+            if urlsplit(hook["url"]).hostname == MESSENGER_PLACEHOLDER:
+                if messenger:
+                    hooks.append(dict(hook, url=messenger))
+            else:
+                hooks.append(hook)
+        receiver["webhook_configs"] = hooks
+        receivers.append({name: value for name, value in receiver.items() if value != []})
+    config["receivers"] = receivers
+    return config
+
+
+def _write_secret(path: pathlib.Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    path.write_text(value, encoding="utf-8")
+    os.chmod(path, 0o600)
+
+
 def render_alertmanager(source: dict, args, out: pathlib.Path) -> dict:
     token_file = out / "secrets" / "webhook-token"
+    source = render_channels(source, os.environ, out / "secrets")
     for receiver in source["receivers"]:
         for hook in receiver.get("webhook_configs", []):
             parts = urlsplit(hook["url"])
+            if parts.hostname != CDSS_HOOK_HOST:
+                continue
             base = args.webhook_url or f"http://127.0.0.1:8002{parts.path}"
             hook["url"] = base + (f"?{parts.query}" if parts.query else "")
             auth = hook.get("http_config", {}).get("authorization")
