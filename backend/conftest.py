@@ -23,7 +23,8 @@ def broker_channel():
 
 @pytest.fixture(scope="session", autouse=True)
 def test_namespaces():
-    """What `manage.py bootstrap` does at start-up, done once for the test vhost and test buckets."""
+    """What `manage.py bootstrap` does at start-up, done once for the test vhost and test buckets (created
+    with the admin key; the tests themselves run as the application: cdss.settings.test)."""
     declare_topology(settings.RABBITMQ_URL)
     ensure_buckets()
 

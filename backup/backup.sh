@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
 done
 
 load_env
+s3_account BACKUP_S3  # its own object-store account: reads what it copies, writes and prunes backups only
 RETENTION_DAYS=${BACKUP_RETENTION_DAYS:-7}
 OBJECT_RETENTION_DAYS=${OBJECT_BACKUP_RETENTION_DAYS:-28}
 BACKUP_DIR=${BACKUP_DIR:-$VAR/backups}

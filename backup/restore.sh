@@ -31,6 +31,9 @@ while [ $# -gt 0 ]; do
 done
 
 load_env
+# The object-store admin, as the schema owner for the database: a restore writes into the live buckets
+# (and re-creates missing ones), which no service account may (docs/security.md, "Object-store accounts").
+s3_account S3_ADMIN
 BACKUP_DIR=${BACKUP_DIR:-$VAR/backups}
 PYTHON="$ROOT/backend/.venv/bin/python"
 APP_DB="$(url_part "$DATABASE_URL" path)"

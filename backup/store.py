@@ -9,9 +9,10 @@
     store.py restore-buckets STAMP       copy them back (the manifest's checksums are verified)
 
 Connection from the environment, as Django reads it: S3_ENDPOINT_URL, S3_ACCESS_KEY, S3_SECRET_KEY,
-S3_REGION, S3_BUCKET_PREFIX. The backups bucket is settings.S3_BUCKETS["backups"], i.e.
-S3_BUCKET_PREFIX + "cdss-backups" (BACKUP_BUCKET overrides it); the buckets copied weekly are the other
-two of settings.S3_BUCKETS (ai-artifacts, dicom-thumbnails).
+S3_REGION, S3_BUCKET_PREFIX. backup.sh signs in as the backup account (cdss-backup: reads the data
+buckets, writes and prunes backups), restore.sh as the admin (docs/security.md, "Object-store accounts").
+The backups bucket is settings.S3_BUCKETS["backups"], i.e. S3_BUCKET_PREFIX + "cdss-backups"
+(BACKUP_BUCKET overrides it); the buckets copied weekly are ai-artifacts and dicom-thumbnails.
 """
 
 import datetime

@@ -166,10 +166,10 @@ def test_restore_without_a_terminal_or_yes_changes_nothing(backup, script_env):
 
 def test_weekly_object_copy_restores_a_deleted_object(env, script_env):
     url = urlsplit(env["S3_ENDPOINT_URL"])
-    s3 = Minio(
+    s3 = Minio(  # the admin's key: the test plants and deletes an object, which no service account may
         url.netloc,
-        access_key=env["S3_ACCESS_KEY"],
-        secret_key=env["S3_SECRET_KEY"],
+        access_key=env["S3_ADMIN_ACCESS_KEY"],
+        secret_key=env["S3_ADMIN_SECRET_KEY"],
         secure=url.scheme == "https",
         region=env.get("S3_REGION", "us-east-1"),
     )

@@ -297,10 +297,11 @@ def test_the_systemd_units_for_application_hosts_verify(tmp_path):
 
 def test_the_ai_server_processes_hold_only_their_own_settings(env):
     """They parse untrusted DICOM (scripts/process.sh, exec_ai_server): none of the database, Django,
-    Redis, audit or other broker secrets of .env is in their environment, and they sign in to RabbitMQ
-    with the ai-server's own account."""
+    Redis, audit, other broker or other object-store secrets of .env is in their environment, and they
+    sign in to RabbitMQ and to the object store with the ai-server's own accounts."""
     others = {"DATABASE_URL", "DATABASE_OWNER_URL", "DJANGO_SECRET_KEY", "REDIS_PASSWORD", "AUDIT_CHECKPOINT_KEY"}
     others |= {f"{kind}_RABBITMQ_URL" for kind in ("WEB", "WORKER", "BEAT", "EVENTS")}
+    others |= {f"{account}_SECRET_KEY" for account in ("APP_S3", "BACKUP_S3", "MODELS_S3", "S3_ADMIN")}
     secrets = {env[name] for name in others if env.get(name)}
     for program in ("ai", "ai-worker"):
         # RUNNING (up for startsecs): process.sh has exec'd the server, whose environment is the one to read.
@@ -312,3 +313,5 @@ def test_the_ai_server_processes_hold_only_their_own_settings(env):
         assert not others & environ.keys(), program
         assert not any(secret in value for secret in secrets for value in environ.values()), program
         assert environ["RABBITMQ_URL"] == env["AI_RABBITMQ_URL"], program
+        assert environ["S3_ACCESS_KEY"] == env["AI_S3_ACCESS_KEY"], program
+        assert environ["S3_SECRET_KEY"] == env["AI_S3_SECRET_KEY"], program

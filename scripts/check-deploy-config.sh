@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Validate the deployment configuration without a Docker engine (the `deploy` suite of `make test`):
 #   - docker-compose.yml (default and `demo` profile) and docker-compose.test.yml, via `docker-compose
-#     config`, with no variable left unset, and no port published beyond nginx and loopback
+#     config`, with no variable left unset, and no port published beyond nginx and loopback; in
+#     docker-compose.yml no env_file, each container's secrets exactly its own, every account provisioned
 #   - nginx/docker.conf with `nginx -t` (compose host names replaced by 127.0.0.1 in a temporary copy,
 #     because nginx resolves upstream hosts while testing, and a throw-away self-signed certificate in
 #     place of TLS_CERT_FILE/TLS_KEY_FILE), and that compose mounts the certificate where it expects it
@@ -34,11 +35,6 @@ if [ ! -x "$ACTIONLINT" ]; then
 fi
 if ! "$PYTHON" -c 'import yaml' >/dev/null 2>&1; then
   echo "ERROR: $PYTHON cannot import yaml; set PYTHON to an interpreter with PyYAML (or run 'make install')." >&2
-  exit 1
-fi
-if [ ! -f .env ]; then
-  # docker-compose.yml reads .env through env_file, so `config` needs the file to exist.
-  echo "ERROR: .env is missing; run 'make env' (scripts/env.sh) first." >&2
   exit 1
 fi
 
@@ -90,6 +86,14 @@ for file in docker-compose.yml docker-compose.test.yml; do
   if exposure_check "$file"; then pass "$file: only nginx publishes ports beyond 127.0.0.1"
   else fail "$file: only nginx publishes ports beyond 127.0.0.1"; fi
 done
+
+# Least privilege: no container reads the whole .env, each holds only its own secrets, and every RabbitMQ,
+# Redis, MariaDB and MinIO account a container signs in with is provisioned (scripts/check_compose_accounts.py).
+if "$PYTHON" scripts/check_compose_accounts.py >"$TMP/out" 2>&1; then
+  pass "docker-compose.yml: each container gets only its own secrets; every account it uses is provisioned"
+else
+  fail "docker-compose.yml: each container gets only its own secrets; every account it uses is provisioned"
+fi
 
 # --- nginx -----------------------------------------------------------------------------------------------
 # The upstream hosts in docker.conf must be compose services, and the config must pass `nginx -t`.

@@ -4,7 +4,8 @@
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
 
-# An existing .env keeps its values; variables that .env.example gained since are appended to it.
+# An existing .env keeps its values; variables that .env.example gained since are appended to it, and the
+# few retired ones (RETIRED below) are commented out.
 umask 077
 python3 - "$ROOT/.env.example" "$ROOT/.env" <<'PY'
 import os, secrets, sys
@@ -21,6 +22,22 @@ if not os.path.exists(dst):
     with open(dst, "w", encoding="utf-8") as out:
         out.writelines(filled(line) for line in example)
     sys.exit(0)
+# Variables .env.example no longer has and that would now mislead: commented out, with the reason.
+RETIRED = {
+    "S3_ACCESS_KEY": "one object-store account per service now: APP_/AI_/BACKUP_/MODELS_S3_* and S3_ADMIN_*",
+    "S3_SECRET_KEY": "see S3_ACCESS_KEY",
+}
+
+
+def name(line):
+    return line.split("=", 1)[0].strip() if "=" in line and not line.lstrip().startswith("#") else None
+
+
+lines = open(dst, encoding="utf-8").read().splitlines(keepends=True)
+if any(name(line) in RETIRED for line in lines):
+    print("==> retiring from .env: " + ", ".join(name(line) for line in lines if name(line) in RETIRED))
+    with open(dst, "w", encoding="utf-8") as out:
+        out.writelines(f"# {name(line)}: retired ({RETIRED[name(line)]})\n" if name(line) in RETIRED else line for line in lines)
 present = {line.split("=", 1)[0].strip() for line in open(dst, encoding="utf-8") if "=" in line and not line.startswith("#")}
 missing = [line for line in example if "=" in line and not line.startswith("#") and line.split("=", 1)[0].strip() not in present]
 if missing:

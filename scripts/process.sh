@@ -38,6 +38,7 @@ AI_METRICS="$VAR/prometheus/ai"          # the ai-server's web process and its j
 
 # Each kind signs in to RabbitMQ with its own account (scripts/services.sh, provision_broker_accounts).
 broker_account() { local url="${1}_RABBITMQ_URL"; export RABBITMQ_URL="${!url:-$RABBITMQ_URL}"; }
+# and to the object store with its own key (s3_account, scripts/_lib.sh): the ai-server's, or the application's.
 
 # The ai-server parses untrusted DICOM, so its processes start with their own settings only (the names
 # ai_server.config reads), not the whole .env: no database account, Django key, Redis password, audit
@@ -55,25 +56,25 @@ print(" ".join(field.alias for field in Settings.model_fields.values() if field.
 case $NAME in
   worker)
     cd "$ROOT/backend"
-    broker_account WORKER
+    broker_account WORKER; s3_account APP_S3
     PROMETHEUS_MULTIPROC_DIR=$DJANGO_METRICS exec .venv/bin/celery -A cdss worker --queues default,fhir,ai,alert \
       --concurrency 2 --loglevel INFO ;;
   beat)
     cd "$ROOT/backend"
-    broker_account BEAT
+    broker_account BEAT; s3_account APP_S3
     exec .venv/bin/celery -A cdss beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO ;;
   ai)
     cd "$ROOT/ai-server"
-    broker_account AI
+    broker_account AI; s3_account AI_S3
     PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/web exec_ai_server .venv/bin/gunicorn \
       "ai_server.app:create_app()" --bind 127.0.0.1:5000 --workers 1 --timeout 300 --access-logfile - ;;
   ai-worker)
     cd "$ROOT/ai-server"
-    broker_account AI
+    broker_account AI; s3_account AI_S3
     PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/worker exec_ai_server .venv/bin/python -m ai_server.consumer ;;
   ai-events)
     cd "$ROOT/backend"
-    broker_account EVENTS
+    broker_account EVENTS; s3_account APP_S3
     exec .venv/bin/python manage.py consume_ai_events ;;
   nginx)
     exec nginx -c "$NGINX_CONF" -p "$VAR/nginx" -e "$VAR/nginx/error.log" ;;
@@ -82,7 +83,7 @@ case $NAME in
     read -r api ws upload <<<"$(colour_ports "$colour")"
     cd "$ROOT/backend"
     export PROMETHEUS_MULTIPROC_DIR=$DJANGO_METRICS
-    broker_account WEB
+    broker_account WEB; s3_account APP_S3
     case ${NAME#*-} in
       # The API pool: sync workers, one request at a time each. Uploads never reach it (nginx sends them
       # to the upload pool below), so a slow client cannot hold one of these workers for long.

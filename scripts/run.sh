@@ -12,12 +12,12 @@ manage() { (cd "$ROOT/backend" && .venv/bin/python manage.py "$@"); }
 
 say "preparing the database, the broker topology, storage buckets and demo accounts"
 CDSS_DB_OWNER=1 manage migrate --noinput -v0  # as the schema owner; it grants the application role (core/dbaccess.py)
-manage bootstrap
+manage bootstrap  # creates the buckets with the admin key (S3_ADMIN_*): no service account may
 manage collectstatic --noinput -v0
 manage seed_demo
 manage refresh_patient_cache
 say "registering the shipped AI models (ai-server/models; a model already registered is left as it is)"
-(cd "$ROOT/ai-server" && .venv/bin/python -m ai_server.registry add models/*/*/ >/dev/null)
+(cd "$ROOT/ai-server" && s3_account MODELS_S3 && .venv/bin/python -m ai_server.registry add models/*/*/ >/dev/null)
 
 # TLS: the certificate .env names, or a self-signed one for localhost made here (renewed when it has
 # less than 30 days left).

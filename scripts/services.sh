@@ -12,6 +12,8 @@
 # from monitoring/ by monitoring/render_local.py into var/monitoring/).
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
+. "$ROOT/deploy/rabbitmq/accounts.sh"
+. "$ROOT/deploy/redis/users.sh"
 
 SYSTEM_PACKAGES=(curl mariadb-server redis-server rabbitmq-server orthanc orthanc-dicomweb nginx docker-compose prometheus prometheus-alertmanager
                  prometheus-mysqld-exporter prometheus-redis-exporter prometheus-node-exporter prometheus-blackbox-exporter
@@ -95,26 +97,12 @@ SQL
 
 # Each process kind has a RabbitMQ account of its own, reaching what that kind uses and nothing else
 # (docs/security.md, "Broker accounts"); RABBITMQ_URL's account, the owner, only declares the topology
-# (manage.py bootstrap) and runs the tests. Per account: its URL variable in .env, then regular
-# expressions on exchange and queue names for configure, write and read ("-": nothing), then the routing
-# keys it may publish on cdss.topic and on cdss.dlx, and those it may bind with. Declaring a queue with a
-# dead-letter exchange needs read on it, hence the ai-server's read on all three of its queues. So a
-# compromised ai-server (it parses untrusted DICOM) cannot read Django's queues, publish a Celery task or
-# a job; the web processes can publish, never consume; none but the owner can delete a queue of ours.
+# (manage.py bootstrap) and runs the tests. The table is deploy/rabbitmq/accounts.sh (compose applies it too).
 provision_broker_accounts() {
-  local celery='default|fhir|ai|alert'  # Celery's queues and their exchanges (cdss/celery.py)
-  local celery_own='celery_delayed_.*|(reply\.)?celery\.pidbox|.*\.celery\.pidbox|celeryev(\..*)?'  # a worker's own
-  local ai='cdss\.topic|cdss\.dlx|ai_(jobs|results|progress)(\.dlq)?' ai_keys='ai\.job\.(create|result|progress)'
   local var configure write read topic_keys dlx_keys bind_keys
   while read -r -u 3 var configure write read topic_keys dlx_keys bind_keys; do  # fd 3: rabbitmqctl reads stdin
     provision_broker_account "$var" "$configure" "$write" "$read" "$topic_keys" "$dlx_keys" "$bind_keys"
-  done 3<<EOF
-AI_RABBITMQ_URL      $ai          $ai                                        $ai                    ai\.job\.(result|progress)  -           $ai_keys
-WEB_RABBITMQ_URL     -            cdss\.topic|$celery                        -                      ai\.job\.create             -           -
-BEAT_RABBITMQ_URL    -            $celery                                    -                      -                           -           -
-WORKER_RABBITMQ_URL  $celery_own  cdss\.topic|cdss\.dlx|$celery|$celery_own  $celery|$celery_own    ai\.job\.create             fhir\.sync  -
-EVENTS_RABBITMQ_URL  -            cdss\.topic|$celery                        ai_(results|progress)  ai\.job\.create             -           -
-EOF
+  done 3< <(broker_accounts)
 }
 
 provision_broker_account() {  # VARIABLE CONFIGURE WRITE READ CDSS.TOPIC-KEYS CDSS.DLX-KEYS BIND-KEYS
@@ -127,15 +115,13 @@ provision_broker_account() {  # VARIABLE CONFIGURE WRITE READ CDSS.TOPIC-KEYS CD
     rabbitmqctl -q add_user "$user" "$pw" >/dev/null
   fi
   for vhost in "$(url_part "$url" path)" cdss_test cdss_ai_test; do  # and the tests' vhosts, for their checks
-    rabbitmqctl -q set_permissions -p "$vhost" "$user" "$(names "$2")" "$(names "$3")" "$(names "$4")" >/dev/null
+    rabbitmqctl -q set_permissions -p "$vhost" "$user" "$(broker_names "$2")" "$(broker_names "$3")" "$(broker_names "$4")" >/dev/null
     for exchange in cdss.topic cdss.dlx; do
       if [ "$exchange" = cdss.topic ]; then keys="$5"; else keys="$6"; fi
-      rabbitmqctl -q set_topic_permissions -p "$vhost" "$user" "$exchange" "$(names "$keys")" "$(names "$7")" >/dev/null
+      rabbitmqctl -q set_topic_permissions -p "$vhost" "$user" "$exchange" "$(broker_names "$keys")" "$(broker_names "$7")" >/dev/null
     done
   done
 }
-
-names() { if [ "$1" = - ]; then echo '^$'; else echo "^($1)\$"; fi; }  # "-": nothing; else the whole name matches
 
 bind_loopback_library() {  # built from scripts/loopback/ when missing or older than its source
   local source="$ROOT/scripts/loopback/bind_loopback.c" library="$VAR/build/bind-loopback.so"
@@ -202,14 +188,35 @@ start_orthanc() {
   wait_for 30 Orthanc orthanc_up
 }
 
+# The S3 stand-in (backend/emulators/s3.py): moto with the object-store accounts of .env and their policies
+# (deploy/object-store/policies/), every request signed and checked. moto holds all in memory, so the
+# accounts are made at each start, and a change of a key, a policy or the stand-in restarts it (its
+# objects are lost then: `manage.py bootstrap`, run by make run, makes the buckets again).
+s3_fingerprint() {
+  local account access secret
+  { for account in "${S3_ACCOUNTS[@]}"; do
+      access="${account}_ACCESS_KEY" secret="${account}_SECRET_KEY"
+      printf '%s %s:%s\n' "$account" "${!access:-}" "${!secret:-}"
+    done
+    echo "${S3_BUCKET_PREFIX:-}"
+    cat "$ROOT"/deploy/object-store/policies/*.json "$ROOT/backend/emulators/s3.py"
+  } | sha256sum | cut -d' ' -f1
+}
+
 start_s3() {
-  local pidfile="$RUN/s3.pid"
-  if pid_alive "$pidfile" && s3_up; then return 0; fi
-  say "starting the S3 stand-in (moto) on $S3_ENDPOINT_URL"
-  nohup "$ROOT/backend/.venv/bin/moto_server" -H "$(url_part "$S3_ENDPOINT_URL" host)" \
-    -p "$(url_part "$S3_ENDPOINT_URL" port)" >"$LOG/s3.log" 2>&1 &
+  local pidfile="$RUN/s3.pid" fingerprint
+  fingerprint="$(s3_fingerprint)"
+  if pid_alive "$pidfile" && s3_up; then
+    [ "$fingerprint" = "$(cat "$RUN/s3.fingerprint" 2>/dev/null)" ] && return 0
+    say "restarting the S3 stand-in: its accounts or policies changed (its objects are lost)"
+    stop_pidfile "$pidfile" "S3 stand-in"
+  fi
+  say "starting the S3 stand-in (moto, with the object-store accounts) on $S3_ENDPOINT_URL"
+  (cd "$ROOT/backend" && exec nohup .venv/bin/python -m emulators.s3 --host "$(url_part "$S3_ENDPOINT_URL" host)" \
+    --port "$(url_part "$S3_ENDPOINT_URL" port)" >"$LOG/s3.log" 2>&1) &
   echo $! >"$pidfile"
   wait_for 30 "S3 stand-in" s3_up
+  (umask 077; echo "$fingerprint" >"$RUN/s3.fingerprint")
 }
 
 # HAPI FHIR and OpenEMR cannot run here: when .env names no real server, the project's stand-ins
@@ -253,9 +260,11 @@ provision_redis() {
     redis_admin ACL SETUSER default off resetpass >/dev/null
   fi
   [ -s "$REDIS_ADMIN_SECRET_FILE" ] || die "Redis asks for a password and $REDIS_ADMIN_SECRET_FILE is missing"
-  redis_admin ACL SETUSER "${REDIS_USERNAME:-cdss}" on ">$REDIS_PASSWORD" '~*' '&*' +@all -@admin >/dev/null
-  redis_admin ACL SETUSER cdss-exporter on ">$REDIS_EXPORTER_PASSWORD" resetkeys -@all +ping +info +select \
-    +config\|get +client\|list +slowlog +latency\|latest +dbsize +cluster\|info +hello +auth +client\|setname >/dev/null
+  local app_rules exporter_rules  # deploy/redis/users.sh (compose writes the same rules into its ACL file)
+  read -r -a app_rules <<<"$REDIS_APP_RULES"
+  read -r -a exporter_rules <<<"$REDIS_EXPORTER_RULES"
+  redis_admin ACL SETUSER "${REDIS_USERNAME:-cdss}" on ">$REDIS_PASSWORD" "${app_rules[@]}" >/dev/null
+  redis_admin ACL SETUSER "$REDIS_EXPORTER_USER" on ">$REDIS_EXPORTER_PASSWORD" "${exporter_rules[@]}" >/dev/null
 }
 
 # --- monitoring -------------------------------------------------------------------------------------
@@ -298,7 +307,7 @@ SQL
     say "starting the Redis exporter on 127.0.0.1:9121"
     # its password in its environment, not on its command line (ps shows that to every local user);
     # Debian's exporter (1.45) reads a -redis.password-file as JSON, not as a bare password
-    REDIS_USER=cdss-exporter REDIS_PASSWORD="$REDIS_EXPORTER_PASSWORD" \
+    REDIS_USER="$REDIS_EXPORTER_USER" REDIS_PASSWORD="$REDIS_EXPORTER_PASSWORD" \
       start_bg "$RUN/redis-exporter.pid" "$LOG/redis-exporter.log" prometheus-redis-exporter \
       -redis.addr="redis://127.0.0.1:6379" -web.listen-address=127.0.0.1:9121
   fi

@@ -2,12 +2,14 @@
 no other suite), Orthanc, and the S3 stand-in (buckets prefixed per run, so runs never share objects)."""
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
 
 import pika
 import pytest
+from dotenv import dotenv_values
 
 from ai_server.config import Settings
 from ai_server.jobs import JobRunner, Services
@@ -21,11 +23,16 @@ TEST_VHOST = "cdss_ai_test"
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
     base = Settings(_env_file=ROOT / ".env")
-    if not base.s3_access_key:
-        pytest.exit("S3_ACCESS_KEY not set: run `make env` and `scripts/services.sh up` first", 2)
+    # Each run makes buckets of its own, which only the object store's admin account may (the ai-server's
+    # own account, and what it may not do, are tested in backend/core/tests/test_storage_rights.py).
+    admin = {**dotenv_values(ROOT / ".env"), **os.environ}
+    if not admin.get("S3_ADMIN_ACCESS_KEY") or not admin.get("S3_ADMIN_SECRET_KEY"):
+        pytest.exit("S3_ADMIN_ACCESS_KEY not set: run `make env` and `scripts/services.sh up` first", 2)
     return base.isolated(
         vhost=TEST_VHOST,
         bucket_prefix=f"t{uuid.uuid4().hex[:8]}-",
+        s3_access_key=admin["S3_ADMIN_ACCESS_KEY"],
+        s3_secret_key=admin["S3_ADMIN_SECRET_KEY"],
         device="cpu",
         model_cache_dir=tmp_path_factory.mktemp("model-cache"),
         retry_delay_seconds=0.1,

@@ -55,7 +55,8 @@ def measure(env: dict[str, str], jobs: int) -> list[float]:
 
     base = f"https://127.0.0.1:{env['HTTPS_PORT']}"
     endpoint = env["S3_ENDPOINT_URL"].split("://", 1)
-    storage = Minio(endpoint[1], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"], secure=endpoint[0] == "https")
+    # the application's account: it reads the results the ai-server wrote, as Django does
+    storage = Minio(endpoint[1], env["APP_S3_ACCESS_KEY"], env["APP_S3_SECRET_KEY"], secure=endpoint[0] == "https")
     bucket = env.get("S3_BUCKET_PREFIX", "") + "ai-artifacts"
     frames: list[tuple[float, dict]] = []
     latencies = []

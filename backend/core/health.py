@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from core.messaging.topology import EXCHANGE, connection_parameters
-from core.storage import storage_client
+from core.storage import APPLICATION_BUCKETS, storage_client
 
 UP, DOWN, NOT_CONFIGURED = "up", "down", "not_configured"
 
@@ -73,7 +73,9 @@ def check_orthanc(timeout: float) -> None:
 
 def check_object_storage(timeout: float) -> None:
     client = storage_client(timeout=timeout, retries=0)
-    missing = [name for name in settings.S3_BUCKETS.values() if not client.bucket_exists(name)]
+    # the application's own buckets: its account may not even look at the others (backups, models)
+    buckets = [settings.S3_BUCKETS[purpose] for purpose in APPLICATION_BUCKETS]
+    missing = [name for name in buckets if not client.bucket_exists(name)]
     if missing:
         raise RuntimeError(f"missing buckets: {', '.join(missing)}")
 

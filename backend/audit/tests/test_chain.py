@@ -66,10 +66,11 @@ def _triggers_dropped():
 @pytest.fixture
 def store(settings):
     """Checkpoints under a prefix of this test's own in the test audit bucket (object lock: nothing written
-    there can be removed, so no test may see another's)."""
+    there can be removed, so no test may see another's). The client is the admin's: the tampering tests act
+    as an attacker holding more than the application's account, which may not delete at all."""
     settings.AUDIT_CHECKPOINT_KEY = f"test-key-{uuid.uuid4().hex}"
     settings.AUDIT_CHECKPOINT_PREFIX = f"test-{uuid.uuid4().hex}/"
-    return storage_client()
+    return storage_client(admin=True)
 
 
 def _checkpointed(n: int) -> list[AuditEvent]:

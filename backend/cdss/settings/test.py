@@ -18,6 +18,10 @@ CACHES["default"]["LOCATION"] = REDIS_URL
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = REDIS_URL
 CELERY_RESULT_BACKEND = with_path(REDIS_URL, "3")
 S3_BUCKETS = {purpose: f"test-{name}" for purpose, name in S3_BUCKETS.items()}
+# The tests run as the application's object-store account (whatever S3_ACCESS_KEY this shell holds); the
+# session fixture creates the test buckets as the admin (conftest.py, core.storage.ensure_buckets).
+S3_ACCESS_KEY = required("APP_S3_ACCESS_KEY")
+S3_SECRET_KEY = required("APP_S3_SECRET_KEY")
 # Tests that need an ai-server start their own (the running stack's may be absent): none unless named.
 AI_SERVER_URL = env.str("AI_SERVER_TEST_URL", default="").rstrip("/")
 
