@@ -73,7 +73,7 @@ restore: install ## restore a backup: make restore ARGS="--latest" (asks first; 
 	backup/restore.sh $(ARGS)
 
 # --- developer habits -------------------------------------------------------------------------------
-lint: install ## ruff lint + format check, migrations and the OpenAPI schema in step with the code
+lint: install ## ruff lint + format check, import rules (lint-imports), migrations and the OpenAPI schema in step with the code
 	scripts/test.sh lint
 
 fmt: install ## apply ruff fixes and formatting

@@ -25,6 +25,7 @@ suite_react() {
 suite_deploy()   { "$ROOT/scripts/check-deploy-config.sh"; }
 suite_lint() {
   cd "$ROOT" && backend/.venv/bin/ruff check . && backend/.venv/bin/ruff format --check . \
+    && (cd backend && .venv/bin/lint-imports) \
     && (cd backend && DJANGO_SETTINGS_MODULE=cdss.settings.test .venv/bin/python manage.py makemigrations --check --dry-run) \
     && schema_in_step && licences
 }

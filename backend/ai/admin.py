@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from core.admin import AuditedReadAdmin
+from audit.admin import AuditedReadAdmin
 
 from .models import AIJob, AIResult, ExpressionUpload
 

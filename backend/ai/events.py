@@ -13,13 +13,15 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from core.messaging import names
+
 from . import services
 from .models import AIJob
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_KEY = "ai.job.progress"
-RESULT_KEY = "ai.job.result"
+PROGRESS_KEY = names.AI_JOB_PROGRESS
+RESULT_KEY = names.AI_JOB_RESULT
 ARTIFACT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 

@@ -2,7 +2,8 @@
 profiles uploaded as their input.
 
 A job's lifecycle and a result's review each allow only the moves listed in TRANSITIONS; the services
-call `check_transition` before every change, so an impossible move is refused with a clear reason.
+call `check_transition` before every change, so an impossible move is refused with a clear reason
+(core.errors.InvalidTransition, answered 409).
 The properties of AIResult (patient_id, study_id, order_id, model_name, model_version, conclusion) are
 what fhir_sync's DiagnosticReport and Observation transforms read.
 """
@@ -14,20 +15,11 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from core import errors
 from emr.models import Patient
 from radiology.models import Study
 
 from .observations import fhir_metrics
-
-
-class InvalidTransition(Exception):
-    """A status change the lifecycle does not allow (the API answers 409)."""
-
-
-def _check(kind: str, transitions: dict, current: str, new: str) -> None:
-    if new not in transitions[current]:
-        allowed = ", ".join(sorted(transitions[current])) or "none"
-        raise InvalidTransition(f"{kind} is {current} and cannot become {new} (allowed: {allowed})")
 
 
 class ExpressionUpload(models.Model):
@@ -116,7 +108,7 @@ class AIJob(models.Model):
         return f"{self.model_name} {self.model_version or '(newest)'} {self.status} [{self.pk}]"
 
     def check_transition(self, new: str) -> None:
-        _check(f"job {self.pk}", self.TRANSITIONS, self.status, new)
+        errors.check_transition(f"job {self.pk}", self.status, new, self.TRANSITIONS)
 
     @property
     def is_active(self) -> bool:
@@ -175,7 +167,7 @@ class AIResult(models.Model):
         return fhir_metrics(self.raw_metrics or {})
 
     def check_transition(self, new: str) -> None:
-        _check(f"result {self.pk}", self.TRANSITIONS, self.status, new)
+        errors.check_transition(f"result {self.pk}", self.status, new, self.TRANSITIONS)
 
     def artifact(self, name: str) -> dict | None:
         return next((item for item in self.artifacts or [] if item.get("name") == name), None)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import QuerySet
 from minio.error import S3Error
-from rest_framework.exceptions import NotFound
 
 from audit.client import AuditClient
 from audit.models import Action
+from core.errors import NotFound
 from core.http import SystemUnavailable
 from core.queries import narrowed
 from core.storage import storage_client

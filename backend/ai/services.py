@@ -17,13 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 
 from acct.roles import Role
 from audit.client import AuditClient
 from audit.models import Action
+from core.errors import InvalidInput, InvalidTransition, NotPermitted, TooLarge
 from core.http import SystemUnavailable
+from core.messaging.names import AI_JOB_CREATE, FHIR_SYNC_TASK
 from core.outbox import enqueue_task, enqueue_topic
 from core.storage import storage_client
 from emr.models import Patient, TimelineEvent
@@ -31,25 +31,11 @@ from emr.services import timeline_record
 from notifications.services import notify_users
 from radiology.models import Study
 
-from .models import AIJob, AIResult, ExpressionUpload, InvalidTransition
+from .models import AIJob, AIResult, ExpressionUpload
 
 logger = logging.getLogger(__name__)
 
-CREATE_ROUTING_KEY = "ai.job.create"
-FHIR_SYNC_TASK = "fhir_sync.sync_entity"
 STORAGE_SYSTEM = "object-storage"
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The resource is not in a state that allows this."
-    default_code = "conflict"
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The file is larger than the upload limit."
-    default_code = "payload_too_large"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -94,24 +80,24 @@ def _parse_expression(data: bytes, delimiter: str) -> ParsedTable:
     row under a header of gene ids (optionally led by a sample name). Every row as wide as the header and
     every cell after the first column a number (or missing)."""
     if b"\x00" in data:
-        raise ValidationError({"file": ["The file is binary, not a CSV/TSV text table."]})
+        raise InvalidInput("The file is binary, not a CSV/TSV text table.", field="file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationError({"file": [f"The file is not UTF-8 text (byte {exc.start})."]}) from exc
+        raise InvalidInput(f"The file is not UTF-8 text (byte {exc.start}).", field="file") from exc
     try:
         table = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(cell.strip() for cell in row)]
     except csv.Error as exc:
-        raise ValidationError({"file": [f"The table cannot be read: {exc}."]}) from exc
+        raise InvalidInput(f"The table cannot be read: {exc}.", field="file") from exc
     if len(table) < 2:
-        raise ValidationError({"file": ["The table needs a header row and at least one data row."]})
+        raise InvalidInput("The table needs a header row and at least one data row.", field="file")
     width = len(table[0])
     if width < 2:
         name = "comma" if delimiter == "," else "tab"
-        raise ValidationError({"file": [f"The header has one column: the file is not {name}-separated."]})
+        raise InvalidInput(f"The header has one column: the file is not {name}-separated.", field="file")
     for number, row in enumerate(table[1:], start=2):
         if len(row) != width:
-            raise ValidationError({"file": [f"Row {number} has {len(row)} columns; the header has {width}."]})
+            raise InvalidInput(f"Row {number} has {len(row)} columns; the header has {width}.", field="file")
         for column, cell in enumerate(row[1:], start=2):
             value = cell.strip()
             if value.lower() in MISSING_VALUES:
@@ -119,21 +105,15 @@ def _parse_expression(data: bytes, delimiter: str) -> ParsedTable:
             try:
                 float(value)
             except ValueError:
-                raise ValidationError(
-                    {
-                        "file": [
-                            f"Row {number}, column {column} ({table[0][column - 1]!r}) is not a number: {value[:40]!r}."
-                        ]
-                    }
+                raise InvalidInput(
+                    f"Row {number}, column {column} ({table[0][column - 1]!r}) is not a number: {value[:40]!r}.",
+                    field="file",
                 ) from None
     if width > 2 and len(table) > 2:
-        raise ValidationError(
-            {
-                "file": [
-                    f"The table holds {len(table) - 1} samples; one profile is one sample: gene,value rows, "
-                    "or one row under a header of gene ids."
-                ]
-            }
+        raise InvalidInput(
+            f"The table holds {len(table) - 1} samples; one profile is one sample: gene,value rows, "
+            "or one row under a header of gene ids.",
+            field="file",
         )
     return ParsedTable(rows=len(table) - 1, columns=width)
 
@@ -146,13 +126,13 @@ def expression_upload_create(*, actor, patient: Patient, file) -> ExpressionUplo
     if extension == "txt":
         extension = "tsv"
     if extension not in EXPRESSION_FORMATS:
-        raise ValidationError({"file": [f"{name or 'The file'} is not a .csv or .tsv file."]})
+        raise InvalidInput(f"{name or 'The file'} is not a .csv or .tsv file.", field="file")
     limit = settings.AI_EXPRESSION_MAX_BYTES
     if file.size > limit:
-        raise PayloadTooLarge(f"The file has {file.size} bytes; the limit is {limit}.")
+        raise TooLarge(f"The file has {file.size} bytes; the limit is {limit}.")
     data = file.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge(f"The file is larger than the limit of {limit} bytes.")
+        raise TooLarge(f"The file is larger than the limit of {limit} bytes.")
     delimiter, content_type = EXPRESSION_FORMATS[extension]
     table = _parse_expression(data, delimiter)
     upload = ExpressionUpload(
@@ -202,13 +182,13 @@ def create_message(job: AIJob) -> dict[str, Any]:
 def _study_input(study: Study, series_instance_uids: list[str]) -> dict[str, Any]:
     if study.patient_id is None or study.status != Study.Status.LINKED:
         reason = study.reconciliation_reason or "it is flagged for reconciliation"
-        raise ValidationError(
-            {"study": [f"Study {study.pk} is not matched to an EMR patient ({reason}); reconcile it first."]}
+        raise InvalidInput(
+            f"Study {study.pk} is not matched to an EMR patient ({reason}); reconcile it first.", field="study"
         )
     known = set(study.series.values_list("series_instance_uid", flat=True))
     unknown = [uid for uid in series_instance_uids if uid not in known]
     if unknown:
-        raise ValidationError({"series_instance_uids": [f"Not series of study {study.pk}: {', '.join(unknown)}."]})
+        raise InvalidInput(f"Not series of study {study.pk}: {', '.join(unknown)}.", field="series_instance_uids")
     return {
         "kind": "dicom-study",
         "study_instance_uid": study.study_instance_uid,
@@ -232,7 +212,7 @@ def job_submit(
     """Create a QUEUED job and its ai.job.create message in one transaction (the outbox publishes it
     after commit, or the relay later: a job accepted is never lost)."""
     if (study is None) == (expression_upload is None):
-        raise ValidationError({"non_field_errors": ["Give exactly one input: a study or an expression upload."]})
+        raise InvalidInput("Give exactly one input: a study or an expression upload.")
     if study is not None:
         task, patient, job_input = (
             AIJob.Task.SEGMENTATION,
@@ -253,7 +233,7 @@ def job_submit(
         deadline=_new_deadline(timezone.now()),
         requested_by=actor,
     )
-    enqueue_topic(CREATE_ROUTING_KEY, create_message(job))
+    enqueue_topic(AI_JOB_CREATE, create_message(job))
     _audit(Action.CREATE, actor=actor, job=job, detail={"task": task, "version": model_version, "input": job_input})
     return job
 
@@ -264,11 +244,8 @@ def job_cancel(*, actor, job: AIJob) -> AIJob:
     ai-server sends later is acknowledged and ignored."""
     job = AIJob.objects.select_for_update().select_related("patient").get(pk=job.pk)
     if job.requested_by_id != actor.pk and not actor.has_role(Role.RIB):
-        raise PermissionDenied("Only whoever requested the analysis or radiology staff may cancel it.")
-    try:
-        _move(job, AIJob.Status.CANCELLED, actor=actor)
-    except InvalidTransition as exc:
-        raise Conflict(str(exc)) from exc
+        raise NotPermitted("Only whoever requested the analysis or radiology staff may cancel it.")
+    _move(job, AIJob.Status.CANCELLED, actor=actor)
     job.finished_at = timezone.now()
     job.save(update_fields=("status", "finished_at", "updated_at"))
     _notify_finished(job)
@@ -433,7 +410,7 @@ def jobs_poll(*, now: datetime | None = None, limit: int = 500) -> dict[str, int
                 job.deadline = _new_deadline(now)
                 job.progress_stage, job.progress_fraction = "", None
                 job.save()
-                enqueue_topic(CREATE_ROUTING_KEY, create_message(job))
+                enqueue_topic(AI_JOB_CREATE, create_message(job))
                 _audit(
                     Action.UPDATE,
                     actor=None,
@@ -466,11 +443,11 @@ def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AI
     result = AIResult.objects.select_for_update().select_related("job__patient").get(pk=result.pk)
     new = AIResult.Status.FINAL if decision == Decision.APPROVE else AIResult.Status.CANCELLED
     if not comment.strip():
-        raise ValidationError({"comment": ["A review needs a comment."]})
+        raise InvalidInput("A review needs a comment.", field="comment")
     try:
         result.check_transition(new)
     except InvalidTransition as exc:
-        raise Conflict(f"{exc}: it was reviewed already.") from exc
+        raise InvalidTransition(f"{exc}: it was reviewed already.") from exc
     previous = result.status
     result.status = new
     result.reviewed_by = actor

@@ -16,14 +16,16 @@ into the hash chain afterwards.
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.utils import timezone
 from pymysql.constants import COMMAND
@@ -35,7 +37,8 @@ from .models import Action, ActorType, AuditEvent, Outcome
 
 
 def actor_fields(actor: Any) -> dict[str, Any]:
-    """Who acted."""
+    """Who acted. A user's roles not loaded yet (by a permission check) are left None: the event's INSERT
+    reads them itself (_insert_statement), saving the request a query."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         return {
             "actor_type": ActorType.ANONYMOUS if actor is not None else ActorType.SYSTEM,
@@ -47,7 +50,7 @@ def actor_fields(actor: Any) -> dict[str, Any]:
         "actor_type": ActorType.SERVICE if getattr(actor, "is_service_account", False) else ActorType.USER,
         "actor_id": actor.pk,
         "actor_username": actor.get_username(),
-        "actor_roles": sorted(getattr(actor, "roles", ())),
+        "actor_roles": sorted(actor.roles) if "roles" in getattr(actor, "__dict__", {}) else None,
     }
 
 
@@ -206,8 +209,7 @@ class _Pipeline:
             try:
                 if attempt == 2:
                     self._execute(sql)
-                event.pk = self._answer()
-                event._state.adding, event._state.db = False, DEFAULT_DB_ALIAS
+                _inserted([event], self._answer(), DEFAULT_DB_ALIAS)
                 return []
             except DatabaseError as exc:  # handed to the request, which answers 503 naming the database
                 self.db.close()  # the next attempt opens a fresh connection
@@ -223,11 +225,11 @@ class _Pipeline:
             self.db.ensure_connection()
             self.db.connection._execute_command(COMMAND.COM_QUERY, sql)
 
-    def _answer(self) -> int:
+    def _answer(self) -> tuple[tuple[int, str], ...]:
+        """The statement's RETURNING rows."""
         with self.db.wrap_database_errors:
             self.db.connection._read_query_result()
-            ((pk,),) = self.db.connection._result.rows
-            return pk
+            return self.db.connection._result.rows
 
 
 _local = threading.local()
@@ -243,22 +245,37 @@ def _pipeline(*, open_new: bool = True) -> _Pipeline | None:
 
 
 def _append(events: list[AuditEvent]) -> None:
-    """One INSERT for all of them, so one round trip and, in autocommit, one commit; the new ids are set
-    on the events."""
+    """One INSERT for all of them, so one round trip and, in autocommit, one commit."""
     with connection.cursor() as cursor:
         cursor.execute(*_insert_statement(events, connection))
-        for event, (pk,) in zip(events, cursor.fetchall(), strict=True):
-            event.pk, event._state.adding, event._state.db = pk, False, connection.alias
+        _inserted(events, cursor.fetchall(), connection.alias)
 
 
 def _insert_statement(events: list[AuditEvent], db) -> tuple[str, list]:
-    """The INSERT ... RETURNING id of the events and its parameters. Written as SQL once rather than
-    through the ORM's compiler: this runs for every audited request, and the values are still prepared by
-    each field as the ORM would."""
-    fields = _insert_fields()
-    values = [field.get_db_prep_save(getattr(event, field.attname), db) for event in events for field in fields]
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    return f"{_insert_prefix()} {', '.join([row] * len(events))} RETURNING id", values
+    """The INSERT ... RETURNING id, actor_roles of the events and its parameters. Written as SQL once rather
+    than through the ORM's compiler: this runs for every audited request, and the values are still prepared
+    by each field as the ORM would. Roles left None are read by the statement (User.roles_sql)."""
+    rows, values = [], []
+    for event in events:
+        placeholders = []
+        for field in _insert_fields():
+            if field.attname == "actor_roles" and event.actor_roles is None:
+                sql, params = get_user_model().roles_sql(event.actor_id)
+                placeholders.append(sql)
+                values.extend(params)
+            else:
+                placeholders.append("%s")
+                values.append(field.get_db_prep_save(getattr(event, field.attname), db))
+        rows.append(f"({', '.join(placeholders)})")
+    return f"{_insert_prefix()} {', '.join(rows)} RETURNING id, actor_roles", values
+
+
+def _inserted(events: list[AuditEvent], returned: Iterable[tuple[int, str]], alias: str) -> None:
+    """The new ids, and the roles the statement read, set on the events."""
+    for event, (pk, roles) in zip(events, returned, strict=True):
+        event.pk, event._state.adding, event._state.db = pk, False, alias
+        if event.actor_roles is None:
+            event.actor_roles = json.loads(roles)
 
 
 @functools.cache

@@ -4,12 +4,14 @@ import logging
 
 from celery import shared_task
 
+from core.messaging import names
+
 from . import chain, checkpoints, metrics
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="audit.seal", ignore_result=True)
+@shared_task(name=names.AUDIT_SEAL_TASK, ignore_result=True)
 def seal() -> int | None:
     """Link the events written since the last run into the chain (skipped while another sealer runs)."""
     sealed = chain.seal()
@@ -18,7 +20,7 @@ def seal() -> int | None:
     return sealed
 
 
-@shared_task(name="audit.checkpoint", ignore_result=True)
+@shared_task(name=names.AUDIT_CHECKPOINT_TASK, ignore_result=True)
 def checkpoint() -> int | None:
     """Sign the chain's head into the write-once store; returns the position written, if any."""
     try:
@@ -31,7 +33,7 @@ def checkpoint() -> int | None:
     return written.position if written else None
 
 
-@shared_task(name="audit.verify", ignore_result=True)
+@shared_task(name=names.AUDIT_VERIFY_TASK, ignore_result=True)
 def verify() -> str:
     """Verify the chain against every checkpoint; the outcome goes to the metrics and the log."""
     report = checkpoints.verify()

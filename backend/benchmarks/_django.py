@@ -1,4 +1,5 @@
-"""Run a benchmark against a throw-away copy of the schema on the real MariaDB (test_cdss_bench)."""
+"""Run a benchmark against a throw-away copy of the schema on the real MariaDB (test_cdss_bench unless
+named: two benchmarks running at once must not share one)."""
 
 import contextlib
 import os
@@ -10,7 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.test")
 
 
 @contextlib.contextmanager
-def bench_database():
+def bench_database(name: str = "test_cdss_bench"):
     import django
 
     django.setup()
@@ -18,10 +19,10 @@ def bench_database():
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    settings.DATABASES["default"]["TEST"]["NAME"] = "test_cdss_bench"
+    settings.DATABASES["default"]["TEST"]["NAME"] = name
     setup_test_environment()
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         yield
     finally:
-        connection.creation.destroy_test_db("test_cdss_bench", verbosity=0)
+        connection.creation.destroy_test_db(name, verbosity=0)

@@ -14,7 +14,6 @@ Each path has its own fresh HAPI stand-in process, so both start from an empty s
 """
 
 import argparse
-import contextlib
 import os
 import subprocess
 import sys
@@ -23,29 +22,12 @@ import time
 from datetime import date
 from pathlib import Path
 
+from _django import bench_database
+
 BACKEND = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(BACKEND))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.test")
-os.environ["CDSS_TEST_DB_SUFFIX"] = "fhirbench"  # its own FHIR queue on the test vhost (cdss/celery.py)
+# Its own FHIR queue on the test vhost (cdss/celery.py); read when bench_database() sets Django up.
+os.environ["CDSS_TEST_DB_SUFFIX"] = "fhirbench"
 DATABASE = "test_cdss_bench_fhirsync"
-
-
-@contextlib.contextmanager
-def bench_database():
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-
-    settings.DATABASES["default"]["TEST"]["NAME"] = DATABASE
-    setup_test_environment()
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        yield
-    finally:
-        connection.creation.destroy_test_db(DATABASE, verbosity=0)
 
 
 def make_patients(count: int) -> list:
@@ -82,8 +64,8 @@ def plain_script(base: str, patients: list, prefer: str = "return=representation
 
 
 def start_worker(base: str, concurrency: int, log: Path) -> subprocess.Popen:
-    from cdss.celery import FHIR_QUEUE
     from core.dbaccess import process_env
+    from core.messaging.names import FHIR_QUEUE
 
     env = {**os.environ, **process_env(), "FHIR_BASE_URL": base}
     process = subprocess.Popen(  # noqa: S603 (our own worker, fixed arguments)
@@ -107,12 +89,13 @@ def through_the_pipeline(patients: list) -> float:
     from django.db import transaction
 
     from core import outbox
+    from core.messaging import names
     from fhir_sync.models import FhirMapping
 
     started = time.perf_counter()
     with transaction.atomic():
         for patient in patients:
-            outbox.enqueue_task("fhir_sync.sync_entity", "emr.patient", patient.pk)
+            outbox.enqueue_task(names.FHIR_SYNC_TASK, "emr.patient", patient.pk)
     deadline = time.monotonic() + 600
     while FhirMapping.objects.count() < len(patients):
         if time.monotonic() > deadline:
@@ -128,14 +111,14 @@ def main() -> None:
     args = parser.parse_args()
     from emulators.tests.support import EmulatorProcess
 
-    with tempfile.TemporaryDirectory() as scratch, bench_database():
+    with tempfile.TemporaryDirectory() as scratch, bench_database(DATABASE):
         from django.conf import settings
 
-        from cdss.celery import FHIR_QUEUE, QUEUE_ARGUMENTS
+        from core.messaging.names import CELERY_QUEUE_ARGUMENTS, FHIR_QUEUE
         from core.messaging.topology import declare_topology
 
         declare_topology(settings.RABBITMQ_URL)
-        _purge(settings.RABBITMQ_URL, FHIR_QUEUE, QUEUE_ARGUMENTS)
+        _purge(settings.RABBITMQ_URL, FHIR_QUEUE, CELERY_QUEUE_ARGUMENTS)
         plain = EmulatorProcess("emulators.hapi", Path(scratch) / "a.sqlite3", []).start()
         piped = EmulatorProcess("emulators.hapi", Path(scratch) / "b.sqlite3", []).start()
         worker = None

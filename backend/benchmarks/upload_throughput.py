@@ -41,7 +41,7 @@ def free_port() -> int:
 
 
 def write_series(directory: Path, count: int, size: int, tag: str) -> list[Path]:
-    from radiology.tests.dicom_files import series_instances, to_bytes
+    from radiology.testing import series_instances, to_bytes
 
     paths = []
     for index, dataset in enumerate(series_instances(count, description=f"AX T2 {tag}", size=size)):

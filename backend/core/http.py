@@ -27,6 +27,7 @@ from django.dispatch import Signal
 from requests.adapters import HTTPAdapter
 
 from core import context
+from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,10 @@ MAX_RETRY_AFTER_SECONDS = 10.0
 SEND_BLOCK_BYTES = 1024 * 1024
 
 
-class ExternalSystemError(Exception):
+class ExternalSystemError(DomainError):
     """A hospital system failed us. `api_status` is what our API answers (never a 500)."""
 
+    code = "external_system"
     api_status = 502
     title = "The external system returned an invalid answer"
 

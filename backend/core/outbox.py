@@ -1,9 +1,11 @@
 """Write a message with the change it belongs to; publish it after commit, confirmed by the broker.
 
     with transaction.atomic():
-        job = Job.objects.create(...)
-        outbox.enqueue_task("ai.tasks.run", job.pk)       # a Celery task
-        outbox.enqueue_topic("ai.job.create", {...})       # a message for another service
+        job = AIJob.objects.create(...)
+        outbox.enqueue_topic(names.AI_JOB_CREATE, {...})                    # a message for another service
+        outbox.enqueue_task(names.FHIR_SYNC_TASK, "ai.result", result.pk)   # a Celery task
+
+(every name in core.messaging.names)
 
 After the transaction commits, the rows are published at once (best effort, in the same process);
 whatever could not be published then (RabbitMQ down, a crash between commit and publish) is published

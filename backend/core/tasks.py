@@ -6,9 +6,10 @@ import socket
 from celery import shared_task
 
 from core import context
+from core.messaging import names
 
 
-@shared_task(name="core.ping")
+@shared_task(name=names.PING_TASK)
 def ping(payload: str) -> dict:
     """Echo `payload` with the worker's identity: proof that a real worker consumed the message."""
     return {
@@ -19,7 +20,7 @@ def ping(payload: str) -> dict:
     }
 
 
-@shared_task(name="core.relay_outbox", ignore_result=True)
+@shared_task(name=names.RELAY_OUTBOX_TASK, ignore_result=True)
 def relay_outbox() -> int:
     """Publish what the after-commit publish could not (scheduled every few seconds by beat)."""
     from core.outbox import publish_pending

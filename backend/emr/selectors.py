@@ -1,25 +1,15 @@
-"""Reads of patient data for clinical staff. Every read is audited with the patient it concerns;
-the API checks the role before calling these (IsStaffRole)."""
+"""Reads of patient data for clinical staff: they read the cache and the live EMR record and write
+nothing but the audit trail (refreshing the cache is emr.services'). Every read is audited with the
+patient it concerns; the API checks the role before calling these (IsStaffRole)."""
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from audit.client import AuditClient
 from audit.models import Action
-from core.http import SystemUnavailable
 from emr.clients.openemr_client import get_openemr_client
 
 from .models import Patient, TimelineEvent
-from .services import parse_date, patient_refresh, patient_upsert_from_emr, timeline_record_encounters
-
-
-def _emr():
-    if not settings.EMR_BASE_URL:
-        raise SystemUnavailable("emr", "no EMR is configured (EMR_BASE_URL is empty)")
-    return get_openemr_client()
+from .services import parse_date
 
 
 def patient_list(*, user, query: str = "") -> QuerySet[Patient]:
@@ -35,32 +25,20 @@ def patient_list(*, user, query: str = "") -> QuerySet[Patient]:
     return patients
 
 
-def patient_search_emr(*, user, family_name: str = "", given_name: str = "", limit: int = 50) -> list[Patient]:
-    """Search the EMR itself (not the cache) and refresh the cache with what it returns."""
-    fields = {name: value for name, value in (("lname", family_name), ("fname", given_name)) if value}
-    records, _ = _emr().search_patients(limit=limit, **fields)
-    AuditClient.log_event(Action.READ, actor=user, resource_type="patient_list", detail={"emr_search": fields})
-    return [patient_upsert_from_emr(record) for record in records]
-
-
 def patient_get(*, user, puuid: str) -> Patient:
-    """The cached patient while fresh; otherwise re-read from the EMR (which may answer 404 or be down)."""
-    patient = Patient.objects.filter(emr_uuid=puuid).first()
-    fresh_after = timezone.now() - timedelta(seconds=settings.EMR_PATIENT_CACHE_TTL_SECONDS)
-    if patient is None or patient.fetched_at < fresh_after:
-        _emr()
-        patient = patient_refresh(puuid=puuid)
+    """The cached patient; the caller brings a missing or stale one in first (services.patient_fresh)."""
+    patient = Patient.objects.get(emr_uuid=puuid)
     AuditClient.log_event(Action.READ, actor=user, resource_type="patient", resource_id=puuid, patient_id=puuid)
     return patient
 
 
 def patient_record_section(*, user, patient: Patient, section: str) -> list[dict]:
-    """One section of the live EMR record (see emr.api.views.SECTIONS)."""
-    emr = _emr()
+    """One section of the live EMR record (see emr.api.views.SECTIONS). The encounters read here are put
+    on the timeline by the caller (services.timeline_record_encounters)."""
+    emr = get_openemr_client()
     puuid = patient.emr_uuid
     if section == "encounters":
         rows = emr.encounters(puuid)
-        timeline_record_encounters(patient=patient, encounters=rows)
     elif section == "problems":
         rows = emr.medical_problems(puuid)
     elif section == "medications":

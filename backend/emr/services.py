@@ -1,11 +1,16 @@
-"""Writes to the patient cache and the timeline. The EMR remains the source of truth."""
+"""Writes to the patient cache and the timeline. The EMR remains the source of truth: reading it refreshes
+the cache, so the EMR reads that return cached patients live here, not in the selectors."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.client import AuditClient
+from audit.models import Action
 from core import outbox
+from core.messaging import names
 from emr.clients.openemr_client import get_openemr_client
 
 from .models import Patient, TimelineEvent
@@ -30,12 +35,30 @@ def patient_upsert_from_emr(record: dict) -> Patient:
         },
     )
     if previous != record:
-        outbox.enqueue_task("fhir_sync.sync_entity", "emr.patient", patient.pk)
+        outbox.enqueue_task(names.FHIR_SYNC_TASK, "emr.patient", patient.pk)
     return patient
 
 
 def patient_refresh(*, puuid: str) -> Patient:
     return patient_upsert_from_emr(get_openemr_client().get_patient(puuid))
+
+
+def patient_fresh(*, puuid: str) -> Patient:
+    """The cached patient while fresh (EMR_PATIENT_CACHE_TTL_SECONDS); a missing or stale one is re-read
+    from the EMR first, which may answer 404 (ExternalNotFound) or be down."""
+    patient = Patient.objects.filter(emr_uuid=puuid).first()
+    fresh_after = timezone.now() - timedelta(seconds=settings.EMR_PATIENT_CACHE_TTL_SECONDS)
+    if patient is None or patient.fetched_at < fresh_after:
+        patient = patient_refresh(puuid=puuid)
+    return patient
+
+
+def patient_search_emr(*, user, family_name: str = "", given_name: str = "", limit: int = 50) -> list[Patient]:
+    """Search the EMR itself (not the cache) and refresh the cache with what it returns; audited as a read."""
+    fields = {name: value for name, value in (("lname", family_name), ("fname", given_name)) if value}
+    records, _ = get_openemr_client().search_patients(limit=limit, **fields)
+    AuditClient.log_event(Action.READ, actor=user, resource_type="patient_list", detail={"emr_search": fields})
+    return [patient_upsert_from_emr(record) for record in records]
 
 
 def patient_cache_refresh_all() -> int:

@@ -3,10 +3,11 @@
 from celery import shared_task
 from django.conf import settings
 
+from core.messaging import names
 from emr.services import patient_cache_refresh_all
 
 
-@shared_task(name="emr.refresh_patient_cache", acks_late=True)
+@shared_task(name=names.EMR_REFRESH_TASK, acks_late=True)
 def refresh_patient_cache() -> int:
     if not settings.EMR_BASE_URL:
         return 0

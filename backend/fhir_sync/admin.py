@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.shortcuts import render
 
-from core.admin import AuditedReadAdmin
+from audit.admin import AuditedReadAdmin
 
 from . import services
 from .models import DeadLetter, FhirMapping

@@ -37,6 +37,8 @@ class DeadLetter(models.Model):
         REPLAYED = "replayed"
         DISCARDED = "discarded"
 
+    TRANSITIONS = {Status.OPEN: frozenset({Status.REPLAYED, Status.DISCARDED})}  # the others are final
+
     entity_type = models.CharField(max_length=32, db_index=True)
     entity_id = models.CharField(max_length=64)
     resource_type = models.CharField(max_length=32, blank=True)

@@ -1,5 +1,6 @@
 """Reads of the FHIR sync's state, for ADMIN only (callers check the role)."""
 
+from core.errors import NotFound
 from core.queries import narrowed
 
 from .models import DeadLetter, FhirMapping
@@ -10,7 +11,10 @@ def dead_letter_list(*, user, status: str | None = None, entity_type: str | None
 
 
 def dead_letter_get(*, user, pk: int) -> DeadLetter:
-    return DeadLetter.objects.get(pk=pk)
+    letter = DeadLetter.objects.filter(pk=pk).first()
+    if letter is None:
+        raise NotFound(f"No dead letter {pk}.")
+    return letter
 
 
 def mapping_list(*, user, entity_type: str | None = None):

@@ -25,9 +25,10 @@ from fhirclient.models.fhirabstractresource import FHIRAbstractResource
 from audit.client import AuditClient
 from audit.models import Action
 from core import outbox
+from core.errors import InvalidInput, check_transition
 from core.http import ExternalSystemError
+from core.messaging.names import DEAD_LETTER_EXCHANGE, FHIR_SYNC_DEAD, FHIR_SYNC_TASK
 from core.messaging.publisher import Publisher, PublishError
-from core.messaging.topology import DEAD_LETTER_EXCHANGE
 
 from . import metrics
 from .clients.hapi_client import (
@@ -42,9 +43,6 @@ from .models import DeadLetter, FhirMapping
 from .transforms import EntitySpec, TransformError, get_spec
 
 logger = logging.getLogger(__name__)
-
-SYNC_TASK = "fhir_sync.sync_entity"
-DLQ_ROUTING_KEY = "fhir.sync"  # fhir_sync.dlq is bound to cdss.dlx with this key (core.messaging.topology)
 
 
 class Permanent(Exception):
@@ -223,7 +221,7 @@ def request_sync(*, entity_type: str, entity_id: Any, actor: Any = None) -> None
     after commit, or by the outbox relay if RabbitMQ is down."""
     get_spec(entity_type)  # unknown types are refused here, not later in a worker
     with transaction.atomic():
-        outbox.enqueue_task(SYNC_TASK, entity_type, str(entity_id))
+        outbox.enqueue_task(FHIR_SYNC_TASK, entity_type, str(entity_id))
 
 
 # --- dead letters --------------------------------------------------------------------------------------
@@ -269,7 +267,7 @@ def _publish_dead_letter(letter: DeadLetter) -> None:
     publisher = Publisher(settings.RABBITMQ_URL, exchange=DEAD_LETTER_EXCHANGE)
     try:
         publisher.publish(
-            DLQ_ROUTING_KEY,
+            FHIR_SYNC_DEAD,
             {
                 "dead_letter_id": letter.pk,
                 "entity_type": letter.entity_type,
@@ -288,8 +286,13 @@ def _publish_dead_letter(letter: DeadLetter) -> None:
         publisher.close()
 
 
+def dead_letter_check_move(letter: DeadLetter, new: str) -> None:
+    check_transition(f"dead letter {letter.pk}", letter.status, new, DeadLetter.TRANSITIONS)
+
+
 def dead_letter_replay(*, actor: Any, letters: list[DeadLetter]) -> int:
-    """Queue each open dead letter's entity again (through the outbox) and mark it replayed."""
+    """Queue each open dead letter's entity again (through the outbox) and mark it replayed; the others
+    are skipped (a list may hold letters resolved meanwhile)."""
     replayed = 0
     with transaction.atomic():
         for letter in DeadLetter.objects.select_for_update().filter(
@@ -300,7 +303,7 @@ def dead_letter_replay(*, actor: Any, letters: list[DeadLetter]) -> int:
             letter.resolved_by = getattr(actor, "username", "") or "system"
             letter.replay_count += 1
             letter.save()
-            outbox.enqueue_task(SYNC_TASK, letter.entity_type, letter.entity_id)
+            outbox.enqueue_task(FHIR_SYNC_TASK, letter.entity_type, letter.entity_id)
             AuditClient.log_event(
                 Action.UPDATE,
                 resource_type="fhir_dead_letter",
@@ -314,11 +317,10 @@ def dead_letter_replay(*, actor: Any, letters: list[DeadLetter]) -> int:
 
 def dead_letter_discard(*, actor: Any, letter: DeadLetter, reason: str) -> DeadLetter:
     if not reason.strip():
-        raise ValueError("a reason is required to discard a dead letter")
+        raise InvalidInput("A reason is required to discard a dead letter.", field="reason")
     with transaction.atomic():
         letter = DeadLetter.objects.select_for_update().get(pk=letter.pk)
-        if letter.status != DeadLetter.Status.OPEN:
-            raise ValueError(f"dead letter {letter.pk} is {letter.status}, not open")
+        dead_letter_check_move(letter, DeadLetter.Status.DISCARDED)
         letter.status = DeadLetter.Status.DISCARDED
         letter.discard_reason = reason.strip()
         letter.resolved_at = timezone.now()
@@ -386,7 +388,7 @@ def reconcile(*, limit: int | None = None) -> dict[str, int]:
         stale = [pk for pk in stale if str(pk) not in open_letters]  # ADMIN decides about those
         with transaction.atomic():
             for pk in stale:
-                outbox.enqueue_task(SYNC_TASK, entity_type, str(pk))
+                outbox.enqueue_task(FHIR_SYNC_TASK, entity_type, str(pk))
         queued[entity_type] = len(stale)
         metrics.RECONCILE_QUEUED.labels(spec.resource_type).inc(len(stale))
     return queued

@@ -1,8 +1,8 @@
-"""Celery entry points of the FHIR sync (queue `fhir`, see cdss/celery.py).
+"""Celery entry points of the FHIR sync (queue `fhir`, see core.messaging.names).
 
 `fhir_sync.sync_entity(entity_type, entity_id)` is the one task other apps ask for, through the outbox:
 
-    core.outbox.enqueue_task("fhir_sync.sync_entity", "radiology.study", study.pk)
+    core.outbox.enqueue_task(names.FHIR_SYNC_TASK, "radiology.study", study.pk)
 
 Late acks and reject-on-worker-lost (settings) make a crash mid-task redeliver it; the sync itself is
 idempotent. Retryable failures are retried FHIR_SYNC_MAX_RETRIES times with exponential backoff and
@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from core.http import CircuitOpen
+from core.messaging import names
 from core.outage import dependency_of
 
 from . import metrics, services
@@ -33,7 +34,7 @@ def backoff_seconds(retries: int) -> float:
     return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 (jitter, not security)
 
 
-@shared_task(name=services.SYNC_TASK, bind=True, acks_late=True, max_retries=None, ignore_result=True)
+@shared_task(name=names.FHIR_SYNC_TASK, bind=True, acks_late=True, max_retries=None, ignore_result=True)
 def sync_entity(self, entity_type: str, entity_id) -> str:
     try:
         result = services.sync_entity_now(entity_type, entity_id)
@@ -91,7 +92,7 @@ def _observe_lag(task_id: str | None) -> None:
         metrics.SYNC_LAG.observe(max(0.0, (timezone.now() - created).total_seconds()))
 
 
-@shared_task(name="fhir_sync.reconcile", ignore_result=True)
+@shared_task(name=names.FHIR_RECONCILE_TASK, ignore_result=True)
 def reconcile() -> dict:
     """Beat: queue entities whose content changed since their last sync (or that never synced)."""
     return services.reconcile()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from core.admin import AuditedReadAdmin
+from audit.admin import AuditedReadAdmin
 
 from .models import FeedCheckpoint, Order, Series, Study
 

@@ -15,8 +15,7 @@ from django.conf import settings
 
 from audit.client import AuditClient
 from audit.models import Action
-from core.http import raise_for_status
-from radiology.clients.orthanc_client import SYSTEM, get_orthanc_client
+from radiology.clients.orthanc_client import get_orthanc_client
 
 from .models import Study
 
@@ -32,7 +31,6 @@ PATH = re.compile(
 )
 CHUNK = 256 * 1024
 STUDY_UID_TAG = "0020000D"
-OUR_CREDENTIALS_REFUSED = frozenset({401, 403})
 
 
 class Route:
@@ -89,14 +87,6 @@ class Upstream:
             self.response.close()
 
 
-def _check(response) -> None:
-    """Orthanc's own failures (5xx, our credentials refused) become ExternalSystemError; the client's
-    4xx (unknown study, bad query) pass through as Orthanc answered them."""
-    if response.status_code >= 500 or response.status_code in OUR_CREDENTIALS_REFUSED:
-        response.close()
-        raise_for_status(SYSTEM, response)
-
-
 def forwarded_header(request) -> str:
     """RFC 7239 `Forwarded` naming the client's view of the CDSS (host validated by ALLOWED_HOSTS). Orthanc
     builds the URLs in its answers from it and its DICOMweb root, the gateway's path: so they name the
@@ -109,13 +99,9 @@ def forward_get(
 ) -> tuple[Upstream, bytes | None]:
     """GET a DICOMweb resource. For searches the body is read (and returned) to audit the studies named."""
     route = Route(path)
-    query = _one_patient(route, query)
-    url = f"{settings.ORTHANC_DICOMWEB_ROOT}/{path}" + (f"?{query}" if query else "")
-    response = get_orthanc_client().http.request(
-        "GET", url, headers={"Accept": accept or "*/*", "Forwarded": forwarded}, stream=True,
-        resource_type="dicomweb", resource_id=route.study_uid,
-    )  # fmt: skip
-    _check(response)
+    response = get_orthanc_client().dicomweb_get(
+        path, query=_one_patient(route, query), accept=accept, forwarded=forwarded, study_uid=route.study_uid
+    )
     upstream = Upstream(response)
     if upstream.status != 200:  # an error answer from Orthanc: small, passed through whole
         return upstream, upstream.read()
@@ -155,29 +141,14 @@ def _study_uids(body: bytes) -> list[str]:
     return uids
 
 
-class _Body:
-    """The incoming request body as a file object with a known length, so requests sends it with a
-    Content-Length (not chunked) while reading it block by block."""
-
-    def __init__(self, request, length: int):
-        self.request, self.length = request, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, size: int = -1) -> bytes:
-        return self.request.read(size)
-
-
-def forward_stow(*, request, path: str, content_type: str, length: int) -> tuple[int, str, bytes, list[str]]:
-    """POST the multipart/related body to Orthanc's STOW-RS, streamed. Returns status, content type,
-    Orthanc's answer and the study UIDs it stored."""
-    response = get_orthanc_client().http.request(
-        "POST", f"{settings.ORTHANC_DICOMWEB_ROOT}/{path}", data=_Body(request, length), resource_type="dicomweb_stow",
-        headers={"Content-Type": content_type, "Accept": request.headers.get("Accept") or "application/dicom+json",
-                 "Forwarded": forwarded_header(request)},
-    )  # fmt: skip
-    _check(response)
+def forward_stow(
+    *, stream, length: int, path: str, content_type: str, accept: str, forwarded: str
+) -> tuple[int, str, bytes, list[str]]:
+    """POST the multipart/related body (`length` bytes from `stream`) to Orthanc's STOW-RS, streamed.
+    Returns status, content type, Orthanc's answer and the study UIDs it stored."""
+    response = get_orthanc_client().dicomweb_stow(
+        path, stream, length=length, content_type=content_type, accept=accept, forwarded=forwarded
+    )
     body = response.content
     uids = sorted(set(re.findall(rb"/studies/([0-9][0-9.]*)", body)))  # whole, even over-long: to refuse them
     return response.status_code, response.headers.get("Content-Type", ""), body, [uid.decode() for uid in uids]

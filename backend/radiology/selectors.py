@@ -9,10 +9,10 @@ from datetime import date
 from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from minio.error import S3Error
-from rest_framework.exceptions import NotFound
 
 from audit.client import AuditClient
 from audit.models import Action
+from core.errors import NotFound
 from core.queries import narrowed
 from core.storage import storage_client
 from emr.models import Patient

@@ -11,12 +11,13 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from acct.roles import Role
 from audit.client import AuditClient
 from audit.models import Action, Outcome
+from core.errors import NotPermitted, check_transition
 from core.http import ExternalNotFound, ExternalSystemError
+from core.messaging.names import FHIR_SYNC_TASK
 from core.outbox import enqueue_task
 from emr.models import Patient, TimelineEvent
 from emr.services import timeline_record
@@ -28,7 +29,6 @@ from .models import FeedCheckpoint, Order, Series, Study
 
 logger = logging.getLogger(__name__)
 
-FHIR_SYNC_TASK = "fhir_sync.sync_entity"
 CHANGES_FEED = "orthanc"
 
 
@@ -58,13 +58,11 @@ TRANSITION_ROLES = {
 @transaction.atomic
 def order_transition(*, actor, order: Order, status: str, scheduled_for: datetime | None = None) -> Order:
     order = Order.objects.select_for_update().get(pk=order.pk)
-    if status not in Order.TRANSITIONS[order.status]:
-        allowed = sorted(Order.TRANSITIONS[order.status]) or ["none"]
-        raise ValidationError({"status": [f"{order.status} cannot become {status}; allowed: {', '.join(allowed)}"]})
+    check_transition(f"order {order.accession_number}", order.status, status, Order.TRANSITIONS)
     if not actor.has_role(*TRANSITION_ROLES[status]):
-        raise PermissionDenied(f"Your role may not move an order to {status}.")
+        raise NotPermitted(f"Your role may not move an order to {status}.")
     if status == Order.Status.CANCELLED and not actor.has_role(Role.RIB) and order.ordered_by_id != actor.pk:
-        raise PermissionDenied("Only the doctor who ordered it or radiology staff may cancel an order.")
+        raise NotPermitted("Only the doctor who ordered it or radiology staff may cancel an order.")
     previous = order.status
     order.status = status
     if scheduled_for is not None:
@@ -288,7 +286,14 @@ def _conflict_notified(study: Study) -> None:
 
 
 # --- reconciliation: RIB links, unlinks or rejects ----------------------------------------------------
-RESOLVABLE = (Study.Status.RECONCILE, Study.Status.CONFLICT)
+# The moves a RIB may make (new studies get their status from the identity rules). A rejected study's row
+# is deleted, so REJECTED is never stored.
+REJECTED = "REJECTED"
+RECONCILIATION_MOVES = {
+    Study.Status.RECONCILE: {Study.Status.LINKED},
+    Study.Status.CONFLICT: {Study.Status.LINKED, REJECTED},
+    Study.Status.LINKED: {Study.Status.RECONCILE},
+}
 
 
 @transaction.atomic
@@ -296,7 +301,7 @@ def study_link(*, actor, study: Study, patient: Patient, comment: str) -> Study:
     """RECONCILE or CONFLICT -> LINKED to `patient` (a conflict keeps its own series and leaves the UID to
     its holder). The FHIR ImagingStudy is (re)synced with this subject; AI requests are allowed again."""
     study = Study.objects.select_for_update().select_related("conflicting_with__patient").get(pk=study.pk)
-    _check_status(study, RESOLVABLE, "linked")
+    _check_move(study, Study.Status.LINKED)
     previous = study.status
     study.patient, study.status, study.reconciliation_reason = patient, Study.Status.LINKED, ""
     order = Order.objects.filter(accession_number=study.accession_number, patient=patient).first()
@@ -313,7 +318,7 @@ def study_link(*, actor, study: Study, patient: Patient, comment: str) -> Study:
 def study_unlink(*, actor, study: Study, comment: str) -> Study:
     """LINKED -> RECONCILE: the study no longer shows under its patient (their timeline entry says so)."""
     study = Study.objects.select_for_update().select_related("patient").get(pk=study.pk)
-    _check_status(study, (Study.Status.LINKED,), "unlinked")
+    _check_move(study, Study.Status.RECONCILE)
     patient = study.patient
     _study_on_timeline(study, title=f"Imaging study unlinked from this patient: {comment}")
     study.patient, study.order, study.status = None, None, Study.Status.RECONCILE
@@ -327,7 +332,7 @@ def study_unlink(*, actor, study: Study, comment: str) -> Study:
 def study_reject(*, actor, study: Study, comment: str) -> None:
     """A CONFLICT's images are not wanted: deleted from Orthanc, then the row (and its series)."""
     study = Study.objects.select_related("conflicting_with__patient").get(pk=study.pk)
-    _check_status(study, (Study.Status.CONFLICT,), "rejected")
+    _check_move(study, REJECTED)
     try:
         get_orthanc_client().delete_study(study.orthanc_id)
     except ExternalNotFound:
@@ -338,9 +343,8 @@ def study_reject(*, actor, study: Study, comment: str) -> None:
         Study.objects.filter(pk=study.pk).delete()
 
 
-def _check_status(study: Study, allowed: tuple[str, ...], verb: str) -> None:
-    if study.status not in allowed:
-        raise ValidationError({"status": [f"A {study.status} study cannot be {verb}; only {' or '.join(allowed)}."]})
+def _check_move(study: Study, new: str) -> None:
+    check_transition(f"study {study.pk}", study.status, new, RECONCILIATION_MOVES)
 
 
 def _series_values(item: dict) -> dict:

@@ -2,10 +2,12 @@
 
 from celery import shared_task
 
+from core.messaging import names
+
 from . import services
 
 
-@shared_task(name="radiology.import_changes", ignore_result=True)
+@shared_task(name=names.RADIOLOGY_CHANGES_TASK, ignore_result=True)
 def import_changes() -> int:
     """Beat task: import studies that became stable in Orthanc (modalities sending by C-STORE)."""
     return services.changes_import()

@@ -73,7 +73,7 @@ def test_session_expiry_returns_to_sign_in_with_a_notice(sign_in, base_url, cont
 
 def _series(directory: Path, count: int = 12) -> list[Path]:
     sys.path.insert(0, str(ROOT / "backend"))
-    from radiology.tests.dicom_files import series_instances, to_bytes
+    from radiology.testing import series_instances, to_bytes
 
     paths = []
     for index, dataset in enumerate(series_instances(count, description="AX T1 browser e2e", patient_id="MRN100001")):

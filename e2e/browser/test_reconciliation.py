@@ -14,7 +14,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "backend"))  # real DICOM with fresh UIDs, as the backend tests make it
 
-from radiology.tests.dicom_files import series_instances, to_bytes  # noqa: E402
+from radiology.testing import series_instances, to_bytes  # noqa: E402
 
 
 @pytest.fixture(scope="module")

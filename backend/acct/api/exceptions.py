@@ -1,5 +1,6 @@
 """The REST API's exception handler: JSON bodies for every error, 401 vs 403 kept apart, external
-system failures as 502/503/504, and every authentication or permission failure audited."""
+system failures as 502/503/504, and every authentication or permission failure audited. The one place
+where the domain's errors (core.errors) become HTTP answers."""
 
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -7,13 +8,34 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from audit.client import AuditClient
 from audit.models import Action, Outcome
+from core import errors
 from core.api.errors import error_body, external_system_response
 from core.http import ExternalSystemError
+
+# Most specific first (InvalidTransition is a Conflict).
+DOMAIN_STATUS = (
+    (errors.NotFound, status.HTTP_404_NOT_FOUND),
+    (errors.Conflict, status.HTTP_409_CONFLICT),
+    (errors.TooLarge, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE),
+)
+
+
+def _as_api_exception(exc: errors.DomainError) -> exceptions.APIException:
+    """The DRF exception that answers a domain error, so it takes the same path (body, rollback, audit)."""
+    if isinstance(exc, errors.InvalidInput):
+        return exceptions.ValidationError({exc.field: [exc.message]})
+    if isinstance(exc, errors.NotPermitted):
+        return exceptions.PermissionDenied(exc.message)
+    answer = exceptions.APIException(exc.message, code=exc.code)
+    answer.status_code = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
+    return answer
 
 
 def exception_handler(exc, context):
     if isinstance(exc, ExternalSystemError):
         return external_system_response(exc)
+    if isinstance(exc, errors.DomainError):
+        exc = _as_api_exception(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's handler500 answers with JSON and the error is logged

@@ -6,8 +6,9 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from ai.models import AIJob, ExpressionUpload, InvalidTransition
+from ai.models import AIJob, ExpressionUpload
 from audit.models import Action, AuditEvent
+from core.errors import InvalidTransition
 from core.models import OutboxMessage
 from core.storage import storage_client
 

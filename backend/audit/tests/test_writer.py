@@ -72,3 +72,18 @@ def test_one_event_the_database_refuses_does_not_fail_the_others_of_the_request(
         for resource_id in ("first", "x" * 500, "third"):  # resource_id holds 128: strict mode refuses 500
             AuditClient.log_event(Action.READ, resource_type="patient", resource_id=resource_id)
     assert sorted(AuditEvent.objects.values_list("resource_id", flat=True)) == ["first", "third"]
+
+
+@pytest.mark.parametrize("in_a_request", [True, False], ids=["pipeline", "inline"])
+def test_roles_no_permission_check_loaded_are_read_by_the_insert_itself(make_user, in_a_request):
+    from acct.models import User
+
+    doctor_and_rib, nobody = make_user("RIB", "DOCTOR"), make_user()
+    with AuditClient.committed_at_exit() if in_a_request else transaction.atomic():
+        events = [
+            AuditClient.log_event(Action.READ, resource_type="patient", actor=User.objects.get(pk=user.pk))
+            for user in (doctor_and_rib, nobody)
+        ]
+    assert [event.actor_roles for event in events] == [["DOCTOR", "RIB"], []]
+    stored = AuditEvent.objects.filter(pk__in=[event.pk for event in events]).order_by("pk")
+    assert [event.actor_roles for event in stored] == [["DOCTOR", "RIB"], []]

@@ -13,6 +13,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.messaging import names  # plain strings: the Celery task names of the beat schedule
+
 BASE_DIR = Path(__file__).resolve().parents[2]  # backend/
 REPO_ROOT = BASE_DIR.parent
 
@@ -220,8 +222,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic tasks as code; django_celery_beat copies them into its database schedule at start-up.
 CELERY_BEAT_SCHEDULE = {
-    "relay-outbox": {"task": "core.relay_outbox", "schedule": 5.0},
-    "refresh-patient-cache": {"task": "emr.refresh_patient_cache", "schedule": 15 * 60.0},
+    "relay-outbox": {"task": names.RELAY_OUTBOX_TASK, "schedule": 5.0},
+    "refresh-patient-cache": {"task": names.EMR_REFRESH_TASK, "schedule": 15 * 60.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -251,8 +253,14 @@ CIRCUIT_BREAKER_RESET_SECONDS = env.float("CIRCUIT_BREAKER_RESET_SECONDS", defau
 
 # --- Object storage (MinIO in production; any S3 API) -----------------------------------------------
 S3_ENDPOINT_URL = required("S3_ENDPOINT_URL")
-S3_ACCESS_KEY = required("S3_ACCESS_KEY")
-S3_SECRET_KEY = required("S3_SECRET_KEY")
+# One account per service (docs/security.md, "Object-store accounts"): S3_ACCESS_KEY is the account of this
+# process (scripts/process.sh, compose); a Django process given none is the application (cdss-app). The
+# admin account creates the buckets and their object lock (core.storage.ensure_buckets: manage.py
+# bootstrap, the tests); the running processes do not hold it.
+S3_ACCESS_KEY = env.str("S3_ACCESS_KEY", default="") or required("APP_S3_ACCESS_KEY")
+S3_SECRET_KEY = env.str("S3_SECRET_KEY", default="") or required("APP_S3_SECRET_KEY")
+S3_ADMIN_ACCESS_KEY = env.str("S3_ADMIN_ACCESS_KEY", default="")
+S3_ADMIN_SECRET_KEY = env.str("S3_ADMIN_SECRET_KEY", default="")
 S3_REGION = env.str("S3_REGION", default="us-east-1")
 S3_BUCKET_PREFIX = env.str("S3_BUCKET_PREFIX", default="")
 S3_BUCKETS = {
@@ -262,6 +270,7 @@ S3_BUCKETS = {
         "thumbnails": "dicom-thumbnails",
         "backups": "cdss-backups",
         "audit": "cdss-audit",  # signed audit checkpoints; object lock (core.storage.ensure_buckets)
+        "models": "ai-models",  # the ai-server's model registry (written by cdss-models): created here only
     }.items()
 }
 
@@ -273,13 +282,16 @@ AUDIT_CHECKPOINT_PREFIX = env.str("AUDIT_CHECKPOINT_PREFIX", default="checkpoint
 AUDIT_CHECKPOINT_RETENTION_DAYS = env.int("AUDIT_CHECKPOINT_RETENTION_DAYS", default=6 * 366)
 # An event whose transaction commits this long after it occurred is no longer sealed but reported.
 AUDIT_SEAL_WINDOW_SECONDS = env.int("AUDIT_SEAL_WINDOW_SECONDS", default=15 * 60)
-CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.seal", "schedule": env.float("AUDIT_SEAL_SECONDS", default=5.0)}
+CELERY_BEAT_SCHEDULE["audit-seal"] = {
+    "task": names.AUDIT_SEAL_TASK,
+    "schedule": env.float("AUDIT_SEAL_SECONDS", default=5.0),
+}
 CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
-    "task": "audit.checkpoint",
+    "task": names.AUDIT_CHECKPOINT_TASK,
     "schedule": env.float("AUDIT_CHECKPOINT_SECONDS", default=5 * 60.0),
 }
 CELERY_BEAT_SCHEDULE["audit-verify"] = {
-    "task": "audit.verify",
+    "task": names.AUDIT_VERIFY_TASK,
     "schedule": env.float("AUDIT_VERIFY_SECONDS", default=3600.0),
 }
 
@@ -369,7 +381,7 @@ RADIOLOGY_CHANGES_BATCH = env.int("RADIOLOGY_CHANGES_BATCH", default=200)
 RADIOLOGY_UPLOAD_CONCURRENCY = env.int("RADIOLOGY_UPLOAD_CONCURRENCY", default=4)
 # Django's own cap on multipart parts must not be lower than ours; uploads go to temp files, never memory.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(RADIOLOGY_UPLOAD_MAX_FILES + 1, 100)  # our handler reports the extra one
-CELERY_BEAT_SCHEDULE["radiology-changes-feed"] = {"task": "radiology.import_changes", "schedule": 15.0}
+CELERY_BEAT_SCHEDULE["radiology-changes-feed"] = {"task": names.RADIOLOGY_CHANGES_TASK, "schedule": 15.0}
 
 # --- FHIR sync (fhir_sync): retries, reconciliation, which entities are sent ----------------------------
 FHIR_SYNC_MAX_RETRIES = env.int("FHIR_SYNC_MAX_RETRIES", default=3)  # then a dead letter
@@ -378,7 +390,7 @@ FHIR_SYNC_RETRY_BACKOFF_MAX_SECONDS = env.float("FHIR_SYNC_RETRY_BACKOFF_MAX_SEC
 FHIR_SYNC_RECONCILE_LIMIT = env.int("FHIR_SYNC_RECONCILE_LIMIT", default=1000)  # newest entities checked per type
 FHIR_SYNC_AUDIT_EVENTS = env.bool("FHIR_SYNC_AUDIT_EVENTS", default=True)  # audit events as FHIR AuditEvents
 CELERY_BEAT_SCHEDULE["fhir-sync-reconcile"] = {
-    "task": "fhir_sync.reconcile",
+    "task": names.FHIR_RECONCILE_TASK,
     "schedule": env.float("FHIR_SYNC_RECONCILE_SECONDS", default=15 * 60.0),
 }
 
@@ -388,6 +400,6 @@ AI_JOB_MAX_ATTEMPTS = env.int("AI_JOB_MAX_ATTEMPTS", default=3)
 AI_EXPRESSION_MAX_BYTES = env.int("AI_EXPRESSION_MAX_BYTES", default=5 * 1024 * 1024)
 AI_SERVER_TIMEOUT_SECONDS = env.float("AI_SERVER_TIMEOUT_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE["ai-poll-jobs"] = {
-    "task": "ai.poll_jobs",
+    "task": names.AI_POLL_TASK,
     "schedule": env.float("AI_POLL_SECONDS", default=30.0),
 }

@@ -4,10 +4,10 @@
                                 --ai.job.result----> ai_results   ...                                  ai_results.dlq
                                 --ai.job.progress--> ai_progress  ...                                  ai_progress.dlq
                                 --fhir.sync--------> fhir_sync    ...                                  fhir_sync.dlq
-                                --alert.send-------> alert_send   ...                                  alert_send.dlq
 
 ai_jobs is consumed by the ai-server; ai_results and ai_progress (published by the ai-server) by Django's
-`manage.py consume_ai_events` (docs/ai.md).
+`manage.py consume_ai_events` (docs/ai.md). fhir_sync.dlq holds a notice of each FHIR sync given up
+(fhir_sync.services). Every name is in core.messaging.names.
 
 Work queues are quorum queues (replicated, durable, with a delivery limit so a message that keeps
 crashing its consumer is dead-lettered instead of looping forever). Each keeps its routing key when
@@ -15,37 +15,23 @@ dead-lettered, so its dead-letter queue is bound to the dead-letter exchange by 
 """
 
 import logging
-from dataclasses import dataclass
 
 import pika
 from django.conf import settings
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ChannelClosedByBroker
 
+from core.messaging.names import (
+    CELERY_QUEUE_ARGUMENTS,
+    CELERY_QUEUES,
+    DEAD_LETTER_EXCHANGE,
+    EXCHANGE,
+    WORK_QUEUES,
+)
+
 logger = logging.getLogger(__name__)
 
-EXCHANGE = "cdss.topic"
-DEAD_LETTER_EXCHANGE = "cdss.dlx"
 DELIVERY_LIMIT = 5  # redeliveries before a poison message is dead-lettered
-
-
-@dataclass(frozen=True)
-class WorkQueue:
-    name: str
-    routing_key: str
-
-    @property
-    def dead_letter_queue(self) -> str:
-        return f"{self.name}.dlq"
-
-
-WORK_QUEUES = (
-    WorkQueue("ai_jobs", "ai.job.create"),
-    WorkQueue("ai_results", "ai.job.result"),
-    WorkQueue("ai_progress", "ai.job.progress"),
-    WorkQueue("fhir_sync", "fhir.sync"),
-    WorkQueue("alert_send", "alert.send"),
-)
 
 
 def connection_parameters(url: str | None = None, *, timeout: float = 5.0) -> pika.URLParameters:
@@ -90,17 +76,15 @@ def declare_topology(url: str | None = None) -> None:
 
 
 def declare_celery_queues(connection: pika.BlockingConnection) -> None:
-    """Celery's queues (cdss/celery.py) as quorum queues, each bound to its direct exchange of the same
-    name (Celery's processes declare none of them). A queue's type cannot change in place: an older
+    """Celery's queues as quorum queues, each bound to its direct exchange of the same name (Celery's
+    processes declare none of them: cdss/celery.py). A queue's type cannot change in place: an older
     classic queue of the same name is deleted first, but only while it is empty (if it holds messages it
     is left alone and the workers report the mismatch, so nothing is lost)."""
-    from cdss.celery import CELERY_QUEUES, QUEUE_ARGUMENTS
-
     for name in CELERY_QUEUES:
         channel = connection.channel()
         channel.exchange_declare(name, exchange_type="direct", durable=True)
         try:
-            channel.queue_declare(name, durable=True, arguments=QUEUE_ARGUMENTS)
+            channel.queue_declare(name, durable=True, arguments=CELERY_QUEUE_ARGUMENTS)
             channel.queue_bind(name, name, routing_key=name)
             channel.close()
             continue
@@ -110,7 +94,7 @@ def declare_celery_queues(connection: pika.BlockingConnection) -> None:
         channel = connection.channel()
         try:
             channel.queue_delete(name, if_empty=True)
-            channel.queue_declare(name, durable=True, arguments=QUEUE_ARGUMENTS)
+            channel.queue_declare(name, durable=True, arguments=CELERY_QUEUE_ARGUMENTS)
             channel.queue_bind(name, name, routing_key=name)
             channel.close()
         except ChannelClosedByBroker as exc:

@@ -32,9 +32,9 @@ from ai.models import AIJob
 from ai.tests.factories import complete, make_study, put_artifact, serve_models
 from ai.tests.test_consumer import private_queues  # noqa: F401 (a fixture, used by AIResults)
 from audit.models import Action, AuditEvent
-from cdss.celery import FHIR_QUEUE
 from core import outbox
 from core.dbaccess import process_env
+from core.messaging.names import FHIR_QUEUE
 from core.messaging.topology import connection_parameters
 from core.models import OutboxMessage
 from core.tests.processes import TcpProxy, free_port, wait_for_http
@@ -450,7 +450,7 @@ class Uploads:
         return self.timed_send(study_uid)[0]
 
     def timed_send(self, study_uid: str | None = None) -> tuple[requests.Response, float]:
-        from radiology.tests.dicom_files import fresh_instance, to_bytes
+        from radiology.testing import fresh_instance, to_bytes
 
         dataset = self.datasets.get(study_uid) or fresh_instance()
         self.datasets[dataset.StudyInstanceUID] = dataset

@@ -6,9 +6,11 @@ import pytest
 from django.conf import settings
 
 from core import context
+from core.messaging import names
 from core.messaging import publisher as publisher_module
+from core.messaging.names import WORK_QUEUES
 from core.messaging.publisher import Publisher, PublishError
-from core.messaging.topology import WORK_QUEUES, declare
+from core.messaging.topology import declare
 
 
 def _queue_depth(channel, name: str) -> int:
@@ -71,9 +73,26 @@ def test_unreachable_broker_is_a_publish_error():
         Publisher("amqp://guest:guest@127.0.0.1:1/%2F").publish("ai.job.create", {"x": 1})
 
 
-def test_module_publish_reuses_one_connection_per_thread(broker_channel):
-    publisher_module.publish("alert.send", {"n": 1})
+def test_module_publish_reuses_one_connection_per_thread(broker_channel, scratch_queue):
+    routing_key, queue = scratch_queue
+    publisher_module.publish(routing_key, {"n": 1})
     first = publisher_module._local.publisher._connection
-    publisher_module.publish("alert.send", {"n": 2})
+    publisher_module.publish(routing_key, {"n": 2})
     assert publisher_module._local.publisher._connection is first
-    assert _queue_depth(broker_channel, "alert_send") == 2
+    assert _queue_depth(broker_channel, queue) == 2
+
+
+def test_every_route_names_real_tasks_and_every_task_name_is_registered():
+    from fnmatch import fnmatch
+
+    from cdss.celery import app
+
+    app.loader.import_default_modules()
+    ours = {name for name in app.tasks if not name.startswith("celery.")}
+    for pattern, queue in names.CELERY_ROUTES:
+        assert queue in names.CELERY_QUEUES
+        assert any(fnmatch(name, pattern) for name in ours), f"the route {pattern} matches no task"
+    assert {app.amqp.router.route({}, name)["queue"].name for name in ours} <= set(names.CELERY_QUEUES)
+    named = {value for key, value in vars(names).items() if key.endswith("_TASK")}
+    assert named <= ours, f"named but not a task: {named - ours}"
+    assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= named

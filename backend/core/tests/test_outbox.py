@@ -30,19 +30,20 @@ def test_rolled_back_change_sends_nothing(broker_channel, django_capture_on_comm
     assert broker_channel.basic_get("ai_jobs", auto_ack=True)[0] is None
 
 
-def test_broker_down_keeps_the_message_until_the_relay_sends_it(broker_channel, settings,
+def test_broker_down_keeps_the_message_until_the_relay_sends_it(broker_channel, scratch_queue, settings,
                                                                 django_capture_on_commit_callbacks):  # fmt: skip
+    routing_key, queue = scratch_queue
     working_url = settings.RABBITMQ_URL
     settings.RABBITMQ_URL = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"  # nothing listens there
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        pending = [outbox.enqueue_topic("alert.send", {"n": n}) for n in range(3)]  # no exception to the caller
+        pending = [outbox.enqueue_topic(routing_key, {"n": n}) for n in range(3)]  # no exception to the caller
     assert outbox.backlog() == 3
     assert "unreachable" in OutboxMessage.objects.get(pk=pending[0].pk).last_error
 
     settings.RABBITMQ_URL = working_url
     assert outbox.publish_pending() == 3
     assert outbox.backlog() == 0
-    received = [json.loads(broker_channel.basic_get("alert_send", auto_ack=True)[2]) for _ in range(3)]
+    received = [json.loads(broker_channel.basic_get(queue, auto_ack=True)[2]) for _ in range(3)]
     assert received == [{"n": 0}, {"n": 1}, {"n": 2}], "published once each, in order"
     assert outbox.publish_pending() == 0
 

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from acct.permissions import IsStaffRole
 from core.http import ExternalNotFound
-from emr import selectors
+from emr import selectors, services
 
 from .serializers import PatientDetailSerializer, PatientQuerySerializer, PatientSerializer, TimelineEventSerializer
 
@@ -17,9 +17,10 @@ SECTIONS = ("encounters", "problems", "medications", "prescriptions", "allergies
 
 def _patient(request, puuid: str):
     try:
-        return selectors.patient_get(user=request.user, puuid=puuid)
+        services.patient_fresh(puuid=puuid)  # a missing or stale cache row is re-read from the EMR first
     except ExternalNotFound as exc:
         raise NotFound(f"No patient {puuid} in the EMR.") from exc
+    return selectors.patient_get(user=request.user, puuid=puuid)
 
 
 class PatientListView(ListAPIView):
@@ -32,7 +33,7 @@ class PatientListView(ListAPIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         if params["source"] == "emr":
-            patients = selectors.patient_search_emr(
+            patients = services.patient_search_emr(
                 user=request.user, family_name=params.get("family_name", ""), given_name=params.get("given_name", "")
             )
             return Response(
@@ -68,6 +69,8 @@ class PatientSectionView(APIView):
     def get(self, request, puuid: str):
         patient = _patient(request, puuid)
         rows = selectors.patient_record_section(user=request.user, patient=patient, section=self.section)
+        if self.section == "encounters":  # the encounters seen are kept on the timeline
+            services.timeline_record_encounters(patient=patient, encounters=rows)
         return Response({"patient": puuid, "section": self.section, "results": rows})
 
 

@@ -22,6 +22,7 @@ from core.http import (
     ExternalRejected,
     ExternalSession,
     ExternalSystemError,
+    SystemUnavailable,
     Timeouts,
     raise_for_status,
     shared_client,
@@ -231,7 +232,10 @@ def _oauth_error(response) -> str:
 
 
 def get_openemr_client() -> OpenEMRClient:
-    """One client per configuration per process, so its token is reused rather than fetched per request."""
+    """One client per configuration per process, so its token is reused rather than fetched per request.
+    SystemUnavailable (503) when no EMR is configured."""
+    if not settings.EMR_BASE_URL:
+        raise SystemUnavailable(SYSTEM, "no EMR is configured (EMR_BASE_URL is empty)")
     return shared_client(
         OpenEMRClient,
         settings.EMR_BASE_URL,

@@ -133,3 +133,42 @@ def test_new_or_changed_patients_are_queued_for_fhir_sync_unchanged_ones_not(emr
     queued = OutboxMessage.objects.filter(target="fhir_sync.sync_entity")
     assert queued.count() == 2
     assert all(message.payload["args"] == ["emr.patient", patient.pk] for message in queued)
+
+
+def test_selectors_write_nothing_but_the_audit_trail(cached, doctor):
+    # A stale cache row and an encounters read: the refresh and the timeline are services' (the view calls them).
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from emr import selectors
+
+    patient = cached.first()
+    Patient.objects.filter(pk=patient.pk).update(fetched_at=timezone.now() - timedelta(days=30))
+    with CaptureQueriesContext(connection) as queries:
+        selectors.patient_list(user=doctor.user, query=patient.family_name)
+        read = selectors.patient_get(user=doctor.user, puuid=patient.emr_uuid)
+        for section in ("encounters", "vitals"):
+            selectors.patient_record_section(user=doctor.user, patient=read, section=section)
+        list(selectors.patient_timeline(user=doctor.user, patient=read))
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    assert [sql for sql in writes if "audit_" not in sql] == []
+    assert Patient.objects.get(pk=patient.pk).fetched_at < timezone.now() - timedelta(days=29)
+    assert doctor.get(f"/api/patients/{patient.emr_uuid}").status_code == 200  # the view refreshes it first
+    assert Patient.objects.get(pk=patient.pk).fetched_at > timezone.now() - timedelta(minutes=5)
+
+
+def test_no_emr_configured_is_503_and_fresh_cached_patients_still_read(cached, doctor, settings):
+    puuid = cached.first().emr_uuid
+    settings.EMR_BASE_URL = ""
+    assert doctor.get(f"/api/patients/{puuid}").status_code == 200  # fresh in the cache: no EMR call
+    for path in (f"/api/patients/{puuid}/encounters", "/api/patients?source=emr&family_name=Kim"):
+        response = doctor.get(path)
+        assert response.status_code == 503 and response.json()["system"] == "emr", path
+        assert "EMR_BASE_URL" in response.json()["detail"]

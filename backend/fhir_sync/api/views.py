@@ -3,7 +3,6 @@ discard) and the mapping table. ADMIN only."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -44,19 +43,12 @@ class DeadLetterListView(ListAPIView):
         )
 
 
-def _letter(request, pk: int) -> DeadLetter:
-    try:
-        return selectors.dead_letter_get(user=request.user, pk=pk)
-    except DeadLetter.DoesNotExist as exc:
-        raise NotFound(f"No dead letter {pk}.") from exc
-
-
 class DeadLetterDetailView(RetrieveAPIView):
     permission_classes = [IsAdmin]
     serializer_class = DeadLetterDetailSerializer
 
     def get_object(self):
-        return _letter(self.request, self.kwargs["pk"])
+        return selectors.dead_letter_get(user=self.request.user, pk=self.kwargs["pk"])
 
 
 class DeadLetterReplayView(APIView):
@@ -64,9 +56,8 @@ class DeadLetterReplayView(APIView):
 
     @extend_schema(request=None, responses={202: None}, summary="Replay one dead letter")
     def post(self, request, pk: int):
-        letter = _letter(request, pk)
-        if letter.status != DeadLetter.Status.OPEN:
-            raise ValidationError({"status": f"dead letter {pk} is {letter.status}, not open"})
+        letter = selectors.dead_letter_get(user=request.user, pk=pk)
+        services.dead_letter_check_move(letter, DeadLetter.Status.REPLAYED)
         count = services.dead_letter_replay(actor=request.user, letters=[letter])
         return Response({"replayed": count}, status=status.HTTP_202_ACCEPTED)
 
@@ -94,12 +85,9 @@ class DeadLetterDiscardView(APIView):
     def post(self, request, pk: int):
         body = DiscardSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            letter = services.dead_letter_discard(
-                actor=request.user, letter=_letter(request, pk), **body.validated_data
-            )
-        except ValueError as exc:
-            raise ValidationError({"status": str(exc)}) from exc
+        letter = services.dead_letter_discard(
+            actor=request.user, letter=selectors.dead_letter_get(user=request.user, pk=pk), **body.validated_data
+        )
         return Response(DeadLetterDetailSerializer(letter).data)
 
 

@@ -16,8 +16,8 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from cdss.celery import FHIR_QUEUE, QUEUE_ARGUMENTS
 from core.dbaccess import process_env
+from core.messaging.names import CELERY_QUEUE_ARGUMENTS, FHIR_QUEUE
 from core.messaging.topology import connection_parameters
 
 
@@ -26,7 +26,7 @@ def purge(*queues: str) -> None:
     try:
         channel = conn.channel()
         for name in queues:
-            arguments = {"x-queue-type": "quorum"} if name.endswith(".dlq") else QUEUE_ARGUMENTS
+            arguments = {"x-queue-type": "quorum"} if name.endswith(".dlq") else CELERY_QUEUE_ARGUMENTS
             channel.queue_declare(name, durable=True, arguments=arguments)
             channel.queue_purge(name)
     finally:

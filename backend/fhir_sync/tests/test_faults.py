@@ -13,9 +13,9 @@ import requests
 from django.conf import settings
 from django.db import transaction
 
-from cdss.celery import FHIR_QUEUE
 from core import outbox
 from core.dbaccess import process_env
+from core.messaging.names import FHIR_QUEUE
 from core.models import OutboxMessage
 from core.tests.processes import TcpProxy, free_port, wait_for_http
 from fhir_sync.models import DeadLetter, FhirMapping

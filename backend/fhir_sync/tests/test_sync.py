@@ -142,7 +142,7 @@ def test_admin_lists_inspects_replays_and_discards_dead_letters(token_client, ma
     assert admin.post(f"/api/fhir/dead-letters/{letters[2].pk}/discard", {}, format="json").status_code == 400
     discarded = admin.post(f"/api/fhir/dead-letters/{letters[2].pk}/discard", {"reason": "test data"}, format="json")
     assert discarded.status_code == 200 and discarded.json()["status"] == "discarded"
-    assert admin.post(f"/api/fhir/dead-letters/{letters[2].pk}/replay").status_code == 400
+    assert admin.post(f"/api/fhir/dead-letters/{letters[2].pk}/replay").status_code == 409
     assert set(DeadLetter.objects.values_list("status", flat=True)) == {"replayed", "discarded"}
 
 

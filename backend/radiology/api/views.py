@@ -320,7 +320,12 @@ class DicomWebView(APIView):
         if length > dicomweb.max_stow_bytes():
             raise PayloadTooLarge()
         code, content_type, body, study_uids = dicomweb.forward_stow(
-            request=request._request, path=path, content_type=request.META["CONTENT_TYPE"], length=length
+            stream=request.stream,
+            length=length,
+            path=path,
+            content_type=request.META["CONTENT_TYPE"],
+            accept=request.headers.get("Accept", ""),
+            forwarded=dicomweb.forwarded_header(request),
         )
         studies, refused = services.stow_studies_imported(actor=request.user, study_uids=study_uids)
         if refused:  # removed from the PACS again: the client must not believe them stored

@@ -2,15 +2,17 @@
 
 Every call goes through core.http (timeouts, safe retries, breaker, request id, one EXTERNAL_CALL audit
 event). DICOMweb (QIDO-RS, WADO-RS, STOW-RS) uses dicomweb-client over the same layer rather than
-hand-built multipart code. Orthanc facts relied on: POST /instances answers Status "Success" or
+hand-built multipart code; the gateway (radiology.dicomweb) passes clients' requests on through
+dicomweb_get and dicomweb_stow. Orthanc facts relied on: POST /instances answers Status "Success" or
 "AlreadyStored" (both success) and 400 for what is not DICOM; ids are Orthanc's own hashes, and
 POST /tools/lookup maps a DICOM UID to them.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import pydicom
+import requests
 from dicomweb_client.api import DICOMwebClient
 from django.conf import settings
 
@@ -24,6 +26,7 @@ from core.http import (
 )
 
 SYSTEM = "orthanc"
+OUR_CREDENTIALS_REFUSED = frozenset({401, 403})
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,40 @@ class OrthancClient:
     def stow(self, datasets: list[pydicom.Dataset]) -> pydicom.Dataset:
         return self.dicomweb.store_instances(datasets)
 
+    # --- the DICOMweb gateway: a client's request passed on as it was sent ----------------------------
+    def dicomweb_get(
+        self, path: str, *, query: str, accept: str, forwarded: str, study_uid: str = ""
+    ) -> requests.Response:
+        """GET `path` under Orthanc's DICOMweb root with the client's query string and Accept, streamed: the
+        caller reads or closes the answer. `forwarded` (RFC 7239) makes Orthanc's URLs name the gateway."""
+        url = f"{settings.ORTHANC_DICOMWEB_ROOT}/{path}" + (f"?{query}" if query else "")
+        response = self.http.request(
+            "GET", url, headers={"Accept": accept or "*/*", "Forwarded": forwarded}, stream=True,
+            resource_type="dicomweb", resource_id=study_uid,
+        )  # fmt: skip
+        return self._passed_on(response)
+
+    def dicomweb_stow(
+        self, path: str, body: BinaryIO, *, length: int, content_type: str, accept: str, forwarded: str
+    ) -> requests.Response:
+        """POST a client's STOW-RS body (`length` bytes, read block by block from `body`) to `path` under
+        Orthanc's DICOMweb root; the answer is read whole."""
+        headers = {"Content-Type": content_type, "Accept": accept or "application/dicom+json", "Forwarded": forwarded}
+        response = self.http.request(
+            "POST", f"{settings.ORTHANC_DICOMWEB_ROOT}/{path}", data=_SizedBody(body, length), headers=headers,
+            resource_type="dicomweb_stow",
+        )  # fmt: skip
+        return self._passed_on(response)
+
+    @staticmethod
+    def _passed_on(response: requests.Response) -> requests.Response:
+        """Orthanc's own failures (5xx, our credentials refused) raise ExternalSystemError; its 4xx to the
+        client's request (unknown study, bad query) are returned, for the gateway to pass through."""
+        if response.status_code >= 500 or response.status_code in OUR_CREDENTIALS_REFUSED:
+            response.close()
+            raise_for_status(SYSTEM, response)
+        return response
+
     # --- plumbing ----------------------------------------------------------------------------------
     def _get_json(self, path: str, **audit: str) -> Any:
         return self._json(self.http.request("GET", path, **audit))
@@ -173,6 +210,20 @@ class OrthancClient:
             return response.json()
         except ValueError as exc:
             raise ExternalSystemError(SYSTEM, "answered with something that is not JSON") from exc
+
+
+class _SizedBody:
+    """A stream with a known length, so requests sends it with a Content-Length (not chunked) while reading
+    it block by block."""
+
+    def __init__(self, stream: BinaryIO, length: int):
+        self.stream, self.length = stream, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(size)
 
 
 def get_orthanc_client() -> OrthancClient:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.http import ExternalNotFound
 from radiology.clients.orthanc_client import OrthancClient
-from radiology.tests.dicom_files import to_bytes
+from radiology.testing import to_bytes
 
 
 class Pacs:

@@ -9,7 +9,7 @@ def _study(request):
     if not hasattr(request.node, "_radiology_study"):
         from radiology.clients.orthanc_client import OrthancClient
         from radiology.services import study_sync
-        from radiology.tests.dicom_files import series_instances, to_bytes
+        from radiology.testing import series_instances, to_bytes
 
         orthanc = OrthancClient()
         stored = [orthanc.upload_instance(to_bytes(ds)) for ds in series_instances(2, description="AX FLAIR")]

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from pydicom.data import get_testdata_file
 
 from radiology.models import Study
+from radiology.testing import fresh_instance, series_instances, to_bytes
 from radiology.tests.conftest import upload
-from radiology.tests.dicom_files import fresh_instance, series_instances, to_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -234,7 +234,7 @@ def test_a_database_outage_after_storing_is_a_503_and_leaves_no_orphan(rib, pacs
 # --- a zip's member count, bounded before its central directory is read ------------------------------------
 def test_a_zip_with_too_many_members_is_one_rejection_and_never_opened(rib, pacs, orthanc_before, settings,
                                                                        monkeypatch):  # fmt: skip
-    from radiology import upload as upload_module
+    from radiology.ingest import parts
 
     settings.RADIOLOGY_UPLOAD_MAX_FILES = 10
     archive = _zip(*((f"IM{n:05d}", b"x") for n in range(500)))
@@ -242,7 +242,7 @@ def test_a_zip_with_too_many_members_is_one_rejection_and_never_opened(rib, pacs
     def never(*args, **kwargs):
         raise AssertionError("the archive was opened")
 
-    monkeypatch.setattr(upload_module.zipfile, "ZipFile", never)
+    monkeypatch.setattr(parts.zipfile, "ZipFile", never)
     response = upload(rib, SimpleUploadedFile("many.zip", archive, "application/zip"))
     [result] = _rejected(response, 400, "too_many_files")
     assert "declares 500 members" in result["reason"] and result["file"] == "many.zip"
@@ -250,7 +250,7 @@ def test_a_zip_with_too_many_members_is_one_rejection_and_never_opened(rib, pacs
 
 
 def test_member_count_is_read_from_the_zip64_end_record():
-    from radiology.upload import declared_members
+    from radiology.ingest.parts import declared_members
 
     count = 0x10000 + 3  # past the 16-bit field: zipfile writes the zip64 end record
     buffer = io.BytesIO()

@@ -10,7 +10,7 @@ from pynetdicom.sop_class import MRImageStorage
 from radiology.models import FeedCheckpoint, Study
 from radiology.services import changes_checkpoint_set
 from radiology.tasks import import_changes
-from radiology.tests.dicom_files import series_instances
+from radiology.testing import series_instances
 
 pytestmark = pytest.mark.django_db
 STABLE_WAIT_SECONDS = 40  # Orthanc runs with StableAge 10 s

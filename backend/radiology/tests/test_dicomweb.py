@@ -10,8 +10,8 @@ from django.conf import settings
 
 from audit.models import Action, AuditEvent
 from radiology.models import Study
+from radiology.testing import fresh_instance, series_instances, to_bytes
 from radiology.tests.conftest import as_upload, upload
-from radiology.tests.dicom_files import fresh_instance, series_instances, to_bytes
 
 pytestmark = pytest.mark.django_db
 GATEWAY = "/api/radiology/dicom-web"

@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from pydicom.data import get_testdata_file
 
 from radiology.models import Study
+from radiology.testing import fresh_instance, to_bytes
 from radiology.tests.conftest import upload
-from radiology.tests.dicom_files import fresh_instance, to_bytes
 
 pytestmark = pytest.mark.django_db
 ENCODINGS = ["MR_small.dcm", "MR_small_RLE.dcm", "MR_small_bigendian.dcm", "MR_small_expb.dcm",

@@ -12,8 +12,8 @@ from audit.models import Action, AuditEvent
 from notifications.consumers import user_group
 from radiology.models import Study
 from radiology.services import study_sync
+from radiology.testing import series_instances
 from radiology.tests.conftest import as_upload, upload
-from radiology.tests.dicom_files import series_instances
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +134,7 @@ def test_same_patient_id_from_another_issuer_is_refused_before_the_pacs(rib, pac
 
 def test_the_change_feed_and_stow_follow_the_same_rules(rib, pacs, make_patient):
     """C-STORE (stored straight into Orthanc, then the sync the feed runs) and STOW-RS through the gateway."""
-    from radiology.tests.dicom_files import to_bytes
+    from radiology.testing import to_bytes
     from radiology.tests.test_dicomweb import GATEWAY, _multipart
 
     first, second, third = make_patient(), make_patient(), make_patient()

@@ -5,7 +5,7 @@ import pytest
 
 from core.http import ExternalAuthRefused, ExternalNotFound, ExternalRejected
 from radiology.clients.orthanc_client import OrthancClient
-from radiology.tests.dicom_files import fresh_instance, to_bytes
+from radiology.testing import fresh_instance, to_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +92,21 @@ def test_truncated_file_is_rejected(orthanc):
         data = handle.read()
     with pytest.raises(ExternalRejected):
         orthanc.upload_instance(data)
+
+
+def test_gateway_calls_return_the_clients_errors_and_raise_orthancs_own(orthanc, stored):
+    # The DICOMweb gateway passes a client's 4xx through; our credentials refused is the CDSS's failure.
+    import io
+
+    dataset, data, _ = stored
+    found = orthanc.dicomweb_get(f"studies/{dataset.StudyInstanceUID}/metadata", query="", accept="", forwarded="")
+    assert found.status_code == 200 and found.json()[0]["0020000D"]["Value"] == [dataset.StudyInstanceUID]
+    unknown = orthanc.dicomweb_get("studies/1.2.3.4.5.6.7.8.9/metadata", query="", accept="", forwarded="")
+    assert unknown.status_code == 404
+    unknown.close()
+    with pytest.raises(ExternalAuthRefused):
+        OrthancClient(password="wrong").dicomweb_get("studies", query="", accept="", forwarded="")
+    with pytest.raises(ExternalAuthRefused):
+        OrthancClient(password="wrong").dicomweb_stow(
+            "studies", io.BytesIO(data), length=len(data), content_type="multipart/related", accept="", forwarded=""
+        )

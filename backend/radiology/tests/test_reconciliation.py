@@ -9,8 +9,8 @@ import pytest
 from audit.models import Action, AuditEvent
 from core.models import OutboxMessage
 from radiology.models import Study
+from radiology.testing import series_instances
 from radiology.tests.conftest import as_upload, upload
-from radiology.tests.dicom_files import series_instances
 
 pytestmark = pytest.mark.django_db
 LIST = "/api/radiology/reconciliation"
@@ -91,7 +91,7 @@ def test_linking_a_reconcile_study_syncs_fhir_writes_the_timeline_and_allows_ai(
     allowed = doctor.post(JOBS, {"model": "mri-lesion-demo", "study": study.pk}, format="json")
     assert allowed.status_code == 202, allowed.content
     # linking again is not a transition that exists
-    assert rib.post(url, {"patient": patient.emr_uuid, "comment": "again"}, format="json").status_code == 400
+    assert rib.post(url, {"patient": patient.emr_uuid, "comment": "again"}, format="json").status_code == 409
 
 
 def test_unlink_returns_a_study_to_reconciliation(rib, doctor, pacs, make_patient):
@@ -110,7 +110,7 @@ def test_unlink_returns_a_study_to_reconciliation(rib, doctor, pacs, make_patien
     event = AuditEvent.objects.get(action=Action.UPDATE, resource_type="radiology_study", resource_id=study.pk)
     assert event.patient_id == patient.emr_uuid and event.detail["reconciliation"] == "unlink"
     assert doctor.post(JOBS, {"model": "mri-lesion-demo", "study": study.pk}, format="json").status_code == 400
-    assert rib.post(url, {"comment": "again"}, format="json").status_code == 400  # RECONCILE cannot be unlinked
+    assert rib.post(url, {"comment": "again"}, format="json").status_code == 409  # RECONCILE cannot be unlinked
 
 
 def test_a_conflict_is_refused_by_ai_and_linked_to_the_patient_its_images_belong_to(rib, doctor, pacs, make_patient):
@@ -141,7 +141,7 @@ def test_rejecting_a_conflict_deletes_its_images_only(rib, token_client, pacs, m
     conflict = _conflict(rib, pacs, held, "SOMEONE-ELSE")
     url = f"/api/radiology/studies/{conflict.pk}/reject"
     assert token_client("ADMIN").post(url, {"comment": "x"}, format="json").status_code == 403
-    assert rib.post(f"/api/radiology/studies/{held.pk}/reject", {"comment": "x"}, format="json").status_code == 400
+    assert rib.post(f"/api/radiology/studies/{held.pk}/reject", {"comment": "x"}, format="json").status_code == 409
     assert rib.post(url, {}, format="json").status_code == 400
 
     response = rib.post(url, {"comment": "images of another patient sent by mistake"}, format="json")

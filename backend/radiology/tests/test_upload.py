@@ -10,8 +10,8 @@ from audit.models import Action, AuditEvent
 from core.models import OutboxMessage
 from radiology.models import Order, Study
 from radiology.services import order_create
+from radiology.testing import series_instances, to_bytes
 from radiology.tests.conftest import as_upload, upload
-from radiology.tests.dicom_files import series_instances, to_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -117,11 +117,11 @@ def test_order_lifecycle_allows_only_its_transitions(doctor, rib, nurse, make_pa
     assert order["accession_number"].startswith("CDSS") and order["status"] == "REQUESTED"
     url = f"/api/radiology/orders/{order['id']}/transition"
     assert doctor.post(url, {"status": "SCHEDULED"}, format="json").status_code == 403
-    assert rib.post(url, {"status": "COMPLETED"}, format="json").status_code == 400
+    assert rib.post(url, {"status": "COMPLETED"}, format="json").status_code == 409
     for step in ("SCHEDULED", "IN_PROGRESS", "COMPLETED"):
         moved = rib.post(url, {"status": step}, format="json")
         assert moved.status_code == 200 and moved.json()["status"] == step
-    assert rib.post(url, {"status": "CANCELLED"}, format="json").status_code == 400
+    assert rib.post(url, {"status": "CANCELLED"}, format="json").status_code == 409
     assert nurse.post(url, {"status": "CANCELLED"}, format="json").status_code == 403
     assert Order.objects.get(pk=order["id"]).status == "COMPLETED"
     assert AuditEvent.objects.filter(resource_type="radiology_order", patient_id=patient.emr_uuid).count() >= 4
@@ -167,7 +167,7 @@ def test_each_part_reaches_the_sink_while_the_body_is_still_being_read():
     the parser has seen its end, long before the last byte of a large request is read."""
     from django.http.multipartparser import MultiPartParser
 
-    from radiology.ingest import DicomUploadHandler
+    from radiology.ingest.body import DicomUploadHandler
 
     boundary = "sink-test"
     parts = [to_bytes(ds) for ds in series_instances(4, size=1024)]  # 2 MB each: several parser blocks
@@ -207,7 +207,7 @@ def browser_rib(make_user):
 def sink_seen(monkeypatch):
     """For each part, whether the role check had run when the parser finished it (the view parses)."""
     from radiology.api.views import UploadView
-    from radiology.ingest import DicomUploadHandler
+    from radiology.ingest.body import DicomUploadHandler
 
     seen: list[bool] = []
     checked: list[bool] = []

@@ -6,8 +6,8 @@ import pytest
 from audit.chain import verify_chain
 from audit.models import Action, AuditEvent
 from radiology.models import Study
+from radiology.testing import series_instances
 from radiology.tests.conftest import as_upload, upload
-from radiology.tests.dicom_files import series_instances
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

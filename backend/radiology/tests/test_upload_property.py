@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from radiology.models import Study
+from radiology.testing import fresh_instance, to_bytes
 from radiology.tests.conftest import upload
-from radiology.tests.dicom_files import fresh_instance, to_bytes
 
 pytestmark = pytest.mark.django_db
 EXAMPLES = 50  # under a minute on two shared cores

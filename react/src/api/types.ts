@@ -34,19 +34,8 @@ export interface Section {
   results: Record<string, string | null>[];
 }
 
-// POST /api/radiology/uploads answers "per-file results" without a schema (radiology/api/views.py UploadView):
-// the same body on 201 (something stored), 200 (all already stored) and 400/413 (nothing stored).
-export type UploadStatus = "stored" | "already_stored" | "rejected";
-export interface UploadFileResult {
-  file: string;
-  status: UploadStatus;
-  code?: string;
-  reason?: string;
-  study_instance_uid?: string;
-  sop_instance_uid?: string;
-}
-export interface UploadResponse {
-  counts: Record<UploadStatus, number>;
-  results: UploadFileResult[];
-  studies: { id: number; study_instance_uid: string; status: string }[];
-}
+// POST /api/radiology/uploads (radiology/api/serializers.py): one body on 201 (something stored) and 200 (all
+// already stored); on 400/413 (nothing stored) the same body with status, error and detail added.
+export type UploadResponse = Schemas["UploadAnswer"];
+export type UploadRefused = Schemas["UploadRefused"];
+export type UploadFileResult = Schemas["UploadResult"];

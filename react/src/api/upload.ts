@@ -2,7 +2,7 @@
 // CSRF header as api() sends them. Files go in batches so a folder of hundreds of slices is a few requests;
 // a zip travels alone, so every result in its answer belongs to it.
 import { SESSION_EXPIRED_EVENT, csrfToken } from "./client";
-import type { UploadFileResult, UploadResponse } from "./types";
+import type { UploadFileResult, UploadRefused, UploadResponse } from "./types";
 
 export const UPLOAD_URL = "/api/radiology/uploads";
 export const BATCH_MAX_BYTES = 64 * 1024 * 1024;
@@ -76,7 +76,7 @@ export class UploadError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly body: Partial<UploadResponse> | null,
+    readonly body: Partial<UploadRefused> | null, // 400/413: each file says why; other errors: detail only
   ) {
     super(message);
   }
@@ -101,7 +101,7 @@ export function sendBatch(
       if (event.lengthComputable) onProgress(event.loaded, event.total);
     };
     xhr.onload = () => {
-      let body: (Partial<UploadResponse> & { detail?: string }) | null = null;
+      let body: Partial<UploadRefused> | null = null;
       try {
         body = xhr.responseText ? JSON.parse(xhr.responseText) : null;
       } catch {

@@ -21,6 +21,7 @@ from pika.exceptions import AMQPError
 
 from ai import events
 from core import context
+from core.messaging import names
 from core.messaging.topology import connection_parameters
 from core.outage import dependency_of
 
@@ -125,8 +126,8 @@ class Command(BaseCommand):
     help = "Consume the ai-server's ai.job.result and ai.job.progress messages (runs until SIGTERM)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--results-queue", default="ai_results")
-        parser.add_argument("--progress-queue", default="ai_progress")
+        parser.add_argument("--results-queue", default=names.AI_RESULTS.name)
+        parser.add_argument("--progress-queue", default=names.AI_PROGRESS.name)
         parser.add_argument("--prefetch", type=int, default=4)
         parser.add_argument("--max-backoff", type=float, default=30.0, help="longest wait between reconnects (s)")
 

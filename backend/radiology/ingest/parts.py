@@ -1,6 +1,6 @@
 """Uploaded parts into items: `iter_items` turns each part (a file on disk) into (name, file) items or
 per-item rejections; zip archives are opened from disk (their member count bounded first) and their
-members copied out one at a time with hard limits. Used by radiology.ingest only."""
+members copied out one at a time with hard limits."""
 
 import re
 import struct

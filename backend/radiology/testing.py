@@ -1,5 +1,6 @@
-"""Real DICOM for tests: pydicom's bundled files, re-identified with fresh UIDs so each test's study is
-new to the (shared, persistent) Orthanc."""
+"""Real DICOM for tests and benchmarks (outside tests/ so benchmarks need not import a test module):
+pydicom's bundled files, re-identified with fresh UIDs so each study is new to the (shared, persistent)
+Orthanc."""
 
 import io
 
