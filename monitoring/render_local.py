@@ -3,6 +3,7 @@
     python monitoring/render_local.py OUT_DIR [--prometheus-port N] [--alertmanager-port N]
                                               [--scrape-interval 15s] [--webhook-url URL]
                                               [--extra-rule-file FILE ...]
+    python monitoring/render_local.py OUT_DIR --channels-only --secrets-at PATH [--file-owner UID]
 
 monitoring/prometheus.yml and monitoring/alertmanager.yml stay the single source; this writes
 OUT_DIR/prometheus.yml, OUT_DIR/alertmanager.yml and OUT_DIR/secrets/webhook-token with the compose
@@ -11,7 +12,10 @@ load_env exports it), the rule files by their absolute paths, and the webhook to
 ALERTMANAGER_WEBHOOK_TOKEN. The code-blue channels that reach people (e-mail, the messenger webhook) get
 their addresses from ALERT_SMTP_SMARTHOST, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (comma-separated),
 ALERT_SMTP_USERNAME, ALERT_SMTP_PASSWORD, ALERT_SMTP_REQUIRE_TLS and ALERT_MESSENGER_WEBHOOK_URL; a channel
-whose address is empty is left out. Needs PyYAML (the backend virtualenv has it).
+whose address is empty is left out. --channels-only is compose's step (its alertmanager-config service, in
+the backend image): alertmanager.yml with the compose service names kept and only the channels and the
+secret files filled in, the secrets referred to where Alertmanager mounts them (--secrets-at) and owned by
+the user it runs as (--file-owner). Needs PyYAML (the backend virtualenv and image have it).
 """
 
 import argparse
@@ -97,8 +101,9 @@ CDSS_HOOK_HOST = "django-api"  # the CDSS's own webhook; any other webhook is a 
 MESSENGER_PLACEHOLDER = "messenger.hospital.invalid"
 
 
-def render_channels(source: dict, env: dict[str, str], secrets: pathlib.Path) -> dict:
-    """The e-mail and messenger channels filled in from the environment, or left out when not set."""
+def render_channels(source: dict, env: dict[str, str], secrets: pathlib.Path, secrets_at: pathlib.Path) -> dict:
+    """The e-mail and messenger channels filled in from the environment, or left out when not set; secret
+    files are written to `secrets` and named as Alertmanager sees that folder (`secrets_at`)."""
     recipients = [address.strip() for address in env.get("ALERT_EMAIL_TO", "").split(",") if address.strip()]
     email = bool(env.get("ALERT_SMTP_SMARTHOST") and env.get("ALERT_EMAIL_FROM") and recipients)
     messenger = env.get("ALERT_MESSENGER_WEBHOOK_URL", "")
@@ -111,10 +116,9 @@ def render_channels(source: dict, env: dict[str, str], secrets: pathlib.Path) ->
             smtp_require_tls=env.get("ALERT_SMTP_REQUIRE_TLS", "true").lower() != "false",
         )
         if env.get("ALERT_SMTP_USERNAME"):
-            password = secrets / "smtp-password"
-            _write_secret(password, env.get("ALERT_SMTP_PASSWORD", ""))
+            _write_secret(secrets / "smtp-password", env.get("ALERT_SMTP_PASSWORD", ""))
             config["global"]["smtp_auth_username"] = env["ALERT_SMTP_USERNAME"]
-            config["global"]["smtp_auth_password_file"] = str(password)
+            config["global"]["smtp_auth_password_file"] = str(secrets_at / "smtp-password")
     receivers = []
     for receiver in source["receivers"]:
         receiver = dict(receiver)
@@ -144,7 +148,7 @@ def _write_secret(path: pathlib.Path, value: str) -> None:
 
 def render_alertmanager(source: dict, args, out: pathlib.Path) -> dict:
     token_file = out / "secrets" / "webhook-token"
-    source = render_channels(source, os.environ, out / "secrets")
+    source = render_channels(source, os.environ, out / "secrets", out / "secrets")
     for receiver in source["receivers"]:
         for hook in receiver.get("webhook_configs", []):
             parts = urlsplit(hook["url"])
@@ -166,6 +170,9 @@ def main() -> int:
     parser.add_argument("--scrape-interval", default="15s")
     parser.add_argument("--webhook-url", default="", help="send every alert here (tests)")
     parser.add_argument("--extra-rule-file", action="append", default=[], help="another rule file (tests)")
+    parser.add_argument("--channels-only", action="store_true", help="compose: alertmanager.yml's channels only")
+    parser.add_argument("--secrets-at", type=pathlib.Path, help="where Alertmanager finds OUT_DIR/secrets")
+    parser.add_argument("--file-owner", type=int, help="user id to own what is written")
     args = parser.parse_args()
 
     token = os.environ.get("ALERTMANAGER_WEBHOOK_TOKEN", "")
@@ -173,20 +180,29 @@ def main() -> int:
         print("ALERTMANAGER_WEBHOOK_TOKEN is not set (scripts/env.sh generates it in .env)", file=sys.stderr)
         return 1
     out = args.out_dir.resolve()
-    (out / "secrets").mkdir(parents=True, exist_ok=True)
-    os.chmod(out / "secrets", 0o700)
-    secret = out / "secrets" / "webhook-token"
-    secret.write_text(token, encoding="utf-8")
-    os.chmod(secret, 0o600)
+    _write_secret(out / "secrets" / "webhook-token", token)
 
-    prometheus = yaml.safe_load((HERE / "prometheus.yml").read_text(encoding="utf-8"))
     alertmanager = yaml.safe_load((HERE / "alertmanager.yml").read_text(encoding="utf-8"))
+    if args.channels_only:
+        secrets_at = args.secrets_at or out / "secrets"
+        rendered = {"alertmanager.yml": render_channels(alertmanager, os.environ, out / "secrets", secrets_at)}
+        for receiver in rendered["alertmanager.yml"]["receivers"]:
+            for hook in receiver.get("webhook_configs", []):
+                auth = hook.get("http_config", {}).get("authorization")
+                if auth and "credentials_file" in auth:
+                    auth["credentials_file"] = str(secrets_at / "webhook-token")
+    else:
+        prometheus = yaml.safe_load((HERE / "prometheus.yml").read_text(encoding="utf-8"))
+        rendered = {
+            "prometheus.yml": render_prometheus(prometheus, args, out),
+            "alertmanager.yml": render_alertmanager(alertmanager, args, out),
+        }
     header = "# Rendered by monitoring/render_local.py from monitoring/{name}; edit that file, not this one.\n"
-    for name, config in (
-        ("prometheus.yml", render_prometheus(prometheus, args, out)),
-        ("alertmanager.yml", render_alertmanager(alertmanager, args, out)),
-    ):
+    for name, config in rendered.items():
         (out / name).write_text(header.format(name=name) + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    if args.file_owner is not None:
+        for path in (out / "secrets", *(out / "secrets").iterdir(), *(out / name for name in rendered)):
+            os.chown(path, args.file_owner, -1)
     return 0
 
 

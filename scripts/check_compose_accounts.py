@@ -62,7 +62,7 @@ RECEIVES = {
     "rabbitmq": BROKER,
     "minio": {"S3_ADMIN_SECRET_KEY"},
     "minio-init": {"S3_ADMIN_SECRET_KEY"} | S3_ACCOUNTS,
-    "alertmanager": {"ALERTMANAGER_WEBHOOK_TOKEN"},
+    "alertmanager-config": {"ALERTMANAGER_WEBHOOK_TOKEN", "ALERT_SMTP_PASSWORD", "ALERT_MESSENGER_WEBHOOK_URL"},
     "mysqld-exporter": {"MYSQLD_EXPORTER_PASSWORD"},
     "redis-exporter": {"REDIS_EXPORTER_PASSWORD"},
     "grafana": {"GRAFANA_ADMIN_PASSWORD"},

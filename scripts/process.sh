@@ -57,7 +57,7 @@ case $NAME in
   worker)
     cd "$ROOT/backend"
     broker_account WORKER; s3_account APP_S3
-    PROMETHEUS_MULTIPROC_DIR=$DJANGO_METRICS exec .venv/bin/celery -A cdss worker --queues default,fhir,ai,alert \
+    PROMETHEUS_MULTIPROC_DIR=$DJANGO_METRICS exec .venv/bin/celery -A cdss worker --queues default,fhir,ai \
       --concurrency 2 --loglevel INFO ;;
   beat)
     cd "$ROOT/backend"

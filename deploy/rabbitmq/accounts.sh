@@ -11,7 +11,7 @@
 # never consume; none but the owner (RABBITMQ_URL's account) can delete a queue of ours.
 broker_accounts() {
   local celery celery_own ai ai_keys  # dash, busybox sh and bash all know `local`
-  celery='default|fhir|ai|alert'  # Celery's queues and their exchanges (cdss/celery.py)
+  celery='default|fhir|ai'  # Celery's queues and their exchanges (cdss/celery.py)
   celery_own='celery_delayed_.*|(reply\.)?celery\.pidbox|.*\.celery\.pidbox|celeryev(\..*)?'  # a worker's own
   ai='cdss\.topic|cdss\.dlx|ai_(jobs|results|progress)(\.dlq)?' ai_keys='ai\.job\.(create|result|progress)'
   cat <<EOF

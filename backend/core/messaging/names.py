@@ -45,9 +45,8 @@ _TEST_NAMESPACE = (
 DEFAULT_QUEUE = "default"
 FHIR_QUEUE = f"fhir.{_TEST_NAMESPACE}" if _TEST_NAMESPACE else "fhir"
 AI_QUEUE = "ai"
-ALERT_QUEUE = "alert"  # no task is routed here (alerts fan out within the request); kept while workers name it
 # One durable queue per workload, so a backlog of FHIR writes never delays the rest.
-CELERY_QUEUES = (DEFAULT_QUEUE, FHIR_QUEUE, AI_QUEUE, ALERT_QUEUE)
+CELERY_QUEUES = (DEFAULT_QUEUE, FHIR_QUEUE, AI_QUEUE)
 CELERY_QUEUE_DELIVERY_LIMIT = 10
 CELERY_QUEUE_ARGUMENTS = {"x-queue-type": "quorum", "x-delivery-limit": CELERY_QUEUE_DELIVERY_LIMIT}
 
