@@ -58,27 +58,14 @@ start_machine_servers() {
 # every run, so an older installation is narrowed too. RabbitMQ: a user with three vhosts (`cdss` for the
 # running system; `cdss_test` and `cdss_ai_test`, one per test suite, so tests never meet the running workers).
 provision_accounts() {
-  local db user pw owner opw role="${DATABASE_APP_ROLE:-cdss_app}" host
-  db="$(url_part "$DATABASE_URL" path)"; user="$(url_part "$DATABASE_URL" user)"
-  pw="$(url_part "$DATABASE_URL" password)"
-  owner="$(url_part "$DATABASE_OWNER_URL" user)"; opw="$(url_part "$DATABASE_OWNER_URL" password)"
-  [ "$owner" != "$user" ] || die "DATABASE_OWNER_URL and DATABASE_URL name the same account"
-  {
-    echo "CREATE DATABASE IF NOT EXISTS \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
-    echo "CREATE ROLE IF NOT EXISTS \`$role\`;"
-    for host in 127.0.0.1 localhost; do cat <<SQL
-CREATE USER IF NOT EXISTS '$owner'@'$host' IDENTIFIED BY '$opw';
-ALTER USER '$owner'@'$host' IDENTIFIED BY '$opw';
-GRANT ALL PRIVILEGES ON \`$db\`.* TO '$owner'@'$host' WITH GRANT OPTION;
-GRANT ALL PRIVILEGES ON \`test\\_$db%\`.* TO '$owner'@'$host' WITH GRANT OPTION;
-CREATE USER IF NOT EXISTS '$user'@'$host' IDENTIFIED BY '$pw';
-ALTER USER '$user'@'$host' IDENTIFIED BY '$pw';
-REVOKE ALL PRIVILEGES, GRANT OPTION FROM '$user'@'$host';
-GRANT \`$role\` TO '$user'@'$host';
-SET DEFAULT ROLE \`$role\` FOR '$user'@'$host';
-SQL
-    done
-  } | mariadb_root
+  local user pw
+  MARIADB_HOST=127.0.0.1 MARIADB_DATABASE="$(url_part "$DATABASE_URL" path)" MARIADB_ROOT_PASSWORD= \
+    MARIADB_APP="$(url_part "$DATABASE_URL" user)" MARIADB_APP_PASSWORD="$(url_part "$DATABASE_URL" password)" \
+    MARIADB_OWNER="$(url_part "$DATABASE_OWNER_URL" user)" \
+    MARIADB_OWNER_PASSWORD="$(url_part "$DATABASE_OWNER_URL" password)" \
+    MARIADB_APP_ROLE="${DATABASE_APP_ROLE:-cdss_app}" MARIADB_ACCOUNT_HOSTS="127.0.0.1 localhost" \
+    MARIADB_OWNER_OWNS_TESTS=1 MYSQLD_EXPORTER_PASSWORD="$MYSQLD_EXPORTER_PASSWORD" \
+    sh "$ROOT/deploy/mariadb/accounts.sh" >/dev/null
 
   provision_redis
 
@@ -286,16 +273,9 @@ start_exporters() {
     wait_for 30 "RabbitMQ's prometheus endpoint" rabbit_metrics_up
   fi
 
-  # MariaDB: the exporter's account sees the process list, replication state, status variables and
-  # performance_schema, never a table of the application (no SELECT on *.*).
+  # MariaDB: the exporter's account (provision_accounts, deploy/mariadb/accounts.sh) sees the process
+  # list, replication state, status variables and performance_schema, never a table of the application.
   local cnf="$RUN/mysqld-exporter.cnf"
-  mariadb_root <<SQL
-CREATE USER IF NOT EXISTS 'cdss_exporter'@'127.0.0.1' IDENTIFIED BY '$MYSQLD_EXPORTER_PASSWORD' WITH MAX_USER_CONNECTIONS 3;
-ALTER USER 'cdss_exporter'@'127.0.0.1' IDENTIFIED BY '$MYSQLD_EXPORTER_PASSWORD' WITH MAX_USER_CONNECTIONS 3;
-REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'cdss_exporter'@'127.0.0.1';
-GRANT PROCESS, REPLICATION CLIENT ON *.* TO 'cdss_exporter'@'127.0.0.1';
-GRANT SELECT ON performance_schema.* TO 'cdss_exporter'@'127.0.0.1';
-SQL
   (umask 077; printf '[client]\nuser=cdss_exporter\npassword=%s\nhost=127.0.0.1\nport=3306\n' \
      "$MYSQLD_EXPORTER_PASSWORD" >"$cnf")
   if ! pid_alive "$RUN/mysqld-exporter.pid"; then
