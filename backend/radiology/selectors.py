@@ -1,20 +1,16 @@
 """Reads for clinical staff (the API checks the role first). Every read of patient data is audited with
-the patient it concerns; images are cached in the thumbnails bucket."""
+the patient it concerns. Nothing here writes: images rendered and cached on a miss are services'."""
 
 import functools
-import io
 import operator
 from datetime import date
 
-from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
-from minio.error import S3Error
 
 from audit.client import AuditClient
 from audit.models import Action
 from core.errors import NotFound
 from core.queries import narrowed
-from core.storage import storage_client
 from emr.models import Patient
 from radiology.clients.orthanc_client import get_orthanc_client
 
@@ -162,57 +158,8 @@ def _name_query(dicom_name: str) -> Q | None:
     return query
 
 
-def _series(*, study: Study, series_pk: int) -> Series:
+def series_get(*, study: Study, series_pk: int) -> Series:
     series = study.series.filter(pk=series_pk).first()
     if series is None:
         raise NotFound(f"No series {series_pk} in study {study.pk}.")
     return series
-
-
-def _cached_png(key: str, produce) -> bytes:
-    """The PNG under `key` in the thumbnails bucket, produced (and stored) on a miss."""
-    client = storage_client()
-    bucket = settings.S3_BUCKETS["thumbnails"]
-    try:
-        response = client.get_object(bucket, key)
-        try:
-            return response.read()
-        finally:
-            response.close()
-            response.release_conn()
-    except S3Error as exc:
-        if exc.code not in ("NoSuchKey", "NoSuchObject"):
-            raise
-    data = produce()
-    client.put_object(bucket, key, io.BytesIO(data), len(data), content_type="image/png")
-    return data
-
-
-def series_thumbnail(*, user, study_pk: int, series_pk: int) -> bytes:
-    """A PNG of the series' middle instance (Orthanc's preview), cached in object storage."""
-    study = study_get(user=user, pk=study_pk)
-    series = _series(study=study, series_pk=series_pk)
-
-    def produce() -> bytes:
-        orthanc = get_orthanc_client()
-        instances = orthanc.list_instances(series.orthanc_id)
-        if not instances:
-            raise NotFound("The series has no instances.")
-        ordered = sorted(instances, key=lambda item: int(item.get("IndexInSeries") or 0))
-        return orthanc.preview(ordered[len(ordered) // 2]["ID"])
-
-    return _cached_png(f"series/{series.orthanc_id}/thumbnail.png", produce)
-
-
-def rendered_frame(*, user, study_pk: int, series_pk: int, instance_id: str, frame: int) -> bytes:
-    """One frame rendered to PNG by Orthanc, cached in object storage. The instance must be in the series."""
-    study = study_get(user=user, pk=study_pk)
-    series = _series(study=study, series_pk=series_pk)
-
-    def produce() -> bytes:
-        orthanc = get_orthanc_client()
-        if instance_id not in {item["ID"] for item in orthanc.list_instances(series.orthanc_id)}:
-            raise NotFound(f"No instance {instance_id} in this series.")
-        return orthanc.rendered_frame(instance_id, frame)
-
-    return _cached_png(f"series/{series.orthanc_id}/{instance_id}/frame-{frame}.png", produce)

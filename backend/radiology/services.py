@@ -2,6 +2,7 @@
 identity rules (for the upload in radiology.ingest, the change feed and STOW-RS), reconciliation. Each
 write is audited and queues its FHIR sync through the outbox in the same transaction."""
 
+import io
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -11,20 +12,22 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from minio.error import S3Error
 
 from acct.roles import Role
 from audit.client import AuditClient
 from audit.models import Action, Outcome
-from core.errors import NotPermitted, check_transition
+from core.errors import NotFound, NotPermitted, check_transition
 from core.http import ExternalNotFound, ExternalSystemError
 from core.messaging.names import FHIR_SYNC_TASK
 from core.outbox import enqueue_task
+from core.storage import storage_client
 from emr.models import Patient, TimelineEvent
 from emr.services import timeline_record
 from notifications.services import notify_users
 from radiology.clients.orthanc_client import get_orthanc_client
 
-from . import dicom
+from . import dicom, selectors
 from .models import FeedCheckpoint, Order, Series, Study
 
 logger = logging.getLogger(__name__)
@@ -443,3 +446,53 @@ def _unrecorded(orthanc_study_id: str, reason: str) -> None:
         Action.CREATE, resource_type="radiology_study", resource_id=orthanc_study_id, outcome=Outcome.FAILURE,
         detail={"reason": reason, "orthanc_id": orthanc_study_id},
     )  # fmt: skip
+
+
+# --- images for the web UI: rendered by Orthanc on a miss, then kept in the thumbnails bucket --------------
+def _cached_png(key: str, produce) -> bytes:
+    """The PNG under `key` in the thumbnails bucket, produced (and stored) on a miss."""
+    client = storage_client()
+    bucket = settings.S3_BUCKETS["thumbnails"]
+    try:
+        response = client.get_object(bucket, key)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+    except S3Error as exc:
+        if exc.code not in ("NoSuchKey", "NoSuchObject"):
+            raise
+    data = produce()
+    client.put_object(bucket, key, io.BytesIO(data), len(data), content_type="image/png")
+    return data
+
+
+def series_thumbnail(*, user, study_pk: int, series_pk: int) -> bytes:
+    """A PNG of the series' middle instance (Orthanc's preview), cached in object storage."""
+    study = selectors.study_get(user=user, pk=study_pk)
+    series = selectors.series_get(study=study, series_pk=series_pk)
+
+    def produce() -> bytes:
+        orthanc = get_orthanc_client()
+        instances = orthanc.list_instances(series.orthanc_id)
+        if not instances:
+            raise NotFound("The series has no instances.")
+        ordered = sorted(instances, key=lambda item: int(item.get("IndexInSeries") or 0))
+        return orthanc.preview(ordered[len(ordered) // 2]["ID"])
+
+    return _cached_png(f"series/{series.orthanc_id}/thumbnail.png", produce)
+
+
+def rendered_frame(*, user, study_pk: int, series_pk: int, instance_id: str, frame: int) -> bytes:
+    """One frame rendered to PNG by Orthanc, cached in object storage. The instance must be in the series."""
+    study = selectors.study_get(user=user, pk=study_pk)
+    series = selectors.series_get(study=study, series_pk=series_pk)
+
+    def produce() -> bytes:
+        orthanc = get_orthanc_client()
+        if instance_id not in {item["ID"] for item in orthanc.list_instances(series.orthanc_id)}:
+            raise NotFound(f"No instance {instance_id} in this series.")
+        return orthanc.rendered_frame(instance_id, frame)
+
+    return _cached_png(f"series/{series.orthanc_id}/{instance_id}/frame-{frame}.png", produce)

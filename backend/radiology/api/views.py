@@ -215,7 +215,7 @@ class SeriesThumbnailView(APIView):
 
     @extend_schema(responses={(200, "image/png"): OpenApiResponse(description="PNG")})
     def get(self, request, pk: int, series_pk: int):
-        return _png(selectors.series_thumbnail(user=request.user, study_pk=pk, series_pk=series_pk))
+        return _png(services.series_thumbnail(user=request.user, study_pk=pk, series_pk=series_pk))
 
 
 class RenderedFrameView(APIView):
@@ -226,7 +226,7 @@ class RenderedFrameView(APIView):
     def get(self, request, pk: int, series_pk: int, instance_id: str, frame: int):
         if not ORTHANC_ID.match(instance_id):
             raise NotFound("Not an instance id.")
-        data = selectors.rendered_frame(
+        data = services.rendered_frame(
             user=request.user, study_pk=pk, series_pk=series_pk, instance_id=instance_id, frame=frame
         )
         return _png(data)
