@@ -15,6 +15,7 @@ confirmed it, so a message may go out twice but is never lost: consumers dedupli
 """
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import current_app
@@ -118,6 +119,22 @@ def _publish(message: OutboxMessage, publisher: Publisher, tasks: _TaskSender) -
         headers={"x_request_id": message.request_id} if message.request_id else None,
         retry=False,  # a failed publish stays in the outbox; the relay retries it
     )
+
+
+def prune_published(*, older_than: timedelta, batch: int = 5000) -> int:
+    """Delete rows the broker confirmed longer ago than `older_than`, `batch` at a time (short locks).
+    Consumers deduplicate by their own records, so a sent row is needed only while a redelivery of it
+    could still be on its way and for looking into recent traffic; pending rows are never deleted."""
+    cutoff, deleted = timezone.now() - older_than, 0
+    while True:
+        ids = list(
+            OutboxMessage.objects.filter(published_at__lt=cutoff)
+            .order_by("published_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += OutboxMessage.objects.filter(pk__in=ids).delete()[0]
 
 
 def backlog() -> int:

@@ -26,3 +26,15 @@ def relay_outbox() -> int:
     from core.outbox import publish_pending
 
     return publish_pending()
+
+
+@shared_task(name=names.PRUNE_OUTBOX_TASK, ignore_result=True)
+def prune_outbox() -> int:
+    """Delete outbox rows sent more than OUTBOX_RETENTION_DAYS ago (scheduled hourly by beat)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from core.outbox import prune_published
+
+    return prune_published(older_than=timedelta(days=settings.OUTBOX_RETENTION_DAYS))

@@ -223,9 +223,12 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic tasks as code; django_celery_beat copies them into its database schedule at start-up.
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": names.RELAY_OUTBOX_TASK, "schedule": 5.0},
+    "prune-outbox": {"task": names.PRUNE_OUTBOX_TASK, "schedule": 3600.0},
     "refresh-patient-cache": {"task": names.EMR_REFRESH_TASK, "schedule": 15 * 60.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
+# Sent outbox rows are deleted after this many days (core.outbox.prune_published); pending ones never.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 
 # --- External systems ------------------------------------------------------------------------------
 ORTHANC_URL = required("ORTHANC_URL").rstrip("/")

@@ -58,6 +58,7 @@ AUDIT_SEAL_TASK = "audit.seal"  # beat
 AUDIT_CHECKPOINT_TASK = "audit.checkpoint"  # beat
 AUDIT_VERIFY_TASK = "audit.verify"  # beat
 RELAY_OUTBOX_TASK = "core.relay_outbox"  # beat
+PRUNE_OUTBOX_TASK = "core.prune_outbox"  # beat
 PING_TASK = "core.ping"  # a probe that a worker consumes (tests)
 EMR_REFRESH_TASK = "emr.refresh_patient_cache"  # beat
 RADIOLOGY_CHANGES_TASK = "radiology.import_changes"  # beat

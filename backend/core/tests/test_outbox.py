@@ -59,3 +59,25 @@ def test_task_messages_reach_their_celery_queue(django_capture_on_commit_callbac
         delivered = channel.basic_get("default", no_ack=True)
     assert delivered is not None
     assert delivered.headers["id"] == str(message.pk) and delivered.headers["task"] == "core.ping"
+
+
+def test_sent_rows_past_the_retention_are_pruned_and_pending_ones_never():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.outbox import prune_published
+
+    now = timezone.now()
+    rows = {
+        name: OutboxMessage.objects.create(kind="task", target="core.ping", payload={}, published_at=sent)
+        for name, sent in {
+            "sent long ago": now - timedelta(days=8),
+            "sent yesterday": now - timedelta(days=1),
+            "never sent": None,
+        }.items()
+    }
+    OutboxMessage.objects.filter(pk=rows["never sent"].pk).update(created_at=now - timedelta(days=30))
+    assert prune_published(older_than=timedelta(days=7), batch=1) == 1
+    left = set(OutboxMessage.objects.filter(pk__in=[row.pk for row in rows.values()]).values_list("pk", flat=True))
+    assert left == {rows["sent yesterday"].pk, rows["never sent"].pk}
