@@ -244,7 +244,7 @@ _META_SCHEMA = "CREATE TABLE IF NOT EXISTS emulator_meta (key TEXT PRIMARY KEY, 
 
 class Store:
     """One SQLite connection shared by every request thread. A lock serialises requests, so each one
-    sees and leaves a consistent database; the emulators need correctness and races that resolve
+    sees and leaves a consistent database; the stand-ins need correctness and races that resolve
     cleanly (one writer wins), not throughput."""
 
     def __init__(self, path: str, schema: str):

@@ -1,12 +1,12 @@
 """Stand-in for OpenEMR's OAuth2 server, Standard REST API and a sliver of its FHIR API (CONTRACTS.md B).
 
-    python -m emulators.openemr --port 8300 --data var/openemr.sqlite3 --password-grant 3 \\
+    backend/.venv/bin/python -m standins.openemr --port 8300 --data var/openemr.sqlite3 --password-grant 3 \\
         --client-id cds-local --client-secret <secret>
 
 Faithful where clients get hurt: the `{validationErrors, internalErrors, data, links}` envelope with
 string values, 400 (not 422) for validation, registration answering 200, the password grant off unless
 enabled, rotating refresh tokens, `links` that name `_count` although /api/patient reads `_limit`, and
-FHIR search Bundles of type `collection`. Seeded with synthetic patients (emulators/openemr_seed.py).
+FHIR search Bundles of type `collection`. Seeded with synthetic patients (openemr_seed.py).
 """
 
 from __future__ import annotations
@@ -879,7 +879,7 @@ class OpenEmrEmulator(Emulator):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = base_parser("OpenEMR Standard REST API stand-in (see emulators/README.md).", default_port=8300)
+    parser = base_parser("OpenEMR Standard REST API stand-in (see standins/README.md).", default_port=8300)
     option, env = parser.add_argument, os.environ.get
     option("--seed", type=int, default=20260115, help="seed of the synthetic records (default 20260115)")
     option("--patients", type=int, default=64, help="number of synthetic patients (default 64)")

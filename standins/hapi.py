@@ -1,6 +1,6 @@
 """Stand-in for a HAPI FHIR R4 JPA server with the starter's defaults (CONTRACTS.md section A).
 
-    python -m emulators.hapi --port 8080 --data var/hapi.sqlite3
+    backend/.venv/bin/python -m standins.hapi --port 8080 --data var/hapi.sqlite3   (from the repository root)
 
 Faithful where clients get hurt: 409 (not 412) on an If-Match mismatch, 200 without a write when a
 conditional create matches, 410 for deleted resources and expired searches, `Location` on POST only,
@@ -1245,7 +1245,7 @@ class HapiEmulator(Emulator):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = base_parser("HAPI FHIR R4 JPA server stand-in (see emulators/README.md).", default_port=8080)
+    parser = base_parser("HAPI FHIR R4 JPA server stand-in (see standins/README.md).", default_port=8080)
     option = parser.add_argument
     option("--base-path", default="/fhir", help="FHIR base path (default /fhir)")
     option("--auth", action="store_true", help="require OAuth2 bearer tokens (stock HAPI has no auth)")
