@@ -23,23 +23,13 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from .common import (
-    SMART_SCOPE,
-    Emulator,
-    HttpError,
-    NoRoute,
-    Request,
-    Response,
-    Route,
-    Store,
-    base_parser,
-    json_response,
-    oauth_error,
-    serve,
-    smart_scope_allows,
-    smart_security,
-    words,
-)
+from .common import words
+from .common.emulator import Emulator
+from .common.messages import HttpError, Request, Response, json_response
+from .common.routing import NoRoute, Route
+from .common.serving import base_parser, serve
+from .common.smart import SMART_SCOPE, oauth_error, smart_scope_allows, smart_security
+from .common.store import Store
 
 FHIR_JSON = "application/fhir+json;charset=utf-8"
 JSON_MEDIA_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
