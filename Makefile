@@ -5,7 +5,7 @@ SHELL := /bin/bash
 BACKEND_VENV := backend/.venv
 AI_VENV := ai-server/.venv
 
-.PHONY: help install run stop status test test-backend test-ai test-react test-e2e check-deploy lint fmt env schema migrations bench backup restore models
+.PHONY: help install run stop status test test-backend test-standins test-ai test-react test-e2e check-deploy lint fmt env schema migrations bench backup restore models
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,11 +45,14 @@ status: ## state of each server and of each process of the local run (supervisor
 	scripts/services.sh status
 	scripts/ctl.sh status
 
-test: install ## every test suite (backend, ai-server, end-to-end, deploy config) against real servers
+test: install ## every test suite (backend, stand-ins, ai-server, end-to-end, deploy config) against real servers
 	scripts/test.sh
 
 test-backend: install ## backend suite only
 	scripts/test.sh backend
+
+test-standins: install ## the stand-ins' suite only (standins/: HAPI FHIR and OpenEMR stand-ins)
+	scripts/test.sh standins
 
 test-ai: install ## ai-server suite only
 	scripts/test.sh ai-server

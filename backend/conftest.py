@@ -195,18 +195,18 @@ def _fresh_channel_layer():
     channel_layers.backends.clear()
 
 
-# --- the EMR and FHIR stand-ins (backend/emulators) as real HTTP servers ------------------------------
+# --- the EMR and FHIR stand-ins (standins/ at the repository root) as real HTTP servers ----------------
 EMR_CLIENT = ("cdss-test-client", "cdss-test-client-secret")
 EMR_USER = ("cdss-api", "cdss-api-password")
 
 
 @pytest.fixture(scope="session")
 def openemr_process(tmp_path_factory):
-    from emulators.tests.support import EmulatorProcess
+    from standins.process import StandinProcess
 
     data = tmp_path_factory.mktemp("openemr") / "openemr.sqlite3"
-    process = EmulatorProcess(
-        "emulators.openemr", data,
+    process = StandinProcess(
+        "standins.openemr", data,
         ["--password-grant", "1", "--client-id", EMR_CLIENT[0], "--client-secret", EMR_CLIENT[1],
          "--username", EMR_USER[0], "--password", EMR_USER[1]],
     ).start()  # fmt: skip
@@ -237,9 +237,9 @@ FHIR_CONTRACT_ENV = "HAPI_CONTRACT_URL"  # a real FHIR base to run the HAPI cont
 
 
 def _hapi_emulator(tmp_path_factory, name: str, args: list[str]):
-    from emulators.tests.support import EmulatorProcess
+    from standins.process import StandinProcess
 
-    process = EmulatorProcess("emulators.hapi", tmp_path_factory.mktemp(name) / "hapi.sqlite3", args).start()
+    process = StandinProcess("standins.hapi", tmp_path_factory.mktemp(name) / "hapi.sqlite3", args).start()
     yield process
     process.stop()
 

@@ -175,7 +175,7 @@ start_orthanc() {
   wait_for 30 Orthanc orthanc_up
 }
 
-# The S3 stand-in (backend/emulators/s3.py): moto with the object-store accounts of .env and their policies
+# The S3 stand-in (standins/s3.py): moto with the object-store accounts of .env and their policies
 # (deploy/object-store/policies/), every request signed and checked. moto holds all in memory, so the
 # accounts are made at each start, and a change of a key, a policy or the stand-in restarts it (its
 # objects are lost then: `manage.py bootstrap`, run by make run, makes the buckets again).
@@ -186,7 +186,7 @@ s3_fingerprint() {
       printf '%s %s:%s\n' "$account" "${!access:-}" "${!secret:-}"
     done
     echo "${S3_BUCKET_PREFIX:-}"
-    cat "$ROOT"/deploy/object-store/policies/*.json "$ROOT/backend/emulators/s3.py"
+    cat "$ROOT"/deploy/object-store/policies/*.json "$ROOT/standins/s3.py"
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -199,7 +199,7 @@ start_s3() {
     stop_pidfile "$pidfile" "S3 stand-in"
   fi
   say "starting the S3 stand-in (moto, with the object-store accounts) on $S3_ENDPOINT_URL"
-  (cd "$ROOT/backend" && exec nohup .venv/bin/python -m emulators.s3 --host "$(url_part "$S3_ENDPOINT_URL" host)" \
+  (cd "$ROOT" && exec nohup backend/.venv/bin/python -m standins.s3 --host "$(url_part "$S3_ENDPOINT_URL" host)" \
     --port "$(url_part "$S3_ENDPOINT_URL" port)" >"$LOG/s3.log" 2>&1) &
   echo $! >"$pidfile"
   wait_for 30 "S3 stand-in" s3_up
@@ -207,7 +207,7 @@ start_s3() {
 }
 
 # HAPI FHIR and OpenEMR cannot run here: when .env names no real server, the project's stand-ins
-# (backend/emulators) take their place, and var/run/standins.env tells the application where they are.
+# (standins/) take their place, and var/run/standins.env tells the application where they are.
 start_standins() {
   # Decided from .env alone: the environment already holds the stand-ins' addresses of an earlier run.
   configured() { grep -Eq "^$1=.+" "$ROOT/.env"; }
@@ -225,11 +225,13 @@ start_standins() {
   fi
 }
 
+# The run-time names (var/emulators/, emulator-NAME.pid and .log) predate the move to standins/; kept, so
+# that a stand-in started before it is still found and stopped.
 start_emulator() {  # start_emulator NAME PORT ARGS...
   local name=$1 port=$2 pidfile="$RUN/emulator-$1.pid"; shift 2
   if pid_alive "$pidfile"; then return 0; fi
   say "starting the $name stand-in on 127.0.0.1:$port (no real server configured)"
-  (cd "$ROOT/backend" && exec nohup .venv/bin/python -m "emulators.$name" --port "$port" \
+  (cd "$ROOT" && exec nohup backend/.venv/bin/python -m "standins.$name" --port "$port" \
       --data "$VAR/emulators/$name.sqlite3" "$@" >"$LOG/emulator-$name.log" 2>&1) &
   echo $! >"$pidfile"
   wait_for 30 "the $name stand-in" curl -s -o /dev/null "http://127.0.0.1:$port/__control__/faults"

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # `make test`: start the servers the tests need, then run the suites in parallel against them.
 #   scripts/test.sh                 every suite
-#   scripts/test.sh backend e2e     some of them (backend, ai-server, react, e2e, deploy, lint)
+#   scripts/test.sh backend e2e     some of them (backend, standins, ai-server, react, e2e, deploy, lint)
 # Exits non-zero when any suite fails; each suite's full output is in var/log/test-<suite>.log.
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
 . "$(dirname "$0")/_app.sh"
 
 SUITES=("$@")
-[ ${#SUITES[@]} -gt 0 ] || SUITES=(backend ai-server react e2e deploy lint)
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(backend standins ai-server react e2e deploy lint)
 
 "$ROOT/scripts/env.sh"
 "$ROOT/scripts/services.sh" up
 
 suite_backend()  { cd "$ROOT/backend" && .venv/bin/pytest -p no:cacheprovider; }
+# The stand-ins' own tests (standins/pytest.ini): plain HTTP servers, no Django; the backend's virtualenv.
+suite_standins() { cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c standins/pytest.ini standins; }
 suite_ai-server() { cd "$ROOT/ai-server" && .venv/bin/pytest -p no:cacheprovider; }
 # The react suite checks that the production build succeeds, in a directory of its own: the e2e suite,
 # running beside it, is served react/dist.
@@ -25,7 +27,7 @@ suite_react() {
 suite_deploy()   { "$ROOT/scripts/check-deploy-config.sh"; }
 suite_lint() {
   cd "$ROOT" && backend/.venv/bin/ruff check . && backend/.venv/bin/ruff format --check . \
-    && (cd backend && .venv/bin/lint-imports) \
+    && (cd backend && PYTHONPATH=.. .venv/bin/lint-imports) \
     && (cd backend && DJANGO_SETTINGS_MODULE=cdss.settings.test .venv/bin/python manage.py makemigrations --check --dry-run) \
     && schema_in_step && licences
 }
@@ -59,7 +61,7 @@ suite_e2e() {
 declare -A pids
 started_at=$SECONDS
 for suite in "${SUITES[@]}"; do
-  declare -F "suite_$suite" >/dev/null || die "unknown suite '$suite' (backend, ai-server, react, e2e, deploy, lint)"
+  declare -F "suite_$suite" >/dev/null || die "unknown suite '$suite' (backend, standins, ai-server, react, e2e, deploy, lint)"
   say "suite $suite: started (log: var/log/test-$suite.log)"
   ( "suite_$suite" ) >"$LOG/test-$suite.log" 2>&1 &
   pids[$suite]=$!

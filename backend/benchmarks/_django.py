@@ -6,7 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+BACKEND = Path(__file__).resolve().parents[1]
+# the backend first; the repository root after it for the stand-ins (standins/) some benchmarks start
+sys.path[:0] = [str(BACKEND), str(BACKEND.parent)]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.test")
 
 

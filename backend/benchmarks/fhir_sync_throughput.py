@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    from emulators.tests.support import EmulatorProcess
+    from standins.process import StandinProcess
 
     with tempfile.TemporaryDirectory() as scratch, bench_database(DATABASE):
         from django.conf import settings
@@ -119,8 +119,8 @@ def main() -> None:
 
         declare_topology(settings.RABBITMQ_URL)
         _purge(settings.RABBITMQ_URL, FHIR_QUEUE, CELERY_QUEUE_ARGUMENTS)
-        plain = EmulatorProcess("emulators.hapi", Path(scratch) / "a.sqlite3", []).start()
-        piped = EmulatorProcess("emulators.hapi", Path(scratch) / "b.sqlite3", []).start()
+        plain = StandinProcess("standins.hapi", Path(scratch) / "a.sqlite3", []).start()
+        piped = StandinProcess("standins.hapi", Path(scratch) / "b.sqlite3", []).start()
         worker = None
         try:
             patients = make_patients(args.patients)

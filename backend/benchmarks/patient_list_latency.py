@@ -11,7 +11,6 @@ The stand-in runs as its own process with 64 seeded patients.
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,12 +31,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from emulators.tests.support import EmulatorProcess
+    from standins.process import StandinProcess
 
     with tempfile.TemporaryDirectory() as scratch, bench_database():
-        emr = EmulatorProcess(
-            "emulators.openemr",
+        emr = StandinProcess(
+            "standins.openemr",
             Path(scratch) / "openemr.sqlite3",
             [
                 "--password-grant",

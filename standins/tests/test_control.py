@@ -9,7 +9,7 @@ import requests
 from .support import FHIR_JSON, ApiClient, Control
 
 # An unauthenticated path of each emulator's own API, to watch faults on.
-PROBES = {"emulators.hapi": "/fhir/metadata", "emulators.openemr": "/apis/default/fhir/metadata"}
+PROBES = {"standins.hapi": "/fhir/metadata", "standins.openemr": "/apis/default/fhir/metadata"}
 OPENEMR_ARGS = ("--password-grant", "3", "--client-id", "restart-client", "--client-secret", "restart-secret")
 
 
@@ -60,7 +60,7 @@ def test_fault_control_endpoint(spawn, module):
 
 
 def test_hapi_state_survives_restart(spawn):
-    emulator = spawn("emulators.hapi")
+    emulator = spawn("standins.hapi")
     fhir = ApiClient(f"{emulator.origin}/fhir")
     created = fhir.post("/Patient", json={"resourceType": "Patient", "gender": "female"}, headers=FHIR_JSON).json()
     emulator.stop()
@@ -72,7 +72,7 @@ def test_hapi_state_survives_restart(spawn):
 
 
 def test_openemr_state_survives_restart(spawn):
-    emulator = spawn("emulators.openemr", *OPENEMR_ARGS)
+    emulator = spawn("standins.openemr", *OPENEMR_ARGS)
     api = openemr_api(emulator.origin)
     body = {"fname": "Grace", "lname": "Moore", "DOB": "1970-05-06", "sex": "Female"}
     created = api.post("/patient", json=body).json()["data"]
@@ -84,13 +84,13 @@ def test_openemr_state_survives_restart(spawn):
 
 
 def test_reset_wipes_data_and_reseeds_the_same_records(spawn):
-    hapi = spawn("emulators.hapi")
+    hapi = spawn("standins.hapi")
     fhir = ApiClient(f"{hapi.origin}/fhir")
     rid = fhir.post("/Patient", json={"resourceType": "Patient"}, headers=FHIR_JSON).json()["id"]
     Control(hapi.origin).reset_data()
     assert fhir.get(f"/Patient/{rid}").status_code == 404
 
-    openemr = spawn("emulators.openemr", *OPENEMR_ARGS)
+    openemr = spawn("standins.openemr", *OPENEMR_ARGS)
     api = openemr_api(openemr.origin)
     seeded = api.get("/patient").json()["data"]
     body = {"fname": "Daniel", "lname": "Clark", "DOB": "1981-01-01", "sex": "Male"}
@@ -103,7 +103,7 @@ def test_reset_wipes_data_and_reseeds_the_same_records(spawn):
 
 def test_seed_decides_the_synthetic_records(spawn):
     def patients(*args: str) -> list[dict]:
-        emulator = spawn("emulators.openemr", *OPENEMR_ARGS, "--patients", "5", *args)
+        emulator = spawn("standins.openemr", *OPENEMR_ARGS, "--patients", "5", *args)
         return openemr_api(emulator.origin).get("/patient").json()["data"]
 
     same_seed = patients("--seed", "7")

@@ -1,16 +1,9 @@
-"""Running an emulator as a real subprocess, and steering it through its /__control__/ endpoints."""
+"""Talking to a stand-in over HTTP, and steering it through its /__control__/ endpoints."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import requests
 
-BACKEND = Path(__file__).resolve().parents[2]
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 # What the CDS asks OpenEMR for (CONTRACTS.md B.4), plus write scopes for the tests that create records.
 OEMR_SCOPES = (
@@ -18,48 +11,6 @@ OEMR_SCOPES = (
     "user/encounter.write user/vital.read user/vital.write user/medical_problem.read user/medical_problem.write "
     "user/medication.read user/prescription.read user/allergy.read user/Patient.read"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class EmulatorProcess:
-    """One emulator subprocess with its own SQLite file and log. stop() then start() is a restart: same
-    port, same data file."""
-
-    def __init__(self, module: str, data: Path, args: list[str]):
-        self.module, self.data, self.args = module, data, args
-        self.port = free_port()
-        self.log = data.with_suffix(".log")
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 15.0) -> EmulatorProcess:
-        command = [sys.executable, "-m", self.module, "--port", str(self.port), "--data", str(self.data), *self.args]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, cwd=BACKEND, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.module} exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"{self.module} did not listen on {self.port} within {timeout} s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
 
 
 class ApiClient:

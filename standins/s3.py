@@ -14,7 +14,7 @@ Where moto is more lenient than S3 and MinIO, the stand-in closes the gap itself
   an audit checkpoint's lock could be lifted: a stored version's retention cannot be changed here at all
   (the CDSS sets it only when it writes the version: audit.checkpoints).
 
-    .venv/bin/python -m emulators.s3 --port 9000      (keys from the environment: ACCOUNTS below)
+    backend/.venv/bin/python -m standins.s3 --port 9000   (from the repository root; keys: ACCOUNTS below)
 """
 
 import argparse
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs
 
-POLICIES = Path(__file__).resolve().parents[2] / "deploy" / "object-store" / "policies"
+POLICIES = Path(__file__).resolve().parents[1] / "deploy" / "object-store" / "policies"
 # account -> the environment variables of its key; the admin account's policy is every S3 action.
 ACCOUNTS = {
     "cdss-admin": "S3_ADMIN",

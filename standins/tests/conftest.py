@@ -1,4 +1,4 @@
-"""Fixtures for the emulator tests. Each emulator runs as a subprocess on a free port with its own SQLite
+"""Fixtures for the stand-ins' tests. Each emulator runs as a subprocess on a free port with its own SQLite
 file (one per test session), and the tests talk to it over HTTP only.
 
 To run the same tests against a real server, set HAPI_CONTRACT_URL (its FHIR base, e.g.
@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from .support import OEMR_SCOPES, ApiClient, Control, EmulatorProcess
+from ..process import StandinProcess
+from .support import OEMR_SCOPES, ApiClient, Control
 
 # Hex: a urlsafe secret starts with "-" one time in 64, and argparse then reads it as an option (a CI run
 # lost every OpenEMR stand-in test to that).
@@ -23,27 +24,16 @@ OPENEMR_CLIENT = ("openemr-test-client", secrets.token_hex(16))
 OPENEMR_USER = ("admin", "pass")
 
 
-# --- the backend-wide autouse fixtures these tests do not need -------------------------------------------------
-@pytest.fixture(scope="session", autouse=True)
-def test_namespaces():
-    """Overrides the backend fixture of this name: the emulators need no broker vhost and no buckets."""
-
-
-@pytest.fixture(autouse=True)
-def _every_external_call_is_audited():
-    """Overrides the backend-wide audit check: emulator tests make no call through core.http."""
-
-
 # --- processes ------------------------------------------------------------------------------------------------
 @pytest.fixture
-def spawn(tmp_path) -> Iterator[Callable[..., EmulatorProcess]]:
-    """spawn("emulators.hapi", *args) -> a fresh emulator of this test's own, stopped afterwards."""
+def spawn(tmp_path) -> Iterator[Callable[..., StandinProcess]]:
+    """spawn("standins.hapi", *args) -> a fresh emulator of this test's own, stopped afterwards."""
     if os.environ.get("HAPI_CONTRACT_URL") or os.environ.get("OPENEMR_CONTRACT_URL"):
         pytest.skip("starts emulator processes")
-    started: list[EmulatorProcess] = []
+    started: list[StandinProcess] = []
 
-    def start(module: str, *args: str) -> EmulatorProcess:
-        process = EmulatorProcess(module, tmp_path / f"{module}-{len(started)}.sqlite3", list(args)).start()
+    def start(module: str, *args: str) -> StandinProcess:
+        process = StandinProcess(module, tmp_path / f"{module}-{len(started)}.sqlite3", list(args)).start()
         started.append(process)
         return process
 
@@ -56,21 +46,21 @@ def _session_emulator(tmp_path_factory, contract_env: str, module: str, args: li
     if os.environ.get(contract_env):
         yield None
         return
-    process = EmulatorProcess(module, tmp_path_factory.mktemp(module) / "state.sqlite3", args).start()
+    process = StandinProcess(module, tmp_path_factory.mktemp(module) / "state.sqlite3", args).start()
     yield process
     process.stop()
 
 
 @pytest.fixture(scope="session")
-def hapi_process(tmp_path_factory) -> Iterator[EmulatorProcess | None]:
+def hapi_process(tmp_path_factory) -> Iterator[StandinProcess | None]:
     client_args = ["--client-id", HAPI_CLIENT[0], "--client-secret", HAPI_CLIENT[1]]  # auth stays off until a test
-    yield from _session_emulator(tmp_path_factory, "HAPI_CONTRACT_URL", "emulators.hapi", client_args)
+    yield from _session_emulator(tmp_path_factory, "HAPI_CONTRACT_URL", "standins.hapi", client_args)
 
 
 @pytest.fixture(scope="session")
-def openemr_process(tmp_path_factory) -> Iterator[EmulatorProcess | None]:
+def openemr_process(tmp_path_factory) -> Iterator[StandinProcess | None]:
     args = ["--password-grant", "3", "--client-id", OPENEMR_CLIENT[0], "--client-secret", OPENEMR_CLIENT[1]]
-    yield from _session_emulator(tmp_path_factory, "OPENEMR_CONTRACT_URL", "emulators.openemr", args)
+    yield from _session_emulator(tmp_path_factory, "OPENEMR_CONTRACT_URL", "standins.openemr", args)
 
 
 # --- what tests use ---------------------------------------------------------------------------------------------
