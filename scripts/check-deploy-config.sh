@@ -5,7 +5,9 @@
 #     docker-compose.yml no env_file, each container's secrets exactly its own, every account provisioned
 #   - nginx/docker.conf with `nginx -t` (compose host names replaced by 127.0.0.1 in a temporary copy,
 #     because nginx resolves upstream hosts while testing, and a throw-away self-signed certificate in
-#     place of TLS_CERT_FILE/TLS_KEY_FILE), and that compose mounts the certificate where it expects it
+#     place of TLS_CERT_FILE/TLS_KEY_FILE); that it serves the web UI (the local nginx running a copy on a
+#     stand-in build: /, client routes, assets, security headers) and that compose mounts the certificate
+#     where it expects it
 #   - the local run's nginx (local.conf.template with upstream.conf.template for each colour, rendered
 #     by scripts/_app.sh as scripts/run.sh and scripts/deploy.sh do) with `nginx -t`
 #   - monitoring/prometheus.yml (promtool; scrape targets are compose services), the alert rules
@@ -121,6 +123,69 @@ if nginx -t -q -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.l
 else
   fail "nginx/docker.conf: nginx -t"
 fi
+
+# docker.conf serves the web UI: the local nginx runs a copy with the image's paths in $TMP (a stand-in
+# index.html and asset), free ports, and upstreams on a closed port (Django's routes answer 502 there).
+spa_check() {
+  local web="$TMP/spa" pid ports
+  mkdir -p "$web/root/assets" "$web/static"
+  echo '<!doctype html><title>cdss-spa</title>' >"$web/root/index.html"
+  echo 'console.log("cdss-asset")' >"$web/root/assets/app-1a2b.js"
+  echo 'body{}' >"$web/static/site.css"
+  read -r ports < <("$PYTHON" -c 'import socket
+s = [socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1", 0)) for x in s]
+print(*(x.getsockname()[1] for x in s))')
+  set -- $ports
+  sed -e "s|/srv/web|$web/root|; s|/srv/static/|$web/static/|" \
+      -e "s|listen 80 |listen 127.0.0.1:$1 |; s|listen 443 |listen 127.0.0.1:$2 |" \
+      -e 's/server 127.0.0.1:[0-9]*;/server 127.0.0.1:1;/' "$TMP/nginx/nginx.conf" >"$web/nginx.conf"
+  chmod -R a+rX "$TMP"   # nginx's workers run as nobody when the master is root
+  nginx -p "$TMP/nginx" -c "$web/nginx.conf" -e "$TMP/nginx/error.log" -g 'daemon off;' 2>&1 & pid=$!
+  "$PYTHON" - "$2" <<'PY'
+import http.client, ssl, sys, time
+port = int(sys.argv[1])
+context = ssl._create_unverified_context()
+def get(path):
+    for _ in range(50):
+        try:
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read().decode()
+        except ConnectionRefusedError:
+            time.sleep(0.1)
+    sys.exit(f"nginx did not listen on {port}")
+problems = []
+# path: (status, text in the body, Cache-Control)
+expected = {
+    "/": (200, "cdss-spa", "no-cache"),
+    "/patients/1": (200, "cdss-spa", "no-cache"),
+    "/assets/app-1a2b.js": (200, "cdss-asset", "immutable"),
+    "/assets/missing.js": (404, "", None),
+    "/static/site.css": (200, "body{}", None),
+    "/api/auth/me": (502, "", None),
+    "/metrics": (404, "", None),
+}
+for path, (status, text, cache) in expected.items():
+    got, headers, body = get(path)
+    if got != status or text not in body:
+        problems.append(f"{path}: {got}, expected {status}" + (f" with {text!r}" if text else ""))
+    if cache and cache not in headers.get("Cache-Control", ""):
+        problems.append(f"{path}: Cache-Control {headers.get('Cache-Control')!r}, expected {cache!r}")
+    for header in ("Strict-Transport-Security", "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+        if header not in headers:
+            problems.append(f"{path}: no {header}")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PY
+  local rc=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  return $rc
+}
+if spa_check >"$TMP/out" 2>&1; then
+  pass "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each"
+else fail "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each"; fi
 
 # Compose mounts TLS_CERT_FILE/TLS_KEY_FILE where docker.conf reads them; 80 only redirects to HTTPS.
 docker-compose -f docker-compose.yml --env-file "$ENV_EXAMPLE" config >"$TMP/compose.yml" 2>/dev/null || true
