@@ -50,6 +50,17 @@ def local_addresses(args) -> dict[str, str]:
     }
 
 
+# Compose targets whose processes, in the local run, write to the directory the `django` job (Django's
+# /metrics) or the `ai-server` job aggregates: scraping them again would count them twice.
+LOCALLY_AGGREGATED = {
+    "django-upload:8000": "django",
+    "django-channels:8001": "django",
+    "celery-worker:9540": "django",
+    "ai-events:9540": "django",
+    "ai-worker:9540": "ai-server",
+}
+
+
 def dependency_urls() -> dict[str, str]:
     env = os.environ
     orthanc = env.get("ORTHANC_URL", "http://127.0.0.1:8042").rstrip("/")
@@ -86,9 +97,13 @@ def render_prometheus(source: dict, args, out: pathlib.Path) -> dict:
                 continue  # no TLS listener in this run: nothing to watch
             job["static_configs"] = [{"targets": [f"127.0.0.1:{https_port}"]}]
         else:
-            job["static_configs"] = [
-                dict(static, targets=[addresses[t] for t in static["targets"]]) for static in job["static_configs"]
+            statics = [
+                dict(static, targets=[addresses[t] for t in static["targets"] if t not in LOCALLY_AGGREGATED])
+                for static in job["static_configs"]
             ]
+            job["static_configs"] = [static for static in statics if static["targets"]]
+            if not job["static_configs"]:
+                continue
         for relabel in job.get("relabel_configs", []):
             if relabel.get("replacement") in addresses:
                 relabel["replacement"] = addresses[relabel["replacement"]]

@@ -10,7 +10,8 @@
 #     where it expects it
 #   - the local run's nginx (local.conf.template with upstream.conf.template for each colour, rendered
 #     by scripts/_app.sh as scripts/run.sh and scripts/deploy.sh do) with `nginx -t`
-#   - monitoring/prometheus.yml (promtool; scrape targets are compose services), the alert rules
+#   - monitoring/prometheus.yml (promtool; scrape targets are compose services; every compose process with
+#     metrics is scraped, and the dashboards' GPU panel reads the GPU's container: check_compose_metrics.py), the alert rules
 #     (promtool check rules, `promtool test rules`, and every alert has a unit test), the local rendering
 #     (monitoring/render_local.py), monitoring/alertmanager.yml (amtool; code-blue routing), blackbox.yml
 #   - the YAML of .github/workflows/ and of the Grafana provisioning files; the workflows with actionlint
@@ -146,11 +147,11 @@ print(*(x.getsockname()[1] for x in s))')
 import http.client, ssl, sys, time
 port = int(sys.argv[1])
 context = ssl._create_unverified_context()
-def get(path):
+def get(path, headers={}):
     for _ in range(50):
         try:
             conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
-            conn.request("GET", path)
+            conn.request("GET", path, headers=headers)
             response = conn.getresponse()
             return response.status, dict(response.getheaders()), response.read().decode()
         except ConnectionRefusedError:
@@ -176,6 +177,9 @@ for path, (status, text, cache) in expected.items():
     for header in ("Strict-Transport-Security", "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
         if header not in headers:
             problems.append(f"{path}: no {header}")
+# Django accepts its compose names (Prometheus, Alertmanager); nginx must not pass them on.
+if get("/api/auth/me", {"Host": "django-api"})[0] != 421:
+    problems.append("Host: django-api is not refused (421)")
 print("\n".join(problems))
 sys.exit(1 if problems else 0)
 PY
@@ -258,6 +262,11 @@ sys.exit(1 if problems else 0)
 PY
 then pass "monitoring: every alert unit-tested, every scrape target a compose service"
 else fail "monitoring: every alert unit-tested, every scrape target a compose service"; fi
+# Every container with metrics is scraped, at a service and port compose has; the GPU panel reads the job of
+# the container holding the GPU (scripts/check_compose_metrics.py).
+if "$PYTHON" scripts/check_compose_metrics.py >"$TMP/out" 2>&1; then
+  pass "monitoring: every compose process with metrics scraped, at ports that exist; GPU panel on the GPU's job"
+else fail "monitoring: every compose process with metrics scraped, at ports that exist; GPU panel on the GPU's job"; fi
 # Code-blue routing: critical pages on-call (and the ops channel); anything else only the ops channel.
 routes_ok() {  # routes_ok EXPECTED LABELS...
   local expected=$1; shift
