@@ -113,6 +113,7 @@ mkdir -p "$TMP/nginx/tls"
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
   -keyout "$TMP/nginx/tls/key.pem" -out "$TMP/nginx/tls/cert.pem" >/dev/null 2>&1
 cp nginx/*.conf "$TMP/nginx/"
+CDSS_TRUSTED_PROXIES= sh nginx/realip.sh "$TMP/nginx/realip.conf"   # the default: nobody trusted
 sed -e "s|/etc/nginx/cdss/|$TMP/nginx/|g" \
     -e "s|/etc/nginx/tls/|$TMP/nginx/tls/|g" \
     -e "s|/var/log/nginx/|$TMP/nginx/|g" \
@@ -138,12 +139,14 @@ s = [socket.socket() for _ in range(2)]
 [x.bind(("127.0.0.1", 0)) for x in s]
 print(*(x.getsockname()[1] for x in s))')
   set -- $ports
-  sed -e "s|/srv/web|$web/root|; s|/srv/static/|$web/static/|" \
+  # A proxy in front at 127.0.0.1 (nginx/realip.sh): the address it forwards is the client's.
+  CDSS_TRUSTED_PROXIES=127.0.0.1 sh nginx/realip.sh "$web/realip.conf" || return
+  sed -e "s|/srv/web|$web/root|; s|/srv/static/|$web/static/|; s|$TMP/nginx/realip.conf|$web/realip.conf|" \
       -e "s|listen 80 |listen 127.0.0.1:$1 |; s|listen 443 |listen 127.0.0.1:$2 |" \
       -e 's/server 127.0.0.1:[0-9]*;/server 127.0.0.1:1;/' "$TMP/nginx/nginx.conf" >"$web/nginx.conf"
   chmod -R a+rX "$TMP"   # nginx's workers run as nobody when the master is root
   nginx -p "$TMP/nginx" -c "$web/nginx.conf" -e "$TMP/nginx/error.log" -g 'daemon off;' 2>&1 & pid=$!
-  "$PYTHON" - "$2" <<'PY'
+  "$PYTHON" - "$2" "$TMP/nginx/access.log" <<'PY'
 import http.client, ssl, sys, time
 port = int(sys.argv[1])
 context = ssl._create_unverified_context()
@@ -180,6 +183,11 @@ for path, (status, text, cache) in expected.items():
 # Django accepts its compose names (Prometheus, Alertmanager); nginx must not pass them on.
 if get("/api/auth/me", {"Host": "django-api"})[0] != 421:
     problems.append("Host: django-api is not refused (421)")
+get("/patients/realip", {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
+time.sleep(0.2)  # the access log line is written after the answer
+last = open(sys.argv[2]).read().splitlines()[-1]
+if not last.startswith("203.0.113.9 "):
+    problems.append(f"the trusted proxy's X-Forwarded-For was not taken as the client: {last}")
 print("\n".join(problems))
 sys.exit(1 if problems else 0)
 PY
@@ -188,8 +196,8 @@ PY
   return $rc
 }
 if spa_check >"$TMP/out" 2>&1; then
-  pass "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each"
-else fail "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each"; fi
+  pass "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each, real_ip"
+else fail "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each, real_ip"; fi
 
 # Compose mounts TLS_CERT_FILE/TLS_KEY_FILE where docker.conf reads them; 80 only redirects to HTTPS.
 docker-compose -f docker-compose.yml --env-file "$ENV_EXAMPLE" config >"$TMP/compose.yml" 2>/dev/null || true
