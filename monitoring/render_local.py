@@ -8,14 +8,16 @@
 monitoring/prometheus.yml and monitoring/alertmanager.yml stay the single source; this writes
 OUT_DIR/prometheus.yml, OUT_DIR/alertmanager.yml and OUT_DIR/secrets/webhook-token with the compose
 service names replaced by the local addresses (from the environment, i.e. .env as scripts/_lib.sh's
-load_env exports it), the rule files by their absolute paths, and the webhook token from
-ALERTMANAGER_WEBHOOK_TOKEN. The code-blue channels that reach people (e-mail, the messenger webhook) get
-their addresses from ALERT_SMTP_SMARTHOST, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (comma-separated),
-ALERT_SMTP_USERNAME, ALERT_SMTP_PASSWORD, ALERT_SMTP_REQUIRE_TLS and ALERT_MESSENGER_WEBHOOK_URL; a channel
-whose address is empty is left out. --channels-only is compose's step (its alertmanager-config service, in
-the backend image): alertmanager.yml with the compose service names kept and only the channels and the
-secret files filled in, the secrets referred to where Alertmanager mounts them (--secrets-at) and owned by
-the user it runs as (--file-owner). Needs PyYAML (the backend virtualenv and image have it).
+load_env exports it), the jobs of compose containers whose processes locally share the `django` or
+`ai-server` job's metrics directory left out (LOCALLY_AGGREGATED), the rule files by their absolute
+paths, and the webhook token from ALERTMANAGER_WEBHOOK_TOKEN. The code-blue channels that reach people
+(e-mail, the messenger webhook) get their addresses from ALERT_SMTP_SMARTHOST, ALERT_EMAIL_FROM,
+ALERT_EMAIL_TO (comma-separated), ALERT_SMTP_USERNAME, ALERT_SMTP_PASSWORD, ALERT_SMTP_REQUIRE_TLS and
+ALERT_MESSENGER_WEBHOOK_URL; a channel whose address is empty is left out. --channels-only is compose's
+step (its alertmanager-config service, in the backend image): alertmanager.yml with the compose service
+names kept and only the channels and the secret files filled in, the secrets referred to where
+Alertmanager mounts them (--secrets-at) and owned by the user it runs as (--file-owner). Needs PyYAML
+(the backend virtualenv and image have it).
 """
 
 import argparse
