@@ -8,14 +8,16 @@
 monitoring/prometheus.yml and monitoring/alertmanager.yml stay the single source; this writes
 OUT_DIR/prometheus.yml, OUT_DIR/alertmanager.yml and OUT_DIR/secrets/webhook-token with the compose
 service names replaced by the local addresses (from the environment, i.e. .env as scripts/_lib.sh's
-load_env exports it), the rule files by their absolute paths, and the webhook token from
-ALERTMANAGER_WEBHOOK_TOKEN. The code-blue channels that reach people (e-mail, the messenger webhook) get
-their addresses from ALERT_SMTP_SMARTHOST, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (comma-separated),
-ALERT_SMTP_USERNAME, ALERT_SMTP_PASSWORD, ALERT_SMTP_REQUIRE_TLS and ALERT_MESSENGER_WEBHOOK_URL; a channel
-whose address is empty is left out. --channels-only is compose's step (its alertmanager-config service, in
-the backend image): alertmanager.yml with the compose service names kept and only the channels and the
-secret files filled in, the secrets referred to where Alertmanager mounts them (--secrets-at) and owned by
-the user it runs as (--file-owner). Needs PyYAML (the backend virtualenv and image have it).
+load_env exports it), the jobs of compose containers whose processes locally share the `django` or
+`ai-server` job's metrics directory left out (LOCALLY_AGGREGATED), the rule files by their absolute
+paths, and the webhook token from ALERTMANAGER_WEBHOOK_TOKEN. The code-blue channels that reach people
+(e-mail, the messenger webhook) get their addresses from ALERT_SMTP_SMARTHOST, ALERT_EMAIL_FROM,
+ALERT_EMAIL_TO (comma-separated), ALERT_SMTP_USERNAME, ALERT_SMTP_PASSWORD, ALERT_SMTP_REQUIRE_TLS and
+ALERT_MESSENGER_WEBHOOK_URL; a channel whose address is empty is left out. --channels-only is compose's
+step (its alertmanager-config service, in the backend image): alertmanager.yml with the compose service
+names kept and only the channels and the secret files filled in, the secrets referred to where
+Alertmanager mounts them (--secrets-at) and owned by the user it runs as (--file-owner). Needs PyYAML
+(the backend virtualenv and image have it).
 """
 
 import argparse
@@ -48,6 +50,17 @@ def local_addresses(args) -> dict[str, str]:
         "node-exporter:9100": "127.0.0.1:9100",
         "blackbox-exporter:9115": "127.0.0.1:9115",
     }
+
+
+# Compose targets whose processes, in the local run, write to the directory the `django` job (Django's
+# /metrics) or the `ai-server` job aggregates: scraping them again would count them twice.
+LOCALLY_AGGREGATED = {
+    "django-upload:8000": "django",
+    "django-channels:8001": "django",
+    "celery-worker:9540": "django",
+    "ai-events:9540": "django",
+    "ai-worker:9540": "ai-server",
+}
 
 
 def dependency_urls() -> dict[str, str]:
@@ -86,9 +99,13 @@ def render_prometheus(source: dict, args, out: pathlib.Path) -> dict:
                 continue  # no TLS listener in this run: nothing to watch
             job["static_configs"] = [{"targets": [f"127.0.0.1:{https_port}"]}]
         else:
-            job["static_configs"] = [
-                dict(static, targets=[addresses[t] for t in static["targets"]]) for static in job["static_configs"]
+            statics = [
+                dict(static, targets=[addresses[t] for t in static["targets"] if t not in LOCALLY_AGGREGATED])
+                for static in job["static_configs"]
             ]
+            job["static_configs"] = [static for static in statics if static["targets"]]
+            if not job["static_configs"]:
+                continue
         for relabel in job.get("relabel_configs", []):
             if relabel.get("replacement") in addresses:
                 relabel["replacement"] = addresses[relabel["replacement"]]

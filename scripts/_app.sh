@@ -114,6 +114,7 @@ render_nginx() {  # render_nginx COLOUR TLS_CERT TLS_KEY
   mkdir -p "$VAR/nginx/tmp"
   render_template "$ROOT/nginx/local.conf.template" "$NGINX_CONF" VAR="$VAR" ROOT="$ROOT" \
     HTTP_PORT="$HTTP_PORT" HTTPS_PORT="$HTTPS_PORT" TLS_CERT_FILE="$2" TLS_KEY_FILE="$3"
+  sh "$ROOT/nginx/realip.sh" "$VAR/nginx/realip.conf"
   render_upstream "$1"
   nginx_cmd -t -q
 }

@@ -5,10 +5,13 @@
 #     docker-compose.yml no env_file, each container's secrets exactly its own, every account provisioned
 #   - nginx/docker.conf with `nginx -t` (compose host names replaced by 127.0.0.1 in a temporary copy,
 #     because nginx resolves upstream hosts while testing, and a throw-away self-signed certificate in
-#     place of TLS_CERT_FILE/TLS_KEY_FILE), and that compose mounts the certificate where it expects it
+#     place of TLS_CERT_FILE/TLS_KEY_FILE); that it serves the web UI (the local nginx running a copy on a
+#     stand-in build: /, client routes, assets, security headers) and that compose mounts the certificate
+#     where it expects it
 #   - the local run's nginx (local.conf.template with upstream.conf.template for each colour, rendered
 #     by scripts/_app.sh as scripts/run.sh and scripts/deploy.sh do) with `nginx -t`
-#   - monitoring/prometheus.yml (promtool; scrape targets are compose services), the alert rules
+#   - monitoring/prometheus.yml (promtool; scrape targets are compose services; every compose process with
+#     metrics is scraped, and the dashboards' GPU panel reads the GPU's container: check_compose_metrics.py), the alert rules
 #     (promtool check rules, `promtool test rules`, and every alert has a unit test), the local rendering
 #     (monitoring/render_local.py), monitoring/alertmanager.yml (amtool; code-blue routing), blackbox.yml
 #   - the YAML of .github/workflows/ and of the Grafana provisioning files; the workflows with actionlint
@@ -110,6 +113,7 @@ mkdir -p "$TMP/nginx/tls"
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
   -keyout "$TMP/nginx/tls/key.pem" -out "$TMP/nginx/tls/cert.pem" >/dev/null 2>&1
 cp nginx/*.conf "$TMP/nginx/"
+CDSS_TRUSTED_PROXIES= sh nginx/realip.sh "$TMP/nginx/realip.conf"   # the default: nobody trusted
 sed -e "s|/etc/nginx/cdss/|$TMP/nginx/|g" \
     -e "s|/etc/nginx/tls/|$TMP/nginx/tls/|g" \
     -e "s|/var/log/nginx/|$TMP/nginx/|g" \
@@ -121,6 +125,79 @@ if nginx -t -q -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.l
 else
   fail "nginx/docker.conf: nginx -t"
 fi
+
+# docker.conf serves the web UI: the local nginx runs a copy with the image's paths in $TMP (a stand-in
+# index.html and asset), free ports, and upstreams on a closed port (Django's routes answer 502 there).
+spa_check() {
+  local web="$TMP/spa" pid ports
+  mkdir -p "$web/root/assets" "$web/static"
+  echo '<!doctype html><title>cdss-spa</title>' >"$web/root/index.html"
+  echo 'console.log("cdss-asset")' >"$web/root/assets/app-1a2b.js"
+  echo 'body{}' >"$web/static/site.css"
+  read -r ports < <("$PYTHON" -c 'import socket
+s = [socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1", 0)) for x in s]
+print(*(x.getsockname()[1] for x in s))')
+  set -- $ports
+  # A proxy in front at 127.0.0.1 (nginx/realip.sh): the address it forwards is the client's.
+  CDSS_TRUSTED_PROXIES=127.0.0.1 sh nginx/realip.sh "$web/realip.conf" || return
+  sed -e "s|/srv/web|$web/root|; s|/srv/static/|$web/static/|; s|$TMP/nginx/realip.conf|$web/realip.conf|" \
+      -e "s|listen 80 |listen 127.0.0.1:$1 |; s|listen 443 |listen 127.0.0.1:$2 |" \
+      -e 's/server 127.0.0.1:[0-9]*;/server 127.0.0.1:1;/' "$TMP/nginx/nginx.conf" >"$web/nginx.conf"
+  chmod -R a+rX "$TMP"   # nginx's workers run as nobody when the master is root
+  nginx -p "$TMP/nginx" -c "$web/nginx.conf" -e "$TMP/nginx/error.log" -g 'daemon off;' 2>&1 & pid=$!
+  "$PYTHON" - "$2" "$TMP/nginx/access.log" <<'PY'
+import http.client, ssl, sys, time
+port = int(sys.argv[1])
+context = ssl._create_unverified_context()
+def get(path, headers={}):
+    for _ in range(50):
+        try:
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read().decode()
+        except ConnectionRefusedError:
+            time.sleep(0.1)
+    sys.exit(f"nginx did not listen on {port}")
+problems = []
+# path: (status, text in the body, Cache-Control)
+expected = {
+    "/": (200, "cdss-spa", "no-cache"),
+    "/patients/1": (200, "cdss-spa", "no-cache"),
+    "/assets/app-1a2b.js": (200, "cdss-asset", "immutable"),
+    "/assets/missing.js": (404, "", None),
+    "/static/site.css": (200, "body{}", None),
+    "/api/auth/me": (502, "", None),
+    "/metrics": (404, "", None),
+}
+for path, (status, text, cache) in expected.items():
+    got, headers, body = get(path)
+    if got != status or text not in body:
+        problems.append(f"{path}: {got}, expected {status}" + (f" with {text!r}" if text else ""))
+    if cache and cache not in headers.get("Cache-Control", ""):
+        problems.append(f"{path}: Cache-Control {headers.get('Cache-Control')!r}, expected {cache!r}")
+    for header in ("Strict-Transport-Security", "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+        if header not in headers:
+            problems.append(f"{path}: no {header}")
+# Django accepts its compose names (Prometheus, Alertmanager); nginx must not pass them on.
+if {get("/api/auth/me", {"Host": name})[0] for name in ("django-api", "Django-Upload.:443")} != {421}:
+    problems.append("a Host naming a Django container is not refused (421)")
+get("/patients/realip", {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
+time.sleep(0.2)  # the access log line is written after the answer
+last = open(sys.argv[2]).read().splitlines()[-1]
+if not last.startswith("203.0.113.9 "):
+    problems.append(f"the trusted proxy's X-Forwarded-For was not taken as the client: {last}")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PY
+  local rc=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  return $rc
+}
+if spa_check >"$TMP/out" 2>&1; then
+  pass "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each, real_ip"
+else fail "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each, real_ip"; fi
 
 # Compose mounts TLS_CERT_FILE/TLS_KEY_FILE where docker.conf reads them; 80 only redirects to HTTPS.
 docker-compose -f docker-compose.yml --env-file "$ENV_EXAMPLE" config >"$TMP/compose.yml" 2>/dev/null || true
@@ -193,6 +270,11 @@ sys.exit(1 if problems else 0)
 PY
 then pass "monitoring: every alert unit-tested, every scrape target a compose service"
 else fail "monitoring: every alert unit-tested, every scrape target a compose service"; fi
+# Every container with metrics is scraped, at a service and port compose has; the GPU panel reads the job of
+# the container holding the GPU (scripts/check_compose_metrics.py).
+if "$PYTHON" scripts/check_compose_metrics.py >"$TMP/out" 2>&1; then
+  pass "monitoring: every compose process with metrics scraped, at ports that exist; GPU panel on the GPU's job"
+else fail "monitoring: every compose process with metrics scraped, at ports that exist; GPU panel on the GPU's job"; fi
 # Code-blue routing: critical pages on-call (and the ops channel); anything else only the ops channel.
 routes_ok() {  # routes_ok EXPECTED LABELS...
   local expected=$1; shift

@@ -12,6 +12,7 @@ retries (countdown/ETA) through RabbitMQ's native delayed delivery, not in the w
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 from kombu import Exchange, Queue
 
 from core.messaging import names
@@ -44,3 +45,11 @@ def _to(queue: str) -> dict[str, str]:
 
 app.conf.task_routes = {pattern: _to(queue) for pattern, queue in names.CELERY_ROUTES}
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _serve_metrics(**_kwargs) -> None:
+    # In the worker's main process, before the pool forks: compose scrapes it here (core.metrics_endpoint).
+    from core.metrics_endpoint import serve_from_env
+
+    serve_from_env()

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # On SIGTERM, how long the consumer waits for the current job before leaving it for redelivery.
     shutdown_grace_seconds: float = Field(60.0, alias="AI_SHUTDOWN_GRACE_SECONDS", ge=0)
     retry_delay_seconds: float = Field(5.0, alias="AI_RETRY_DELAY_SECONDS", ge=0)
+    # The consumer's own metrics port (compose: its container is scraped apart from the web one); 0: none.
+    metrics_port: int = Field(0, alias="AI_METRICS_PORT", ge=0, le=65535)
 
     def isolated(self, *, vhost: str, bucket_prefix: str, **changes) -> "Settings":
         """A copy on another RabbitMQ vhost with buckets of its own (tests, benchmarks): it never meets the

@@ -127,6 +127,8 @@ def main() -> int:
         level=os.environ.get("AI_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     settings = Settings()
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port)
     services = Services.build(settings)
     consumer = Consumer(
         JobRunner(services),

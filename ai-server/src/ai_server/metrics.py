@@ -1,9 +1,12 @@
-"""Prometheus metrics of the ai-server. The Flask process and the job consumer write to one
-PROMETHEUS_MULTIPROC_DIR; /metrics aggregates them (and adds the GPU's state read through NVML)."""
+"""Prometheus metrics of the ai-server. In the local run the Flask process and the job consumer write to
+one PROMETHEUS_MULTIPROC_DIR and /metrics aggregates them (and adds the GPU's state read through NVML). In
+compose they are separate containers, and the consumer, which holds the GPU, publishes its own on
+AI_METRICS_PORT (serve)."""
 
 import os
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
@@ -63,3 +66,9 @@ def registry() -> CollectorRegistry:
     prometheus_multiprocess.MultiProcessCollector(aggregate)
     aggregate.register(GpuCollector())
     return aggregate
+
+
+def serve(port: int) -> WSGIServer:
+    """This process's metrics (the GPU's included) on `port`, from a daemon thread."""
+    server, _thread = start_http_server(port, registry=registry())
+    return server

@@ -20,7 +20,7 @@ from django.db import close_old_connections
 from pika.exceptions import AMQPError
 
 from ai import events
-from core import context
+from core import context, metrics_endpoint
 from core.messaging import names
 from core.messaging.topology import connection_parameters
 from core.outage import dependency_of
@@ -132,6 +132,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-backoff", type=float, default=30.0, help="longest wait between reconnects (s)")
 
     def handle(self, *args, **options):
+        metrics_endpoint.serve_from_env()  # compose scrapes this process there
         consumer = Consumer(
             url=settings.RABBITMQ_URL,
             queues=[options["results_queue"], options["progress_queue"]],
