@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from core import metrics_endpoint
 from core import views as core_views
 
 api_patterns = [
@@ -25,7 +26,7 @@ api_patterns = [
 urlpatterns = [
     path("health", core_views.health, name="health"),
     path("ready", core_views.ready, name="ready"),
-    path("", include("django_prometheus.urls")),  # /metrics
+    path("metrics", metrics_endpoint.view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

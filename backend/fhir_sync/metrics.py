@@ -1,12 +1,14 @@
-"""Prometheus metrics of the FHIR sync, exposed with django-prometheus' /metrics.
+"""Prometheus metrics of the FHIR sync, exposed on Django's /metrics (core.metrics_endpoint).
 
 Counters are incremented where the work happens (in the Celery workers; with PROMETHEUS_MULTIPROC_DIR
 shared they are aggregated like gunicorn's). The backlog and lag gauges are read from the database at
 scrape time, so they are right whichever process serves /metrics.
 """
 
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+from core.metrics_endpoint import register_scrape_time
 
 SYNCED = Counter("cdss_fhir_sync_synced", "Entities written to the FHIR server", ["resource_type", "outcome"])
 RETRIED = Counter("cdss_fhir_sync_retried", "Sync attempts that failed and were retried", ["resource_type"])
@@ -70,11 +72,8 @@ class BacklogCollector:
         yield from (backlog, oldest, open_letters)
 
 
-_registered = False
+_backlog = BacklogCollector()
 
 
 def register_collectors() -> None:
-    global _registered
-    if not _registered:
-        REGISTRY.register(BacklogCollector())
-        _registered = True
+    register_scrape_time(_backlog)

@@ -38,3 +38,13 @@ def test_a_port_without_the_directory_is_refused(monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     with pytest.raises(ImproperlyConfigured, match="PROMETHEUS_MULTIPROC_DIR"):
         serve_from_env()
+
+
+def test_the_webs_metrics_join_every_processs_counters_and_the_scrape_time_gauges(client, db, tmp_path, monkeypatch):
+    """With PROMETHEUS_MULTIPROC_DIR (every run but the tests) the gauges read from the database at scrape
+    time (fhir_sync.metrics: outbox backlog, open dead letters) are published beside the counters."""
+    subprocess.run([sys.executable, "-c", CHILD], env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}, check=True)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    body = client.get("/metrics").content.decode()
+    assert 'cdss_probe_things_total{kind="a"} 3.0' in body
+    assert 'cdss_outbox_backlog{kind="task"}' in body and "cdss_fhir_dead_letters_open" in body
