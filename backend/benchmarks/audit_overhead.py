@@ -1,6 +1,6 @@
 """Requests per second of audited read endpoints with and without their audit write, same run.
 
-    cd backend && .venv/bin/python benchmarks/audit_overhead.py [--requests 600] [--rounds 6] [--clients 1 8]
+    cd backend && .venv/bin/python benchmarks/audit_overhead.py [--requests 600] [--rounds 12] [--clients 1 8]
                                                                 [--via client http]
 
 Two endpoints, each measured alone:
@@ -8,8 +8,10 @@ Two endpoints, each measured alone:
   grow as audit rows accumulate: the cheapest audited read there is, so the write weighs most;
 - "patient record": GET /api/patients/{uuid} as a DOCTOR, the patient cached from the EMR (no EMR call).
 The only difference between the two variants is AuditClient.log_event (its event committed before the
-answer). Rounds alternate the variants so drift on the machine hits both alike. N concurrent clients are
-N forked processes; throughput is all their requests over the round's wall time.
+answer). Each round runs both variants back to back (which goes first alternates) and gives one ratio; the
+figure is the median of the rounds' ratios, with their quartiles: on a shared machine the load drifts
+within seconds, and a pair measured together sees the same load. N concurrent clients are N forked
+processes; throughput is all their requests over the round's wall time.
 
 Two ways in, each reported:
 - "client": each client process calls the Django application itself (DRF's test client, its own database
@@ -132,7 +134,7 @@ class _nothing:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=600, help="requests per variant in total")
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--via", nargs="+", choices=("client", "http"), default=["client", "http"])
     args = parser.parse_args()
@@ -179,12 +181,14 @@ def main() -> None:
                     run(20, False)
                     before = AuditEvent.objects.count()
                     with_audit, without_audit = [], []
-                    for _ in range(args.rounds):
-                        with_audit.append(run(per_round, True))
-                        without_audit.append(run(per_round, False))
+                    for round_ in range(args.rounds):
+                        for audited in (True, False) if round_ % 2 == 0 else (False, True):
+                            (with_audit if audited else without_audit).append(run(per_round, audited))
                     written = AuditEvent.objects.count() - before
                     connections.close_all()
                 a, b = statistics.median(with_audit), statistics.median(without_audit)
+                ratios = sorted(w / o for w, o in zip(with_audit, without_audit, strict=True))
+                quartiles = statistics.quantiles(ratios, n=4)
                 requests = per_round * args.rounds
                 print(
                     f"--- {name} via {via}, {clients} concurrent client(s): {requests} requests per client and variant"
@@ -192,7 +196,11 @@ def main() -> None:
                 print(f"audit events written by the audited variant: {written}")
                 print(f"with audit    : {a:8.1f} req/s (median of rounds)")
                 print(f"without audit : {b:8.1f} req/s (median of rounds)")
-                print(f"ratio with/without: {a / b:.3f}  (audit write overhead {100 * (1 - a / b):.1f}%)")
+                ratio = statistics.median(ratios)
+                print(
+                    f"ratio with/without: {ratio:.3f}  (median of the rounds' ratios; quartiles {quartiles[0]:.3f}"
+                    f"-{quartiles[2]:.3f}; audit write overhead {100 * (1 - ratio):.1f}%)"
+                )
 
 
 if __name__ == "__main__":
