@@ -8,6 +8,7 @@ from datetime import date
 
 from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.utils.translation import gettext as _
 from minio.error import S3Error
 
 from audit.client import AuditClient
@@ -39,7 +40,7 @@ def order_list(*, user, patient: str = "", status: str = "") -> QuerySet[Order]:
 def order_get(*, user, pk: int) -> Order:
     order = Order.objects.select_related("patient", "ordered_by").filter(pk=pk).first()
     if order is None:
-        raise NotFound(f"No order {pk}.")
+        raise NotFound(_("No order %(id)s.") % {"id": pk})
     AuditClient.log_event(
         Action.READ, actor=user, resource_type="radiology_order", resource_id=pk, patient_id=_patient_id(order)
     )
@@ -81,7 +82,7 @@ def study_get(*, user, pk: int, with_instances: bool = False) -> Study:
     """The study with its series; with_instances adds each series' Orthanc instance ids (one PACS call)."""
     study = Study.objects.select_related("patient", "order").filter(pk=pk).first()
     if study is None:
-        raise NotFound(f"No study {pk}.")
+        raise NotFound(_("No study %(id)s.") % {"id": pk})
     AuditClient.log_event(
         Action.READ, actor=user, resource_type="radiology_study", resource_id=pk, patient_id=_patient_id(study)
     )
@@ -110,7 +111,7 @@ def reconciliation_get(*, user, pk: int) -> Study:
     """One study as the reconciliation page shows it (any status: after a link it reads LINKED)."""
     study = Study.objects.select_related("patient", "conflicting_with__patient").filter(pk=pk).first()
     if study is None:
-        raise NotFound(f"No study {pk}.")
+        raise NotFound(_("No study %(id)s.") % {"id": pk})
     reconciliation_details([study])
     holder = study.conflicting_with
     concerned = study.patient or (holder.patient if holder else None)
@@ -165,7 +166,7 @@ def _name_query(dicom_name: str) -> Q | None:
 def _series(*, study: Study, series_pk: int) -> Series:
     series = study.series.filter(pk=series_pk).first()
     if series is None:
-        raise NotFound(f"No series {series_pk} in study {study.pk}.")
+        raise NotFound(_("No series %(series)s in study %(study)s.") % {"series": series_pk, "study": study.pk})
     return series
 
 
@@ -197,7 +198,7 @@ def series_thumbnail(*, user, study_pk: int, series_pk: int) -> bytes:
         orthanc = get_orthanc_client()
         instances = orthanc.list_instances(series.orthanc_id)
         if not instances:
-            raise NotFound("The series has no instances.")
+            raise NotFound(_("The series has no instances."))
         ordered = sorted(instances, key=lambda item: int(item.get("IndexInSeries") or 0))
         return orthanc.preview(ordered[len(ordered) // 2]["ID"])
 
@@ -212,7 +213,7 @@ def rendered_frame(*, user, study_pk: int, series_pk: int, instance_id: str, fra
     def produce() -> bytes:
         orthanc = get_orthanc_client()
         if instance_id not in {item["ID"] for item in orthanc.list_instances(series.orthanc_id)}:
-            raise NotFound(f"No instance {instance_id} in this series.")
+            raise NotFound(_("No instance %(id)s in this series.") % {"id": instance_id})
         return orthanc.rendered_frame(instance_id, frame)
 
     return _cached_png(f"series/{series.orthanc_id}/{instance_id}/frame-{frame}.png", produce)

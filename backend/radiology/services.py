@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from acct.roles import Role
 from audit.client import AuditClient
@@ -58,11 +59,13 @@ TRANSITION_ROLES = {
 @transaction.atomic
 def order_transition(*, actor, order: Order, status: str, scheduled_for: datetime | None = None) -> Order:
     order = Order.objects.select_for_update().get(pk=order.pk)
-    check_transition(f"order {order.accession_number}", order.status, status, Order.TRANSITIONS)
+    check_transition(
+        _("order %(number)s") % {"number": order.accession_number}, order.status, status, Order.TRANSITIONS
+    )
     if not actor.has_role(*TRANSITION_ROLES[status]):
-        raise NotPermitted(f"Your role may not move an order to {status}.")
+        raise NotPermitted(_("Your role may not move an order to %(status)s.") % {"status": status})
     if status == Order.Status.CANCELLED and not actor.has_role(Role.RIB) and order.ordered_by_id != actor.pk:
-        raise NotPermitted("Only the doctor who ordered it or radiology staff may cancel an order.")
+        raise NotPermitted(_("Only the doctor who ordered it or radiology staff may cancel an order."))
     previous = order.status
     order.status = status
     if scheduled_for is not None:
@@ -344,7 +347,7 @@ def study_reject(*, actor, study: Study, comment: str) -> None:
 
 
 def _check_move(study: Study, new: str) -> None:
-    check_transition(f"study {study.pk}", study.status, new, RECONCILIATION_MOVES)
+    check_transition(_("study %(id)s") % {"id": study.pk}, study.status, new, RECONCILIATION_MOVES)
 
 
 def _series_values(item: dict) -> dict:
