@@ -29,7 +29,13 @@ react/node_modules/.installed: react/package.json react/package-lock.json
 	cd react && npm ci --no-audit --no-fund
 	touch $@
 
-install: $(BACKEND_VENV)/.installed $(AI_VENV)/.installed react/node_modules/.installed ## install Debian packages, virtual environments, npm packages
+# The API's translations (backend/locale/*/LC_MESSAGES/django.po), compiled by GNU msgfmt (scripts/services.sh
+# installs gettext with the other Debian packages); the .mo files are build output, never committed.
+BACKEND_MO := $(patsubst %.po,%.mo,$(wildcard backend/locale/*/LC_MESSAGES/django.po))
+backend/locale/%.mo: backend/locale/%.po | $(BACKEND_VENV)/.installed
+	msgfmt --check -o $@ $<
+
+install: $(BACKEND_VENV)/.installed $(AI_VENV)/.installed react/node_modules/.installed $(BACKEND_MO) ## install Debian packages, virtual environments, npm packages
 
 env: ## create .env with random secrets (never overwrites)
 	scripts/env.sh

@@ -54,11 +54,25 @@ def make_user(db):
     return make
 
 
+# The suite reads the API's messages in English: its clients ask for them as the web UI does when English is
+# chosen (Accept-Language), and code called directly runs with English active. Korean, the default, is
+# checked by radiology/tests/test_language.py.
+ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient
 
-    return APIClient()
+    return APIClient(**ENGLISH)
 
 
 @pytest.fixture
@@ -71,7 +85,7 @@ def token_client(make_user):
     def make(*roles: str, user=None):
         user = user or make_user(*roles)
         _, token = token_issue(actor=user, user=user)
-        client = APIClient()
+        client = APIClient(**ENGLISH)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         client.user = user
         return client

@@ -4,6 +4,7 @@ Denials are answered 403 (401 without credentials) with a JSON body and audited 
 handler in acct.api.exceptions.
 """
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
 from .roles import CLINICAL_ROLES, Role
@@ -11,7 +12,7 @@ from .roles import CLINICAL_ROLES, Role
 
 class HasRole(BasePermission):
     roles: frozenset[str] = frozenset()
-    message = "Your role does not allow this."
+    message = _("Your role does not allow this.")
 
     def has_permission(self, request, view) -> bool:
         user = request.user
@@ -22,15 +23,15 @@ def role_permission(name: str, *roles: str, message: str) -> type[HasRole]:
     return type(name, (HasRole,), {"roles": frozenset(roles), "message": message, "__module__": __name__})
 
 
-IsDoctor = role_permission("IsDoctor", Role.DOCTOR, message="Only doctors may do this.")
-IsRIB = role_permission("IsRIB", Role.RIB, message="Only radiology staff may do this.")
+IsDoctor = role_permission("IsDoctor", Role.DOCTOR, message=_("Only doctors may do this."))
+IsRIB = role_permission("IsRIB", Role.RIB, message=_("Only radiology staff may do this."))
 IsDoctorOrRIB = role_permission(
-    "IsDoctorOrRIB", Role.DOCTOR, Role.RIB, message="Only doctors or radiology staff may do this."
+    "IsDoctorOrRIB", Role.DOCTOR, Role.RIB, message=_("Only doctors or radiology staff may do this.")
 )
-IsStaffRole = role_permission("IsStaffRole", *CLINICAL_ROLES, message="Only clinical staff may see patient data.")
-IsAdmin = role_permission("IsAdmin", Role.ADMIN, message="Only administrators may do this.")
-IsOps = role_permission("IsOps", Role.OPS, Role.ADMIN, message="Only operations staff may do this.")
-IsService = role_permission("IsService", Role.SERVICE, message="Only service accounts may call this.")
+IsStaffRole = role_permission("IsStaffRole", *CLINICAL_ROLES, message=_("Only clinical staff may see patient data."))
+IsAdmin = role_permission("IsAdmin", Role.ADMIN, message=_("Only administrators may do this."))
+IsOps = role_permission("IsOps", Role.OPS, Role.ADMIN, message=_("Only operations staff may do this."))
+IsService = role_permission("IsService", Role.SERVICE, message=_("Only service accounts may call this."))
 
 
 class IsAuthenticatedPerson(BasePermission):

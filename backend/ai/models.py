@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext as _
 
 from core import errors
 from emr.models import Patient
@@ -108,7 +109,7 @@ class AIJob(models.Model):
         return f"{self.model_name} {self.model_version or '(newest)'} {self.status} [{self.pk}]"
 
     def check_transition(self, new: str) -> None:
-        errors.check_transition(f"job {self.pk}", self.status, new, self.TRANSITIONS)
+        errors.check_transition(_("job %(id)s") % {"id": self.pk}, self.status, new, self.TRANSITIONS)
 
     @property
     def is_active(self) -> bool:
@@ -167,7 +168,7 @@ class AIResult(models.Model):
         return fhir_metrics(self.raw_metrics or {})
 
     def check_transition(self, new: str) -> None:
-        errors.check_transition(f"result {self.pk}", self.status, new, self.TRANSITIONS)
+        errors.check_transition(_("result %(id)s") % {"id": self.pk}, self.status, new, self.TRANSITIONS)
 
     def artifact(self, name: str) -> dict | None:
         return next((item for item in self.artifacts or [] if item.get("name") == name), None)

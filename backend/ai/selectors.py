@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from minio.error import S3Error
 
 from audit.client import AuditClient
@@ -67,7 +68,7 @@ def job_list(*, user, patient: str = "", status: str = "", study: int | None = N
 def _job(pk) -> AIJob:
     job = _jobs().filter(pk=pk).first()
     if job is None:
-        raise NotFound(f"No AI job {pk}.")
+        raise NotFound(_("No AI job %(id)s.") % {"id": pk})
     return job
 
 
@@ -87,7 +88,7 @@ def job_for_change(*, pk) -> AIJob:
 def result_for_change(*, pk: int) -> AIResult:
     result = AIResult.objects.filter(pk=pk).first()
     if result is None:
-        raise NotFound(f"No AI result {pk}.")
+        raise NotFound(_("No AI result %(id)s.") % {"id": pk})
     return result
 
 
@@ -116,18 +117,20 @@ def artifact_open(*, user, job_pk, name: str) -> OpenArtifact:
     result = getattr(job, "result", None)
     artifact = result.artifact(name) if result is not None else None
     if artifact is None:
-        raise NotFound(f"Job {job.pk} has no artifact {name!r}.")
+        raise NotFound(_("Job %(job)s has no artifact %(name)r.") % {"job": job.pk, "name": name})
     bucket = settings.S3_BUCKETS["artifacts"]
     if artifact.get("bucket") != bucket:  # the ai-server's report named another bucket: never serve it
         logger.warning(
             "artifact %s of job %s names bucket %r; only %r is served", name, job.pk, artifact.get("bucket"), bucket
         )
-        raise NotFound(f"Job {job.pk} has no artifact {name!r}.")
+        raise NotFound(_("Job %(job)s has no artifact %(name)r.") % {"job": job.pk, "name": name})
     try:
         response = storage_client().get_object(bucket, artifact["key"])
     except S3Error as exc:
         if exc.code in ("NoSuchKey", "NoSuchObject", "NoSuchBucket"):
-            raise NotFound(f"Artifact {name!r} of job {job.pk} is missing from object storage.") from exc
+            raise NotFound(
+                _("Artifact %(name)r of job %(job)s is missing from object storage.") % {"name": name, "job": job.pk}
+            ) from exc
         raise SystemUnavailable(STORAGE_SYSTEM, f"{exc.code}") from exc
     except Exception as exc:  # connection refused, timeouts
         raise SystemUnavailable(STORAGE_SYSTEM, f"{exc.__class__.__name__}") from exc

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from acct.roles import Role
 from audit.client import AuditClient
@@ -80,24 +81,32 @@ def _parse_expression(data: bytes, delimiter: str) -> ParsedTable:
     row under a header of gene ids (optionally led by a sample name). Every row as wide as the header and
     every cell after the first column a number (or missing)."""
     if b"\x00" in data:
-        raise InvalidInput("The file is binary, not a CSV/TSV text table.", field="file")
+        raise InvalidInput(_("The file is binary, not a CSV/TSV text table."), field="file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"The file is not UTF-8 text (byte {exc.start}).", field="file") from exc
+        raise InvalidInput(
+            _("The file is not UTF-8 text (byte %(byte)s).") % {"byte": exc.start}, field="file"
+        ) from exc
     try:
         table = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(cell.strip() for cell in row)]
     except csv.Error as exc:
-        raise InvalidInput(f"The table cannot be read: {exc}.", field="file") from exc
+        raise InvalidInput(_("The table cannot be read: %(error)s.") % {"error": exc}, field="file") from exc
     if len(table) < 2:
-        raise InvalidInput("The table needs a header row and at least one data row.", field="file")
+        raise InvalidInput(_("The table needs a header row and at least one data row."), field="file")
     width = len(table[0])
     if width < 2:
-        name = "comma" if delimiter == "," else "tab"
-        raise InvalidInput(f"The header has one column: the file is not {name}-separated.", field="file")
+        message = _("The header has one column: the file is not comma-separated.")
+        if delimiter != ",":
+            message = _("The header has one column: the file is not tab-separated.")
+        raise InvalidInput(message, field="file")
     for number, row in enumerate(table[1:], start=2):
         if len(row) != width:
-            raise InvalidInput(f"Row {number} has {len(row)} columns; the header has {width}.", field="file")
+            raise InvalidInput(
+                _("Row %(row)s has %(columns)s columns; the header has %(width)s.")
+                % {"row": number, "columns": len(row), "width": width},
+                field="file",
+            )
         for column, cell in enumerate(row[1:], start=2):
             value = cell.strip()
             if value.lower() in MISSING_VALUES:
@@ -106,13 +115,17 @@ def _parse_expression(data: bytes, delimiter: str) -> ParsedTable:
                 float(value)
             except ValueError:
                 raise InvalidInput(
-                    f"Row {number}, column {column} ({table[0][column - 1]!r}) is not a number: {value[:40]!r}.",
+                    _("Row %(row)s, column %(column)s (%(header)r) is not a number: %(value)r.")
+                    % {"row": number, "column": column, "header": table[0][column - 1], "value": value[:40]},
                     field="file",
                 ) from None
     if width > 2 and len(table) > 2:
         raise InvalidInput(
-            f"The table holds {len(table) - 1} samples; one profile is one sample: gene,value rows, "
-            "or one row under a header of gene ids.",
+            _(
+                "The table holds %(samples)s samples; one profile is one sample: gene,value rows, "
+                "or one row under a header of gene ids."
+            )
+            % {"samples": len(table) - 1},
             field="file",
         )
     return ParsedTable(rows=len(table) - 1, columns=width)
@@ -126,13 +139,13 @@ def expression_upload_create(*, actor, patient: Patient, file) -> ExpressionUplo
     if extension == "txt":
         extension = "tsv"
     if extension not in EXPRESSION_FORMATS:
-        raise InvalidInput(f"{name or 'The file'} is not a .csv or .tsv file.", field="file")
+        raise InvalidInput(_("%(name)s is not a .csv or .tsv file.") % {"name": name or _("The file")}, field="file")
     limit = settings.AI_EXPRESSION_MAX_BYTES
     if file.size > limit:
-        raise TooLarge(f"The file has {file.size} bytes; the limit is {limit}.")
+        raise TooLarge(_("The file has %(size)s bytes; the limit is %(limit)s.") % {"size": file.size, "limit": limit})
     data = file.read(limit + 1)
     if len(data) > limit:
-        raise TooLarge(f"The file is larger than the limit of {limit} bytes.")
+        raise TooLarge(_("The file is larger than the limit of %(limit)s bytes.") % {"limit": limit})
     delimiter, content_type = EXPRESSION_FORMATS[extension]
     table = _parse_expression(data, delimiter)
     upload = ExpressionUpload(
@@ -181,14 +194,19 @@ def create_message(job: AIJob) -> dict[str, Any]:
 
 def _study_input(study: Study, series_instance_uids: list[str]) -> dict[str, Any]:
     if study.patient_id is None or study.status != Study.Status.LINKED:
-        reason = study.reconciliation_reason or "it is flagged for reconciliation"
+        reason = study.reconciliation_reason or _("it is flagged for reconciliation")
         raise InvalidInput(
-            f"Study {study.pk} is not matched to an EMR patient ({reason}); reconcile it first.", field="study"
+            _("Study %(study)s is not matched to an EMR patient (%(reason)s); reconcile it first.")
+            % {"study": study.pk, "reason": reason},
+            field="study",
         )
     known = set(study.series.values_list("series_instance_uid", flat=True))
     unknown = [uid for uid in series_instance_uids if uid not in known]
     if unknown:
-        raise InvalidInput(f"Not series of study {study.pk}: {', '.join(unknown)}.", field="series_instance_uids")
+        raise InvalidInput(
+            _("Not series of study %(study)s: %(series)s.") % {"study": study.pk, "series": ", ".join(unknown)},
+            field="series_instance_uids",
+        )
     return {
         "kind": "dicom-study",
         "study_instance_uid": study.study_instance_uid,
@@ -212,7 +230,7 @@ def job_submit(
     """Create a QUEUED job and its ai.job.create message in one transaction (the outbox publishes it
     after commit, or the relay later: a job accepted is never lost)."""
     if (study is None) == (expression_upload is None):
-        raise InvalidInput("Give exactly one input: a study or an expression upload.")
+        raise InvalidInput(_("Give exactly one input: a study or an expression upload."))
     if study is not None:
         task, patient, job_input = (
             AIJob.Task.SEGMENTATION,
@@ -244,7 +262,7 @@ def job_cancel(*, actor, job: AIJob) -> AIJob:
     ai-server sends later is acknowledged and ignored."""
     job = AIJob.objects.select_for_update().select_related("patient").get(pk=job.pk)
     if job.requested_by_id != actor.pk and not actor.has_role(Role.RIB):
-        raise NotPermitted("Only whoever requested the analysis or radiology staff may cancel it.")
+        raise NotPermitted(_("Only whoever requested the analysis or radiology staff may cancel it."))
     _move(job, AIJob.Status.CANCELLED, actor=actor)
     job.finished_at = timezone.now()
     job.save(update_fields=("status", "finished_at", "updated_at"))
@@ -443,11 +461,11 @@ def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AI
     result = AIResult.objects.select_for_update().select_related("job__patient").get(pk=result.pk)
     new = AIResult.Status.FINAL if decision == Decision.APPROVE else AIResult.Status.CANCELLED
     if not comment.strip():
-        raise InvalidInput("A review needs a comment.", field="comment")
+        raise InvalidInput(_("A review needs a comment."), field="comment")
     try:
         result.check_transition(new)
     except InvalidTransition as exc:
-        raise InvalidTransition(f"{exc}: it was reviewed already.") from exc
+        raise InvalidTransition(_("%(refusal)s: it was reviewed already.") % {"refusal": exc}) from exc
     previous = result.status
     result.status = new
     result.reviewed_by = actor

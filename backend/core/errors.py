@@ -9,6 +9,8 @@ recognised from their own exceptions (core.outage), so services need not wrap th
 
 from collections.abc import Collection, Mapping
 
+from django.utils.translation import gettext as _
+
 
 class DomainError(Exception):
     """`message` is for the person who asked; `code` is the stable name a client may branch on."""
@@ -56,8 +58,11 @@ class TooLarge(DomainError):
 
 def check_transition(what: str, current: str, new: str, transitions: Mapping[str, Collection[str]]) -> None:
     """Refuse moving `what` from `current` to `new` unless `transitions` ({status: the statuses it may
-    become}) lists the move."""
+    become}) lists the move. `what` names the record in the caller's (translated) words."""
     allowed = transitions.get(current, ())
     if new not in allowed:
-        listed = ", ".join(sorted(allowed)) or "none"
-        raise InvalidTransition(f"{what} is {current} and cannot become {new} (allowed: {listed})")
+        listed = ", ".join(sorted(allowed)) or _("none")
+        raise InvalidTransition(
+            _("%(what)s is %(current)s and cannot become %(new)s (allowed: %(listed)s)")
+            % {"what": what, "current": current, "new": new, "listed": listed}
+        )

@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from django.conf import settings
 from django.dispatch import Signal
+from django.utils.translation import gettext_lazy as _
 from requests.adapters import HTTPAdapter
 
 from core import context
@@ -46,7 +47,7 @@ class ExternalSystemError(DomainError):
 
     code = "external_system"
     api_status = 502
-    title = "The external system returned an invalid answer"
+    title = _("The external system returned an invalid answer")
 
     def __init__(self, system: str, detail: str, *, status_code: int | None = None):
         super().__init__(f"{system}: {detail}")
@@ -55,35 +56,35 @@ class ExternalSystemError(DomainError):
 
 class SystemUnavailable(ExternalSystemError):
     api_status = 503
-    title = "The external system is unavailable"
+    title = _("The external system is unavailable")
 
 
 class SystemTimeout(ExternalSystemError):
     api_status = 504
-    title = "The external system did not answer in time"
+    title = _("The external system did not answer in time")
 
 
 class CircuitOpen(SystemUnavailable):
-    title = "The external system is unavailable (circuit open after repeated failures)"
+    title = _("The external system is unavailable (circuit open after repeated failures)")
 
 
 class ExternalNotFound(ExternalSystemError):
     api_status = 404
-    title = "Not found in the external system"
+    title = _("Not found in the external system")
 
 
 class ExternalRejected(ExternalSystemError):
     """The system refused what we sent as invalid (400/422): the caller's input, not an outage."""
 
     api_status = 422
-    title = "The external system rejected the request"
+    title = _("The external system rejected the request")
 
 
 class ExternalAuthRefused(ExternalSystemError):
     """The system refused the CDSS's own credentials: a configuration problem for the operators."""
 
     api_status = 502
-    title = "The external system refused the CDSS's credentials"
+    title = _("The external system refused the CDSS's credentials")
 
 
 def raise_for_status(system: str, response: requests.Response, detail: str = "") -> requests.Response:
@@ -298,7 +299,7 @@ class ExternalSession:
 
     def _send_following_same_origin(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         origin = urlsplit(url)[:2]
-        for _ in range(4):
+        for _hop in range(4):
             response = self.session.request(
                 method, url, timeout=(self.timeouts.connect, self.timeouts.read), allow_redirects=False, **kwargs
             )

@@ -1,5 +1,7 @@
 """Reads of the FHIR sync's state, for ADMIN only (callers check the role)."""
 
+from django.utils.translation import gettext as _
+
 from core.errors import NotFound
 from core.queries import narrowed
 
@@ -13,7 +15,7 @@ def dead_letter_list(*, user, status: str | None = None, entity_type: str | None
 def dead_letter_get(*, user, pk: int) -> DeadLetter:
     letter = DeadLetter.objects.filter(pk=pk).first()
     if letter is None:
-        raise NotFound(f"No dead letter {pk}.")
+        raise NotFound(_("No dead letter %(id)s.") % {"id": pk})
     return letter
 
 

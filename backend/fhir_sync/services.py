@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from fhirclient.models.fhirabstractresource import FHIRAbstractResource
 
 from audit.client import AuditClient
@@ -166,7 +167,7 @@ class _Sync:
             "content_hash": digest,
             "synced_at": timezone.now(),
         }
-        for _ in range(2):  # a racing worker may insert the row between our lookup and insert
+        for _attempt in range(2):  # a racing worker may insert the row between our lookup and insert
             try:
                 FhirMapping.objects.update_or_create(entity_type=entity_type, entity_id=entity_id, defaults=values)
                 return
@@ -287,7 +288,7 @@ def _publish_dead_letter(letter: DeadLetter) -> None:
 
 
 def dead_letter_check_move(letter: DeadLetter, new: str) -> None:
-    check_transition(f"dead letter {letter.pk}", letter.status, new, DeadLetter.TRANSITIONS)
+    check_transition(_("dead letter %(id)s") % {"id": letter.pk}, letter.status, new, DeadLetter.TRANSITIONS)
 
 
 def dead_letter_replay(*, actor: Any, letters: list[DeadLetter]) -> int:
@@ -317,7 +318,7 @@ def dead_letter_replay(*, actor: Any, letters: list[DeadLetter]) -> int:
 
 def dead_letter_discard(*, actor: Any, letter: DeadLetter, reason: str) -> DeadLetter:
     if not reason.strip():
-        raise InvalidInput("A reason is required to discard a dead letter.", field="reason")
+        raise InvalidInput(_("A reason is required to discard a dead letter."), field="reason")
     with transaction.atomic():
         letter = DeadLetter.objects.select_for_update().get(pk=letter.pk)
         dead_letter_check_move(letter, DeadLetter.Status.DISCARDED)

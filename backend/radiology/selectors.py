@@ -6,6 +6,7 @@ import operator
 from datetime import date
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from audit.client import AuditClient
 from audit.models import Action
@@ -35,7 +36,7 @@ def order_list(*, user, patient: str = "", status: str = "") -> QuerySet[Order]:
 def order_get(*, user, pk: int) -> Order:
     order = Order.objects.select_related("patient", "ordered_by").filter(pk=pk).first()
     if order is None:
-        raise NotFound(f"No order {pk}.")
+        raise NotFound(_("No order %(id)s.") % {"id": pk})
     AuditClient.log_event(
         Action.READ, actor=user, resource_type="radiology_order", resource_id=pk, patient_id=_patient_id(order)
     )
@@ -77,7 +78,7 @@ def study_get(*, user, pk: int, with_instances: bool = False) -> Study:
     """The study with its series; with_instances adds each series' Orthanc instance ids (one PACS call)."""
     study = Study.objects.select_related("patient", "order").filter(pk=pk).first()
     if study is None:
-        raise NotFound(f"No study {pk}.")
+        raise NotFound(_("No study %(id)s.") % {"id": pk})
     AuditClient.log_event(
         Action.READ, actor=user, resource_type="radiology_study", resource_id=pk, patient_id=_patient_id(study)
     )
@@ -106,7 +107,7 @@ def reconciliation_get(*, user, pk: int) -> Study:
     """One study as the reconciliation page shows it (any status: after a link it reads LINKED)."""
     study = Study.objects.select_related("patient", "conflicting_with__patient").filter(pk=pk).first()
     if study is None:
-        raise NotFound(f"No study {pk}.")
+        raise NotFound(_("No study %(id)s.") % {"id": pk})
     reconciliation_details([study])
     holder = study.conflicting_with
     concerned = study.patient or (holder.patient if holder else None)
@@ -161,5 +162,5 @@ def _name_query(dicom_name: str) -> Q | None:
 def series_get(*, study: Study, series_pk: int) -> Series:
     series = study.series.filter(pk=series_pk).first()
     if series is None:
-        raise NotFound(f"No series {series_pk} in study {study.pk}.")
+        raise NotFound(_("No series %(series)s in study %(study)s.") % {"series": series_pk, "study": study.pk})
     return series

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from minio.error import S3Error
 
 from acct.roles import Role
@@ -61,11 +62,13 @@ TRANSITION_ROLES = {
 @transaction.atomic
 def order_transition(*, actor, order: Order, status: str, scheduled_for: datetime | None = None) -> Order:
     order = Order.objects.select_for_update().get(pk=order.pk)
-    check_transition(f"order {order.accession_number}", order.status, status, Order.TRANSITIONS)
+    check_transition(
+        _("order %(number)s") % {"number": order.accession_number}, order.status, status, Order.TRANSITIONS
+    )
     if not actor.has_role(*TRANSITION_ROLES[status]):
-        raise NotPermitted(f"Your role may not move an order to {status}.")
+        raise NotPermitted(_("Your role may not move an order to %(status)s.") % {"status": status})
     if status == Order.Status.CANCELLED and not actor.has_role(Role.RIB) and order.ordered_by_id != actor.pk:
-        raise NotPermitted("Only the doctor who ordered it or radiology staff may cancel an order.")
+        raise NotPermitted(_("Only the doctor who ordered it or radiology staff may cancel an order."))
     previous = order.status
     order.status = status
     if scheduled_for is not None:
@@ -347,7 +350,7 @@ def study_reject(*, actor, study: Study, comment: str) -> None:
 
 
 def _check_move(study: Study, new: str) -> None:
-    check_transition(f"study {study.pk}", study.status, new, RECONCILIATION_MOVES)
+    check_transition(_("study %(id)s") % {"id": study.pk}, study.status, new, RECONCILIATION_MOVES)
 
 
 def _series_values(item: dict) -> dict:
@@ -477,7 +480,7 @@ def series_thumbnail(*, user, study_pk: int, series_pk: int) -> bytes:
         orthanc = get_orthanc_client()
         instances = orthanc.list_instances(series.orthanc_id)
         if not instances:
-            raise NotFound("The series has no instances.")
+            raise NotFound(_("The series has no instances."))
         ordered = sorted(instances, key=lambda item: int(item.get("IndexInSeries") or 0))
         return orthanc.preview(ordered[len(ordered) // 2]["ID"])
 
@@ -492,7 +495,7 @@ def rendered_frame(*, user, study_pk: int, series_pk: int, instance_id: str, fra
     def produce() -> bytes:
         orthanc = get_orthanc_client()
         if instance_id not in {item["ID"] for item in orthanc.list_instances(series.orthanc_id)}:
-            raise NotFound(f"No instance {instance_id} in this series.")
+            raise NotFound(_("No instance %(id)s in this series.") % {"id": instance_id})
         return orthanc.rendered_frame(instance_id, frame)
 
     return _cached_png(f"series/{series.orthanc_id}/{instance_id}/frame-{frame}.png", produce)

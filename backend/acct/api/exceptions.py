@@ -2,6 +2,7 @@
 system failures as 502/503/504, and every authentication or permission failure audited. The one place
 where the domain's errors (core.errors) become HTTP answers."""
 
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -42,7 +43,7 @@ def exception_handler(exc, context):
     request = context["request"]
     code = getattr(exc, "default_code", "error")
     if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body(response.status_code, "validation_failed", "Invalid input.", fields=response.data)
+        response.data = error_body(response.status_code, "validation_failed", _("Invalid input."), fields=response.data)
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else str(response.data)
         response.data = error_body(response.status_code, str(getattr(detail, "code", code)), str(detail))

@@ -8,6 +8,7 @@ import django_otp
 from django.contrib.auth import authenticate, get_user, login, logout
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
@@ -52,7 +53,7 @@ def _authenticate_person(request, serializer_class=CredentialsSerializer):
     code = data.pop("otp", "")
     user = authenticate(request._request, **data)
     if user is None or user.is_service_account:
-        raise AuthenticationFailed("Wrong username or password, or the account is locked or disabled.")
+        raise AuthenticationFailed(_("Wrong username or password, or the account is locked or disabled."))
     return user, code
 
 
@@ -112,7 +113,7 @@ class LoginView(APIView):
     )
     @method_decorator(csrf_protect)
     def post(self, request):
-        user, _ = _authenticate_person(request)
+        user = _authenticate_person(request)[0]
         if not otp_needed(user):
             request.session.pop(PENDING, None)
             login(request._request, user)
@@ -140,9 +141,9 @@ class LoginOtpView(APIView):
         body.is_valid(raise_exception=True)
         user = _pending_user(request)
         if user is None:
-            return _code_refused(None, "No sign-in is waiting for a code: sign in with your password first.")
+            return _code_refused(None, _("No sign-in is waiting for a code: sign in with your password first."))
         if not otp_enrolled(user):
-            return _code_refused(user, "No authenticator is enrolled yet.", "enrolment_required", 409)
+            return _code_refused(user, _("No authenticator is enrolled yet."), "enrolment_required", 409)
         device = otp_code_verify(user=user, code=body.validated_data["code"])
         if device is None:
             pending = request.session[PENDING]
@@ -151,7 +152,7 @@ class LoginOtpView(APIView):
                 del request.session[PENDING]  # start again from the password (which axes counts)
             else:
                 request.session[PENDING] = pending
-            return _code_refused(user, "Wrong or expired code.")
+            return _code_refused(user, _("Wrong or expired code."))
         return _complete_login(request, user, device)
 
 
@@ -175,9 +176,9 @@ class OtpEnrolmentView(APIView):
     @extend_schema(request=None, responses={201: EnrolmentSerializer}, summary="Start enrolling an authenticator")
     @method_decorator(csrf_protect)
     def post(self, request):
-        user, _ = _enrolling_user(request)
+        user = _enrolling_user(request)[0]
         if user is None:
-            raise AuthenticationFailed("Sign in first (with your password) to enrol an authenticator.")
+            raise AuthenticationFailed(_("Sign in first (with your password) to enrol an authenticator."))
         device = otp_enrol_start(user=user)
         secret = b32encode(device.bin_key).decode()
         return Response({"secret": secret, "otpauth_uri": device.config_url}, status=status.HTTP_201_CREATED)
@@ -197,10 +198,10 @@ class OtpEnrolmentConfirmView(APIView):
         body.is_valid(raise_exception=True)
         user, pending = _enrolling_user(request)
         if user is None:
-            raise AuthenticationFailed("Sign in first (with your password) to enrol an authenticator.")
+            raise AuthenticationFailed(_("Sign in first (with your password) to enrol an authenticator."))
         result = otp_enrol_confirm(user=user, code=body.validated_data["code"])
         if result is None:
-            return _code_refused(user, "Wrong code, or no enrolment was started.", http_status=400)
+            return _code_refused(user, _("Wrong code, or no enrolment was started."), http_status=400)
         device, codes = result
         if pending:
             _complete_login(request, user, device)
@@ -240,20 +241,19 @@ class TokenView(APIView):
         user, code = _authenticate_person(request, TokenRequestSerializer)
         if otp_needed(user):
             if not otp_enrolled(user):
-                return _code_refused(
-                    user, "Enrol an authenticator in the web UI before asking for a token.", "enrolment_required", 403
-                )
+                refusal = _("Enrol an authenticator in the web UI before asking for a token.")
+                return _code_refused(user, refusal, "enrolment_required", 403)
             if not code:
-                return _code_refused(user, "This account needs a code from its authenticator (otp).", "otp_required")
+                return _code_refused(user, _("This account needs a code from its authenticator (otp)."), "otp_required")
             if otp_code_verify(user=user, code=code) is None:
-                return _code_refused(user, "Wrong or expired code.")
+                return _code_refused(user, _("Wrong or expired code."))
         instance, token = token_issue(actor=user, user=user)
         return Response({"token": token, "expiry": instance.expiry}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None}, summary="Revoke the token used for this request")
     def delete(self, request):
         if not isinstance(request.auth, AuthToken):
-            raise AuthenticationFailed("Revoking needs the token itself in the Authorization header.")
+            raise AuthenticationFailed(_("Revoking needs the token itself in the Authorization header."))
 
         token_revoke(actor=request.user, token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -143,9 +144,9 @@ class JobCreateSerializer(serializers.Serializer):
 
     def validate(self, data):
         if ("study" in data) == ("expression_upload" in data):
-            raise serializers.ValidationError("Give exactly one input: `study` or `expression_upload`.")
+            raise serializers.ValidationError(_("Give exactly one input: `study` or `expression_upload`."))
         if data.get("series_instance_uids") and "study" not in data:
-            raise serializers.ValidationError({"series_instance_uids": ["Only with a study."]})
+            raise serializers.ValidationError({"series_instance_uids": [_("Only with a study.")]})
         return data
 
 

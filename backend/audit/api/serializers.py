@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from audit.models import Action, AuditEvent, Outcome
@@ -17,7 +18,7 @@ class EventFilterSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
-            raise serializers.ValidationError({"until": "must be after since"})
+            raise serializers.ValidationError({"until": _("must be after since")})
         return attrs
 
 

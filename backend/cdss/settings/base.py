@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The API's messages in the language the web UI sends (Accept-Language); after sessions, before common.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -139,7 +141,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "ko-kr"
+# Korean unless the request's Accept-Language asks for English (the web UI sends its chosen language).
+# The project's own messages are translated in locale/ (the .mo is compiled by `make install` and the image).
+LANGUAGE_CODE = "ko"
+LANGUAGES = [("ko", "Korean"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Seoul")
 USE_I18N = True
 USE_TZ = True

@@ -4,6 +4,7 @@ stack trace: {"status": 503, "error": "...", "detail": "...", ...}."""
 import sys
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 
 from core.http import ExternalSystemError
 from core.outage import dependency_of
@@ -19,7 +20,7 @@ def external_system_response(exc: ExternalSystemError) -> JsonResponse:
         error_body(
             exc.api_status,
             "external_system",
-            f"{exc.title}: {exc.detail}",
+            f"{exc.title}: {exc.detail}",  # the title is translated (core.http); the detail is the system's own
             system=exc.system,
             dependency=exc.system,
             **extra,
@@ -30,11 +31,11 @@ def external_system_response(exc: ExternalSystemError) -> JsonResponse:
 
 # Django-level handlers (cdss.urls): for errors raised outside DRF views, e.g. a body over the size limit.
 def bad_request(request: HttpRequest, exception=None) -> JsonResponse:
-    return JsonResponse(error_body(400, "bad_request", "The request could not be read."), status=400)
+    return JsonResponse(error_body(400, "bad_request", _("The request could not be read.")), status=400)
 
 
 def not_found(request: HttpRequest, exception=None) -> JsonResponse:
-    return JsonResponse(error_body(404, "not_found", "No such resource."), status=404)
+    return JsonResponse(error_body(404, "not_found", _("No such resource.")), status=404)
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
@@ -44,7 +45,10 @@ def server_error(request: HttpRequest) -> JsonResponse:
         return dependency_unavailable(dependency)
     return JsonResponse(
         error_body(
-            500, "server_error", "Unexpected error; it has been logged.", request_id=getattr(request, "request_id", "")
+            500,
+            "server_error",
+            _("Unexpected error; it has been logged."),
+            request_id=getattr(request, "request_id", ""),
         ),
         status=500,
     )
@@ -53,7 +57,10 @@ def server_error(request: HttpRequest) -> JsonResponse:
 def dependency_unavailable(dependency: str) -> JsonResponse:
     response = JsonResponse(
         error_body(
-            503, "dependency_unavailable", f"The {dependency} is unavailable; retry shortly.", dependency=dependency
+            503,
+            "dependency_unavailable",
+            _("The %(dependency)s is unavailable; retry shortly.") % {"dependency": dependency},
+            dependency=dependency,
         ),
         status=503,
     )
@@ -62,4 +69,6 @@ def dependency_unavailable(dependency: str) -> JsonResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
-    return JsonResponse(error_body(403, "csrf_failed", f"CSRF check failed: {reason}"), status=403)
+    return JsonResponse(
+        error_body(403, "csrf_failed", _("CSRF check failed: %(reason)s") % {"reason": reason}), status=403
+    )

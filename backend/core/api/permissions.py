@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
 
@@ -6,7 +7,7 @@ def require_permission(codename: str) -> type[BasePermission]:
     about roles (audit) check permissions; acct gives the permissions to role groups."""
 
     class HasPermission(BasePermission):
-        message = "You do not have permission to do this."
+        message = _("You do not have permission to do this.")
 
         def has_permission(self, request, view) -> bool:
             user = request.user

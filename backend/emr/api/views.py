@@ -1,5 +1,6 @@
 """/api/patients/: search, detail, the live record sections and the timeline, for clinical staff."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -19,7 +20,7 @@ def _patient(request, puuid: str):
     try:
         services.patient_fresh(puuid=puuid)  # a missing or stale cache row is re-read from the EMR first
     except ExternalNotFound as exc:
-        raise NotFound(f"No patient {puuid} in the EMR.") from exc
+        raise NotFound(_("No patient %(id)s in the EMR.") % {"id": puuid}) from exc
     return selectors.patient_get(user=request.user, puuid=puuid)
 
 

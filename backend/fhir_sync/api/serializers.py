@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from ..models import DeadLetter, FhirMapping
@@ -37,7 +38,7 @@ class ReplaySerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if not attrs.get("ids") and not attrs.get("all"):
-            raise serializers.ValidationError("give ids, or all=true")
+            raise serializers.ValidationError(_("give ids, or all=true"))
         return attrs
 
 

@@ -8,6 +8,7 @@ Alertmanager authenticates with the bearer token both sides read from ALERTMANAG
 import hmac
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
@@ -18,7 +19,7 @@ from notifications.services import alert_received
 
 
 class FromAlertmanager(BasePermission):
-    message = "Alertmanager's bearer token is required."
+    message = _("Alertmanager's bearer token is required.")
 
     def has_permission(self, request, view) -> bool:
         expected = settings.ALERTMANAGER_WEBHOOK_TOKEN

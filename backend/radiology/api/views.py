@@ -5,6 +5,8 @@ import re
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ParseError, UnsupportedMediaType
@@ -40,7 +42,7 @@ ORTHANC_ID = re.compile(r"^[0-9a-f]{8}(?:-[0-9a-f]{8}){4}$")
 
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request is larger than the upload limit."
+    default_detail = gettext_lazy("The request is larger than the upload limit.")
     default_code = "payload_too_large"
 
 
@@ -128,7 +130,10 @@ class StudyDetailView(APIView):
 
 # --- reconciliation ----------------------------------------------------------------------------------
 IsRIBOrAdmin = role_permission(
-    "IsRIBOrAdmin", Role.RIB, Role.ADMIN, message="Only radiology staff (or administrators, read-only) may do this."
+    "IsRIBOrAdmin",
+    Role.RIB,
+    Role.ADMIN,
+    message=gettext_lazy("Only radiology staff (or administrators, read-only) may do this."),
 )
 
 
@@ -225,7 +230,7 @@ class RenderedFrameView(APIView):
     @extend_schema(responses={(200, "image/png"): OpenApiResponse(description="PNG")})
     def get(self, request, pk: int, series_pk: int, instance_id: str, frame: int):
         if not ORTHANC_ID.match(instance_id):
-            raise NotFound("Not an instance id.")
+            raise NotFound(_("Not an instance id."))
         data = services.rendered_frame(
             user=request.user, study_pk=pk, series_pk=series_pk, instance_id=instance_id, frame=frame
         )
@@ -249,22 +254,33 @@ class UploadView(APIView):
     )  # fmt: skip
     def post(self, request):
         if not request.content_type.startswith("multipart/form-data"):
-            raise UnsupportedMediaType(request.content_type or "(none)", "Send multipart/form-data with DICOM files.")
+            raise UnsupportedMediaType(
+                request.content_type or "(none)", _("Send multipart/form-data with DICOM files.")
+            )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError as exc:
-            raise ParseError("Bad Content-Length.") from exc
+            raise ParseError(_("Bad Content-Length.")) from exc
         limit = settings.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES
         if length > limit:
-            raise PayloadTooLarge(f"The request has {length} bytes; the limit is {limit}.")
+            raise PayloadTooLarge(
+                _("The request has %(size)s bytes; the limit is %(limit)s.") % {"size": length, "limit": limit}
+            )
         outcome = ingest.receive(meta=request.META, stream=request.stream, actor=request.user)
         body = UploadAnswerSerializer(outcome).data
         if outcome.too_large:
-            return _refused(413, "payload_too_large", f"The request is larger than the limit of {limit} bytes.", body)
+            return _refused(
+                413,
+                "payload_too_large",
+                _("The request is larger than the limit of %(limit)s bytes.") % {"limit": limit},
+                body,
+            )
         if outcome.malformed:
-            return _refused(400, "parse_error", f"Unreadable multipart body: {outcome.malformed}", body)
+            return _refused(
+                400, "parse_error", _("Unreadable multipart body: %(error)s") % {"error": outcome.malformed}, body
+            )
         if not outcome.parts:
-            raise ParseError("No files in the request: send DICOM files or zip archives as multipart parts.")
+            raise ParseError(_("No files in the request: send DICOM files or zip archives as multipart parts."))
         counts = outcome.counts
         if counts["stored"]:
             return Response(body, status=status.HTTP_201_CREATED)
@@ -272,7 +288,7 @@ class UploadView(APIView):
             return Response(body, status=status.HTTP_200_OK)
         codes = {result.get("code") for result in outcome.results}
         code = 413 if codes == {"too_large"} else 400
-        return _refused(code, "upload_rejected", "No file was stored; see the reason for each file.", body)
+        return _refused(code, "upload_rejected", _("No file was stored; see the reason for each file."), body)
 
 
 def _refused(code: int, error: str, detail: str, body: dict) -> Response:
@@ -291,7 +307,7 @@ class DicomWebView(APIView):
     @extend_schema(responses={200: OpenApiResponse(description="Orthanc's DICOMweb answer, unchanged")})
     def get(self, request, path: str):
         if not dicomweb.PATH.match(path):
-            raise NotFound("Not a DICOMweb resource.")
+            raise NotFound(_("Not a DICOMweb resource."))
         upstream, body = dicomweb.forward_get(
             user=request.user,
             path=path,
@@ -308,15 +324,15 @@ class DicomWebView(APIView):
     def post(self, request, path: str):
         route = dicomweb.Route(path)
         if not (route.valid and route.is_stow):
-            raise NotFound("STOW-RS accepts POST to studies or studies/{StudyInstanceUID}.")
+            raise NotFound(_("STOW-RS accepts POST to studies or studies/{StudyInstanceUID}."))
         if not request.content_type.startswith("multipart/related"):
-            raise UnsupportedMediaType(request.content_type or "(none)", "STOW-RS takes multipart/related.")
+            raise UnsupportedMediaType(request.content_type or "(none)", _("STOW-RS takes multipart/related."))
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError as exc:
-            raise ParseError("Bad Content-Length.") from exc
+            raise ParseError(_("Bad Content-Length.")) from exc
         if length <= 0:
-            raise ParseError("STOW-RS needs a Content-Length.")
+            raise ParseError(_("STOW-RS needs a Content-Length."))
         if length > dicomweb.max_stow_bytes():
             raise PayloadTooLarge()
         code, content_type, body, study_uids = dicomweb.forward_stow(
@@ -329,7 +345,7 @@ class DicomWebView(APIView):
         )
         studies, refused = services.stow_studies_imported(actor=request.user, study_uids=study_uids)
         if refused:  # removed from the PACS again: the client must not believe them stored
-            detail = "The PACS stored these studies but the CDSS cannot record them; they were removed."
+            detail = _("The PACS stored these studies but the CDSS cannot record them; they were removed.")
             stored = [study.study_instance_uid for study in studies]
             return Response(error_body(400, "stow_not_recorded", detail, refused=refused, stored=stored), status=400)
         return HttpResponse(body, status=code, content_type=content_type or "application/dicom+json")

@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 
+import i18n from "../i18n";
 import { scriptFetch } from "../test/render";
 import { ApiError, SESSION_EXPIRED_EVENT, api } from "./client";
 
-afterEach(() => {
+afterEach(async () => {
   document.cookie = "csrftoken=; expires=Thu, 01 Jan 1970 00:00:00 GMT";
+  await i18n.changeLanguage("ko");
 });
 
 describe("api()", () => {
@@ -16,6 +18,15 @@ describe("api()", () => {
     expect(new Headers(calls[0].init.headers).get("X-CSRFToken")).toBeNull();
     expect(new Headers(calls[1].init.headers).get("X-CSRFToken")).toBe("abc123");
     expect(calls[1].init.credentials).toBe("same-origin");
+  });
+
+  it("asks for the API's messages in the language chosen in the web UI", async () => {
+    const calls = scriptFetch({ status: 200, body: {} }, { status: 200, body: {} });
+    await api("/api/auth/me");
+    await i18n.changeLanguage("en");
+    await api("/api/auth/me", { method: "POST", json: {} });
+    expect(new Headers(calls[0].init.headers).get("Accept-Language")).toBe("ko");
+    expect(new Headers(calls[1].init.headers).get("Accept-Language")).toBe("en");
   });
 
   it("turns a JSON error body into an ApiError", async () => {

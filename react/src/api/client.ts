@@ -1,5 +1,7 @@
-// One way to call the CDSS API: same-origin session cookie, CSRF header on unsafe methods, JSON errors
-// turned into ApiError, and a 401 announced so the app can say "your session has expired".
+// One way to call the CDSS API: same-origin session cookie, CSRF header on unsafe methods, the chosen
+// language, JSON errors turned into ApiError, and a 401 announced so the app can say "your session has expired".
+import i18n from "../i18n";
+
 export interface ErrorBody {
   status: number;
   error: string;
@@ -36,11 +38,17 @@ function cookie(name: string): string | undefined {
     ?.slice(name.length + 1);
 }
 
+/** The language chosen in the web UI, sent as Accept-Language so the API's messages come in it too. */
+export function apiLanguage(): string {
+  return i18n.language || "ko";
+}
+
 export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
   const { json, headers, ...rest } = init;
   const method = (rest.method ?? "GET").toUpperCase();
   const finalHeaders = new Headers(headers);
   finalHeaders.set("Accept", "application/json");
+  finalHeaders.set("Accept-Language", apiLanguage());
   if (json !== undefined) finalHeaders.set("Content-Type", "application/json");
   if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
     const token = csrfToken();

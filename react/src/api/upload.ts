@@ -1,7 +1,7 @@
-// DICOM upload with progress: XMLHttpRequest (fetch reports no upload progress), the session cookie and the
-// CSRF header as api() sends them. Files go in batches so a folder of hundreds of slices is a few requests;
-// a zip travels alone, so every result in its answer belongs to it.
-import { SESSION_EXPIRED_EVENT, csrfToken } from "./client";
+// DICOM upload with progress: XMLHttpRequest (fetch reports no upload progress), the session cookie, the
+// CSRF header and the language as api() sends them. Files go in batches so a folder of hundreds of slices
+// is a few requests; a zip travels alone, so every result in its answer belongs to it.
+import { SESSION_EXPIRED_EVENT, apiLanguage, csrfToken } from "./client";
 import type { UploadFileResult, UploadRefused, UploadResponse } from "./types";
 
 export const UPLOAD_URL = "/api/radiology/uploads";
@@ -95,6 +95,7 @@ export function sendBatch(
     xhr.withCredentials = true;
     xhr.responseType = "text";
     xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("Accept-Language", apiLanguage());
     const token = csrfToken();
     if (token) xhr.setRequestHeader("X-CSRFToken", token);
     xhr.upload.onprogress = (event) => {

@@ -50,6 +50,7 @@ describe("DICOM upload", () => {
     expect(sent).toHaveLength(1);
     expect(sent[0].url).toBe("/api/radiology/uploads");
     expect(sent[0].headers["X-CSRFToken"]).toBe("tok123");
+    expect(sent[0].headers["Accept-Language"]).toBe("ko"); // the API's messages in the web UI's language
     expect((sent[0].body.getAll("files") as File[]).map((part) => part.name)).toEqual(["a.dcm", "b.txt"]);
     const bars = screen.getAllByRole("progressbar");
     expect(bars.map((bar) => bar.getAttribute("aria-valuenow"))).toEqual(["100", "100", "100"]);
