@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import pydicom
+from django.utils.translation import gettext as _
 from pydicom.dataelem import RawDataElement
 from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
@@ -46,28 +47,33 @@ def inspect(handle: BinaryIO) -> DicomInfo:
     handle.seek(0)
     head = handle.read(PREAMBLE_LENGTH + 4)
     if not head:
-        raise Rejected("empty file")
+        raise Rejected(_("empty file"))
     if len(head) < PREAMBLE_LENGTH + 4 or head[PREAMBLE_LENGTH:] != b"DICM":
-        raise Rejected("not a DICOM file: no DICM preamble")
+        raise Rejected(_("not a DICOM file: no DICM preamble"))
     handle.seek(0)
     try:
         dataset = pydicom.dcmread(handle, defer_size=DEFER_BYTES)
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise Rejected(f"unreadable DICOM header: {exc}"[:300]) from exc
+        raise Rejected((_("unreadable DICOM header: %(error)s") % {"error": exc})[:300]) from exc
     except Exception as exc:  # pydicom raises many types on corrupt input; every one is the file's fault
-        raise Rejected(f"unreadable DICOM: {exc.__class__.__name__}: {exc}"[:300]) from exc
+        error = f"{exc.__class__.__name__}: {exc}"
+        raise Rejected((_("unreadable DICOM: %(error)s") % {"error": error})[:300]) from exc
     try:
         values = {name: _text(dataset, name) for name in (*REQUIRED_UIDS, *FIT)}
     except Exception as exc:  # a value that cannot be decoded is the file's fault too
-        raise Rejected(f"unreadable DICOM value: {exc.__class__.__name__}: {exc}"[:300]) from exc
+        error = f"{exc.__class__.__name__}: {exc}"
+        raise Rejected((_("unreadable DICOM value: %(error)s") % {"error": error})[:300]) from exc
     missing = [name for name in REQUIRED_UIDS if not values[name]]
     if missing:
-        raise Rejected(f"missing required attribute(s): {', '.join(missing)}")
+        raise Rejected(_("missing required attribute(s): %(names)s") % {"names": ", ".join(missing)})
     for name in REQUIRED_UIDS:
         _check_uid(name, values[name])
     for name, limit in FIT.items():
         if len(values[name]) > limit:
-            raise Rejected(f"{name} has {len(values[name])} characters; the CDSS records at most {limit}")
+            raise Rejected(
+                _("%(name)s has %(length)s characters; the CDSS records at most %(limit)s")
+                % {"name": name, "length": len(values[name]), "limit": limit}
+            )
     if "PixelData" in dataset:
         _check_pixel_data(dataset, handle)
     return DicomInfo(
@@ -85,9 +91,15 @@ def _text(dataset: pydicom.Dataset, name: str) -> str:
 
 def _check_uid(name: str, value: str) -> None:
     if len(value) > UID_MAX:
-        raise Rejected(f"{name} has {len(value)} characters; a DICOM UID has at most {UID_MAX}")
+        raise Rejected(
+            _("%(name)s has %(length)s characters; a DICOM UID has at most %(limit)s")
+            % {"name": name, "length": len(value), "limit": UID_MAX}
+        )
     if not UID.match(value):
-        raise Rejected(f"{name} is not a valid DICOM UID (digits and dots, no leading zeros): {value[:64]!r}")
+        raise Rejected(
+            _("%(name)s is not a valid DICOM UID (digits and dots, no leading zeros): %(value)s")
+            % {"name": name, "value": repr(value[:64])}
+        )
 
 
 def _check_pixel_data(dataset: pydicom.Dataset, handle: BinaryIO) -> None:
@@ -96,20 +108,25 @@ def _check_pixel_data(dataset: pydicom.Dataset, handle: BinaryIO) -> None:
         bits, samples = int(dataset.BitsAllocated), int(dataset.get("SamplesPerPixel", 1) or 1)
         frames = int(dataset.get("NumberOfFrames", 1) or 1)
     except (AttributeError, TypeError, ValueError) as exc:
-        raise Rejected(f"pixel data without a usable image description: {exc}"[:300]) from exc
+        raise Rejected((_("pixel data without a usable image description: %(error)s") % {"error": exc})[:300]) from exc
     if rows <= 0 or columns <= 0 or frames <= 0 or samples not in (1, 3, 4) or bits not in BITS_ALLOCATED:
         raise Rejected(
-            f"inconsistent image description: {rows}x{columns}, {frames} frame(s), "
-            f"{samples} sample(s) per pixel, {bits} bits allocated"
+            _(
+                "inconsistent image description: %(rows)sx%(columns)s, %(frames)s frame(s), "
+                "%(samples)s sample(s) per pixel, %(bits)s bits allocated"
+            )
+            % {"rows": rows, "columns": columns, "frames": frames, "samples": samples, "bits": bits}
         )
     transfer_syntax = dataset.file_meta.get("TransferSyntaxUID")
     if transfer_syntax is not None and transfer_syntax.is_encapsulated:
         try:
             found = sum(1 for _ in generate_frames(dataset.PixelData, number_of_frames=frames))
         except Exception as exc:
-            raise Rejected(f"encapsulated pixel data cannot be split into frames: {exc}"[:300]) from exc
+            raise Rejected(
+                (_("encapsulated pixel data cannot be split into frames: %(error)s") % {"error": exc})[:300]
+            ) from exc
         if found < frames:
-            raise Rejected(f"pixel data holds {found} of {frames} frames")
+            raise Rejected(_("pixel data holds %(found)s of %(frames)s frames") % {"found": found, "frames": frames})
         return
     expected = (rows * columns * samples * frames * bits + 7) // 8
     element = dataset.get_item("PixelData")
@@ -119,7 +136,9 @@ def _check_pixel_data(dataset: pydicom.Dataset, handle: BinaryIO) -> None:
     else:  # read (small), or empty: pydicom gives an empty value as None
         present = len(element.value or b"")
     if present < expected:
-        raise Rejected(f"pixel data truncated: {present} of {expected} bytes")
+        raise Rejected(
+            _("pixel data truncated: %(present)s of %(expected)s bytes") % {"present": present, "expected": expected}
+        )
 
 
 _TOKENS = re.compile(r"[a-z0-9+]+")

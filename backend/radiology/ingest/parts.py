@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 ZIP_MAGIC = b"PK\x03\x04"
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".jar")
@@ -56,7 +57,8 @@ def iter_items(parts, budget: Budget) -> Iterator[Item]:
     for part in parts:
         name = (part.name or "unnamed")[:NAME_MAX]
         if getattr(part, "too_large", False):
-            yield Item(name, code="too_large", reason=f"larger than the per-file limit of {max_file} bytes")
+            reason = _("larger than the per-file limit of %(limit)s bytes") % {"limit": max_file}
+            yield Item(name, code="too_large", reason=reason)
             continue
         part.seek(0)
         head = part.read(4)
@@ -95,15 +97,18 @@ def _zip_items(archive_name: str, part, budget: Budget) -> Iterator[Item]:
         yield Item(
             archive_name,
             code="too_many_files",
-            reason=f"the archive declares {declared} members; at most {room} more files fit "
-            f"RADIOLOGY_UPLOAD_MAX_FILES ({limits.RADIOLOGY_UPLOAD_MAX_FILES}): not read",
+            reason=_(
+                "the archive declares %(declared)s members; at most %(room)s more files fit "
+                "RADIOLOGY_UPLOAD_MAX_FILES (%(limit)s): not read"
+            )
+            % {"declared": declared, "room": room, "limit": limits.RADIOLOGY_UPLOAD_MAX_FILES},
         )
         return
     try:
         archive = zipfile.ZipFile(part)
         members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        yield Item(archive_name, code="bad_zip", reason=f"unreadable zip archive: {exc}"[:300])
+        yield Item(archive_name, code="bad_zip", reason=(_("unreadable zip archive: %(error)s") % {"error": exc})[:300])
         return
     with archive:
         for info in members:
@@ -111,40 +116,41 @@ def _zip_items(archive_name: str, part, budget: Budget) -> Iterator[Item]:
             if info.is_dir():
                 continue
             if _unsafe(info.filename):
-                yield Item(name, code="unsafe_name", reason="absolute path or '..' in the name: ignored")
+                yield Item(name, code="unsafe_name", reason=_("absolute path or '..' in the name: ignored"))
                 continue
             budget.items += 1
             if budget.items > limits.RADIOLOGY_UPLOAD_MAX_FILES:
-                yield Item(name, code="too_many_files", reason="more files than RADIOLOGY_UPLOAD_MAX_FILES")
+                yield Item(name, code="too_many_files", reason=_("more files than RADIOLOGY_UPLOAD_MAX_FILES"))
                 continue
             if info.file_size > limits.RADIOLOGY_UPLOAD_MAX_FILE_BYTES:
-                yield Item(name, code="too_large", reason="larger than the per-file limit when uncompressed")
+                yield Item(name, code="too_large", reason=_("larger than the per-file limit when uncompressed"))
                 continue
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > limits.RADIOLOGY_ZIP_MAX_RATIO:
                 yield Item(
                     name,
                     code="zip_bomb",
-                    reason=f"compression ratio {ratio:.0f}:1 over the limit of {limits.RADIOLOGY_ZIP_MAX_RATIO}:1",
+                    reason=_("compression ratio %(ratio).0f:1 over the limit of %(limit)s:1")
+                    % {"ratio": ratio, "limit": limits.RADIOLOGY_ZIP_MAX_RATIO},
                 )
                 continue
             budget.bytes += info.file_size
             if budget.bytes > limits.RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES:
-                yield Item(name, code="too_large", reason="the archive expands beyond the per-request limit")
+                yield Item(name, code="too_large", reason=_("the archive expands beyond the per-request limit"))
                 continue
             try:
                 handle = _extract(archive, info, limits.RADIOLOGY_UPLOAD_MAX_FILE_BYTES)
             except _TooLarge:
-                yield Item(name, code="zip_bomb", reason="expands beyond its declared size")
+                yield Item(name, code="zip_bomb", reason=_("expands beyond its declared size"))
                 continue
             except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-                yield Item(name, code="bad_zip", reason=f"cannot be extracted: {exc}"[:300])
+                yield Item(name, code="bad_zip", reason=(_("cannot be extracted: %(error)s") % {"error": exc})[:300])
                 continue
             head = handle.read(4)
             handle.seek(0)
             if _is_archive(info.filename, head):
                 handle.close()
-                yield Item(name, code="nested_archive", reason="archives inside archives are not accepted")
+                yield Item(name, code="nested_archive", reason=_("archives inside archives are not accepted"))
                 continue
             yield Item(name, handle=handle, owned=True)
 

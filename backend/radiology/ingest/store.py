@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db import connections as db_connections
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from audit.client import AuditClient
 from core.http import ExternalRejected, ExternalSystemError, SystemUnavailable
@@ -76,7 +78,11 @@ def _upload_recorded(orthanc_study_id: str, stored: list[tuple[StoredInstance, d
         return study_sync(orthanc_study_id=orthanc_study_id, source=Study.Source.UPLOAD, actor=actor)[0]
     except (Unrecordable, DatabaseError) as exc:
         unavailable = isinstance(exc, OperationalError | InterfaceError)
-        reason = "the database is unavailable" if unavailable else f"the CDSS cannot record the study: {exc}"
+        reason = (
+            _("the database is unavailable")
+            if unavailable
+            else _("the CDSS cannot record the study: %(error)s") % {"error": exc}
+        )
         logger.warning("upload of Orthanc study %s not recorded: %s", orthanc_study_id, exc)
         orthanc = get_orthanc_client()
         for instance, result in stored:
@@ -84,10 +90,10 @@ def _upload_recorded(orthanc_study_id: str, stored: list[tuple[StoredInstance, d
                 continue
             try:
                 orthanc.delete_instance(instance.instance_id)
-                removed = "removed from the PACS again"
+                removed = _("removed from the PACS again")
             except ExternalSystemError as error:  # the change feed retries the import later
                 logger.error("orphan instance %s left in Orthanc: %s", instance.instance_id, error)
-                removed = "could not be removed from the PACS: the change feed will import it"
+                removed = _("could not be removed from the PACS: the change feed will import it")
             result.update(status="rejected", code="not_recorded", reason=f"{reason[:200]}; {removed}")
         if unavailable:
             raise SystemUnavailable("database", reason) from exc
@@ -156,9 +162,13 @@ class _Storer:
         self.threads: list[threading.Thread] = []
         if concurrency > 1:
             self.queue: queue.Queue = queue.Queue(maxsize=concurrency * 2)
-            for _ in range(concurrency):
+            for _index in range(concurrency):
                 context = contextvars.copy_context()  # request id and user, for the audit of each call
-                thread = threading.Thread(target=context.run, args=(self._work,), daemon=True)
+                # Django's active language is per thread, not in the context: the reasons these threads
+                # write are in the request's language only if they are told it.
+                thread = threading.Thread(
+                    target=context.run, args=(self._work_in, translation.get_language()), daemon=True
+                )
                 thread.start()
                 self.threads.append(thread)
 
@@ -173,6 +183,10 @@ class _Storer:
                 raise self.error
             return
         self.queue.put((item, info, result))
+
+    def _work_in(self, language: str | None) -> None:
+        with translation.override(language):
+            self._work()
 
     def _work(self) -> None:
         try:
@@ -207,7 +221,7 @@ class _Storer:
         )
 
     def finish(self) -> dict[str, list[tuple[StoredInstance, dict]]]:
-        for _ in self.threads:
+        for _thread in self.threads:
             self.queue.put(None)
         for thread in self.threads:
             thread.join()

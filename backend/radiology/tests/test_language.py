@@ -72,3 +72,30 @@ def test_without_accept_language_the_answer_is_korean(api_client):
     anonymous = api_client.get("/api/radiology/orders")
     assert anonymous.json()["detail"] == drf("ko", exceptions.NotAuthenticated.default_detail)
     assert anonymous.json()["detail"] != drf("en", exceptions.NotAuthenticated.default_detail)
+
+
+@pytest.mark.parametrize(
+    ("language", "empty", "unsafe"),
+    [
+        ("en", "empty file", "absolute path or '..' in the name: ignored"),
+        ("ko", "빈 파일입니다", "이름에 절대 경로나 '..'가 있어 무시했습니다"),
+    ],
+)
+def test_an_uploads_per_file_reasons_are_in_the_language_asked_for(rib, pacs, language, empty, unsafe):
+    import io
+    import zipfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from radiology.tests.conftest import upload
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../escape.dcm", b"x")
+    files = [
+        SimpleUploadedFile("empty.dcm", b""),
+        SimpleUploadedFile("bundle.zip", archive.getvalue(), content_type="application/zip"),
+    ]
+    response = upload(rib, *files, HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 400
+    assert [result["reason"] for result in response.json()["results"]] == [empty, unsafe]
