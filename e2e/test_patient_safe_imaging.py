@@ -83,7 +83,7 @@ def test_a_study_uid_resent_for_another_patient_is_a_conflict_and_moves_nothing(
 
     doctor = token_headers("doctor")
     refused = http.post(f"{base_url}/api/ai/jobs", json={"model": "mri-lesion-demo", "study": conflict["id"]},
-                        headers=doctor, timeout=10)  # fmt: skip
+                        headers={**doctor, "Accept-Language": "en"}, timeout=10)  # fmt: skip
     assert refused.status_code == 400 and "reconcile" in refused.text
 
 
