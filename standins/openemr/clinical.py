@@ -25,12 +25,19 @@ class Clinical:
         rows = [r for r in rows if all(str(r.get(k)) == v for k, v in filters.items() if k in r)]
         return envelope(200, rows)
 
-    def one_of(
-        self, kind: str, request: Request, ruuid: str | None = None, rid: str | None = None, **ids: str
-    ) -> Response:
+    def _scoped(self, kind: str, ids: dict[str, str], ruuid: str | None, rid: str | None) -> dict | None:
+        """The record by uuid or id, if it belongs to the patient (and encounter) the path names."""
         scope = self._scope(ids)
         record = self.records.by_uuid(kind, ruuid) if ruuid else self.records.by_id(kind, rid or "")
         if record is None or any(str(record.get(k)) != str(v) for k, v in scope.items()):
+            return None
+        return record
+
+    def one_of(
+        self, kind: str, request: Request, ruuid: str | None = None, rid: str | None = None, **ids: str
+    ) -> Response:
+        record = self._scoped(kind, ids, ruuid, rid)
+        if record is None:
             return envelope(404, [])
         return envelope(200, record)
 
@@ -79,9 +86,8 @@ class Clinical:
     def child_update(
         self, kind: str, request: Request, ruuid: str | None = None, rid: str | None = None, **ids: str
     ) -> Response:
-        scope = self._scope(ids)
-        record = self.records.by_uuid(kind, ruuid) if ruuid else self.records.by_id(kind, rid or "")
-        if record is None or any(str(record.get(k)) != str(v) for k, v in scope.items()):
+        record = self._scoped(kind, ids, ruuid, rid)
+        if record is None:
             return envelope(404, [])
         protected = {"id", "uuid", "pid", "puuid", "eid", "type"}
         record |= {k: v for k, v in stringified(json_body(request)).items() if k not in protected}
