@@ -352,6 +352,9 @@ def _candidates(entity_type: str, limit: int):
             return []
         # The sync's own calls to the FHIR server are audited too; sending those would never end.
         queryset = queryset.exclude(system="fhir")
+    if entity_type == "radiology.study":
+        # A study waiting for its patient (RECONCILE, CONFLICT) has no subject yet; linking queues it.
+        queryset = queryset.filter(patient__isnull=False)
     return queryset.order_by("-pk")[:limit]
 
 

@@ -180,7 +180,7 @@ def _study_recorded(orthanc_id, uid, identity, values, series_rows, source, acto
     _study_audited(study, action=Action.CREATE if created else Action.UPDATE, actor=actor, detail={"source": source})
     if study.patient is not None:
         _study_on_timeline(study)
-    if study.status != Study.Status.CONFLICT:  # a conflict has no subject for an ImagingStudy yet
+    if study.patient is not None:  # RECONCILE and CONFLICT have no subject yet: linking queues the sync
         enqueue_task(FHIR_SYNC_TASK, "radiology.study", study.pk)
     if created and study.status == Study.Status.CONFLICT:
         _conflict_notified(study)

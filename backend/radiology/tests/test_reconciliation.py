@@ -8,6 +8,7 @@ import pytest
 
 from audit.models import Action, AuditEvent
 from core.models import OutboxMessage
+from fhir_sync.services import reconcile as fhir_reconcile
 from radiology.models import Study
 from radiology.testing import series_instances
 from radiology.tests.conftest import as_upload, upload
@@ -74,7 +75,11 @@ def test_linking_a_reconcile_study_syncs_fhir_writes_the_timeline_and_allows_ai(
     assert rib.post(url, {"patient": patient.emr_uuid, "comment": "  "}, format="json").status_code == 400
     assert rib.post(url, {"patient": "nobody", "comment": "x"}, format="json").status_code == 400
     assert doctor.post(url, {"patient": patient.emr_uuid, "comment": "x"}, format="json").status_code == 403
+    # Without its patient the study has no subject for FHIR: neither its arrival nor the periodic
+    # reconciliation queues a sync (each would end as a dead letter); linking does.
+    fhir_reconcile()
     synced_before = OutboxMessage.objects.filter(payload__args=["radiology.study", study.pk]).count()
+    assert synced_before == 0
 
     linked = rib.post(url, {"patient": patient.emr_uuid, "comment": "PatientID typed wrong at the scanner"},
                       format="json")  # fmt: skip
