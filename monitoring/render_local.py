@@ -120,7 +120,8 @@ MESSENGER_PLACEHOLDER = "messenger.hospital.invalid"
 
 def render_channels(source: dict, env: dict[str, str], secrets: pathlib.Path, secrets_at: pathlib.Path) -> dict:
     """The e-mail and messenger channels filled in from the environment, or left out when not set; secret
-    files are written to `secrets` and named as Alertmanager sees that folder (`secrets_at`)."""
+    files are written to `secrets` and named as Alertmanager sees that folder (`secrets_at`), the CDSS
+    webhook's token (written by main) included."""
     recipients = [address.strip() for address in env.get("ALERT_EMAIL_TO", "").split(",") if address.strip()]
     email = bool(env.get("ALERT_SMTP_SMARTHOST") and env.get("ALERT_EMAIL_FROM") and recipients)
     messenger = env.get("ALERT_MESSENGER_WEBHOOK_URL", "")
@@ -149,11 +150,19 @@ def render_channels(source: dict, env: dict[str, str], secrets: pathlib.Path, se
                 if messenger:
                     hooks.append(dict(hook, url=messenger))
             else:
-                hooks.append(hook)
+                hooks.append(_with_token_file(hook, secrets_at / "webhook-token"))
         receiver["webhook_configs"] = hooks
         receivers.append({name: value for name, value in receiver.items() if value != []})
     config["receivers"] = receivers
     return config
+
+
+def _with_token_file(hook: dict, token_file: pathlib.Path) -> dict:
+    auth = hook.get("http_config", {}).get("authorization")
+    if not (auth and "credentials_file" in auth):
+        return hook
+    authorization = dict(auth, credentials_file=str(token_file))
+    return dict(hook, http_config={**hook["http_config"], "authorization": authorization})
 
 
 def _write_secret(path: pathlib.Path, value: str) -> None:
@@ -164,19 +173,14 @@ def _write_secret(path: pathlib.Path, value: str) -> None:
 
 
 def render_alertmanager(source: dict, args, out: pathlib.Path) -> dict:
-    token_file = out / "secrets" / "webhook-token"
-    source = render_channels(source, os.environ, out / "secrets", out / "secrets")
-    for receiver in source["receivers"]:
+    config = render_channels(source, os.environ, out / "secrets", out / "secrets")
+    for receiver in config["receivers"]:
         for hook in receiver.get("webhook_configs", []):
             parts = urlsplit(hook["url"])
-            if parts.hostname != CDSS_HOOK_HOST:
-                continue
-            base = args.webhook_url or f"http://127.0.0.1:8002{parts.path}"
-            hook["url"] = base + (f"?{parts.query}" if parts.query else "")
-            auth = hook.get("http_config", {}).get("authorization")
-            if auth and "credentials_file" in auth:
-                auth["credentials_file"] = str(token_file)
-    return source
+            if parts.hostname == CDSS_HOOK_HOST:
+                base = args.webhook_url or f"http://127.0.0.1:8002{parts.path}"
+                hook["url"] = base + (f"?{parts.query}" if parts.query else "")
+    return config
 
 
 def main() -> int:
@@ -203,11 +207,6 @@ def main() -> int:
     if args.channels_only:
         secrets_at = args.secrets_at or out / "secrets"
         rendered = {"alertmanager.yml": render_channels(alertmanager, os.environ, out / "secrets", secrets_at)}
-        for receiver in rendered["alertmanager.yml"]["receivers"]:
-            for hook in receiver.get("webhook_configs", []):
-                auth = hook.get("http_config", {}).get("authorization")
-                if auth and "credentials_file" in auth:
-                    auth["credentials_file"] = str(secrets_at / "webhook-token")
     else:
         prometheus = yaml.safe_load((HERE / "prometheus.yml").read_text(encoding="utf-8"))
         rendered = {

@@ -37,15 +37,19 @@ def register_scrape_time(collector: Collector) -> None:
         REGISTRY.register(collector)  # a process without PROMETHEUS_MULTIPROC_DIR serves REGISTRY
 
 
+def _multiprocess_registry(*collectors: Collector) -> CollectorRegistry:
+    """Every process's files in PROMETHEUS_MULTIPROC_DIR, and `collectors` beside them."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    for collector in collectors:
+        registry.register(collector)
+    return registry
+
+
 def view(request: HttpRequest) -> HttpResponse:
     """/metrics (nginx answers 404 for it from outside: Prometheus scrapes the private address)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        for collector in _scrape_time:
-            registry.register(collector)
-    else:
-        registry = REGISTRY
+    multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    registry = _multiprocess_registry(*_scrape_time) if multiprocess_dir else REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -57,7 +61,5 @@ def serve_from_env() -> WSGIServer | None:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Without it a forked worker's counters stay in the child, and this would serve nothing of them.
         raise ImproperlyConfigured("CDSS_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR")
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    server, _thread = start_http_server(int(port), registry=registry)
+    server, _thread = start_http_server(int(port), registry=_multiprocess_registry())
     return server

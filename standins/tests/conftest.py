@@ -91,22 +91,23 @@ def openemr_account() -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def hapi_control(hapi_process) -> Iterator[Control]:
-    if hapi_process is None:
+def _controlled(process) -> Iterator[Control]:
+    """The stand-in's /__control__/ endpoints; whatever a test changed there is restored after it."""
+    if process is None:
         pytest.skip("needs the emulator's /__control__/ endpoints")
-    control = Control(hapi_process.origin)
+    control = Control(process.origin)
     yield control
     control.restore()
+
+
+@pytest.fixture
+def hapi_control(hapi_process) -> Iterator[Control]:
+    yield from _controlled(hapi_process)
 
 
 @pytest.fixture
 def openemr_control(openemr_process) -> Iterator[Control]:
-    if openemr_process is None:
-        pytest.skip("needs the emulator's /__control__/ endpoints")
-    control = Control(openemr_process.origin)
-    yield control
-    control.restore()
+    yield from _controlled(openemr_process)
 
 
 @pytest.fixture

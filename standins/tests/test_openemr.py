@@ -56,17 +56,22 @@ def test_b9_1_registration_answers_200_and_requires_redirect_uris(openemr_origin
     assert public_with_user_scope.status_code == 400
 
 
-def test_b9_1_user_scoped_clients_start_disabled_until_an_admin_enables_them(openemr_origin, openemr_control):
-    client = register(openemr_origin, scope=OEMR_SCOPES).json()
-    form = {
+def password_form(client: dict, scope: str) -> dict:
+    """The password grant of the stand-in's admin user, for a registered client."""
+    return {
         "grant_type": "password",
         "client_id": client["client_id"],
         "client_secret": client["client_secret"],
         "user_role": "users",
         "username": "admin",
         "password": "pass",
-        "scope": "openid api:oemr user/patient.read",
+        "scope": scope,
     }
+
+
+def test_b9_1_user_scoped_clients_start_disabled_until_an_admin_enables_them(openemr_origin, openemr_control):
+    client = register(openemr_origin, scope=OEMR_SCOPES).json()
+    form = password_form(client, "openid api:oemr user/patient.read")
     disabled = token_request(openemr_origin, **form)
     assert disabled.status_code == 401 and disabled.json()["error"] == "invalid_client"
     assert admin(openemr_origin, client["client_id"], is_enabled=True)["is_enabled"] is True
@@ -78,15 +83,7 @@ def test_b9_1_registered_grant_types_are_enforced_on_newest_master(openemr_origi
     client = register(openemr_origin, scope=OEMR_SCOPES, grant_types=["authorization_code", "password"]).json()
     state = admin(openemr_origin, client["client_id"], is_enabled=True)
     assert "password" not in state["grant_types"]  # dynamic registration drops it silently
-    form = {
-        "grant_type": "password",
-        "client_id": client["client_id"],
-        "client_secret": client["client_secret"],
-        "user_role": "users",
-        "username": "admin",
-        "password": "pass",
-        "scope": "openid api:oemr",
-    }
+    form = password_form(client, "openid api:oemr")
     refused = token_request(openemr_origin, **form)
     assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
     assert refused.json()["hint"] == "Grant type password is not registered for this client."
