@@ -22,7 +22,9 @@ class RoutingRule(models.Model):
     enabled = models.BooleanField(default=True, db_index=True)
     order = models.PositiveIntegerField(default=100, help_text="rules are applied in this order (lowest first)")
     modality = models.CharField(max_length=16, blank=True, help_text="e.g. MR; empty: any")
-    sequence_type = models.CharField(max_length=8, blank=True, choices=Series.Sequence.choices[:-1])
+    sequence_type = models.CharField(
+        max_length=8, blank=True, choices=Series.Sequence.choices, help_text="T1, T1c, T2 or FLAIR; empty: any"
+    )
     series_description = models.CharField(
         max_length=200,
         blank=True,

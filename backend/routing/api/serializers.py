@@ -23,7 +23,7 @@ class CriteriaSerializer(serializers.Serializer):
 
     modality = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
     sequence_type = serializers.ChoiceField(
-        choices=[c for c, _ in RoutingRule._meta.get_field("sequence_type").choices],
+        choices=RoutingRule._meta.get_field("sequence_type").choices,
         required=False, allow_blank=True, default="",
     )  # fmt: skip
     series_description = serializers.CharField(
