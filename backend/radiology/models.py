@@ -120,7 +120,7 @@ class Series(models.Model):
     sequence_type = models.CharField(max_length=8, choices=Sequence.choices, blank=True)
     body_part = models.CharField(max_length=64, blank=True, help_text="BodyPartExamined")
     sending_ae = models.CharField(
-        max_length=16, blank=True, help_text="the AE title that sent it by C-STORE (Orthanc's RemoteAET); blank otherwise"
+        max_length=16, blank=True, help_text="the AE title that sent it by C-STORE (Orthanc's RemoteAET), else blank"
     )
     number_of_instances = models.PositiveIntegerField(default=0)
 

@@ -143,9 +143,7 @@ def evaluate(rule: Mapping, study, series: Iterable) -> Evaluation:
                 if ok
                 else _("series %(series)s: %(criterion)s %(value)s does not match %(wanted)s")
             )
-            reasons.append(
-                template % {"series": label, "criterion": words, "value": value or "-", "wanted": shown}
-            )
+            reasons.append(template % {"series": label, "criterion": words, "value": value or "-", "wanted": shown})
         if fits:
             matched.append(item.series_instance_uid)
     if linked and matched:

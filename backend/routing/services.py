@@ -103,7 +103,9 @@ def series_key(series_instance_uids: list[str]) -> str:
 
 def _natural(version: str) -> tuple:
     """Orders versions as the ai-server's registry does (1.10.0 after 1.9.0)."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in version.replace("-", ".").split("."))
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in version.replace("-", ".").split(".")
+    )
 
 
 def resolve_version(model_name: str, model_version: str, *, actor) -> str:

@@ -25,7 +25,9 @@ ENTRIES = {
         ("delete", RULE, None, expect(403, anonymous=401, ADMIN=204)),
     ],
     "api/routing/rules/<int:pk>/versions": [("get", f"{RULE}/versions", None, ADMIN_ONLY)],
-    "api/routing/rules/<int:pk>/dry-run": [("post", f"{RULE}/dry-run", NO_STUDY, expect(403, anonymous=401, ADMIN=404))],
+    "api/routing/rules/<int:pk>/dry-run": [
+        ("post", f"{RULE}/dry-run", NO_STUDY, expect(403, anonymous=401, ADMIN=404))
+    ],
     "api/routing/rules/dry-run": [
         ("post", "/api/routing/rules/dry-run", {**NO_STUDY, "rule": {}}, expect(403, anonymous=401, ADMIN=404))
     ],

@@ -114,12 +114,14 @@ def test_two_workers_applying_at_once_request_one_job(make_rule):
     assert AIJob.objects.filter(study=study).count() == 1 and RuleApplication.objects.filter(study=study).count() == 1
 
 
-def test_a_c_stored_study_starts_its_rule_through_the_change_feed(pacs, make_patient, make_rule):  # noqa: F811
+def test_a_c_stored_study_starts_its_rule_through_the_change_feed(pacs, make_patient, make_rule):
     """C-STORE to the real Orthanc, imported by the change feed: its series carry the sending AE and the
     import queues the rules; applying them requests the one job."""
     make_rule(sending_ae="CDSS-MODALITY", series_description="flair")
     patient = make_patient()
-    changes_checkpoint_set(last_seq=pacs.client.http.request("GET", "/changes?last", resource_type="changes").json()["Last"])
+    changes_checkpoint_set(
+        last_seq=pacs.client.http.request("GET", "/changes?last", resource_type="changes").json()["Last"]
+    )
     datasets = series_instances(2, description="AX FLAIR", patient_id=patient.mrn)
     for dataset in datasets:
         dataset.BodyPartExamined = "BRAIN"
