@@ -82,7 +82,8 @@ class Stack:
 
     def dry_run(self, rule_id: int, study_id: int) -> dict:
         url = f"{self.base}/api/routing/rules/{rule_id}/dry-run"
-        return self._ok(self.http.post(url, json={"study": study_id}, headers=self.admin, timeout=10)).json()
+        headers = {**self.admin, "Accept-Language": "en"}  # the reasons, read in English (Korean by default)
+        return self._ok(self.http.post(url, json={"study": study_id}, headers=headers, timeout=10)).json()
 
     def study(self, patient_uuid: str, study_uid: str, *, timeout: float, instances: int = 1) -> dict:
         """The CDSS's row of the study once the change feed imported it with at least `instances` images."""
