@@ -17,7 +17,7 @@ class SeriesInline(admin.TabularInline):
     model = Series
     extra = 0
     readonly_fields = ("series_instance_uid", "orthanc_id", "modality", "series_number", "description",
-                       "sequence_type", "number_of_instances")  # fmt: skip
+                       "sequence_type", "body_part", "sending_ae", "number_of_instances")  # fmt: skip
 
 
 @admin.register(Study)

@@ -118,6 +118,12 @@ class Series(models.Model):
     series_number = models.IntegerField(null=True, blank=True)
     description = models.CharField(max_length=255, blank=True)
     sequence_type = models.CharField(max_length=8, choices=Sequence.choices, blank=True)
+    # db_default: a checkout without these columns in its models still inserts series (one shared database)
+    body_part = models.CharField(max_length=64, blank=True, default="", db_default="", help_text="BodyPartExamined")
+    sending_ae = models.CharField(
+        max_length=16, blank=True, default="", db_default="",
+        help_text="the AE title that sent it by C-STORE (Orthanc's RemoteAET), else blank",
+    )  # fmt: skip
     number_of_instances = models.PositiveIntegerField(default=0)
 
     class Meta:

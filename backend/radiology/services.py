@@ -30,6 +30,7 @@ from radiology.clients.orthanc_client import get_orthanc_client
 
 from . import dicom, selectors
 from .models import FeedCheckpoint, Order, Series, Study
+from .signals import study_changed
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def study_sync(*, orthanc_study_id: str, source: str, actor=None) -> tuple[Study
     remote_series = orthanc.list_series(orthanc_study_id)
     tags = remote.get("MainDicomTags", {})
     identity = _identity(orthanc, remote, remote_series)
-    series_rows = [_series_values(item) for item in remote_series]
+    series_rows = [_series_values(item, orthanc) for item in remote_series]
     uid, accession = (tags.get("StudyInstanceUID") or "").strip(), (tags.get("AccessionNumber") or "").strip()
     _check_fits(uid=uid, identity=identity, accession=accession, series_rows=series_rows)
     modalities = sorted({row["modality"] for row in series_rows if row["modality"]})
@@ -184,6 +185,7 @@ def _study_recorded(orthanc_id, uid, identity, values, series_rows, source, acto
         enqueue_task(FHIR_SYNC_TASK, "radiology.study", study.pk)
     if created and study.status == Study.Status.CONFLICT:
         _conflict_notified(study)
+    study_changed.send(sender=Study, study=study)
     return study, created
 
 
@@ -317,6 +319,7 @@ def study_link(*, actor, study: Study, patient: Patient, comment: str) -> Study:
                    detail={"reconciliation": "link", "from": previous, "comment": comment})  # fmt: skip
     _study_on_timeline(study)
     enqueue_task(FHIR_SYNC_TASK, "radiology.study", study.pk)
+    study_changed.send(sender=Study, study=study)
     return study
 
 
@@ -353,8 +356,11 @@ def _check_move(study: Study, new: str) -> None:
     check_transition(_("study %(id)s") % {"id": study.pk}, study.status, new, RECONCILIATION_MOVES)
 
 
-def _series_values(item: dict) -> dict:
+def _series_values(item: dict, orthanc) -> dict:
     tags = item.get("MainDicomTags", {})
+    instances = item.get("Instances", [])
+    # Orthanc records the calling AE of a C-STORE per instance; a series comes from one modality
+    sending_ae = orthanc.instance_metadata(instances[0], "RemoteAET") if instances else ""
     try:
         number = int(tags.get("SeriesNumber", ""))
     except ValueError:
@@ -369,7 +375,9 @@ def _series_values(item: dict) -> dict:
         "series_number": number,
         "description": description[:255],
         "sequence_type": dicom.sequence_type(description, tags.get("ProtocolName", "")),
-        "number_of_instances": len(item.get("Instances", [])),
+        "body_part": (tags.get("BodyPartExamined") or "").strip()[:64],
+        "sending_ae": sending_ae[:16],
+        "number_of_instances": len(instances),
     }
 
 

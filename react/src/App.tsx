@@ -19,6 +19,7 @@ import { PatientPage } from "./pages/PatientPage";
 import { PatientsPage } from "./pages/PatientsPage";
 import { AuditPage } from "./pages/admin/AuditPage";
 import { FhirPage } from "./pages/admin/FhirPage";
+import { RulesPage } from "./pages/admin/RulesPage";
 import { AiJobPage } from "./pages/ai/AiJobPage";
 import { AiJobsPage } from "./pages/ai/AiJobsPage";
 import { ExpressionPage } from "./pages/ai/ExpressionPage";
@@ -58,6 +59,7 @@ export function SignedInRoutes({ me }: { me: Me }) {
         <Route path="/ai/expression" element={guard(can.requestAnalysis, <ExpressionPage />)} />
         <Route path="/manage/audit" element={guard(can.administer, <AuditPage />)} />
         <Route path="/manage/fhir" element={guard(can.administer, <FhirPage />)} />
+        <Route path="/manage/rules" element={guard(can.administer, <RulesPage />)} />
         <Route path="/notifications" element={<NotificationsPage />} />
         <Route path="/account/security" element={<SecurityPage />} />
         <Route path="*" element={<Navigate to={homePath(roles)} replace />} />

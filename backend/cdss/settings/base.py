@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "ai",
     "fhir_sync",
     "notifications",
+    "routing",
 ]
 
 MIDDLEWARE = [

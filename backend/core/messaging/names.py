@@ -62,6 +62,7 @@ PRUNE_OUTBOX_TASK = "core.prune_outbox"  # beat
 PING_TASK = "core.ping"  # a probe that a worker consumes (tests)
 EMR_REFRESH_TASK = "emr.refresh_patient_cache"  # beat
 RADIOLOGY_CHANGES_TASK = "radiology.import_changes"  # beat
+ROUTING_APPLY_TASK = "routing.apply_rules"  # outbox, when radiology records or links a study
 
 # Celery routes by task-name prefix (the first match wins); each prefix names tasks listed above.
 CELERY_ROUTES = (("fhir_sync.*", FHIR_QUEUE), ("ai.*", AI_QUEUE), ("*", DEFAULT_QUEUE))

@@ -122,6 +122,15 @@ class OrthancClient:
             return ""
         return raise_for_status(SYSTEM, response).content.decode("utf-8", "replace").strip("\x00 ")
 
+    def instance_metadata(self, instance_id: str, name: str) -> str:
+        """One metadata item Orthanc keeps for an instance (e.g. RemoteAET); "" when it has none."""
+        response = self.http.request(
+            "GET", f"/instances/{instance_id}/metadata/{name}", resource_type="dicom_instance", resource_id=instance_id
+        )
+        if response.status_code == 404:
+            return ""
+        return raise_for_status(SYSTEM, response).content.decode("utf-8", "replace").strip()
+
     def delete_instance(self, instance_id: str) -> None:
         response = self.http.request(
             "DELETE", f"/instances/{instance_id}", resource_type="dicom_instance", resource_id=instance_id

@@ -862,6 +862,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/routing/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Routing rules, in the order applied */
+        get: operations["routing_rules_list"];
+        put?: never;
+        /** Create a routing rule */
+        post: operations["routing_rules_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/routing/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A routing rule */
+        get: operations["routing_rules_retrieve"];
+        /** Replace a routing rule */
+        put: operations["routing_rules_update"];
+        post?: never;
+        /** Delete a routing rule (its versions stay) */
+        delete: operations["routing_rules_destroy"];
+        options?: never;
+        head?: never;
+        /** Change fields of a routing rule */
+        patch: operations["routing_rules_partial_update"];
+        trace?: never;
+    };
+    "/api/routing/rules/{id}/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Would this rule start an analysis of the study, and why (changes nothing) */
+        post: operations["routing_rules_dry_run_create_2"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/routing/rules/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of a rule, newest first */
+        get: operations["routing_rules_versions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/routing/rules/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The dry run of an unsaved rule's criteria against a study */
+        post: operations["routing_rules_dry_run_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -918,6 +1007,13 @@ export interface components {
             sex: string;
             matched_on: components["schemas"]["MatchedOnEnum"][];
         };
+        /**
+         * @description * `create` - Create
+         *     * `update` - Update
+         *     * `delete` - Delete
+         * @enum {string}
+         */
+        ChangeEnum: "create" | "update" | "delete";
         Code: {
             /** @description 6 digits from the authenticator app, or one recovery code. */
             code: string;
@@ -925,6 +1021,19 @@ export interface components {
         Credentials: {
             username: string;
             password: string;
+        };
+        /** @description An unsaved rule's criteria, for the dry run (empty: any). */
+        Criteria: {
+            /** @default  */
+            modality: string;
+            /** @default  */
+            sequence_type: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
+            /** @default  */
+            series_description: string;
+            /** @default  */
+            body_part: string;
+            /** @default  */
+            sending_ae: string;
         };
         Csrf: {
             /** @description Send back as the X-CSRFToken header on unsafe requests. */
@@ -1003,6 +1112,14 @@ export interface components {
         };
         Discard: {
             reason: string;
+        };
+        DryRun: {
+            study: number;
+        };
+        DryRunResult: {
+            matches: boolean;
+            reasons: string[];
+            series_instance_uids: string[];
         };
         Enrolled: {
             /** @description Each works once in place of a code. Shown once: keep them safe. */
@@ -1363,6 +1480,41 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["TimelineEvent"][];
         };
+        PatchedRule: {
+            readonly id?: number;
+            name?: string;
+            enabled?: boolean;
+            /**
+             * Format: int64
+             * @description rules are applied in this order (lowest first)
+             */
+            order?: number;
+            /** @description e.g. MR; empty: any */
+            modality?: string;
+            /**
+             * @description T1, T1c, T2 or FLAIR; empty: any
+             *
+             *     * `T1` - T1
+             *     * `T1c` - T1 with contrast
+             *     * `T2` - T2
+             *     * `FLAIR` - Flair
+             *     * `` - not recognised
+             */
+            sequence_type?: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
+            /** @description a regular expression searched in the series description, case-insensitive; empty: any */
+            series_description?: string;
+            /** @description BodyPartExamined, e.g. BRAIN; empty: any */
+            body_part?: string;
+            /** @description the modality's AE title; empty: any */
+            sending_ae?: string;
+            model_name?: string;
+            /** @description a version, or empty / "newest" for the newest registered */
+            model_version?: string;
+            /** Format: date-time */
+            readonly created_at?: string;
+            /** Format: date-time */
+            readonly updated_at?: string;
+        };
         Patient: {
             readonly emr_uuid: string;
             /** @description OpenEMR's numeric pid, used by some routes */
@@ -1477,6 +1629,50 @@ export interface components {
             decision: components["schemas"]["DecisionEnum"];
             /** @description required: why the result is approved or rejected */
             comment: string;
+        };
+        Rule: {
+            readonly id: number;
+            name: string;
+            enabled?: boolean;
+            /**
+             * Format: int64
+             * @description rules are applied in this order (lowest first)
+             */
+            order?: number;
+            /** @description e.g. MR; empty: any */
+            modality?: string;
+            /**
+             * @description T1, T1c, T2 or FLAIR; empty: any
+             *
+             *     * `T1` - T1
+             *     * `T1c` - T1 with contrast
+             *     * `T2` - T2
+             *     * `FLAIR` - Flair
+             *     * `` - not recognised
+             */
+            sequence_type?: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
+            /** @description a regular expression searched in the series description, case-insensitive; empty: any */
+            series_description?: string;
+            /** @description BodyPartExamined, e.g. BRAIN; empty: any */
+            body_part?: string;
+            /** @description the modality's AE title; empty: any */
+            sending_ae?: string;
+            model_name: string;
+            /** @description a version, or empty / "newest" for the newest registered */
+            model_version?: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        RuleVersion: {
+            readonly number: number;
+            readonly change: components["schemas"]["ChangeEnum"];
+            readonly snapshot: unknown;
+            /** @default  */
+            readonly changed_by: string;
+            /** Format: date-time */
+            readonly changed_at: string;
         };
         /** @description The password was right; the sign-in is not complete until the second step. */
         SecondStep: {
@@ -1632,6 +1828,10 @@ export interface components {
             password: string;
             /** @description ADMIN, OPS and enrolled people: a code from the authenticator app. */
             otp?: string;
+        };
+        UnsavedDryRun: {
+            study: number;
+            rule: components["schemas"]["Criteria"];
         };
         UploadAnswer: {
             counts: components["schemas"]["UploadCounts"];
@@ -3035,6 +3235,218 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    routing_rules_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"][];
+                };
+            };
+        };
+    };
+    routing_rules_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Rule"];
+                "application/x-www-form-urlencoded": components["schemas"]["Rule"];
+                "multipart/form-data": components["schemas"]["Rule"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+        };
+    };
+    routing_rules_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+        };
+    };
+    routing_rules_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Rule"];
+                "application/x-www-form-urlencoded": components["schemas"]["Rule"];
+                "multipart/form-data": components["schemas"]["Rule"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+        };
+    };
+    routing_rules_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    routing_rules_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedRule"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedRule"];
+                "multipart/form-data": components["schemas"]["PatchedRule"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+        };
+    };
+    routing_rules_dry_run_create_2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DryRun"];
+                "application/x-www-form-urlencoded": components["schemas"]["DryRun"];
+                "multipart/form-data": components["schemas"]["DryRun"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResult"];
+                };
+            };
+        };
+    };
+    routing_rules_versions_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleVersion"][];
+                };
+            };
+        };
+    };
+    routing_rules_dry_run_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnsavedDryRun"];
+                "application/x-www-form-urlencoded": components["schemas"]["UnsavedDryRun"];
+                "multipart/form-data": components["schemas"]["UnsavedDryRun"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResult"];
+                };
             };
         };
     };

@@ -20,6 +20,9 @@ export type AuditOutcome = Schemas["OutcomeEnum"];
 export type DeadLetter = Schemas["DeadLetter"];
 export type DeadLetterDetail = Schemas["DeadLetterDetail"];
 export type FhirMapping = Schemas["Mapping"];
+export type RoutingRule = Schemas["Rule"];
+export type RoutingRuleInput = Omit<RoutingRule, "id" | "created_at" | "updated_at">;
+export type DryRunResult = Schemas["DryRunResult"];
 
 export interface Page<T> {
   count: number;
