@@ -110,6 +110,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/results/{id}/amend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Amend a signed result (RADIOLOGIST)
+         * @description Amend a FINAL result with a reason: it stays FINAL with version + 1, the previous version is kept,
+         *     and the FHIR DiagnosticReport becomes `amended`.
+         */
+        post: operations["ai_results_amend_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/results/{id}/review": {
         parameters: {
             query?: never;
@@ -119,8 +140,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Radiology review: approve (FINAL) or reject (CANCELLED) a PRELIMINARY result, with a comment. */
+        /**
+         * Sign off a result (RADIOLOGIST): approve or reject
+         * @description Sign-off: a radiologist approves (FINAL) or rejects (CANCELLED) a PRELIMINARY result, with a comment.
+         */
         post: operations["ai_results_review_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/worklist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The sign-off worklist (RADIOLOGIST)
+         * @description Results awaiting sign-off, most urgent order first, then oldest first.
+         */
+        get: operations["ai_worklist_list"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -898,6 +942,14 @@ export interface components {
             };
             startsAt?: string;
         };
+        Amend: {
+            /** @description required: why the signed result is changed */
+            reason: string;
+            /** @description the new summary */
+            summary?: string;
+            /** @description the new sign-off comment */
+            review_comment?: string;
+        };
         /** @description An artifact as clients see it: fetched through Django, never a storage URL or key. */
         Artifact: {
             name: string;
@@ -1363,6 +1415,21 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["TimelineEvent"][];
         };
+        PaginatedWorklistItemList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["WorklistItem"][];
+        };
         Patient: {
             readonly emr_uuid: string;
             /** @description OpenEMR's numeric pid, used by some routes */
@@ -1463,6 +1530,16 @@ export interface components {
             readonly review_comment: string;
             /** Format: date-time */
             readonly reviewed_at: string | null;
+            /** @description 1 as reported; + 1 per amendment */
+            readonly version: number;
+            /** @description the FHIR DiagnosticReport status */
+            readonly report_status: string;
+            readonly amended_by: string;
+            /** Format: date-time */
+            readonly amended_at: string | null;
+            readonly amendment_reason: string;
+            /** @description earlier versions, newest first */
+            readonly revisions: components["schemas"]["Revision"][];
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -1477,6 +1554,22 @@ export interface components {
             decision: components["schemas"]["DecisionEnum"];
             /** @description required: why the result is approved or rejected */
             comment: string;
+        };
+        /** @description A version of the result as it was before an amendment replaced it. */
+        Revision: {
+            readonly version: number;
+            readonly status: components["schemas"]["ResultStatusEnum"];
+            readonly summary: string;
+            readonly review_comment: string;
+            readonly reviewed_by: string;
+            /** Format: date-time */
+            readonly reviewed_at: string | null;
+            readonly amended_by: string;
+            /** Format: date-time */
+            readonly amended_at: string | null;
+            readonly amendment_reason: string;
+            /** Format: date-time */
+            readonly superseded_at: string;
         };
         /** @description The password was right; the sign-in is not complete until the second step. */
         SecondStep: {
@@ -1678,6 +1771,29 @@ export interface components {
         Webhook: {
             status: components["schemas"]["StatusEdeEnum"];
             alerts: components["schemas"]["Alert"][];
+        };
+        /** @description A result awaiting sign-off, as the radiologists' worklist shows it. */
+        WorklistItem: {
+            readonly result_id: number;
+            /** Format: uuid */
+            readonly job_id: string;
+            readonly task: string;
+            readonly model_name: string;
+            readonly model_version: string;
+            /** @description EMR patient uuid */
+            readonly patient: string;
+            readonly patient_name: string;
+            readonly mrn: string;
+            readonly study: number | null;
+            readonly accession_number: string | null;
+            /** @description the order's priority; ROUTINE without an order */
+            readonly priority: components["schemas"]["PriorityEnum"];
+            readonly summary: string;
+            readonly requested_by: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** @description since the result arrived */
+            readonly age_seconds: number;
         };
     };
     responses: never;
@@ -1895,6 +2011,40 @@ export interface operations {
             };
         };
     };
+    ai_results_amend_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Amend"];
+                "application/x-www-form-urlencoded": components["schemas"]["Amend"];
+                "multipart/form-data": components["schemas"]["Amend"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description not a final result */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     ai_results_review_create: {
         parameters: {
             query?: never;
@@ -1926,6 +2076,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    ai_worklist_list: {
+        parameters: {
+            query?: {
+                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
+                page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedWorklistItemList"];
+                };
             };
         };
     };
