@@ -20,10 +20,9 @@ from core.errors import NotFound
 from core.http import SystemUnavailable
 from core.queries import narrowed
 from core.storage import storage_client
-
-from .clients.ai_server_client import get_ai_server_client
 from radiology.models import Order
 
+from .clients.ai_server_client import get_ai_server_client
 from .models import AIJob, AIResult
 
 logger = logging.getLogger(__name__)

@@ -43,7 +43,11 @@ def test_approve_makes_the_result_final(doctor, radiologist, pushed):
         f"{result.pk}:lesion_volume_ml",
     ]
     review = AuditEvent.objects.get(action=Action.UPDATE, resource_type="ai_result", resource_id=str(result.pk))
-    assert review.detail["review"] == "approve" and review.detail["to"] == "FINAL" and review.actor_id == radiologist.user.pk
+    assert (
+        review.detail["review"] == "approve"
+        and review.detail["to"] == "FINAL"
+        and review.actor_id == radiologist.user.pk
+    )
     assert pushed[-1] == (
         [doctor.user.pk],
         {"type": "ai.result.reviewed", "job_id": str(job.pk), "result_id": result.pk, "status": "FINAL"},
@@ -67,7 +71,9 @@ def test_review_needs_a_radiologist_a_decision_and_a_comment(doctor, rib, radiol
     assert "comment" in _review(radiologist, result, decision="approve").json()["fields"]
     assert "comment" in _review(radiologist, result, decision="approve", comment="   ").json()["fields"]
     assert "decision" in _review(radiologist, result, decision="maybe", comment="x").json()["fields"]
-    assert radiologist.post("/api/ai/results/999999999/review", {"decision": "approve", "comment": "x"}).status_code == 404
+    assert (
+        radiologist.post("/api/ai/results/999999999/review", {"decision": "approve", "comment": "x"}).status_code == 404
+    )
     result.refresh_from_db()
     assert result.status == "PRELIMINARY" and result.reviewed_at is None
 
