@@ -43,6 +43,9 @@ def test_a_radiographer_is_refused_sign_off_and_the_refusal_is_audited(doctor, r
         refused = _review(rib, result, decision=decision, comment="I took the images.")
         assert refused.status_code == 403 and refused.json()["detail"] == "Only radiologists may sign off AI results."
     assert denials.count() == 2 and denials.first().status_code == 403
+    korean = rib.post(f"/api/ai/results/{result.pk}/review", {"decision": "approve", "comment": "x"},
+                      format="json", HTTP_ACCEPT_LANGUAGE="ko")  # fmt: skip
+    assert korean.json()["detail"] == "영상의학과 전문의만 AI 결과를 판독 승인할 수 있습니다."
     assert _amend(rib, result, reason="typo", summary="x").status_code == 403
     assert rib.get("/api/ai/worklist").status_code == 403
     result.refresh_from_db()
