@@ -30,7 +30,7 @@ def test_namespaces():
 
 
 # --- people and clients -------------------------------------------------------------------------------
-ROLE_NAMES = ("DOCTOR", "RIB", "NURSE", "ADMIN", "OPS", "SERVICE")
+ROLE_NAMES = ("DOCTOR", "RIB", "RADIOLOGIST", "NURSE", "ADMIN", "OPS", "SERVICE")
 
 
 @pytest.fixture
@@ -105,6 +105,12 @@ def rib(token_client):
 
 
 @pytest.fixture
+def radiologist(token_client):
+    """Radiology staff with the sign-off role (a plain `rib` is a radiographer)."""
+    return token_client("RIB", "RADIOLOGIST")
+
+
+@pytest.fixture
 def nurse(token_client):
     return token_client("NURSE")
 
@@ -142,6 +148,7 @@ def _rows_of_data_migrations() -> None:
 
     if Group.objects.filter(name__in=Role.values).count() < len(Role.values):
         import_module("acct.migrations.0003_role_groups").create_role_groups(apps, None)
+        import_module("acct.migrations.0004_radiologist_role").create_radiologist_group(apps, None)
 
 
 EXTERNAL_CALLS = {"calls": 0, "tests": 0}

@@ -25,6 +25,9 @@ def role_permission(name: str, *roles: str, message: str) -> type[HasRole]:
 
 IsDoctor = role_permission("IsDoctor", Role.DOCTOR, message=_("Only doctors may do this."))
 IsRIB = role_permission("IsRIB", Role.RIB, message=_("Only radiology staff may do this."))
+IsRadiologist = role_permission(
+    "IsRadiologist", Role.RADIOLOGIST, message=_("Only radiologists may sign off AI results.")
+)
 IsDoctorOrRIB = role_permission(
     "IsDoctorOrRIB", Role.DOCTOR, Role.RIB, message=_("Only doctors or radiology staff may do this.")
 )

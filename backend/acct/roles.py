@@ -7,6 +7,9 @@ class Role(models.TextChoices):
 
     DOCTOR = "DOCTOR", "Doctor (clinician)"
     RIB = "RIB", "Radiology staff (radiologist, radiographer)"
+    # Held together with RIB by licensed radiologists only: approving, rejecting and amending AI results
+    # (docs/adr/0010-radiologist-sign-off.md). Radiographers hold RIB alone.
+    RADIOLOGIST = "RADIOLOGIST", "Radiologist (signs off AI results)"
     NURSE = "NURSE", "Nurse"
     ADMIN = "ADMIN", "Administrator"
     OPS = "OPS", "Operations (metrics and system health, no patient data)"

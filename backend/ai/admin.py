@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from audit.admin import AuditedReadAdmin
 
-from .models import AIJob, AIResult, ExpressionUpload
+from .models import AIJob, AIResult, AIResultRevision, ExpressionUpload
 
 
 class ReadOnlyAdmin(AuditedReadAdmin, admin.ModelAdmin):
@@ -33,6 +33,10 @@ class ResultInline(admin.StackedInline):
         "reviewed_by",
         "review_comment",
         "reviewed_at",
+        "version",
+        "amended_by",
+        "amended_at",
+        "amendment_reason",
         "created_at",
     )
     fields = readonly_fields
@@ -63,12 +67,40 @@ class AIJobAdmin(ReadOnlyAdmin):
     inlines = [ResultInline]
 
 
+class RevisionInline(admin.TabularInline):
+    """The versions amendments replaced (never changed)."""
+
+    model = AIResultRevision
+    extra = 0
+    can_delete = False
+    readonly_fields = (
+        "version",
+        "status",
+        "summary",
+        "review_comment",
+        "reviewed_by",
+        "reviewed_at",
+        "amended_by",
+        "amended_at",
+        "amendment_reason",
+        "superseded_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(AIResult)
 class AIResultAdmin(ReadOnlyAdmin):
     audit_patient = "job__patient__emr_uuid"
-    list_display = ("id", "job", "status", "summary", "reviewed_by", "reviewed_at", "created_at")
+    list_display = ("id", "job", "status", "version", "summary", "reviewed_by", "reviewed_at", "created_at")
     list_filter = ("status", "created_at")
     search_fields = ("job__id", "job__patient__mrn", "summary")
+    inlines = [RevisionInline]
 
 
 @admin.register(ExpressionUpload)

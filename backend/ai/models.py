@@ -116,7 +116,17 @@ class AIJob(models.Model):
         return self.status in self.ACTIVE
 
 
-class AIResultManager(models.Manager):
+class AIResultQuerySet(models.QuerySet):
+    def signed(self) -> "AIResultQuerySet":
+        """Results a radiologist signed off (approved, amended or not): the ONE definition of a signed
+        result, for every count or chart of clinical findings (docs/ai.md, "Sign-off")."""
+        return self.filter(status=AIResult.Status.FINAL)
+
+    def awaiting_sign_off(self) -> "AIResultQuerySet":
+        return self.filter(status=AIResult.Status.PRELIMINARY)
+
+
+class AIResultManager(models.Manager.from_queryset(AIResultQuerySet)):
     def get_queryset(self):
         # the FHIR transforms read the job, its study and the study's order through the properties below
         return super().get_queryset().select_related("job", "job__study")
@@ -149,6 +159,13 @@ class AIResult(models.Model):
     )
     review_comment = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # an amendment of a FINAL result: it stays FINAL, version + 1, the previous version in AIResultRevision
+    version = models.PositiveIntegerField(default=1, help_text="1 as reported; + 1 per amendment")
+    amended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    amended_at = models.DateTimeField(null=True, blank=True)
+    amendment_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = AIResultManager()
@@ -169,6 +186,15 @@ class AIResult(models.Model):
 
     def check_transition(self, new: str) -> None:
         errors.check_transition(_("result %(id)s") % {"id": self.pk}, self.status, new, self.TRANSITIONS)
+
+    @property
+    def is_signed(self) -> bool:
+        """The same rule as AIResult.objects.signed(), for one row."""
+        return self.status == self.Status.FINAL
+
+    @property
+    def is_amended(self) -> bool:
+        return self.status == self.Status.FINAL and self.version > 1
 
     def artifact(self, name: str) -> dict | None:
         return next((item for item in self.artifacts or [] if item.get("name") == name), None)
@@ -195,9 +221,44 @@ class AIResult(models.Model):
         return self.job.model_version
 
     @property
+    def report_status(self) -> str:
+        """The FHIR DiagnosticReport status (STANDARDS.md §3): any change after final is `amended`."""
+        return "amended" if self.is_amended else self.status.lower()
+
+    @property
     def conclusion(self) -> str:
         parts = [self.summary, self.disclaimer]
         if self.reviewed_at:
             verdict = "approved" if self.status == self.Status.FINAL else "rejected"
             parts.append(f"Radiology review: {verdict}: {self.review_comment}")
+        if self.is_amended:
+            parts.append(f"Amended (version {self.version}): {self.amendment_reason}")
         return " ".join(part.strip() for part in parts if part and part.strip())
+
+
+class AIResultRevision(models.Model):
+    """A version of a result as it was before an amendment replaced it (never changed or deleted)."""
+
+    result = models.ForeignKey(AIResult, on_delete=models.PROTECT, related_name="revisions")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=AIResult.Status.choices)
+    summary = models.TextField(blank=True)
+    review_comment = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    amended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    amended_at = models.DateTimeField(null=True, blank=True)
+    amendment_reason = models.TextField(blank=True)
+    superseded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "ai_result_revision"
+        ordering = ("result", "-version")
+        constraints = [models.UniqueConstraint(fields=("result", "version"), name="ai_result_revision_once")]
+
+    def __str__(self) -> str:
+        return f"result {self.result_id} version {self.version}"

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils.translation import gettext as _
 from minio.error import S3Error
 
@@ -20,6 +20,7 @@ from core.errors import NotFound
 from core.http import SystemUnavailable
 from core.queries import narrowed
 from core.storage import storage_client
+from radiology.models import Order
 
 from .clients.ai_server_client import get_ai_server_client
 from .models import AIJob, AIResult
@@ -49,7 +50,9 @@ SAFE_CONTENT_TYPES = frozenset(
 
 
 def _jobs() -> QuerySet[AIJob]:
-    return AIJob.objects.select_related("patient", "study", "requested_by", "result", "result__reviewed_by")
+    return AIJob.objects.select_related(
+        "patient", "study", "requested_by", "result", "result__reviewed_by", "result__amended_by"
+    ).prefetch_related("result__revisions__reviewed_by", "result__revisions__amended_by")
 
 
 def job_list(*, user, patient: str = "", status: str = "", study: int | None = None, mine: bool = False):
@@ -83,6 +86,29 @@ def job_get(*, user, pk) -> AIJob:
 def job_for_change(*, pk) -> AIJob:
     """The job a service is about to change (the service audits the change itself)."""
     return _job(pk)
+
+
+# The order's priority, most urgent first; a result without an order (an omics profile, a study nobody
+# ordered) is routine.
+PRIORITY_RANK = {Order.Priority.STAT: 0, Order.Priority.URGENT: 1, Order.Priority.ROUTINE: 2}
+
+
+def sign_off_worklist(*, user) -> QuerySet[AIResult]:
+    """Results awaiting a radiologist's sign-off (PRELIMINARY), most urgent first, then oldest first.
+    Each row has `priority_rank` (0 STAT, 1 URGENT, 2 ROUTINE). Audited as one list read."""
+    rank = Case(
+        *(When(job__study__order__priority=priority, then=Value(value)) for priority, value in PRIORITY_RANK.items()),
+        default=Value(PRIORITY_RANK[Order.Priority.ROUTINE]),
+        output_field=IntegerField(),
+    )
+    results = (
+        AIResult.objects.awaiting_sign_off()
+        .select_related("job__patient", "job__study__order", "job__requested_by")
+        .annotate(priority_rank=rank)
+        .order_by("priority_rank", "created_at", "id")
+    )
+    AuditClient.log_list_read(user=user, resource_type="ai_sign_off_worklist", filters={"status": "PRELIMINARY"})
+    return results
 
 
 def result_for_change(*, pk: int) -> AIResult:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +33,7 @@ from emr.services import timeline_record
 from notifications.services import notify_users
 from radiology.models import Study
 
-from .models import AIJob, AIResult, ExpressionUpload
+from .models import AIJob, AIResult, AIResultRevision, ExpressionUpload
 
 logger = logging.getLogger(__name__)
 
@@ -391,7 +392,29 @@ def job_result(*, report: ResultReport) -> str:
             detail={"job": str(job.pk), "status": result.status},
         )
         _notify_finished(job, result=result)
+        _notify_radiologists(job, result)
     return "completed"
+
+
+def _notify_radiologists(job: AIJob, result: AIResult) -> None:
+    """A result waits for sign-off: pushed to every active radiologist after commit (no patient names in
+    the payload: the worklist fetches them, audited)."""
+    radiologists = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=Role.RADIOLOGIST)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    notify_users(
+        radiologists,
+        {
+            "type": "ai.result.awaiting_sign_off",
+            "job_id": str(job.pk),
+            "result_id": result.pk,
+            "model": job.model_name,
+            "priority": job.study.order.priority if job.study_id and job.study.order_id else None,
+        },
+    )
 
 
 def _notify_finished(job: AIJob, result: AIResult | None = None) -> None:
@@ -454,10 +477,17 @@ class Decision:
     REJECT = "reject"
 
 
+def _check_radiologist(actor) -> None:
+    # the views allow RADIOLOGIST only; a service called from elsewhere keeps the same rule
+    if not actor.has_role(Role.RADIOLOGIST):
+        raise NotPermitted(_("Only radiologists may sign off AI results."))
+
+
 @transaction.atomic
 def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AIResult:
-    """PRELIMINARY -> FINAL (approve) or CANCELLED (reject), with a comment; the FHIR DiagnosticReport
-    follows through the outbox."""
+    """PRELIMINARY -> FINAL (approve) or CANCELLED (reject), with a comment, by a radiologist; the FHIR
+    DiagnosticReport follows through the outbox."""
+    _check_radiologist(actor)
     result = AIResult.objects.select_for_update().select_related("job__patient").get(pk=result.pk)
     new = AIResult.Status.FINAL if decision == Decision.APPROVE else AIResult.Status.CANCELLED
     if not comment.strip():
@@ -495,5 +525,77 @@ def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AI
     notify_users(
         [result.job.requested_by_id],
         {"type": "ai.result.reviewed", "job_id": str(result.job_id), "result_id": result.pk, "status": new},
+    )
+    return result
+
+
+# --- amendment of a signed result ---------------------------------------------------------------------------
+AMENDABLE = ("summary", "review_comment")
+
+
+@transaction.atomic
+def result_amend(*, actor, result: AIResult, reason: str, **changes: str) -> AIResult:
+    """Change a FINAL result (its summary and/or the radiologist's comment) with a reason: it stays FINAL,
+    its version goes up by one, the version it replaces is kept in AIResultRevision, and the FHIR
+    DiagnosticReport is re-sent with status `amended` (a new meta.versionId; STANDARDS.md §3). The values
+    (the Observations) are the ai-server's and are not amended here."""
+    _check_radiologist(actor)
+    result = AIResult.objects.select_for_update().select_related("job__patient").get(pk=result.pk)
+    if not reason.strip():
+        raise InvalidInput(_("An amendment needs a reason."), field="reason")
+    if not result.is_signed:
+        raise InvalidTransition(
+            _("Result %(id)s is %(status)s: only a signed (final) result can be amended.")
+            % {"id": result.pk, "status": result.status}
+        )
+    unknown = set(changes) - set(AMENDABLE)
+    if unknown:
+        raise InvalidInput(_("These fields cannot be amended: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    changed = {
+        name: value.strip()
+        for name, value in changes.items()
+        if value is not None and value.strip() != getattr(result, name)
+    }
+    if not changed:
+        raise InvalidInput(_("The amendment changes nothing: give a new summary or comment."))
+    AIResultRevision.objects.create(
+        result=result,
+        version=result.version,
+        status=result.status,
+        summary=result.summary,
+        review_comment=result.review_comment,
+        reviewed_by=result.reviewed_by,
+        reviewed_at=result.reviewed_at,
+        amended_by=result.amended_by,
+        amended_at=result.amended_at,
+        amendment_reason=result.amendment_reason,
+    )
+    previous = {name: getattr(result, name) for name in changed}
+    for name, value in changed.items():
+        setattr(result, name, value)
+    result.version += 1
+    result.amended_by, result.amended_at, result.amendment_reason = actor, timezone.now(), reason.strip()
+    result.save()
+    _audit(
+        Action.UPDATE,
+        actor=actor,
+        job=result.job,
+        resource=result,
+        detail={"amend": True, "version": result.version, "reason": result.amendment_reason,
+                "before": previous, "after": changed},
+    )  # fmt: skip
+    enqueue_task(FHIR_SYNC_TASK, "ai.result", result.pk)
+    timeline_record(
+        patient=result.job.patient,
+        kind=TimelineEvent.Kind.AI_RESULT,
+        occurred_at=result.created_at,
+        title=f"AI {result.job.get_task_display()} ({result.job.model_name}) amended: {result.amendment_reason}",
+        source_type="ai.result",
+        source_id=str(result.pk),
+        detail={"job": str(result.job_id), "status": result.status, "version": result.version},
+    )
+    notify_users(
+        [result.job.requested_by_id],
+        {"type": "ai.result.reviewed", "job_id": str(result.job_id), "result_id": result.pk, "status": "AMENDED"},
     )
     return result

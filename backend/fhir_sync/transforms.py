@@ -18,7 +18,7 @@ other issues; until a model exists its entity type is registered but fails with 
                      number_of_instances)
     ai.result        ai.Result: pk, patient_id, study_id, order_id (or None), status, model_name,
                      model_version, metrics ({name: number} or {name: {"value", "unit"}}), conclusion,
-                     created_at
+                     created_at; optional report_status (e.g. "amended") and amended_at
     ai.observation   one metric of an ai.result, id "<result pk>:<metric name>" (written before the report)
     audit.event      audit.AuditEvent
 """
@@ -265,6 +265,8 @@ def observation(result: Any, metric: str, ref: Ref) -> FHIRAbstractResource:
 
 
 def diagnostic_report(result: Any, ref: Ref) -> FHIRAbstractResource:
+    # `report_status` when the entity has it: an amended result is still FINAL to us, `amended` to FHIR
+    status = REPORT_STATUS.get(str(getattr(result, "report_status", "") or "").lower()) or _report_status(result)
     study_id = getattr(result, "study_id", None)
     order_id = getattr(result, "order_id", None)
     model = f"{getattr(result, 'model_name', '')} {getattr(result, 'model_version', '')}".strip()
@@ -273,13 +275,14 @@ def diagnostic_report(result: Any, ref: Ref) -> FHIRAbstractResource:
         _clean(
             {
                 "identifier": [_identifier("DiagnosticReport", result.pk)],
-                "status": _report_status(result),
+                "status": status,
                 "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
                 "code": AI_CODE,
                 "subject": ref("emr.patient", result.patient_id),
                 "basedOn": [ref("radiology.order", order_id)] if order_id else None,
                 "imagingStudy": [ref("radiology.study", study_id)] if study_id else None,
-                "issued": _instant(getattr(result, "created_at", None)),
+                # when this version was made (STANDARDS.md §3): the amendment, else the result
+                "issued": _instant(getattr(result, "amended_at", None) or getattr(result, "created_at", None)),
                 "result": [ref("ai.observation", f"{result.pk}:{name}") for name in metric_names(result)] or None,
                 "conclusion": " ".join(
                     filter(None, [getattr(result, "conclusion", "") or "", f"({model})" if model else ""])

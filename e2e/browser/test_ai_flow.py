@@ -1,5 +1,6 @@
 """AI analyses in the browser: a DOCTOR requests one, sees its progress and result without reloading (the
-websocket), the result carries the disclaimer; a RIB approves it. Needs the /api/ai endpoints, the
+websocket), the result carries the disclaimer; the radiologist opens it from the sign-off worklist and
+approves it with the viewer beside the controls; a radiographer gets no sign-off. Needs the /api/ai endpoints, the
 ai-server and its consumer, and a registered model of the task (make run registers the shipped ones)."""
 
 import re
@@ -31,7 +32,11 @@ def review_as_rib(browser, log_in, base_url, job_path: str, screenshot, name: st
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 900}, locale="ko-KR")
     try:
         rib = log_in(context.new_page(), "radiologist")
-        rib.goto(f"{base_url}/{job_path}")
+        rib.goto(f"{base_url}/worklist")  # the result waits on the radiologists' worklist
+        rib.get_by_test_id("sign-off-worklist").wait_for()
+        screenshot(rib, f"{name}-worklist")
+        rib.locator(f"[data-testid=sign-off-worklist] a[href='/{job_path}']").click()
+        rib.wait_for_url(re.compile(re.escape(job_path) + "$"))
         review = rib.get_by_test_id("review")
         review.wait_for()
         review.get_by_label("의견").fill("Reviewed in the browser end-to-end test.")
@@ -81,3 +86,10 @@ def test_doctor_requests_segmentation_and_rib_approves(
     page.get_by_test_id("study-viewer").wait_for(timeout=60_000)
     screenshot(page, "ai-segmentation-result")
     review_as_rib(browser, log_in, base_url, job_path, screenshot, "ai-segmentation-approved")
+
+
+def test_a_radiographer_has_no_sign_off_worklist(sign_in, base_url):
+    page = sign_in("radiographer")
+    assert page.locator("nav a[href='/worklist']").count() == 0
+    page.goto(f"{base_url}/worklist")
+    page.get_by_test_id("no-access").wait_for()

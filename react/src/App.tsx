@@ -23,6 +23,7 @@ import { RulesPage } from "./pages/admin/RulesPage";
 import { AiJobPage } from "./pages/ai/AiJobPage";
 import { AiJobsPage } from "./pages/ai/AiJobsPage";
 import { ExpressionPage } from "./pages/ai/ExpressionPage";
+import { SignOffWorklistPage } from "./pages/ai/SignOffWorklistPage";
 import { ReconciliationListPage } from "./pages/radiology/ReconciliationList";
 import { ReconciliationPage } from "./pages/radiology/ReconciliationPage";
 import { StudyPage } from "./pages/radiology/StudyPage";
@@ -57,6 +58,7 @@ export function SignedInRoutes({ me }: { me: Me }) {
         <Route path="/ai/jobs" element={guard(can.seeAnalyses, <AiJobsPage />)} />
         <Route path="/ai/jobs/:jobId" element={guard(can.seeAnalyses, <AiJobPage me={me} />)} />
         <Route path="/ai/expression" element={guard(can.requestAnalysis, <ExpressionPage />)} />
+        <Route path="/worklist" element={guard(can.seeSignOffWorklist, <SignOffWorklistPage />)} />
         <Route path="/manage/audit" element={guard(can.administer, <AuditPage />)} />
         <Route path="/manage/fhir" element={guard(can.administer, <FhirPage />)} />
         <Route path="/manage/rules" element={guard(can.administer, <RulesPage />)} />

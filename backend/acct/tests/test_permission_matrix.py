@@ -13,7 +13,7 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from acct.tests.matrix import CALLERS
+from acct.tests.matrix import CALLER_ROLES, CALLERS
 from audit.models import Action, AuditEvent
 
 
@@ -64,7 +64,7 @@ CASES = [
 @pytest.mark.parametrize(("method", "path", "body", "caller", "expected"), CASES)
 def test_route_answers_each_caller_as_the_matrix_says(request, api_client, token_client, method, path, body, caller,
                                                       expected):  # fmt: skip
-    client = api_client if caller == "anonymous" else token_client(caller)
+    client = api_client if caller == "anonymous" else token_client(*CALLER_ROLES.get(caller, (caller,)))
     names = {name for _, name, _, _ in string.Formatter().parse(path) if name}
     path = path.format(**{name: PLACEHOLDERS[name](request) for name in names})
     denials = AuditEvent.objects.filter(action__in=(Action.PERMISSION_DENIED, Action.LOGIN_FAILED))

@@ -1,12 +1,13 @@
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ai.models import AIJob, AIResult, ExpressionUpload
-from ai.services import Decision
+from ai.models import AIJob, AIResult, AIResultRevision, ExpressionUpload
+from ai.services import AMENDABLE, Decision
 from emr.models import Patient
-from radiology.models import Study
+from radiology.models import Order, Study
 
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 MODEL_VERSION = r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$"
@@ -31,11 +32,37 @@ class ProgressSerializer(serializers.Serializer):
     fraction = serializers.FloatField(allow_null=True)
 
 
+class RevisionSerializer(serializers.ModelSerializer):
+    """A version of the result as it was before an amendment replaced it."""
+
+    reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
+    amended_by = serializers.CharField(source="amended_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = AIResultRevision
+        fields = (
+            "version",
+            "status",
+            "summary",
+            "review_comment",
+            "reviewed_by",
+            "reviewed_at",
+            "amended_by",
+            "amended_at",
+            "amendment_reason",
+            "superseded_at",
+        )
+        read_only_fields = fields
+
+
 class ResultSerializer(serializers.ModelSerializer):
     metrics = serializers.JSONField(read_only=True, help_text="the part of raw_metrics sent to FHIR as Observations")
     artifacts = serializers.SerializerMethodField()
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
+    amended_by = serializers.CharField(source="amended_by.username", read_only=True, default=None)
+    report_status = serializers.CharField(read_only=True, help_text="the FHIR DiagnosticReport status")
     orthanc = serializers.SerializerMethodField()
+    revisions = RevisionSerializer(many=True, read_only=True, help_text="earlier versions, newest first")
 
     class Meta:
         model = AIResult
@@ -51,6 +78,12 @@ class ResultSerializer(serializers.ModelSerializer):
             "reviewed_by",
             "review_comment",
             "reviewed_at",
+            "version",
+            "report_status",
+            "amended_by",
+            "amended_at",
+            "amendment_reason",
+            "revisions",
             "created_at",
         )
         read_only_fields = fields
@@ -188,6 +221,76 @@ class ExpressionUploadSerializer(serializers.ModelSerializer):
 class ReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[Decision.APPROVE, Decision.REJECT])
     comment = serializers.CharField(max_length=4000, help_text="required: why the result is approved or rejected")
+
+
+class AmendSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=4000, help_text="required: why the signed result is changed")
+    summary = serializers.CharField(max_length=4000, required=False, help_text="the new summary")
+    review_comment = serializers.CharField(max_length=4000, required=False, help_text="the new sign-off comment")
+
+    def validate(self, data):
+        if not any(name in data for name in AMENDABLE):
+            raise serializers.ValidationError(_("Give what changes: `summary` and/or `review_comment`."))
+        return data
+
+
+class WorklistItemSerializer(serializers.ModelSerializer):
+    """A result awaiting sign-off, as the radiologists' worklist shows it."""
+
+    result_id = serializers.IntegerField(source="pk", read_only=True)
+    job_id = serializers.UUIDField(source="job.pk", read_only=True)
+    task = serializers.CharField(source="job.task", read_only=True)
+    model_name = serializers.CharField(source="job.model_name", read_only=True)
+    model_version = serializers.CharField(source="job.model_version", read_only=True)
+    patient = serializers.CharField(source="job.patient.emr_uuid", read_only=True, help_text="EMR patient uuid")
+    patient_name = serializers.SerializerMethodField()
+    mrn = serializers.CharField(source="job.patient.mrn", read_only=True)
+    study = serializers.IntegerField(source="job.study_id", read_only=True, allow_null=True)
+    accession_number = serializers.SerializerMethodField()
+    priority = serializers.SerializerMethodField(help_text="the order's priority; ROUTINE without an order")
+    requested_by = serializers.CharField(source="job.requested_by.username", read_only=True)
+    age_seconds = serializers.SerializerMethodField(help_text="since the result arrived")
+
+    class Meta:
+        model = AIResult
+        fields = (
+            "result_id",
+            "job_id",
+            "task",
+            "model_name",
+            "model_version",
+            "patient",
+            "patient_name",
+            "mrn",
+            "study",
+            "accession_number",
+            "priority",
+            "summary",
+            "requested_by",
+            "created_at",
+            "age_seconds",
+        )
+        read_only_fields = fields
+
+    def _order(self, result):
+        study = result.job.study
+        return study.order if study is not None else None
+
+    def get_patient_name(self, result) -> str:
+        patient = result.job.patient
+        return " ".join(part for part in (patient.family_name, patient.given_name) if part)
+
+    def get_accession_number(self, result) -> str | None:
+        order = self._order(result)
+        return order.accession_number if order is not None else None
+
+    @extend_schema_field(serializers.ChoiceField(choices=Order.Priority.choices))
+    def get_priority(self, result) -> str:
+        order = self._order(result)
+        return order.priority if order is not None else Order.Priority.ROUTINE
+
+    def get_age_seconds(self, result) -> int:
+        return max(0, int((timezone.now() - result.created_at).total_seconds()))
 
 
 class ModelInfoSerializer(serializers.Serializer):

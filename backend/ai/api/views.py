@@ -13,10 +13,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from acct.permissions import IsDoctorOrRIB, IsRIB, IsStaffRole
+from acct.permissions import IsDoctorOrRIB, IsRadiologist, IsStaffRole
 from ai import selectors, services
 
 from .serializers import (
+    AmendSerializer,
     ExpressionUploadCreateSerializer,
     ExpressionUploadSerializer,
     JobCreateSerializer,
@@ -25,6 +26,7 @@ from .serializers import (
     ModelListSerializer,
     ResultSerializer,
     ReviewSerializer,
+    WorklistItemSerializer,
 )
 
 
@@ -123,13 +125,14 @@ class ArtifactView(APIView):
 
 
 class ResultReviewView(APIView):
-    """Radiology review: approve (FINAL) or reject (CANCELLED) a PRELIMINARY result, with a comment."""
+    """Sign-off: a radiologist approves (FINAL) or rejects (CANCELLED) a PRELIMINARY result, with a comment."""
 
-    permission_classes = [IsRIB]
+    permission_classes = [IsRadiologist]
 
     @extend_schema(
         request=ReviewSerializer,
         responses={200: ResultSerializer, 409: OpenApiResponse(description="reviewed already")},
+        summary="Sign off a result (RADIOLOGIST): approve or reject",
     )
     def post(self, request, pk: int):
         data = ReviewSerializer(data=request.data)
@@ -137,6 +140,39 @@ class ResultReviewView(APIView):
         result = selectors.result_for_change(pk=pk)
         result = services.result_review(actor=request.user, result=result, **data.validated_data)
         return Response(ResultSerializer(result).data)
+
+
+class ResultAmendView(APIView):
+    """Amend a FINAL result with a reason: it stays FINAL with version + 1, the previous version is kept,
+    and the FHIR DiagnosticReport becomes `amended`."""
+
+    permission_classes = [IsRadiologist]
+
+    @extend_schema(
+        request=AmendSerializer,
+        responses={200: ResultSerializer, 409: OpenApiResponse(description="not a final result")},
+        summary="Amend a signed result (RADIOLOGIST)",
+    )
+    def post(self, request, pk: int):
+        data = AmendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = selectors.result_for_change(pk=pk)
+        result = services.result_amend(actor=request.user, result=result, **data.validated_data)
+        return Response(ResultSerializer(result).data)
+
+
+class SignOffWorklistView(ListAPIView):
+    """Results awaiting sign-off, most urgent order first, then oldest first."""
+
+    permission_classes = [IsRadiologist]
+    serializer_class = WorklistItemSerializer
+
+    @extend_schema(summary="The sign-off worklist (RADIOLOGIST)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.sign_off_worklist(user=self.request.user)
 
 
 class ExpressionUploadView(APIView):

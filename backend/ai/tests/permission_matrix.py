@@ -1,4 +1,4 @@
-from acct.tests.matrix import CLINICAL, DOCTOR_OR_RIB, expect
+from acct.tests.matrix import CLINICAL, DOCTOR_OR_RIB, RADIOLOGIST_ONLY, expect
 
 JOB = "/api/ai/jobs/{ai_job}"
 
@@ -28,6 +28,16 @@ def a_result(request) -> str:
     return str(complete(make_job(_requester(request))).result.pk)
 
 
+def a_signed_result(request) -> str:
+    from ai import services
+    from ai.tests.factories import complete, make_job
+
+    result = complete(make_job(_requester(request))).result
+    radiologist = request.getfixturevalue("make_user")("RIB", "RADIOLOGIST")
+    services.result_review(actor=radiologist, result=result, decision="approve", comment="matrix")
+    return str(result.pk)
+
+
 def an_ai_server(request) -> str:
     """Points AI_SERVER_URL at a stand-in answering GET /models; expands to nothing in the path."""
     from ai.tests.factories import serve_models
@@ -43,6 +53,7 @@ PLACEHOLDERS = {
     "ai_job": a_job,
     "ai_artifact_job": a_job_with_an_artifact,
     "ai_result": a_result,
+    "ai_signed_result": a_signed_result,
     "ai_server": an_ai_server,
 }
 
@@ -63,9 +74,18 @@ ENTRIES = {
             "post",
             "/api/ai/results/{ai_result}/review",
             {"decision": "approve", "comment": "matrix"},
-            expect(403, anonymous=401, RIB=200),
+            RADIOLOGIST_ONLY,  # radiographers (RIB alone) are refused
         )
     ],
+    "api/ai/results/<int:pk>/amend": [
+        (
+            "post",
+            "/api/ai/results/{ai_signed_result}/amend",
+            {"reason": "matrix", "summary": "amended by the matrix"},
+            RADIOLOGIST_ONLY,
+        )
+    ],
+    "api/ai/worklist": [("get", "/api/ai/worklist", None, RADIOLOGIST_ONLY)],
     # an empty body (not multipart): allowed roles get past the role check to 415
     "api/ai/expression-uploads": [
         ("post", "/api/ai/expression-uploads", None, expect(403, anonymous=401, DOCTOR=415, RIB=415))

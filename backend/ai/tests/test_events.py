@@ -77,7 +77,7 @@ def test_completed_result_makes_a_preliminary_result_and_asks_for_the_fhir_sync(
         action=Action.CREATE, resource_type="ai_result", resource_id=str(result.pk), patient_id=job.patient.emr_uuid
     ).exists()
     assert TimelineEvent.objects.filter(patient=job.patient, kind="ai_result", source_id=str(result.pk)).exists()
-    assert pushed[-1] == (
+    assert pushed[-2] == (
         [doctor.pk],
         {
             "type": "ai.job.finished",
@@ -87,6 +87,7 @@ def test_completed_result_makes_a_preliminary_result_and_asks_for_the_fhir_sync(
             "reason": None,
         },
     )
+    assert pushed[-1][1]["type"] == "ai.result.awaiting_sign_off"  # to the radiologists (test_sign_off.py)
 
 
 def test_failed_result_fails_the_job_with_its_reason(make_user, pushed):

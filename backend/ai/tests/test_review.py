@@ -1,5 +1,6 @@
-"""Radiology review of a result (PRELIMINARY -> FINAL / CANCELLED with a comment), and the FHIR
-DiagnosticReport with its Observations on the HAPI stand-in: preliminary first, then final or cancelled."""
+"""Sign-off of a result by a radiologist (PRELIMINARY -> FINAL / CANCELLED with a comment), and the FHIR
+DiagnosticReport with its Observations on the HAPI stand-in: preliminary first, then final or cancelled.
+Radiographers (RIB without RADIOLOGIST) cannot sign off: test_sign_off.py."""
 
 import pytest
 import requests
@@ -20,18 +21,18 @@ def _review(client, result: AIResult, **body):
     return client.post(f"/api/ai/results/{result.pk}/review", body, format="json")
 
 
-def test_approve_makes_the_result_final(doctor, rib, pushed):
+def test_approve_makes_the_result_final(doctor, radiologist, pushed):
     job = complete(make_job(doctor.user))
     result = job.result
-    response = _review(rib, result, decision="approve", comment="Agree: two enhancing lesions.")
+    response = _review(radiologist, result, decision="approve", comment="Agree: two enhancing lesions.")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["status"] == "FINAL" and body["reviewed_by"] == rib.user.username
+    assert body["status"] == "FINAL" and body["reviewed_by"] == radiologist.user.username
     result.refresh_from_db()
     assert (result.status, result.review_comment, result.reviewed_by_id) == (
         "FINAL",
         "Agree: two enhancing lesions.",
-        rib.user.pk,
+        radiologist.user.pk,
     )
     assert "Radiology review: approved: Agree" in result.conclusion
     syncs = OutboxMessage.objects.filter(target="fhir_sync.sync_entity", payload__args=["ai.result", result.pk])
@@ -42,30 +43,37 @@ def test_approve_makes_the_result_final(doctor, rib, pushed):
         f"{result.pk}:lesion_volume_ml",
     ]
     review = AuditEvent.objects.get(action=Action.UPDATE, resource_type="ai_result", resource_id=str(result.pk))
-    assert review.detail["review"] == "approve" and review.detail["to"] == "FINAL" and review.actor_id == rib.user.pk
+    assert (
+        review.detail["review"] == "approve"
+        and review.detail["to"] == "FINAL"
+        and review.actor_id == radiologist.user.pk
+    )
     assert pushed[-1] == (
         [doctor.user.pk],
         {"type": "ai.result.reviewed", "job_id": str(job.pk), "result_id": result.pk, "status": "FINAL"},
     )
 
-    again = _review(rib, result, decision="reject", comment="changed my mind")
+    again = _review(radiologist, result, decision="reject", comment="changed my mind")
     assert again.status_code == 409 and "reviewed already" in again.json()["detail"]
 
 
-def test_reject_cancels_it(doctor, rib):
+def test_reject_cancels_it(doctor, radiologist):
     result = complete(make_job(doctor.user)).result
-    response = _review(rib, result, decision="reject", comment="Artefact, not a lesion.")
+    response = _review(radiologist, result, decision="reject", comment="Artefact, not a lesion.")
     assert response.status_code == 200 and response.json()["status"] == "CANCELLED"
 
 
-def test_review_needs_radiology_staff_a_decision_and_a_comment(doctor, rib, nurse):
+def test_review_needs_a_radiologist_a_decision_and_a_comment(doctor, rib, radiologist, nurse):
     result = complete(make_job(doctor.user)).result
     assert _review(doctor, result, decision="approve", comment="fine").status_code == 403
     assert _review(nurse, result, decision="approve", comment="fine").status_code == 403
-    assert "comment" in _review(rib, result, decision="approve").json()["fields"]
-    assert "comment" in _review(rib, result, decision="approve", comment="   ").json()["fields"]
-    assert "decision" in _review(rib, result, decision="maybe", comment="x").json()["fields"]
-    assert rib.post("/api/ai/results/999999999/review", {"decision": "approve", "comment": "x"}).status_code == 404
+    assert _review(rib, result, decision="approve", comment="fine").status_code == 403  # a radiographer
+    assert "comment" in _review(radiologist, result, decision="approve").json()["fields"]
+    assert "comment" in _review(radiologist, result, decision="approve", comment="   ").json()["fields"]
+    assert "decision" in _review(radiologist, result, decision="maybe", comment="x").json()["fields"]
+    assert (
+        radiologist.post("/api/ai/results/999999999/review", {"decision": "approve", "comment": "x"}).status_code == 404
+    )
     result.refresh_from_db()
     assert result.status == "PRELIMINARY" and result.reviewed_at is None
 
@@ -94,7 +102,9 @@ def _observation_statuses(report: dict) -> set[str]:
 
 
 @pytest.mark.parametrize(("decision", "fhir_status"), [("approve", "final"), ("reject", "cancelled")])
-def test_the_diagnostic_report_goes_preliminary_then_final_or_cancelled(fhir, doctor, rib, decision, fhir_status):
+def test_the_diagnostic_report_goes_preliminary_then_final_or_cancelled(
+    fhir, doctor, radiologist, decision, fhir_status
+):
     result = complete(make_job(doctor.user)).result
     first = fhir_sync.sync_entity_now("ai.result", result.pk)
     assert first.outcome == "created" and first.reference.startswith("DiagnosticReport/")
@@ -106,7 +116,7 @@ def test_the_diagnostic_report_goes_preliminary_then_final_or_cancelled(fhir, do
     assert _observation_statuses(report) == {"preliminary"}
 
     already = set(OutboxMessage.objects.values_list("pk", flat=True))
-    assert _review(rib, result, decision=decision, comment="Reviewed on the console.").status_code == 200
+    assert _review(radiologist, result, decision=decision, comment="Reviewed on the console.").status_code == 200
     queued = OutboxMessage.objects.exclude(pk__in=already).filter(target="fhir_sync.sync_entity").order_by("created_at")
     outcomes = {tuple(m.payload["args"]): fhir_sync.sync_entity_now(*m.payload["args"]) for m in queued}  # as a worker
     assert set(outcomes) == {

@@ -366,6 +366,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files: no CDN, works offline
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # a result's status appears in Result and in its Revision: one enum under one name
+    "ENUM_NAME_OVERRIDES": {"ResultStatusEnum": "ai.models.AIResult.Status"},
 }
 
 # --- Logging: one line per event on stdout; the process manager or Docker collects it ---------------

@@ -79,6 +79,8 @@ class Result:
     metrics: dict = field(default_factory=lambda: {"tumour_volume_ml": {"value": 12.5, "unit": "mL"}, "slices": 14})
     conclusion: str = "Enhancing lesion, left frontal."
     created_at: datetime = datetime(2026, 1, 3, 11, 0, tzinfo=UTC)
+    report_status: str = ""
+    amended_at: datetime | None = None
 
 
 @dataclass
@@ -153,6 +155,14 @@ def test_diagnostic_report_and_observations_of_an_ai_result():
     assert volume["valueQuantity"] == {"value": 12.5, "unit": "mL"}
     assert volume["status"] == "preliminary" and volume["subject"] == {"reference": "Patient/7"}
     assert transforms.diagnostic_report(Result(status="FINAL"), ref).as_json()["status"] == "final"
+
+
+def test_an_amended_result_is_an_amended_report_issued_when_amended():
+    amended_at = datetime(2026, 2, 1, 9, 30, tzinfo=UTC)
+    result = Result(status="FINAL", report_status="amended", amended_at=amended_at)
+    report = transforms.diagnostic_report(result, ref).as_json()
+    assert report["status"] == "amended" and report["issued"] == "2026-02-01T09:30:00+00:00"
+    assert transforms.observation(result, "slices", ref).as_json()["status"] == "final"  # values unchanged
 
 
 def test_audit_event_uses_identifier_only_references_and_a_client_id():

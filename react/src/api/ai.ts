@@ -18,6 +18,9 @@ export type JobStatus = Schemas["JobStatusEnum"];
 export type ResultStatus = Schemas["ResultStatusEnum"];
 export type JobRequest = Schemas["JobCreate"];
 export type Decision = Schemas["DecisionEnum"];
+export type WorklistItem = Schemas["WorklistItem"];
+export type ResultRevision = Schemas["Revision"];
+export type Amendment = Schemas["Amend"];
 
 /** What the UI reads from a result: everything the ai-server reported (raw_metrics), else the FHIR subset. */
 export function resultMetrics(result: AiResult): Record<string, unknown> {
@@ -73,6 +76,25 @@ export function useReview() {
   return useMutation({
     mutationFn: ({ resultId, decision, comment }: { resultId: number; decision: Decision; comment: string }) =>
       api<AiResult>(`/api/ai/results/${resultId}/review`, { method: "POST", json: { decision, comment } }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["ai"] }),
+  });
+}
+
+/** Results awaiting sign-off, most urgent first, then oldest (RADIOLOGIST); a push refreshes it. */
+export function useSignOffWorklist(page = 1) {
+  return useQuery({
+    queryKey: ["ai", "worklist", page],
+    queryFn: () => api<Page<WorklistItem>>(`/api/ai/worklist?${queryString({ page })}`),
+    placeholderData: keepPreviousData,
+    refetchInterval: 60_000, // the ages move on
+  });
+}
+
+export function useAmend() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ resultId, ...body }: Amendment & { resultId: number }) =>
+      api<AiResult>(`/api/ai/results/${resultId}/amend`, { method: "POST", json: body }),
     onSuccess: () => client.invalidateQueries({ queryKey: ["ai"] }),
   });
 }

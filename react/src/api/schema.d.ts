@@ -110,6 +110,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/results/{id}/amend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Amend a signed result (RADIOLOGIST)
+         * @description Amend a FINAL result with a reason: it stays FINAL with version + 1, the previous version is kept,
+         *     and the FHIR DiagnosticReport becomes `amended`.
+         */
+        post: operations["ai_results_amend_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/results/{id}/review": {
         parameters: {
             query?: never;
@@ -119,8 +140,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Radiology review: approve (FINAL) or reject (CANCELLED) a PRELIMINARY result, with a comment. */
+        /**
+         * Sign off a result (RADIOLOGIST): approve or reject
+         * @description Sign-off: a radiologist approves (FINAL) or rejects (CANCELLED) a PRELIMINARY result, with a comment.
+         */
         post: operations["ai_results_review_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/worklist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The sign-off worklist (RADIOLOGIST)
+         * @description Results awaiting sign-off, most urgent order first, then oldest first.
+         */
+        get: operations["ai_worklist_list"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -862,95 +906,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/routing/rules": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Routing rules, in the order applied */
-        get: operations["routing_rules_list"];
-        put?: never;
-        /** Create a routing rule */
-        post: operations["routing_rules_create"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/routing/rules/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A routing rule */
-        get: operations["routing_rules_retrieve"];
-        /** Replace a routing rule */
-        put: operations["routing_rules_update"];
-        post?: never;
-        /** Delete a routing rule (its versions stay) */
-        delete: operations["routing_rules_destroy"];
-        options?: never;
-        head?: never;
-        /** Change fields of a routing rule */
-        patch: operations["routing_rules_partial_update"];
-        trace?: never;
-    };
-    "/api/routing/rules/{id}/dry-run": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Would this rule start an analysis of the study, and why (changes nothing) */
-        post: operations["routing_rules_dry_run_create_2"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/routing/rules/{id}/versions": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Every version of a rule, newest first */
-        get: operations["routing_rules_versions_list"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/routing/rules/dry-run": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** The dry run of an unsaved rule's criteria against a study */
-        post: operations["routing_rules_dry_run_create"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -987,6 +942,14 @@ export interface components {
             };
             startsAt?: string;
         };
+        Amend: {
+            /** @description required: why the signed result is changed */
+            reason: string;
+            /** @description the new summary */
+            summary?: string;
+            /** @description the new sign-off comment */
+            review_comment?: string;
+        };
         /** @description An artifact as clients see it: fetched through Django, never a storage URL or key. */
         Artifact: {
             name: string;
@@ -1007,13 +970,6 @@ export interface components {
             sex: string;
             matched_on: components["schemas"]["MatchedOnEnum"][];
         };
-        /**
-         * @description * `create` - Create
-         *     * `update` - Update
-         *     * `delete` - Delete
-         * @enum {string}
-         */
-        ChangeEnum: "create" | "update" | "delete";
         Code: {
             /** @description 6 digits from the authenticator app, or one recovery code. */
             code: string;
@@ -1021,19 +977,6 @@ export interface components {
         Credentials: {
             username: string;
             password: string;
-        };
-        /** @description An unsaved rule's criteria, for the dry run (empty: any). */
-        Criteria: {
-            /** @default  */
-            modality: string;
-            /** @default  */
-            sequence_type: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
-            /** @default  */
-            series_description: string;
-            /** @default  */
-            body_part: string;
-            /** @default  */
-            sending_ae: string;
         };
         Csrf: {
             /** @description Send back as the X-CSRFToken header on unsafe requests. */
@@ -1112,14 +1055,6 @@ export interface components {
         };
         Discard: {
             reason: string;
-        };
-        DryRun: {
-            study: number;
-        };
-        DryRunResult: {
-            matches: boolean;
-            reasons: string[];
-            series_instance_uids: string[];
         };
         Enrolled: {
             /** @description Each works once in place of a code. Shown once: keep them safe. */
@@ -1480,40 +1415,20 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["TimelineEvent"][];
         };
-        PatchedRule: {
-            readonly id?: number;
-            name?: string;
-            enabled?: boolean;
+        PaginatedWorklistItemList: {
+            /** @example 123 */
+            count: number;
             /**
-             * Format: int64
-             * @description rules are applied in this order (lowest first)
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
              */
-            order?: number;
-            /** @description e.g. MR; empty: any */
-            modality?: string;
+            next?: string | null;
             /**
-             * @description T1, T1c, T2 or FLAIR; empty: any
-             *
-             *     * `T1` - T1
-             *     * `T1c` - T1 with contrast
-             *     * `T2` - T2
-             *     * `FLAIR` - Flair
-             *     * `` - not recognised
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
              */
-            sequence_type?: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
-            /** @description a regular expression searched in the series description, case-insensitive; empty: any */
-            series_description?: string;
-            /** @description BodyPartExamined, e.g. BRAIN; empty: any */
-            body_part?: string;
-            /** @description the modality's AE title; empty: any */
-            sending_ae?: string;
-            model_name?: string;
-            /** @description a version, or empty / "newest" for the newest registered */
-            model_version?: string;
-            /** Format: date-time */
-            readonly created_at?: string;
-            /** Format: date-time */
-            readonly updated_at?: string;
+            previous?: string | null;
+            results: components["schemas"]["WorklistItem"][];
         };
         Patient: {
             readonly emr_uuid: string;
@@ -1615,6 +1530,16 @@ export interface components {
             readonly review_comment: string;
             /** Format: date-time */
             readonly reviewed_at: string | null;
+            /** @description 1 as reported; + 1 per amendment */
+            readonly version: number;
+            /** @description the FHIR DiagnosticReport status */
+            readonly report_status: string;
+            readonly amended_by: string;
+            /** Format: date-time */
+            readonly amended_at: string | null;
+            readonly amendment_reason: string;
+            /** @description earlier versions, newest first */
+            readonly revisions: components["schemas"]["Revision"][];
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -1630,49 +1555,21 @@ export interface components {
             /** @description required: why the result is approved or rejected */
             comment: string;
         };
-        Rule: {
-            readonly id: number;
-            name: string;
-            enabled?: boolean;
-            /**
-             * Format: int64
-             * @description rules are applied in this order (lowest first)
-             */
-            order?: number;
-            /** @description e.g. MR; empty: any */
-            modality?: string;
-            /**
-             * @description T1, T1c, T2 or FLAIR; empty: any
-             *
-             *     * `T1` - T1
-             *     * `T1c` - T1 with contrast
-             *     * `T2` - T2
-             *     * `FLAIR` - Flair
-             *     * `` - not recognised
-             */
-            sequence_type?: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
-            /** @description a regular expression searched in the series description, case-insensitive; empty: any */
-            series_description?: string;
-            /** @description BodyPartExamined, e.g. BRAIN; empty: any */
-            body_part?: string;
-            /** @description the modality's AE title; empty: any */
-            sending_ae?: string;
-            model_name: string;
-            /** @description a version, or empty / "newest" for the newest registered */
-            model_version?: string;
+        /** @description A version of the result as it was before an amendment replaced it. */
+        Revision: {
+            readonly version: number;
+            readonly status: components["schemas"]["ResultStatusEnum"];
+            readonly summary: string;
+            readonly review_comment: string;
+            readonly reviewed_by: string;
             /** Format: date-time */
-            readonly created_at: string;
+            readonly reviewed_at: string | null;
+            readonly amended_by: string;
             /** Format: date-time */
-            readonly updated_at: string;
-        };
-        RuleVersion: {
-            readonly number: number;
-            readonly change: components["schemas"]["ChangeEnum"];
-            readonly snapshot: unknown;
-            /** @default  */
-            readonly changed_by: string;
+            readonly amended_at: string | null;
+            readonly amendment_reason: string;
             /** Format: date-time */
-            readonly changed_at: string;
+            readonly superseded_at: string;
         };
         /** @description The password was right; the sign-in is not complete until the second step. */
         SecondStep: {
@@ -1829,10 +1726,6 @@ export interface components {
             /** @description ADMIN, OPS and enrolled people: a code from the authenticator app. */
             otp?: string;
         };
-        UnsavedDryRun: {
-            study: number;
-            rule: components["schemas"]["Criteria"];
-        };
         UploadAnswer: {
             counts: components["schemas"]["UploadCounts"];
             results: components["schemas"]["UploadResult"][];
@@ -1878,6 +1771,29 @@ export interface components {
         Webhook: {
             status: components["schemas"]["StatusEdeEnum"];
             alerts: components["schemas"]["Alert"][];
+        };
+        /** @description A result awaiting sign-off, as the radiologists' worklist shows it. */
+        WorklistItem: {
+            readonly result_id: number;
+            /** Format: uuid */
+            readonly job_id: string;
+            readonly task: string;
+            readonly model_name: string;
+            readonly model_version: string;
+            /** @description EMR patient uuid */
+            readonly patient: string;
+            readonly patient_name: string;
+            readonly mrn: string;
+            readonly study: number | null;
+            readonly accession_number: string | null;
+            /** @description the order's priority; ROUTINE without an order */
+            readonly priority: components["schemas"]["PriorityEnum"];
+            readonly summary: string;
+            readonly requested_by: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** @description since the result arrived */
+            readonly age_seconds: number;
         };
     };
     responses: never;
@@ -2095,6 +2011,40 @@ export interface operations {
             };
         };
     };
+    ai_results_amend_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Amend"];
+                "application/x-www-form-urlencoded": components["schemas"]["Amend"];
+                "multipart/form-data": components["schemas"]["Amend"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description not a final result */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     ai_results_review_create: {
         parameters: {
             query?: never;
@@ -2126,6 +2076,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    ai_worklist_list: {
+        parameters: {
+            query?: {
+                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
+                page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedWorklistItemList"];
+                };
             };
         };
     };
@@ -3235,218 +3207,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-        };
-    };
-    routing_rules_list: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Rule"][];
-                };
-            };
-        };
-    };
-    routing_rules_create: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["Rule"];
-                "application/x-www-form-urlencoded": components["schemas"]["Rule"];
-                "multipart/form-data": components["schemas"]["Rule"];
-            };
-        };
-        responses: {
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Rule"];
-                };
-            };
-        };
-    };
-    routing_rules_retrieve: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Rule"];
-                };
-            };
-        };
-    };
-    routing_rules_update: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["Rule"];
-                "application/x-www-form-urlencoded": components["schemas"]["Rule"];
-                "multipart/form-data": components["schemas"]["Rule"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Rule"];
-                };
-            };
-        };
-    };
-    routing_rules_destroy: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description No response body */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    routing_rules_partial_update: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["PatchedRule"];
-                "application/x-www-form-urlencoded": components["schemas"]["PatchedRule"];
-                "multipart/form-data": components["schemas"]["PatchedRule"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Rule"];
-                };
-            };
-        };
-    };
-    routing_rules_dry_run_create_2: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["DryRun"];
-                "application/x-www-form-urlencoded": components["schemas"]["DryRun"];
-                "multipart/form-data": components["schemas"]["DryRun"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["DryRunResult"];
-                };
-            };
-        };
-    };
-    routing_rules_versions_list: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RuleVersion"][];
-                };
-            };
-        };
-    };
-    routing_rules_dry_run_create: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UnsavedDryRun"];
-                "application/x-www-form-urlencoded": components["schemas"]["UnsavedDryRun"];
-                "multipart/form-data": components["schemas"]["UnsavedDryRun"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["DryRunResult"];
-                };
             };
         };
     };

@@ -14,10 +14,13 @@ describe("what each role sees", () => {
     expect(can.uploadDicom(["RIB"])).toBe(true);
     expect(can.uploadDicom(["NURSE"])).toBe(false);
   });
-  it("keeps ordering to doctors and review to radiology staff", () => {
+  it("keeps ordering to doctors and sign-off to radiologists", () => {
     expect(can.orderImaging(["DOCTOR"])).toBe(true);
     expect(can.orderImaging(["RIB"])).toBe(false);
-    expect(can.reviewAiResults(["RIB"])).toBe(true);
+    expect(can.reviewAiResults(["RIB", "RADIOLOGIST"])).toBe(true);
+    expect(can.reviewAiResults(["RIB"])).toBe(false); // a radiographer
+    expect(can.seeSignOffWorklist(["RIB"])).toBe(false);
+    expect(can.seeSignOffWorklist(["RIB", "RADIOLOGIST"])).toBe(true);
     expect(can.reviewAiResults(["DOCTOR"])).toBe(false);
     expect(can.requestAnalysis(["NURSE"])).toBe(false);
   });

@@ -1,5 +1,6 @@
 // What each role may see or do in the UI. The server enforces the same rules; this only shapes the UI.
-export type Role = "DOCTOR" | "RIB" | "NURSE" | "ADMIN" | "OPS" | "SERVICE";
+// RADIOLOGIST is held together with RIB by licensed radiologists: the sign-off (approve, reject, amend).
+export type Role = "DOCTOR" | "RIB" | "RADIOLOGIST" | "NURSE" | "ADMIN" | "OPS" | "SERVICE";
 
 const CLINICAL: Role[] = ["DOCTOR", "RIB", "NURSE"];
 
@@ -14,7 +15,8 @@ export const can = {
   orderImaging: (roles: readonly string[]) => holds(roles, ["DOCTOR"]),
   requestAnalysis: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
   seeAnalyses: (roles: readonly string[]) => holds(roles, CLINICAL),
-  reviewAiResults: (roles: readonly string[]) => holds(roles, ["RIB"]),
+  reviewAiResults: (roles: readonly string[]) => holds(roles, ["RADIOLOGIST"]),
+  seeSignOffWorklist: (roles: readonly string[]) => holds(roles, ["RADIOLOGIST"]),
   seeReconciliation: (roles: readonly string[]) => holds(roles, ["RIB", "ADMIN"]),
   reconcile: (roles: readonly string[]) => holds(roles, ["RIB"]),
   administer: (roles: readonly string[]) => holds(roles, ["ADMIN"]),

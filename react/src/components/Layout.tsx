@@ -21,6 +21,7 @@ interface Item {
 export function navItems(roles: readonly string[], t: (key: string) => string): Item[] {
   return [
     { to: "/patients", label: t("nav.patients"), show: can.seePatients(roles) },
+    { to: "/worklist", label: t("nav.signOff"), show: can.seeSignOffWorklist(roles) },
     { to: "/radiology", label: t("nav.worklist"), show: can.seeImaging(roles), exact: true },
     { to: "/radiology/upload", label: t("nav.upload"), show: can.uploadDicom(roles) },
     // RIB staff reach it from the worklist's tab; an ADMIN, who has no worklist, from here

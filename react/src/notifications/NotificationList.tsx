@@ -25,6 +25,16 @@ export function NotificationList({ onNavigate }: { onNavigate?: () => void }) {
                 {t("notifications.openJob")}
               </Anchor>
             </Text>
+          ) : notice.kind === "signoff" ? (
+            <Text size="sm">
+              {t("notifications.awaitingSignOff", { model: notice.name, priority: t(`status.${notice.status}`, { defaultValue: notice.status }) })}{" "}
+              <Anchor component={Link} to={`/ai/jobs/${notice.jobId}`} onClick={onNavigate}>
+                {t("notifications.openJob")}
+              </Anchor>{" "}
+              <Anchor component={Link} to="/worklist" onClick={onNavigate}>
+                {t("nav.signOff")}
+              </Anchor>
+            </Text>
           ) : notice.kind === "conflict" ? (
             <Text size="sm" c="red">
               {t("notifications.conflict")}{" "}

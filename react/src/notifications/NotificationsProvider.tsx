@@ -13,8 +13,8 @@ export interface Notice {
   id: string;
   at: string;
   read: boolean;
-  kind: "job" | "review" | "alert" | "conflict";
-  /** For jobs: COMPLETED or FAILED; for alerts: firing or resolved. */
+  kind: "job" | "review" | "signoff" | "alert" | "conflict";
+  /** For jobs: COMPLETED or FAILED; for alerts: firing or resolved; for a result awaiting sign-off: its order's priority. */
   status: string;
   jobId?: string;
   /** For a conflict: the study holding the new images (its reconciliation page) */
@@ -66,6 +66,9 @@ export function noticesFrom(payload: Record<string, unknown>, now = new Date()):
   if (payload.type === "ai.result.reviewed") {
     return [{ id: `n${++sequence}`, at, read: false, kind: "review", status: String(payload.status ?? ""), jobId: String(payload.job_id ?? "") }];
   }
+  if (payload.type === "ai.result.awaiting_sign_off") {
+    return [{ id: `n${++sequence}`, at, read: false, kind: "signoff", status: String(payload.priority ?? "ROUTINE"), jobId: String(payload.job_id ?? ""), name: String(payload.model ?? "") }];
+  }
   if (payload.kind === "radiology_conflict") {
     return [{ id: `n${++sequence}`, at, read: false, kind: "conflict", status: "CONFLICT", studyId: Number(payload.study) }];
   }
@@ -105,7 +108,7 @@ export function NotificationsProvider({ children, enabled = true }: { children: 
           const jobId = String(payload.job_id);
           setProgress(({ [jobId]: _done, ...rest }) => rest);
         }
-        if (payload.type === "ai.job.finished" || payload.type === "ai.result.reviewed") {
+        if (payload.type === "ai.job.finished" || payload.type === "ai.result.reviewed" || payload.type === "ai.result.awaiting_sign_off") {
           void client.invalidateQueries({ queryKey: ["ai"] });
         }
         if (payload.kind === "radiology_conflict") void client.invalidateQueries({ queryKey: ["radiology"] }); // the tab's count

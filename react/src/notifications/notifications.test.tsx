@@ -90,6 +90,26 @@ describe("notification centre", () => {
     expect(screen.getByTestId("unread-badge").textContent).not.toContain("3");
   });
 
+  it("tells a radiologist that a result awaits sign-off, with links to it and to the worklist", async () => {
+    const RADIOLOGIST = { ...OPS, id: 4, username: "radiologist", roles: ["RIB", "RADIOLOGIST"] };
+    routeFetch([["/api/", page([])]]);
+    renderPage(
+      <NotificationsProvider>
+        <SignedInRoutes me={RADIOLOGIST} />
+      </NotificationsProvider>,
+      "/notifications",
+    );
+    const socket = FakeWebSocket.latest();
+    act(() => {
+      socket.open();
+      socket.receive({ type: "ai.result.awaiting_sign_off", job_id: "job-7", result_id: 70, model: "mri-lesion-demo", priority: "URGENT" });
+    });
+    expect(await screen.findByText(/AI 결과\(mri-lesion-demo, 긴급\)가 판독 승인을 기다립니다/)).toBeTruthy();
+    const list = screen.getByTestId("notification-list");
+    expect(list.querySelector('a[href="/ai/jobs/job-7"]')).toBeTruthy();
+    expect(list.querySelector('a[href="/worklist"]')).toBeTruthy();
+  });
+
   it("refetches every query after reconnecting", async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     const calls = routeFetch([["/api/patients", page([])]]);

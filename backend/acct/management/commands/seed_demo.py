@@ -22,7 +22,8 @@ DEMO_USERS = (
     # username, first name, last name, roles, superuser
     ("admin", "Admin", "", {Role.ADMIN}, True),
     ("doctor", "지훈", "김", {Role.DOCTOR}, False),
-    ("radiologist", "서연", "이", {Role.RIB}, False),
+    ("radiologist", "서연", "이", {Role.RIB, Role.RADIOLOGIST}, False),  # signs off AI results
+    ("radiographer", "민준", "박", {Role.RIB}, False),  # uploads and reconciles; no sign-off
     ("nurse", "Emily", "Park", {Role.NURSE}, False),
     ("ops", "Ops", "", {Role.OPS}, False),
 )

@@ -1,9 +1,9 @@
-import { Alert, Anchor, Button, Card, Group, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Card, Grid, Group, SimpleGrid, Stack, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { artifactUrl, kmCurves, labelVolumes, resultMetrics, riskScore, topGenes, useReview } from "../../api/ai";
-import type { AiJob, AiResult, LabelVolume } from "../../api/ai";
+import { artifactUrl, kmCurves, labelVolumes, resultMetrics, riskScore, topGenes, useAmend, useReview } from "../../api/ai";
+import type { AiJob, AiResult, LabelVolume, ResultRevision } from "../../api/ai";
 import { useStudy } from "../../api/radiology";
 import { BarChart, KmChart, geneRows } from "../../components/charts";
 import { DataTable } from "../../components/DataTable";
@@ -66,6 +66,79 @@ function OmicsMetrics({ result }: { result: AiResult }) {
   );
 }
 
+const when = (at?: string | null) => (at ? new Date(at).toLocaleString() : "");
+
+/** A FINAL result changed with a reason: it stays final, gets version + 1, FHIR sees `amended`. */
+function AmendForm({ result }: { result: AiResult }) {
+  const { t } = useTranslation();
+  const amend = useAmend();
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState("");
+  const [summary, setSummary] = useState(result.summary);
+  const [comment, setComment] = useState(result.review_comment);
+  if (!open) {
+    return (
+      <Button variant="default" size="xs" onClick={() => setOpen(true)}>
+        {t("signOff.amend")}
+      </Button>
+    );
+  }
+  const changed = summary.trim() !== result.summary || comment.trim() !== result.review_comment;
+  return (
+    <Stack gap="xs" data-testid="amend-form">
+      <TextInput label={t("signOff.reason")} value={reason} onChange={(e) => setReason(e.currentTarget.value)} required maxLength={2000} />
+      <Textarea label={t("signOff.newSummary")} value={summary} onChange={(e) => setSummary(e.currentTarget.value)} autosize minRows={2} maxLength={2000} />
+      <Textarea label={t("ai.comment")} value={comment} onChange={(e) => setComment(e.currentTarget.value)} autosize minRows={2} maxLength={2000} />
+      <Group>
+        <Button
+          disabled={!reason.trim() || !changed}
+          loading={amend.isPending}
+          onClick={() =>
+            amend.mutate(
+              { resultId: result.id, reason, summary, review_comment: comment },
+              { onSuccess: () => (setOpen(false), setReason("")) },
+            )
+          }
+        >
+          {t("signOff.saveAmendment")}
+        </Button>
+        <Button variant="subtle" onClick={() => setOpen(false)}>
+          {t("signOff.cancel")}
+        </Button>
+      </Group>
+      {amend.isError && (
+        <Alert color="red" role="alert">
+          {t("errors.generic", { detail: amend.error.message })}
+        </Alert>
+      )}
+    </Stack>
+  );
+}
+
+/** The versions an amendment replaced, newest first (the result itself is the current one). */
+function History({ revisions }: { revisions: ResultRevision[] }) {
+  const { t } = useTranslation();
+  if (!revisions.length) return null;
+  return (
+    <Stack gap={4} data-testid="result-history">
+      <Text size="sm" fw={500}>
+        {t("signOff.history")}
+      </Text>
+      {revisions.map((revision) => (
+        <Text key={revision.version} size="xs" c="dimmed">
+          {t("signOff.version", { version: revision.version })} · {revision.summary || "—"}
+          {revision.review_comment ? ` · ${revision.review_comment}` : ""}
+          {revision.amended_by
+            ? ` · ${t("signOff.amendedBy", { user: revision.amended_by, at: when(revision.amended_at), reason: revision.amendment_reason })}`
+            : revision.reviewed_by
+              ? ` · ${t("ai.reviewedBy", { user: revision.reviewed_by, at: when(revision.reviewed_at) })}`
+              : ""}
+        </Text>
+      ))}
+    </Stack>
+  );
+}
+
 function ReviewPanel({ result, canReview }: { result: AiResult; canReview: boolean }) {
   const { t } = useTranslation();
   const review = useReview();
@@ -75,7 +148,15 @@ function ReviewPanel({ result, canReview }: { result: AiResult; canReview: boole
       <Group gap="xs" mb="xs">
         <Title order={5}>{t("ai.review")}</Title>
         <StatusBadge value={result.status} />
+        {result.report_status === "amended" && (
+          <Badge color="violet" variant="light" data-testid="amended">
+            {t("signOff.amended", { version: result.version })}
+          </Badge>
+        )}
       </Group>
+      {result.amended_by && (
+        <Text size="sm">{t("signOff.amendedBy", { user: result.amended_by, at: when(result.amended_at), reason: result.amendment_reason })}</Text>
+      )}
       {result.reviewed_by && (
         <Text size="sm">
           {t("ai.reviewedBy", { user: result.reviewed_by, at: result.reviewed_at ? new Date(result.reviewed_at).toLocaleString() : "" })}
@@ -101,6 +182,10 @@ function ReviewPanel({ result, canReview }: { result: AiResult; canReview: boole
           )}
         </Stack>
       )}
+      <Stack gap="xs" mt="xs">
+        {result.status === "FINAL" && canReview && <AmendForm key={result.version} result={result} />}
+        <History revisions={result.revisions ?? []} />
+      </Stack>
     </Card>
   );
 }
@@ -144,8 +229,19 @@ export function ResultView({ job, result, canReview }: { job: AiJob; result: AiR
       <Disclaimer text={result.disclaimer} />
       {result.summary && <Text fw={500}>{result.summary}</Text>}
       {task === "segmentation" ? <SegmentationMetrics result={result} /> : <OmicsMetrics result={result} />}
-      {task === "segmentation" && job.study && <StudyOverlay job={job} result={result} />}
-      <ReviewPanel result={result} canReview={canReview} />
+      {task === "segmentation" && job.study ? (
+        // the images beside the sign-off: the radiologist approves or rejects looking at the overlay
+        <Grid data-testid="sign-off-with-viewer">
+          <Grid.Col span={{ base: 12, lg: 8 }}>
+            <StudyOverlay job={job} result={result} />
+          </Grid.Col>
+          <Grid.Col span={{ base: 12, lg: 4 }}>
+            <ReviewPanel result={result} canReview={canReview} />
+          </Grid.Col>
+        </Grid>
+      ) : (
+        <ReviewPanel result={result} canReview={canReview} />
+      )}
       {artifacts.length > 0 && (
         <Card withBorder>
           <Title order={5} mb="xs">

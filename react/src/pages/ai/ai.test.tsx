@@ -17,7 +17,8 @@ vi.mock("../../viewer/ViewerLoader", () => ({
   ),
 }));
 
-const RIB = { id: 2, username: "rib", first_name: "", last_name: "", roles: ["RIB"], is_service_account: false };
+const RIB = { id: 2, username: "rib", first_name: "", last_name: "", roles: ["RIB", "RADIOLOGIST"], is_service_account: false };
+const RADIOGRAPHER = { ...RIB, id: 3, username: "radiographer", roles: ["RIB"] };
 const DOCTOR = { ...RIB, id: 1, username: "doc", roles: ["DOCTOR"] };
 
 // as GET /api/ai/jobs/{id} answers (backend/openapi.yaml Job, Result; metrics as ai-server/pipelines/omics_risk.py)
@@ -113,11 +114,50 @@ describe("AI job page", () => {
     expect(JSON.parse(String(review.init.body))).toEqual({ decision: "approve", comment: "agree" });
   });
 
-  it("does not offer review to a doctor", async () => {
+  it("does not offer sign-off to a doctor", async () => {
     routeFetch([["/api/ai/jobs/j-1", OMICS_JOB]]);
     renderJob(DOCTOR);
-    expect(await screen.findByText("영상의학과 검토를 기다리고 있습니다.")).toBeTruthy();
+    expect(await screen.findByText("영상의학과 전문의의 판독 승인을 기다리는 중입니다.")).toBeTruthy();
     expect(screen.queryByRole("button", { name: "승인" })).toBeNull();
+  });
+
+  it("does not offer sign-off to a radiographer", async () => {
+    routeFetch([["/api/ai/jobs/j-1", OMICS_JOB]]);
+    renderJob(RADIOGRAPHER);
+    expect(await screen.findByText("영상의학과 전문의의 판독 승인을 기다리는 중입니다.")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "승인" })).toBeNull();
+  });
+
+  it("lets a radiologist amend a final result with a reason and shows the earlier version", async () => {
+    const signed = { ...OMICS_JOB.result, status: "FINAL", reviewed_by: "rib", reviewed_at: "2026-11-26T10:00:00Z", review_comment: "agree", version: 1, report_status: "final", revisions: [] };
+    let amended = false;
+    const calls = routeFetch([
+      ["/api/ai/results/41/amend", () => ((amended = true), { status: 200, body: signed })],
+      [
+        "/api/ai/jobs/j-1",
+        () => ({
+          status: 200,
+          body: {
+            ...OMICS_JOB,
+            result: amended
+              ? { ...signed, summary: "Intermediate risk", version: 2, report_status: "amended", amended_by: "rib", amended_at: "2026-11-27T10:00:00Z", amendment_reason: "wrong cohort",
+                  revisions: [{ version: 1, status: "FINAL", summary: "High risk group", review_comment: "agree", reviewed_by: "rib", reviewed_at: "2026-11-26T10:00:00Z", amended_by: null, amended_at: null, amendment_reason: "", superseded_at: "2026-11-27T10:00:00Z" }] }
+              : signed,
+          },
+        }),
+      ],
+    ]);
+    renderJob();
+    fireEvent.click(await screen.findByRole("button", { name: "수정" }));
+    const save = screen.getByRole("button", { name: "수정 저장" }) as HTMLButtonElement;
+    expect(save.disabled).toBe(true); // a reason and a change are needed
+    fireEvent.change(screen.getByLabelText(/수정 사유/), { target: { value: "wrong cohort" } });
+    fireEvent.change(screen.getByLabelText("요약"), { target: { value: "Intermediate risk" } });
+    fireEvent.click(save);
+    expect(await screen.findByTestId("amended")).toBeTruthy();
+    expect(screen.getByTestId("result-history").textContent).toContain("High risk group");
+    const amend = calls.find((call) => call.url === "/api/ai/results/41/amend")!;
+    expect(JSON.parse(String(amend.init.body))).toEqual({ reason: "wrong cohort", summary: "Intermediate risk", review_comment: "agree" });
   });
 
   it("shows why a job failed", async () => {
