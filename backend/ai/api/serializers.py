@@ -218,7 +218,7 @@ class CourseRowSerializer(serializers.Serializer):
     nadir_ml = serializers.FloatField(allow_null=True, help_text="the smallest volume before this study")
     change_from_baseline_percent = serializers.FloatField(allow_null=True)
     change_from_nadir_percent = serializers.FloatField(allow_null=True)
-    category = serializers.ChoiceField(choices=["baseline", "CR", "PR", "SD", "PD", "NE"])
+    category = serializers.CharField(help_text="baseline, CR, PR, SD, PD or NE (no measurable baseline)")
     category_display = serializers.CharField()
 
 
