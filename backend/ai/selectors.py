@@ -21,8 +21,10 @@ from core.http import SystemUnavailable
 from core.queries import narrowed
 from core.storage import storage_client
 from radiology.models import Order
+from emr.models import Patient
 
 from .clients.ai_server_client import get_ai_server_client
+from .course import Point, course
 from .models import AIJob, AIResult
 
 logger = logging.getLogger(__name__)
@@ -186,3 +188,64 @@ def _served_type(content_type: str) -> str:
 def model_list(*, user) -> list[dict]:
     """The models the ai-server has registered (GET /models on the ai-server, an audited external call)."""
     return get_ai_server_client().models()
+
+
+# --- tumour course ----------------------------------------------------------------------------------------------
+def course_points(patient_pk: int) -> tuple[list[Point], list[int]]:
+    """The signed segmentations of a patient's studies, one per study (its latest signed result, with the
+    result's current volumes), and the ids of studies left out because they carry no study date. Not
+    audited: the callers are the audited selector below and the FHIR sync."""
+    results = (
+        AIResult.objects.filter(
+            status=AIResult.Status.FINAL,
+            job__patient_id=patient_pk,
+            job__task=AIJob.Task.SEGMENTATION,
+            job__study__isnull=False,
+        )
+        .select_related("job__study")
+        .order_by("job__study_id", "-reviewed_at", "-pk")
+    )
+    points: dict[int, Point] = {}
+    undated: list[int] = []
+    for result in results:
+        study = result.job.study
+        if study.pk in points or study.pk in undated:
+            continue  # an older signed result of the same study
+        volumes = (result.raw_metrics or {}).get("volume_ml")
+        if not isinstance(volumes, dict):
+            continue  # not a per-label volume result
+        if study.study_date is None:
+            undated.append(study.pk)
+            continue
+        points[study.pk] = Point(
+            study_id=study.pk,
+            study_date=study.study_date,
+            result_id=result.pk,
+            volumes_ml=volumes,
+            model=f"{result.model_name} {result.model_version}".strip(),
+            study_uid=study.study_instance_uid,
+        )
+    return list(points.values()), undated
+
+
+def patient_course(patient_pk: int) -> dict:
+    points, undated = course_points(patient_pk)
+    return {**course(points), "undated_study_ids": sorted(undated)}
+
+
+def tumour_course(patient_id: str, *, user) -> dict:
+    """The patient's tumour course (ai.course) from signed segmentation results, JSON-ready; `patient_id`
+    is the EMR uuid. One audited read."""
+    patient = Patient.objects.filter(emr_uuid=patient_id).first()
+    if patient is None:
+        raise NotFound(_("No patient %(id)s.") % {"id": patient_id})
+    answer = {"patient": patient.emr_uuid, **patient_course(patient.pk)}
+    AuditClient.log_event(
+        Action.READ,
+        actor=user,
+        resource_type="tumour_course",
+        resource_id=patient.emr_uuid,
+        patient_id=patient.emr_uuid,
+        detail={"studies": len(answer["studies"]), "labels": sorted(answer["labels"])},
+    )
+    return answer

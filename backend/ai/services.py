@@ -34,6 +34,9 @@ from notifications.services import notify_users
 from radiology.models import Study
 
 from .models import AIJob, AIResult, AIResultRevision, ExpressionUpload
+from .course import figures
+from .models import AIJob, AIResult, ExpressionUpload
+from .selectors import patient_course
 
 logger = logging.getLogger(__name__)
 
@@ -513,6 +516,8 @@ def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AI
     for name in sorted(result.metrics or {}):
         enqueue_task(FHIR_SYNC_TASK, "ai.observation", f"{result.pk}:{name}")
     enqueue_task(FHIR_SYNC_TASK, "ai.result", result.pk)
+    if new == AIResult.Status.FINAL and result.job.task == AIJob.Task.SEGMENTATION:
+        course_sync_request(patient_pk=result.job.patient_id)
     timeline_record(
         patient=result.job.patient,
         kind=TimelineEvent.Kind.AI_RESULT,
@@ -599,3 +604,11 @@ def result_amend(*, actor, result: AIResult, reason: str, **changes: str) -> AIR
         {"type": "ai.result.reviewed", "job_id": str(result.job_id), "result_id": result.pk, "status": "AMENDED"},
     )
     return result
+def course_sync_request(*, patient_pk: int) -> list[str]:
+    """Queue a FHIR sync of every figure of the patient's tumour course (ai.course). Call when a
+    segmentation result is signed (or its signed volumes change): a new study can move the baseline or the
+    nadir, and so every later study's change and category. Unchanged figures cost a hash comparison."""
+    ids = [figure[0] for figure in figures(patient_course(patient_pk))]
+    for entity_id in ids:
+        enqueue_task(FHIR_SYNC_TASK, "ai.course", entity_id)
+    return ids

@@ -20,6 +20,9 @@ other issues; until a model exists its entity type is registered but fails with 
                      model_version, metrics ({name: number} or {name: {"value", "unit"}}), conclusion,
                      created_at; optional report_status (e.g. "amended") and amended_at
     ai.observation   one metric of an ai.result, id "<result pk>:<metric name>" (written before the report)
+    ai.course        one figure of a patient's tumour course (ai.course.figures), id "<result pk>:<kind>:<label>":
+                     the label's volume, its change from baseline or nadir, or the response category, dated
+                     by the study
     audit.event      audit.AuditEvent
 """
 
@@ -29,6 +32,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.apps import apps
+from django.utils import translation
 from fhirclient.models.fhirabstractresource import FHIRAbstractResource
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
@@ -293,6 +297,110 @@ def diagnostic_report(result: Any, ref: Ref) -> FHIRAbstractResource:
     )
 
 
+# --- the tumour course (docs/ai.md, "Tumour course"; codes from STANDARDS.md §2) --------------------------------
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+COURSE_SYSTEM = "urn:cdss:tumour-course"  # our CodeSystem: the changes and the category values (no standard code)
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+BRAIN = {"coding": [{"system": SNOMED, "code": "12738006", "display": "Brain structure"}]}
+COURSE_CODES = {
+    "volume": {"system": SNOMED, "code": "118565006", "display": "Volume"},
+    "baseline": {
+        "system": COURSE_SYSTEM,
+        "code": "volume-change-from-baseline",
+        "display": "Volume change from baseline",
+    },
+    "nadir": {"system": COURSE_SYSTEM, "code": "volume-change-from-nadir", "display": "Volume change from nadir"},
+    # mCODE's CancerDiseaseStatus code; the value is ours (CR/PR/SD/PD have no standard codes)
+    "response": {"system": LOINC, "code": "97509-4", "display": "Cancer disease progression"},
+}
+
+
+@dataclass(frozen=True)
+class CourseFigure:
+    """One figure of a patient's tumour course: the entity behind a course Observation."""
+
+    result: Any
+    kind: str
+    label: str
+    row: dict
+    aid: str  # "volumetric, RANO-style aid; not a RANO assessment"
+    source: str  # the thresholds' source
+
+    @property
+    def pk(self) -> str:
+        return f"{self.result.pk}:{self.kind}:{self.label}"
+
+    @property
+    def patient_id(self) -> Any:
+        return self.result.patient_id
+
+
+def _load_course_figure(spec: "EntitySpec", entity_id: str) -> CourseFigure | None:
+    """The figure as the patient's course has it now, or None when it is no longer part of it (the result
+    is not signed any more, or a later signed result of its study took its place)."""
+    from ai import course, selectors  # here, not at the top: the ai app's models load after this module
+
+    result = REGISTRY["ai.result"].load(entity_id.split(":", 1)[0])
+    if result is None:
+        return None
+    with translation.override("en"):  # FHIR resources are written in English, whoever asked
+        found = course.figures(selectors.patient_course(result.patient_id))
+        aid = str(course.AID_LABEL)
+    for figure_id, kind, label, row in found:
+        if figure_id == entity_id:
+            return CourseFigure(result, kind, label, row, aid, course.SOURCE)
+    return None
+
+
+def _course_deps(figure: CourseFigure) -> list[tuple[str, Any]]:
+    deps = [*_patient_dep(figure), ("radiology.study", figure.row["study_id"])]
+    if figure.kind != "volume":
+        deps.append(("ai.course", f"{figure.result.pk}:volume:{figure.label}"))
+    return deps
+
+
+def _percent(value: float) -> dict:
+    return {"value": value, "unit": "%", "system": UCUM, "code": "%"}
+
+
+def course_observation(figure: CourseFigure, ref: Ref) -> FHIRAbstractResource:
+    row, label, kind = figure.row, figure.label, figure.kind
+    model = f"{getattr(figure.result, 'model_name', '')} {getattr(figure.result, 'model_version', '')}".strip()
+    body: dict[str, Any] = {
+        "identifier": [_identifier("Observation", f"{figure.result.pk}-course-{kind}-{label}")],
+        "status": _report_status(figure.result),
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "imaging"}]}],
+        "code": {"coding": [COURSE_CODES[kind]], "text": f"{COURSE_CODES[kind]['display']}: {label}"},
+        "subject": ref("emr.patient", figure.patient_id),
+        "effectiveDateTime": row["study_date"],  # when the images were taken, not when the AI ran
+        "bodySite": BRAIN,
+        "derivedFrom": [ref("radiology.study", row["study_id"])],
+    }
+    if kind == "volume":
+        body["valueQuantity"] = {"value": row["volume_ml"], "unit": "mL", "system": UCUM, "code": "mL"}
+        body["method"] = {"text": f"Volume from voxel summation (IBSI YEKZ) of an AI segmentation, {model}"}
+    else:
+        body["derivedFrom"].append(ref("ai.course", f"{figure.result.pk}:volume:{label}"))
+        if kind == "baseline":
+            body["valueQuantity"] = _percent(row["change_from_baseline_percent"])
+            body["note"] = [{"text": f"Baseline {row['baseline_ml']} mL."}]
+        elif kind == "nadir":
+            body["valueQuantity"] = _percent(row["change_from_nadir_percent"])
+            body["note"] = [{"text": f"Nadir before this study {row['nadir_ml']} mL."}]
+        else:
+            body["code"]["coding"].append(
+                {"system": COURSE_SYSTEM, "code": "volumetric-response", "display": "Volumetric response category"}
+            )
+            body["valueCodeableConcept"] = {
+                "coding": [{"system": COURSE_SYSTEM, "code": row["category"], "display": row["category_display"]}],
+                "text": f"{row['category_display']} ({figure.aid})",
+            }
+            body["note"] = [{"text": f"{figure.aid}. Thresholds: {figure.source}"}]
+    return build("Observation", _clean(body))
+
+
 # --- AuditEvent ------------------------------------------------------------------------------------------
 AUDIT_ACTIONS = {"CREATE": "C", "READ": "R", "EXPORT": "R", "UPDATE": "U", "DELETE": "D"}
 AUDIT_OUTCOMES = {"SUCCESS": "0", "DENIED": "4", "FAILURE": "8"}
@@ -448,6 +556,15 @@ REGISTRY: dict[str, EntitySpec] = {
             dependencies=_patient_dep,
             identifier_value=lambda metric: f"{metric.result.pk}-{metric.name}",
             loader=_load_metric,
+        ),
+        EntitySpec(
+            "ai.course",
+            "Observation",
+            "ai.AIResult",
+            course_observation,
+            dependencies=_course_deps,
+            identifier_value=lambda figure: f"{figure.result.pk}-course-{figure.kind}-{figure.label}",
+            loader=_load_course_figure,
         ),
         EntitySpec(
             "ai.result",

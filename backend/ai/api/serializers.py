@@ -301,3 +301,42 @@ class ModelInfoSerializer(serializers.Serializer):
 
 class ModelListSerializer(serializers.Serializer):
     models = ModelInfoSerializer(many=True, help_text="as the ai-server lists them (other fields passed through)")
+
+
+# --- tumour course (documents the shape of ai.selectors.tumour_course; the view returns that dict) -----------
+class CourseStudySerializer(serializers.Serializer):
+    study_id = serializers.IntegerField()
+    study_instance_uid = serializers.CharField()
+    study_date = serializers.DateField()
+    result_id = serializers.IntegerField(help_text="the study's latest signed (FINAL) segmentation")
+    model = serializers.CharField()
+
+
+class CourseRowSerializer(serializers.Serializer):
+    study_id = serializers.IntegerField()
+    study_date = serializers.DateField()
+    result_id = serializers.IntegerField()
+    volume_ml = serializers.FloatField()
+    baseline_ml = serializers.FloatField()
+    nadir_ml = serializers.FloatField(allow_null=True, help_text="the smallest volume before this study")
+    change_from_baseline_percent = serializers.FloatField(allow_null=True)
+    change_from_nadir_percent = serializers.FloatField(allow_null=True)
+    category = serializers.CharField(help_text="baseline, CR, PR, SD, PD or NE (no measurable baseline)")
+    category_display = serializers.CharField()
+
+
+class CourseThresholdsSerializer(serializers.Serializer):
+    partial_response_decrease_percent = serializers.IntegerField()
+    progression_increase_percent = serializers.IntegerField()
+    complete_response_confirmation_days = serializers.IntegerField()
+
+
+class TumourCourseSerializer(serializers.Serializer):
+    patient = serializers.CharField()
+    studies = CourseStudySerializer(many=True)
+    labels = serializers.DictField(child=CourseRowSerializer(many=True), help_text="label -> one row per study")
+    unit = serializers.CharField()
+    thresholds = CourseThresholdsSerializer()
+    source = serializers.CharField(help_text="where the thresholds come from")
+    label = serializers.CharField(help_text="volumetric, RANO-style aid; not a RANO assessment")
+    undated_study_ids = serializers.ListField(child=serializers.IntegerField(), help_text="left out: no study date")

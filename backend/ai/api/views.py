@@ -27,6 +27,7 @@ from .serializers import (
     ResultSerializer,
     ReviewSerializer,
     WorklistItemSerializer,
+    TumourCourseSerializer,
 )
 
 
@@ -209,3 +210,17 @@ class ModelListView(APIView):
     )
     def get(self, request):
         return Response({"models": selectors.model_list(user=request.user)})
+
+
+class TumourCourseView(APIView):
+    """A patient's tumour course: lesion volume per label over the studies (signed segmentations only), the
+    change from baseline and nadir, and a volumetric response category (an aid, not a RANO assessment)."""
+
+    permission_classes = [IsStaffRole]  # whoever may read the patient's AI results
+
+    @extend_schema(
+        responses={200: TumourCourseSerializer, 404: OpenApiResponse(description="no such patient")},
+        summary="The patient's tumour volume over time, with change and volumetric response category",
+    )
+    def get(self, request, puuid: str):
+        return Response(selectors.tumour_course(puuid, user=request.user))

@@ -91,4 +91,6 @@ ENTRIES = {
         ("post", "/api/ai/expression-uploads", None, expect(403, anonymous=401, DOCTOR=415, RIB=415))
     ],
     "api/ai/models": [("get", "/api/ai/models?{ai_server}", None, DOCTOR_OR_RIB)],
+    # whoever may read the patient's AI results; {puuid}: emr's placeholder, a patient in the cache
+    "api/patients/<str:puuid>/tumour-course": [("get", "/api/patients/{puuid}/tumour-course", None, CLINICAL)],
 }

@@ -21,6 +21,8 @@ export type Decision = Schemas["DecisionEnum"];
 export type WorklistItem = Schemas["WorklistItem"];
 export type ResultRevision = Schemas["Revision"];
 export type Amendment = Schemas["Amend"];
+export type TumourCourse = Schemas["TumourCourse"];
+export type CourseRow = Schemas["CourseRow"];
 
 /** What the UI reads from a result: everything the ai-server reported (raw_metrics), else the FHIR subset. */
 export function resultMetrics(result: AiResult): Record<string, unknown> {
@@ -34,6 +36,15 @@ export function useAiModels(task?: AiTask) {
     queryFn: () => api<Schemas["ModelList"]>("/api/ai/models"),
     select: (data) => (data.models ?? []).filter((model) => !task || model.task === task) as AiModel[],
     staleTime: 5 * 60_000,
+  });
+}
+
+/** The patient's tumour course from signed segmentations (GET /api/patients/{puuid}/tumour-course). */
+export function useTumourCourse(puuid: string) {
+  return useQuery({
+    queryKey: ["ai", "tumour-course", puuid],
+    queryFn: () => api<TumourCourse>(`/api/patients/${encodeURIComponent(puuid)}/tumour-course`),
+    enabled: Boolean(puuid),
   });
 }
 

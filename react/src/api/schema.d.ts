@@ -634,6 +634,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/patients/{puuid}/tumour-course": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The patient's tumour volume over time, with change and volumetric response category
+         * @description A patient's tumour course: lesion volume per label over the studies (signed segmentations only), the
+         *     change from baseline and nadir, and a volumetric response category (an aid, not a RANO assessment).
+         */
+        get: operations["patients_tumour_course_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/patients/{puuid}/vitals": {
         parameters: {
             query?: never;
@@ -974,6 +995,42 @@ export interface components {
             /** @description 6 digits from the authenticator app, or one recovery code. */
             code: string;
         };
+        CourseRow: {
+            study_id: number;
+            /** Format: date */
+            study_date: string;
+            result_id: number;
+            /** Format: double */
+            volume_ml: number;
+            /** Format: double */
+            baseline_ml: number;
+            /**
+             * Format: double
+             * @description the smallest volume before this study
+             */
+            nadir_ml: number | null;
+            /** Format: double */
+            change_from_baseline_percent: number | null;
+            /** Format: double */
+            change_from_nadir_percent: number | null;
+            /** @description baseline, CR, PR, SD, PD or NE (no measurable baseline) */
+            category: string;
+            category_display: string;
+        };
+        CourseStudy: {
+            study_id: number;
+            study_instance_uid: string;
+            /** Format: date */
+            study_date: string;
+            /** @description the study's latest signed (FINAL) segmentation */
+            result_id: number;
+            model: string;
+        };
+        CourseThresholds: {
+            partial_response_decrease_percent: number;
+            progression_increase_percent: number;
+            complete_response_confirmation_days: number;
+        };
         Credentials: {
             username: string;
             password: string;
@@ -1068,7 +1125,8 @@ export interface components {
             otpauth_uri: string;
         };
         /**
-         * @description * `ai.observation` - ai.observation
+         * @description * `ai.course` - ai.course
+         *     * `ai.observation` - ai.observation
          *     * `ai.result` - ai.result
          *     * `audit.event` - audit.event
          *     * `emr.patient` - emr.patient
@@ -1076,7 +1134,7 @@ export interface components {
          *     * `radiology.study` - radiology.study
          * @enum {string}
          */
-        EntityTypeEnum: "ai.observation" | "ai.result" | "audit.event" | "emr.patient" | "radiology.order" | "radiology.study";
+        EntityTypeEnum: "ai.course" | "ai.observation" | "ai.result" | "audit.event" | "emr.patient" | "radiology.order" | "radiology.study";
         Event: {
             readonly id: number;
             /** Format: date-time */
@@ -1725,6 +1783,22 @@ export interface components {
             password: string;
             /** @description ADMIN, OPS and enrolled people: a code from the authenticator app. */
             otp?: string;
+        };
+        TumourCourse: {
+            patient: string;
+            studies: components["schemas"]["CourseStudy"][];
+            /** @description label -> one row per study */
+            labels: {
+                [key: string]: components["schemas"]["CourseRow"][];
+            };
+            unit: string;
+            thresholds: components["schemas"]["CourseThresholds"];
+            /** @description where the thresholds come from */
+            source: string;
+            /** @description volumetric, RANO-style aid; not a RANO assessment */
+            label: string;
+            /** @description left out: no study date */
+            undated_study_ids: number[];
         };
         UploadAnswer: {
             counts: components["schemas"]["UploadCounts"];
@@ -2760,6 +2834,34 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["PaginatedTimelineEventList"];
                 };
+            };
+        };
+    };
+    patients_tumour_course_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                puuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TumourCourse"];
+                };
+            };
+            /** @description no such patient */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

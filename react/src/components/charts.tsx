@@ -99,3 +99,85 @@ export function BarChart({ rows, unit = "", width = 520 }: { rows: { label: stri
 export function geneRows(genes: GeneWeight[]) {
   return genes.map((gene) => ({ label: gene.gene, value: gene.weight }));
 }
+
+export interface DatedSeries {
+  name: string;
+  /** ISO dates (YYYY-MM-DD) with their values, in date order. */
+  points: { date: string; value: number }[];
+}
+
+const DAY_MS = 86_400_000;
+
+/** Values against calendar dates (x spaced by elapsed days, not by index), one line per series; each
+ * axis is labelled with its unit by the caller (xLabel, yLabel). */
+export function DatedLineChart({ series, xLabel, yLabel, width = 560, height = 300 }: { series: DatedSeries[]; xLabel: string; yLabel: string; width?: number; height?: number }) {
+  const margin = { top: 12, right: 16, bottom: 56, left: 56 };
+  const w = width - margin.left - margin.right;
+  const h = height - margin.top - margin.bottom;
+  const dates = [...new Set(series.flatMap((line) => line.points.map((point) => point.date)))].sort();
+  const day = (date: string) => Date.parse(`${date}T00:00:00Z`) / DAY_MS;
+  const first = dates.length ? day(dates[0]) : 0;
+  const span = Math.max(1, dates.length ? day(dates[dates.length - 1]) - first : 1);
+  // one date alone sits in the middle
+  const x = (date: string) => (dates.length > 1 ? ((day(date) - first) / span) * w : w / 2);
+  const maxValue = Math.max(1e-9, ...series.flatMap((line) => line.points.map((point) => point.value)));
+  const top = niceCeiling(maxValue * 1.05); // a little room above the highest point
+  const y = (value: number) => h - (value / top) * h;
+  const valueTicks = Array.from({ length: 5 }, (_, index) => (top * index) / 4);
+  return (
+    <svg width={width} height={height} role="img" aria-label={yLabel} data-testid="dated-line-chart">
+      <g transform={`translate(${margin.left},${margin.top})`}>
+        {valueTicks.map((tick) => (
+          <g key={tick}>
+            <line x1={0} x2={w} y1={y(tick)} y2={y(tick)} stroke="#dee2e6" />
+            <text x={-6} y={y(tick)} fontSize={11} textAnchor="end" dominantBaseline="middle">
+              {Number(tick.toPrecision(3))}
+            </text>
+          </g>
+        ))}
+        {dates.map((date) => (
+          <text key={date} x={x(date)} y={h + 16} fontSize={10} textAnchor="middle" data-testid="x-tick">
+            {date}
+          </text>
+        ))}
+        <line x1={0} x2={w} y1={h} y2={h} stroke="#868e96" />
+        <line x1={0} x2={0} y1={0} y2={h} stroke="#868e96" />
+        {series.map((line, index) => {
+          const colour = PALETTE[index % PALETTE.length];
+          const d = line.points.map((point, at) => `${at ? "L" : "M"}${x(point.date).toFixed(1)},${y(point.value).toFixed(1)}`).join(" ");
+          return (
+            <g key={line.name} data-testid={`series-${line.name}`}>
+              <path d={d} fill="none" stroke={colour} strokeWidth={2} />
+              {line.points.map((point) => (
+                <circle key={point.date} cx={x(point.date)} cy={y(point.value)} r={3.5} fill={colour}>
+                  <title>{`${line.name} ${point.date}: ${point.value}`}</title>
+                </circle>
+              ))}
+            </g>
+          );
+        })}
+        <text x={w / 2} y={h + 40} fontSize={12} textAnchor="middle">
+          {xLabel}
+        </text>
+        <text transform={`translate(-42,${h / 2}) rotate(-90)`} fontSize={12} textAnchor="middle">
+          {yLabel}
+        </text>
+        {series.map((line, index) => (
+          <g key={`legend-${line.name}`} transform={`translate(${w - 120},${8 + index * 16})`}>
+            <rect width={10} height={10} fill={PALETTE[index % PALETTE.length]} />
+            <text x={14} y={9} fontSize={11}>
+              {line.name}
+            </text>
+          </g>
+        ))}
+      </g>
+    </svg>
+  );
+}
+
+/** The smallest of 1, 2, 2.5, 5 x 10^k at or above `value` (round axis ends). */
+export function niceCeiling(value: number) {
+  const power = 10 ** Math.floor(Math.log10(value));
+  const step = [1, 2, 2.5, 5, 10].find((factor) => factor * power >= value * (1 - 1e-12)) ?? 10;
+  return step * power;
+}

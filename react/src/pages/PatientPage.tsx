@@ -12,6 +12,7 @@ import type { Section } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { QueryState } from "../components/QueryState";
 import { JobTable } from "./ai/AiJobsPage";
+import { TumourCourseSection } from "./ai/TumourCourse";
 import { OrderForm } from "./radiology/OrderForm";
 import { OrderTable } from "./radiology/OrderTable";
 import { StudyTable } from "./radiology/StudyTable";
@@ -134,6 +135,7 @@ export function PatientPage() {
         ))}
       </SimpleGrid>
       <Imaging puuid={puuid} />
+      <TumourCourseSection puuid={puuid} />
       <Card withBorder>
         <Title order={5} mb="xs">
           {t("patient.timeline")}

@@ -28,9 +28,11 @@ describe("patient page", () => {
         ? { status: 503, error: "external_system", detail: "connection failed", system: "emr" }
         : url.endsWith("/timeline")
           ? { count: 0, next: null, previous: null, results: [] }
-          : url.match(/\/api\/patients\/p-1$/)
-            ? { ...KIM, record: {} }
-            : { patient: "p-1", section: "x", results: [] };
+          : url.endsWith("/tumour-course")
+            ? { patient: "p-1", studies: [], labels: {}, undated_study_ids: [] }
+            : url.match(/\/api\/patients\/p-1$/)
+              ? { ...KIM, record: {} }
+              : { patient: "p-1", section: "x", results: [] };
       const status = url.endsWith("/problems") ? 503 : 200;
       return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
     }) as typeof fetch;

@@ -64,6 +64,7 @@ describe("patient page imaging", () => {
       ["/api/ai/jobs", page([])],
       [/\/api\/patients\/p-1$/, { ...KIM, record: {} }],
       [/\/api\/patients\/p-1\/timeline/, page([])],
+      ["/api/patients/p-1/tumour-course", { patient: "p-1", studies: [], labels: {}, undated_study_ids: [] }],
       ["/api/patients/p-1/", { patient: "p-1", section: "x", results: [] }],
     ]);
     renderPage(
