@@ -506,6 +506,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/patients/{puuid}/board": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The patient's tumour-board summary */
+        get: operations["patients_board_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/patients/{puuid}/board.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tumour-board summary as a PDF (ko or en, by Accept-Language) */
+        get: operations["patients_board.pdf_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/patients/{puuid}/board/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Share the summary's PDF with the FHIR server (a DiagnosticReport, queued) */
+        post: operations["patients_board_share_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/patients/{puuid}/encounters": {
         parameters: {
             query?: never;
@@ -908,6 +959,113 @@ export interface components {
         };
         /** @enum {unknown} */
         BlankEnum: "";
+        BoardEmrRow: {
+            title: string;
+            begdate: string | null;
+            enddate: string | null;
+            diagnosis: string;
+        };
+        BoardImaging: {
+            study: components["schemas"]["BoardStudy"];
+            series: components["schemas"]["BoardSeries"] | null;
+            /** @description the first series' thumbnail (PNG) */
+            thumbnail_url: string | null;
+            overlay: components["schemas"]["BoardOverlay"] | null;
+        };
+        BoardOmics: {
+            result_id: number;
+            /** Format: uuid */
+            job_id: string;
+            status: string;
+            model: string;
+            risk_group: string | null;
+            /** Format: double */
+            risk_score: number | null;
+            /** Format: double */
+            percentile: number | null;
+            disclaimer: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        BoardOverlay: {
+            result_id: number;
+            /** Format: uuid */
+            job_id: string;
+            /** @description PRELIMINARY or FINAL */
+            status: string;
+            model: string;
+            summary: string;
+            /** @description the overlay PNG (an artifact of the AI job) */
+            url: string | null;
+        };
+        BoardPatient: {
+            emr_uuid: string;
+            mrn: string;
+            family_name: string;
+            given_name: string;
+            /** Format: date */
+            birth_date: string | null;
+            sex: string;
+        };
+        BoardPending: {
+            result_id: number;
+            /** Format: uuid */
+            job_id: string;
+            task: string;
+            model: string;
+            study_id: number | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        BoardReport: {
+            readonly id: number;
+            readonly patient: string;
+            readonly created_by: string;
+            /** @description the PDF's language (BCP 47): ko or en */
+            readonly language: string;
+            readonly sha256: string;
+            readonly size: number;
+            /** @description PRELIMINARY results when it was made: the report is `partial` while any are pending */
+            readonly pending_signoffs: number;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        BoardSeries: {
+            id: number;
+            description: string;
+        };
+        BoardStudy: {
+            id: number;
+            study_instance_uid: string;
+            /** Format: date */
+            study_date: string | null;
+            modality: string;
+            description: string;
+            number_of_series: number;
+        };
+        BoardSummary: {
+            patient: components["schemas"]["BoardPatient"];
+            imaging: components["schemas"]["BoardImaging"] | null;
+            volume_trend: components["schemas"]["BoardTrend"][];
+            omics: components["schemas"]["BoardOmics"] | null;
+            problems: components["schemas"]["BoardEmrRow"][];
+            medications: components["schemas"]["BoardEmrRow"][];
+            /** @description why the EMR's lists are missing (EMR down) */
+            emr_error: string | null;
+            pending_signoffs: components["schemas"]["BoardPending"][];
+            /** Format: date-time */
+            generated_at: string;
+        };
+        BoardTrend: {
+            /** Format: date */
+            date: string;
+            study_id: number | null;
+            result_id: number;
+            /** @description lesion volume per label, mL */
+            volumes_ml: {
+                [key: string]: number;
+            };
+        };
         Candidate: {
             /** @description EMR patient uuid */
             id: string;
@@ -1019,12 +1177,13 @@ export interface components {
          * @description * `ai.observation` - ai.observation
          *     * `ai.result` - ai.result
          *     * `audit.event` - audit.event
+         *     * `board.report` - board.report
          *     * `emr.patient` - emr.patient
          *     * `radiology.order` - radiology.order
          *     * `radiology.study` - radiology.study
          * @enum {string}
          */
-        EntityTypeEnum: "ai.observation" | "ai.result" | "audit.event" | "emr.patient" | "radiology.order" | "radiology.study";
+        EntityTypeEnum: "ai.observation" | "ai.result" | "audit.event" | "board.report" | "emr.patient" | "radiology.order" | "radiology.study";
         Event: {
             readonly id: number;
             /** Format: date-time */
@@ -2480,6 +2639,82 @@ export interface operations {
         responses: {
             /** @description the EMR's rows, as OpenEMR returns them */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    patients_board_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                puuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardSummary"];
+                };
+            };
+        };
+    };
+    "patients_board.pdf_retrieve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                puuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the summary as a PDF in the request's language */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the CJK font for the PDF is missing or unusable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    patients_board_share_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                puuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardReport"];
+                };
+            };
+            /** @description the PDF's font is unusable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
