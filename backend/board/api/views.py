@@ -4,7 +4,7 @@ sharing writes to the hospital's FHIR server, which doctors and radiology staff 
 
 from django.http import HttpResponse
 from django.utils import translation
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,9 +16,11 @@ from board import selectors, services
 from .serializers import BoardReportSerializer, BoardSummarySerializer
 
 
-def _language() -> str:
-    """The PDF's language: the request's (Accept-Language, Korean by default)."""
-    return "en" if (translation.get_language() or "ko").lower().startswith("en") else "ko"
+def _language(request) -> str:
+    """The PDF's language: `?lang=ko|en` (a plain download link cannot send the UI's Accept-Language), else
+    the request's (Accept-Language, Korean by default)."""
+    asked = request.query_params.get("lang") or translation.get_language() or "ko"
+    return "en" if asked.lower().startswith("en") else "ko"
 
 
 class BoardView(APIView):
@@ -35,6 +37,7 @@ class BoardPdfView(APIView):
     content_negotiation_class = AnyAccept
 
     @extend_schema(
+        parameters=[OpenApiParameter("lang", str, enum=["ko", "en"], description="the PDF's language")],
         responses={
             (200, "application/pdf"): OpenApiResponse(description="the summary as a PDF in the request's language"),
             503: OpenApiResponse(description="the CJK font for the PDF is missing or unusable"),
@@ -43,7 +46,7 @@ class BoardPdfView(APIView):
     )
     def get(self, request, puuid: str):
         patient = selectors.board_patient(puuid=puuid)
-        document = services.board_pdf(user=request.user, patient=patient, language=_language())
+        document = services.board_pdf(user=request.user, patient=patient, language=_language(request))
         response = HttpResponse(document.data, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
         response["Cache-Control"] = "private, no-store"
@@ -56,10 +59,11 @@ class BoardShareView(APIView):
 
     @extend_schema(
         request=None,
+        parameters=[OpenApiParameter("lang", str, enum=["ko", "en"], description="the PDF's language")],
         responses={202: BoardReportSerializer, 503: OpenApiResponse(description="the PDF's font is unusable")},
         summary="Share the summary's PDF with the FHIR server (a DiagnosticReport, queued)",
     )
     def post(self, request, puuid: str):
         patient = selectors.board_patient(puuid=puuid)
-        report = services.board_share(actor=request.user, patient=patient, language=_language())
+        report = services.board_share(actor=request.user, patient=patient, language=_language(request))
         return Response(BoardReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)

@@ -125,8 +125,8 @@ def test_the_pdf_in_korean_names_the_patient_and_embeds_a_subset_of_noto(token_c
     assert export.patient_id == patient.emr_uuid and export.detail["language"] == "ko"
 
 
-def test_the_pdf_in_english(doctor, chart, board_font):
-    answer = doctor.get(f"/api/patients/{chart['patient'].emr_uuid}/board.pdf")
+def test_the_pdf_in_english_when_asked_by_the_link(doctor, chart, board_font):
+    answer = doctor.get(f"/api/patients/{chart['patient'].emr_uuid}/board.pdf?lang=en", **KOREAN)
     _, text = pdf_text(answer.content)
     assert "Tumour board summary" in text and "Pending sign-offs" in text
 

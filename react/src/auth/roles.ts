@@ -14,6 +14,7 @@ export const can = {
   orderImaging: (roles: readonly string[]) => holds(roles, ["DOCTOR"]),
   requestAnalysis: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
   seeAnalyses: (roles: readonly string[]) => holds(roles, CLINICAL),
+  shareBoard: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
   reviewAiResults: (roles: readonly string[]) => holds(roles, ["RIB"]),
   seeReconciliation: (roles: readonly string[]) => holds(roles, ["RIB", "ADMIN"]),
   reconcile: (roles: readonly string[]) => holds(roles, ["RIB"]),
