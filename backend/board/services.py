@@ -9,13 +9,14 @@ from django.db import transaction
 
 from audit.client import AuditClient
 from audit.models import Action
+from core import outbox
+from core.messaging import names
 from emr.models import Patient
-from fhir_sync import services as fhir_services
 
 from . import pdf, selectors
 from .models import BoardReport
 
-FHIR_ENTITY = "board.report"
+FHIR_ENTITY = "board.report"  # the entity type fhir_sync registers for BoardReport
 
 
 @dataclass(frozen=True)
@@ -72,5 +73,5 @@ def board_share(*, actor, patient: Patient, language: str) -> BoardReport:
             patient_id=patient.emr_uuid,
             detail={"to": "fhir", "language": language, "bytes": len(document.data), "sha256": report.sha256},
         )
-        fhir_services.request_sync(entity_type=FHIR_ENTITY, entity_id=report.pk, actor=actor)
+        outbox.enqueue_task(names.FHIR_SYNC_TASK, FHIR_ENTITY, str(report.pk))  # fhir_sync.transforms.board_report
     return report

@@ -259,7 +259,9 @@ EMR_PATIENT_CACHE_TTL_SECONDS = env.int("EMR_PATIENT_CACHE_TTL_SECONDS", default
 AI_SERVER_URL = env.str("AI_SERVER_URL", default="").rstrip("/")
 # The tumour-board PDF's CJK font: TrueType outlines (reportlab cannot embed the CFF of fonts-noto-cjk), made
 # from fonts-noto-cjk by scripts/board_font.py (docs/board.md).
-BOARD_PDF_FONT = env.str("BOARD_PDF_FONT", default=str(REPO_ROOT / "var" / "fonts" / "NotoSansCJKkr-Regular-TT.ttf"))
+BOARD_PDF_FONT = env.str("BOARD_PDF_FONT", default="") or str(
+    REPO_ROOT / "var" / "fonts" / "NotoSansCJKkr-Regular-TT.ttf"
+)
 # core.http: after this many consecutive failures calls to a system fail fast, until a probe succeeds.
 CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
 CIRCUIT_BREAKER_RESET_SECONDS = env.float("CIRCUIT_BREAKER_RESET_SECONDS", default=30.0)
