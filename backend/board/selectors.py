@@ -67,7 +67,7 @@ def summary_for(patient: Patient) -> dict:
         "medications": medications,
         "emr_error": emr_error,
         "pending_signoffs": pending,
-        "generated_at": _iso(timezone.now()),
+        "generated_at": _iso(timezone.localtime()),  # the hospital's time (TIME_ZONE), as the PDF prints it
     }
 
 

@@ -2669,7 +2669,10 @@ export interface operations {
     };
     "patients_board.pdf_retrieve": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the PDF's language */
+                lang?: "en" | "ko";
+            };
             header?: never;
             path: {
                 puuid: string;
@@ -2696,7 +2699,10 @@ export interface operations {
     };
     patients_board_share_create: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the PDF's language */
+                lang?: "en" | "ko";
+            };
             header?: never;
             path: {
                 puuid: string;
