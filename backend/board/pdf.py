@@ -19,9 +19,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
 from core.http import SystemUnavailable
@@ -69,16 +70,17 @@ def _register(path: str) -> str:
     return FONT_NAME
 
 
-def render(summary: dict, *, language: str, author: str) -> bytes:
-    """The PDF of `summary` (board.selectors.summary_for) in `language` (ko or en)."""
+def render(summary: dict, *, language: str, author: str, overlay_png: bytes | None = None) -> bytes:
+    """The PDF of `summary` (board.selectors.summary_for) in `language` (ko or en), with the AI overlay image
+    when given."""
     font = font_name()
     with translation.override(language):
-        return _Page(summary, font, author).build()
+        return _Page(summary, font, author, overlay_png).build()
 
 
 class _Page:
-    def __init__(self, summary: dict, font: str, author: str):
-        self.summary, self.author = summary, author
+    def __init__(self, summary: dict, font: str, author: str, overlay_png: bytes | None):
+        self.summary, self.author, self.overlay_png = summary, author, overlay_png
         self.text = ParagraphStyle("text", fontName=font, fontSize=9.5, leading=13)
         self.small = ParagraphStyle("small", parent=self.text, fontSize=8, leading=10.5, textColor=colors.grey)
         self.heading = ParagraphStyle("heading", parent=self.text, fontSize=12, leading=16, spaceBefore=8, spaceAfter=3)
@@ -206,7 +208,21 @@ class _Page:
                     }
                 )
             )
+            if image := self._image(self.overlay_png):
+                body.append(image)
         return self._section(pgettext("tumour board", "Latest imaging"), *body)
+
+    @staticmethod
+    def _image(png: bytes | None) -> Image | None:
+        """The overlay at 70 mm wide; an image reportlab cannot read is left out rather than failing the PDF."""
+        if not png:
+            return None
+        try:
+            reader = ImageReader(io.BytesIO(png))
+            width, height = reader.getSize()
+        except Exception:  # PIL raises many kinds for a broken file
+            return None
+        return Image(io.BytesIO(png), width=70 * mm, height=70 * mm * height / max(width, 1))
 
     def _trend(self) -> list:
         trend = self.summary["volume_trend"]

@@ -7,15 +7,19 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from ai import selectors as ai_selectors
 from audit.client import AuditClient
 from audit.models import Action
 from core import outbox
+from core.errors import NotFound
+from core.http import ExternalSystemError
 from core.messaging import names
 from emr.models import Patient
 
 from . import pdf, selectors
 from .models import BoardReport
 
+MAX_IMAGE_BYTES = 4 * 1024 * 1024  # an overlay PNG is tens of kB; never more than this in a PDF
 FHIR_ENTITY = "board.report"  # the entity type fhir_sync registers for BoardReport
 
 
@@ -30,9 +34,27 @@ def _username(user) -> str:
     return getattr(user, "username", "") or str(user)
 
 
+def _overlay_png(*, user, summary: dict) -> bytes | None:
+    """The overlay image the summary names, read from object storage through the AI app (which checks the
+    bucket and audits the read); None when there is none or it cannot be read: the PDF then says so."""
+    overlay = (summary["imaging"] or {}).get("overlay") or {}
+    name = (overlay.get("url") or "").rsplit("/", 1)[-1]
+    if not name:
+        return None
+    try:
+        artifact = ai_selectors.artifact_open(user=user, job_pk=overlay["job_id"], name=name)
+    except (NotFound, ExternalSystemError):
+        return None
+    try:
+        return b"".join(artifact.chunks())[:MAX_IMAGE_BYTES]
+    finally:
+        artifact.close()
+
+
 def _render(*, user, patient: Patient, language: str) -> BoardPdf:
     summary = selectors.summary_for(patient)
-    data = pdf.render(summary, language=language, author=_username(user))
+    overlay = _overlay_png(user=user, summary=summary)
+    data = pdf.render(summary, language=language, author=_username(user), overlay_png=overlay)
     filename = f"tumour-board-{patient.mrn or patient.emr_uuid}-{summary['generated_at'][:10]}.pdf"
     return BoardPdf(data, filename, summary)
 

@@ -4,12 +4,14 @@ for sign-off, and an omics risk."""
 
 import base64
 import hashlib
+import io
 from datetime import date
 
 import pytest
 import requests
 from django.conf import settings
 
+from ai.tests.factories import put_artifact
 from audit.models import Action, AuditEvent
 from board import pdf
 from board.models import BoardReport
@@ -105,6 +107,8 @@ def test_the_pdf_in_korean_names_the_patient_and_embeds_a_subset_of_noto(token_c
     patient = chart["patient"]
     patient.family_name, patient.given_name = "김", "민준"
     patient.save()
+    job = chart["pending"].job_id
+    put_artifact(f"jobs/{job}/overlay-011.png", _png(), "image/png")  # the overlay the summary shows
     nurse = token_client("NURSE")
 
     answer = nurse.get(f"/api/patients/{patient.emr_uuid}/board.pdf", **KOREAN)
@@ -120,6 +124,7 @@ def test_the_pdf_in_korean_names_the_patient_and_embeds_a_subset_of_noto(token_c
     assert "11.5" in text and "14.2" in text  # the trend's volumes
     assert 1 <= pages <= 3, f"{pages} pages"
     assert b"NotoSansCJKkr-Regular" in data and b"/FontFile2" in data
+    assert b"/Subtype /Image" in data, "the AI overlay is in the PDF"
     assert len(data) < 400_000, "the font is embedded as a subset, not whole (2 MB)"
     export = AuditEvent.objects.filter(action=Action.EXPORT, resource_type="patient_board_pdf").latest("id")
     assert export.patient_id == patient.emr_uuid and export.detail["language"] == "ko"
@@ -129,6 +134,15 @@ def test_the_pdf_in_english_when_asked_by_the_link(doctor, chart, board_font):
     answer = doctor.get(f"/api/patients/{chart['patient'].emr_uuid}/board.pdf?lang=en", **KOREAN)
     _, text = pdf_text(answer.content)
     assert "Tumour board summary" in text and "Pending sign-offs" in text
+    assert b"/Subtype /Image" not in answer.content, "the overlay is not in storage: left out, not a failure"
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def test_a_missing_font_is_a_clear_503(doctor, chart, settings, tmp_path):
