@@ -2,6 +2,7 @@
 // omics risk, the EMR's problems and medications, and what still waits for sign-off. One screen, printable
 // (board.css: one column, no navigation), as a PDF, and shared with the FHIR server as a DiagnosticReport.
 import { Alert, Anchor, Button, Card, Group, Image, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { useState } from "react";
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
@@ -33,6 +34,20 @@ function number(value: number | null | undefined, digits: number): string {
   return typeof value === "number" ? value.toFixed(digits) : "—";
 }
 
+/** An image of the API; one that cannot be shown (not rendered yet, removed) gives way to a short note. */
+function Picture({ src, alt }: { src: string; alt: string }) {
+  const { t } = useTranslation();
+  const [failed, setFailed] = useState(false);
+  if (failed) {
+    return (
+      <Text size="xs" c="dimmed" w={180}>
+        {t("board.noPicture", { name: alt })}
+      </Text>
+    );
+  }
+  return <Image src={src} alt={alt} w={180} radius="sm" onError={() => setFailed(true)} />;
+}
+
 function Imaging({ imaging }: { imaging: BoardSummary["imaging"] }) {
   const { t } = useTranslation();
   if (!imaging) return <None text={t("board.noImaging")} />;
@@ -41,12 +56,12 @@ function Imaging({ imaging }: { imaging: BoardSummary["imaging"] }) {
     <Stack gap="xs">
       <Text>
         <Anchor component={Link} to={`/radiology/studies/${study.id}`}>
-          {study.study_date ?? "—"} · {study.modality} · {study.description}
+          {[study.study_date ?? "—", study.modality, study.description].filter(Boolean).join(" · ")}
         </Anchor>
       </Text>
       <Group className="board-images" align="flex-start" wrap="nowrap">
-        {imaging.thumbnail_url && <Image src={imaging.thumbnail_url} alt={t("board.thumbnail")} w={180} radius="sm" />}
-        {overlay?.url && <Image src={overlay.url} alt={t("board.overlay")} w={180} radius="sm" />}
+        {imaging.thumbnail_url && <Picture src={imaging.thumbnail_url} alt={t("board.thumbnail")} />}
+        {overlay?.url && <Picture src={overlay.url} alt={t("board.overlay")} />}
       </Group>
       {overlay ? (
         <Group gap="xs">

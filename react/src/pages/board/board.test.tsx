@@ -54,6 +54,8 @@ describe("the tumour-board tab", () => {
     expect(within(screen.getByTestId("board-omics")).getByText(/91\.5/)).toBeTruthy();
     expect(within(screen.getByTestId("board-problems")).getByText(/Glioblastoma/)).toBeTruthy();
     expect(within(screen.getByTestId("board-medications")).getByText(/Temozolomide/)).toBeTruthy();
+    fireEvent.error(within(imaging).getByRole("img", { name: "Study thumbnail" }));
+    expect(within(imaging).getByText("Study thumbnail: not available.")).toBeTruthy();
     expect(within(screen.getByTestId("board-pending")).getByRole("link", { name: "mri-lesion-demo 1.0.0" }).getAttribute("href")).toBe("/ai/jobs/j-9");
   });
 
