@@ -4,6 +4,8 @@ read fresh from its sources each time (board.selectors)."""
 
 from django.conf import settings
 from django.db import models
+from django.utils import translation
+from django.utils.translation import pgettext
 
 from emr.models import Patient
 
@@ -30,4 +32,5 @@ class BoardReport(models.Model):
     # --- what the FHIR transform reads (fhir_sync.transforms.board_report) --------------------------------
     @property
     def title(self) -> str:
-        return "종양 다학제 회의 요약" if self.language == "ko" else "Tumour board summary"
+        with translation.override(self.language):  # the PDF's own title, in its language
+            return pgettext("tumour board", "Tumour board summary")

@@ -186,6 +186,7 @@ def test_sharing_sends_a_diagnostic_report_with_the_pdf_to_the_fhir_server(rib, 
     assert stored["subject"]["reference"].startswith("Patient/")
     (form,) = stored["presentedForm"]
     assert form["contentType"] == "application/pdf" and form["language"] == "ko"
+    assert form["title"] == "종양 다학제 회의 요약"
     pdf_bytes = base64.b64decode(form["data"])
     assert pdf_bytes == bytes(report.pdf)
     assert form["hash"] == base64.b64encode(hashlib.sha1(pdf_bytes).digest()).decode()  # noqa: S324
