@@ -18,6 +18,13 @@ manage seed_demo
 manage refresh_patient_cache
 say "registering the shipped AI models (ai-server/models; a model already registered is left as it is)"
 (cd "$ROOT/ai-server" && s3_account MODELS_S3 && .venv/bin/python -m ai_server.registry add models/*/*/ >/dev/null)
+# The tumour-board PDF's font: reportlab cannot embed the PostScript outlines of fonts-noto-cjk, so its Korean
+# face is converted once to TrueType outlines (fontTools is in the ai-server's environment; docs/board.md).
+BOARD_FONT="$VAR/fonts/NotoSansCJKkr-Regular-TT.ttf"
+if [ ! -s "$BOARD_FONT" ]; then
+  say "making the tumour-board PDF's font from fonts-noto-cjk (var/fonts/)"
+  "$ROOT/ai-server/.venv/bin/python" "$ROOT/scripts/board_font.py" "$BOARD_FONT" >/dev/null
+fi
 
 # TLS: the certificate .env names, or a self-signed one for localhost made here (renewed when it has
 # less than 30 days left).

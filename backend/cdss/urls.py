@@ -15,6 +15,7 @@ api_patterns = [
     path("audit/", include("audit.api.urls")),
     path("", include("emr.api.urls")),
     path("", include("ai.api.patient_urls")),
+    path("", include("board.api.urls")),
     path("radiology/", include("radiology.api.urls")),
     path("ai/", include("ai.api.urls")),
     path("fhir/", include("fhir_sync.api.urls")),

@@ -23,9 +23,13 @@ other issues; until a model exists its entity type is registered but fails with 
     ai.course        one figure of a patient's tumour course (ai.course.figures), id "<result pk>:<kind>:<label>":
                      the label's volume, its change from baseline or nadir, or the response category, dated
                      by the study
+    board.report     board.BoardReport: pk, patient_id, language, pdf (bytes), sha256, pending_signoffs, title,
+                     created_at, created_by
     audit.event      audit.AuditEvent
 """
 
+import base64
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -399,6 +403,48 @@ def course_observation(figure: CourseFigure, ref: Ref) -> FHIRAbstractResource:
             }
             body["note"] = [{"text": f"{figure.aid}. Thresholds: {figure.source}"}]
     return build("Observation", _clean(body))
+# --- DiagnosticReport (a tumour-board summary, the PDF in presentedForm) ----------------------------------
+BOARD_CODE = {
+    "coding": [{"system": "urn:cdss:report", "code": "tumour-board-summary", "display": "Tumour board summary"}],
+    "text": "Tumour board summary",
+}
+
+
+def board_report_identifier(report: Any) -> str:
+    """Not a bare number: the AI results' reports use the same identifier system with their primary keys."""
+    return f"board-{report.pk}"
+
+
+def board_report(report: Any, ref: Ref) -> FHIRAbstractResource:
+    data = bytes(report.pdf)
+    return build(
+        "DiagnosticReport",
+        _clean(
+            {
+                "identifier": [_identifier("DiagnosticReport", board_report_identifier(report))],
+                # partial: some of the results it summarises still wait for radiology sign-off
+                "status": "partial" if getattr(report, "pending_signoffs", 0) else "final",
+                "category": [{"text": "tumour board"}],
+                "code": BOARD_CODE,
+                "subject": ref("emr.patient", report.patient_id),
+                "issued": _instant(getattr(report, "created_at", None)),
+                "performer": [_user(getattr(report, "created_by", None))]
+                if getattr(report, "created_by", None)
+                else None,
+                "presentedForm": [
+                    {
+                        "contentType": "application/pdf",
+                        "language": report.language,
+                        "data": base64.b64encode(data).decode("ascii"),
+                        "size": len(data),
+                        "hash": base64.b64encode(hashlib.sha1(data).digest()).decode("ascii"),  # noqa: S324 (R4 says SHA-1)
+                        "title": getattr(report, "title", "") or "Tumour board summary",
+                        "creation": _instant(getattr(report, "created_at", None)),
+                    }
+                ],
+            }
+        ),
+    )
 
 
 # --- AuditEvent ------------------------------------------------------------------------------------------
@@ -572,6 +618,14 @@ REGISTRY: dict[str, EntitySpec] = {
             "ai.AIResult",
             diagnostic_report,
             dependencies=_result_deps,
+        ),
+        EntitySpec(
+            "board.report",
+            "DiagnosticReport",
+            "board.BoardReport",
+            board_report,
+            dependencies=_patient_dep,
+            identifier_value=board_report_identifier,
         ),
         EntitySpec(
             "audit.event",

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "fhir_sync",
     "notifications",
     "routing",
+    "board",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,11 @@ EMR_PASSWORD = env.str("EMR_PASSWORD", default="")
 EMR_TIMEOUT_SECONDS = env.float("EMR_TIMEOUT_SECONDS", default=5.0)
 EMR_PATIENT_CACHE_TTL_SECONDS = env.int("EMR_PATIENT_CACHE_TTL_SECONDS", default=300)
 AI_SERVER_URL = env.str("AI_SERVER_URL", default="").rstrip("/")
+# The tumour-board PDF's CJK font: TrueType outlines (reportlab cannot embed the CFF of fonts-noto-cjk), made
+# from fonts-noto-cjk by scripts/board_font.py (docs/board.md).
+BOARD_PDF_FONT = env.str("BOARD_PDF_FONT", default="") or str(
+    REPO_ROOT / "var" / "fonts" / "NotoSansCJKkr-Regular-TT.ttf"
+)
 # core.http: after this many consecutive failures calls to a system fail fast, until a probe succeeds.
 CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
 CIRCUIT_BREAKER_RESET_SECONDS = env.float("CIRCUIT_BREAKER_RESET_SECONDS", default=30.0)

@@ -110,27 +110,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/ai/results/{id}/amend": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Amend a signed result (RADIOLOGIST)
-         * @description Amend a FINAL result with a reason: it stays FINAL with version + 1, the previous version is kept,
-         *     and the FHIR DiagnosticReport becomes `amended`.
-         */
-        post: operations["ai_results_amend_create"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/ai/results/{id}/review": {
         parameters: {
             query?: never;
@@ -140,31 +119,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Sign off a result (RADIOLOGIST): approve or reject
-         * @description Sign-off: a radiologist approves (FINAL) or rejects (CANCELLED) a PRELIMINARY result, with a comment.
-         */
+        /** @description Radiology review: approve (FINAL) or reject (CANCELLED) a PRELIMINARY result, with a comment. */
         post: operations["ai_results_review_create"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/ai/worklist": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The sign-off worklist (RADIOLOGIST)
-         * @description Results awaiting sign-off, most urgent order first, then oldest first.
-         */
-        get: operations["ai_worklist_list"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -550,6 +506,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/patients/{puuid}/board": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The patient's tumour-board summary */
+        get: operations["patients_board_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/patients/{puuid}/board.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tumour-board summary as a PDF (ko or en, by Accept-Language) */
+        get: operations["patients_board.pdf_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/patients/{puuid}/board/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Share the summary's PDF with the FHIR server (a DiagnosticReport, queued) */
+        post: operations["patients_board_share_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/patients/{puuid}/encounters": {
         parameters: {
             query?: never;
@@ -626,27 +633,6 @@ export interface paths {
             cookie?: never;
         };
         get: operations["patients_timeline_list"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/patients/{puuid}/tumour-course": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The patient's tumour volume over time, with change and volumetric response category
-         * @description A patient's tumour course: lesion volume per label over the studies (signed segmentations only), the
-         *     change from baseline and nadir, and a volumetric response category (an aid, not a RANO assessment).
-         */
-        get: operations["patients_tumour_course_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -963,14 +949,6 @@ export interface components {
             };
             startsAt?: string;
         };
-        Amend: {
-            /** @description required: why the signed result is changed */
-            reason: string;
-            /** @description the new summary */
-            summary?: string;
-            /** @description the new sign-off comment */
-            review_comment?: string;
-        };
         /** @description An artifact as clients see it: fetched through Django, never a storage URL or key. */
         Artifact: {
             name: string;
@@ -981,6 +959,113 @@ export interface components {
         };
         /** @enum {unknown} */
         BlankEnum: "";
+        BoardEmrRow: {
+            title: string;
+            begdate: string | null;
+            enddate: string | null;
+            diagnosis: string;
+        };
+        BoardImaging: {
+            study: components["schemas"]["BoardStudy"];
+            series: components["schemas"]["BoardSeries"] | null;
+            /** @description the first series' thumbnail (PNG) */
+            thumbnail_url: string | null;
+            overlay: components["schemas"]["BoardOverlay"] | null;
+        };
+        BoardOmics: {
+            result_id: number;
+            /** Format: uuid */
+            job_id: string;
+            status: string;
+            model: string;
+            risk_group: string | null;
+            /** Format: double */
+            risk_score: number | null;
+            /** Format: double */
+            percentile: number | null;
+            disclaimer: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        BoardOverlay: {
+            result_id: number;
+            /** Format: uuid */
+            job_id: string;
+            /** @description PRELIMINARY or FINAL */
+            status: string;
+            model: string;
+            summary: string;
+            /** @description the overlay PNG (an artifact of the AI job) */
+            url: string | null;
+        };
+        BoardPatient: {
+            emr_uuid: string;
+            mrn: string;
+            family_name: string;
+            given_name: string;
+            /** Format: date */
+            birth_date: string | null;
+            sex: string;
+        };
+        BoardPending: {
+            result_id: number;
+            /** Format: uuid */
+            job_id: string;
+            task: string;
+            model: string;
+            study_id: number | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        BoardReport: {
+            readonly id: number;
+            readonly patient: string;
+            readonly created_by: string;
+            /** @description the PDF's language (BCP 47): ko or en */
+            readonly language: string;
+            readonly sha256: string;
+            readonly size: number;
+            /** @description PRELIMINARY results when it was made: the report is `partial` while any are pending */
+            readonly pending_signoffs: number;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        BoardSeries: {
+            id: number;
+            description: string;
+        };
+        BoardStudy: {
+            id: number;
+            study_instance_uid: string;
+            /** Format: date */
+            study_date: string | null;
+            modality: string;
+            description: string;
+            number_of_series: number;
+        };
+        BoardSummary: {
+            patient: components["schemas"]["BoardPatient"];
+            imaging: components["schemas"]["BoardImaging"] | null;
+            volume_trend: components["schemas"]["BoardTrend"][];
+            omics: components["schemas"]["BoardOmics"] | null;
+            problems: components["schemas"]["BoardEmrRow"][];
+            medications: components["schemas"]["BoardEmrRow"][];
+            /** @description why the EMR's lists are missing (EMR down) */
+            emr_error: string | null;
+            pending_signoffs: components["schemas"]["BoardPending"][];
+            /** Format: date-time */
+            generated_at: string;
+        };
+        BoardTrend: {
+            /** Format: date */
+            date: string;
+            study_id: number | null;
+            result_id: number;
+            /** @description lesion volume per label, mL */
+            volumes_ml: {
+                [key: string]: number;
+            };
+        };
         Candidate: {
             /** @description EMR patient uuid */
             id: string;
@@ -994,42 +1079,6 @@ export interface components {
         Code: {
             /** @description 6 digits from the authenticator app, or one recovery code. */
             code: string;
-        };
-        CourseRow: {
-            study_id: number;
-            /** Format: date */
-            study_date: string;
-            result_id: number;
-            /** Format: double */
-            volume_ml: number;
-            /** Format: double */
-            baseline_ml: number;
-            /**
-             * Format: double
-             * @description the smallest volume before this study
-             */
-            nadir_ml: number | null;
-            /** Format: double */
-            change_from_baseline_percent: number | null;
-            /** Format: double */
-            change_from_nadir_percent: number | null;
-            /** @description baseline, CR, PR, SD, PD or NE (no measurable baseline) */
-            category: string;
-            category_display: string;
-        };
-        CourseStudy: {
-            study_id: number;
-            study_instance_uid: string;
-            /** Format: date */
-            study_date: string;
-            /** @description the study's latest signed (FINAL) segmentation */
-            result_id: number;
-            model: string;
-        };
-        CourseThresholds: {
-            partial_response_decrease_percent: number;
-            progression_increase_percent: number;
-            complete_response_confirmation_days: number;
         };
         Credentials: {
             username: string;
@@ -1125,16 +1174,16 @@ export interface components {
             otpauth_uri: string;
         };
         /**
-         * @description * `ai.course` - ai.course
-         *     * `ai.observation` - ai.observation
+         * @description * `ai.observation` - ai.observation
          *     * `ai.result` - ai.result
          *     * `audit.event` - audit.event
+         *     * `board.report` - board.report
          *     * `emr.patient` - emr.patient
          *     * `radiology.order` - radiology.order
          *     * `radiology.study` - radiology.study
          * @enum {string}
          */
-        EntityTypeEnum: "ai.course" | "ai.observation" | "ai.result" | "audit.event" | "emr.patient" | "radiology.order" | "radiology.study";
+        EntityTypeEnum: "ai.observation" | "ai.result" | "audit.event" | "board.report" | "emr.patient" | "radiology.order" | "radiology.study";
         Event: {
             readonly id: number;
             /** Format: date-time */
@@ -1473,21 +1522,6 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["TimelineEvent"][];
         };
-        PaginatedWorklistItemList: {
-            /** @example 123 */
-            count: number;
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?page=4
-             */
-            next?: string | null;
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?page=2
-             */
-            previous?: string | null;
-            results: components["schemas"]["WorklistItem"][];
-        };
         Patient: {
             readonly emr_uuid: string;
             /** @description OpenEMR's numeric pid, used by some routes */
@@ -1588,16 +1622,6 @@ export interface components {
             readonly review_comment: string;
             /** Format: date-time */
             readonly reviewed_at: string | null;
-            /** @description 1 as reported; + 1 per amendment */
-            readonly version: number;
-            /** @description the FHIR DiagnosticReport status */
-            readonly report_status: string;
-            readonly amended_by: string;
-            /** Format: date-time */
-            readonly amended_at: string | null;
-            readonly amendment_reason: string;
-            /** @description earlier versions, newest first */
-            readonly revisions: components["schemas"]["Revision"][];
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -1612,22 +1636,6 @@ export interface components {
             decision: components["schemas"]["DecisionEnum"];
             /** @description required: why the result is approved or rejected */
             comment: string;
-        };
-        /** @description A version of the result as it was before an amendment replaced it. */
-        Revision: {
-            readonly version: number;
-            readonly status: components["schemas"]["ResultStatusEnum"];
-            readonly summary: string;
-            readonly review_comment: string;
-            readonly reviewed_by: string;
-            /** Format: date-time */
-            readonly reviewed_at: string | null;
-            readonly amended_by: string;
-            /** Format: date-time */
-            readonly amended_at: string | null;
-            readonly amendment_reason: string;
-            /** Format: date-time */
-            readonly superseded_at: string;
         };
         /** @description The password was right; the sign-in is not complete until the second step. */
         SecondStep: {
@@ -1784,22 +1792,6 @@ export interface components {
             /** @description ADMIN, OPS and enrolled people: a code from the authenticator app. */
             otp?: string;
         };
-        TumourCourse: {
-            patient: string;
-            studies: components["schemas"]["CourseStudy"][];
-            /** @description label -> one row per study */
-            labels: {
-                [key: string]: components["schemas"]["CourseRow"][];
-            };
-            unit: string;
-            thresholds: components["schemas"]["CourseThresholds"];
-            /** @description where the thresholds come from */
-            source: string;
-            /** @description volumetric, RANO-style aid; not a RANO assessment */
-            label: string;
-            /** @description left out: no study date */
-            undated_study_ids: number[];
-        };
         UploadAnswer: {
             counts: components["schemas"]["UploadCounts"];
             results: components["schemas"]["UploadResult"][];
@@ -1845,29 +1837,6 @@ export interface components {
         Webhook: {
             status: components["schemas"]["StatusEdeEnum"];
             alerts: components["schemas"]["Alert"][];
-        };
-        /** @description A result awaiting sign-off, as the radiologists' worklist shows it. */
-        WorklistItem: {
-            readonly result_id: number;
-            /** Format: uuid */
-            readonly job_id: string;
-            readonly task: string;
-            readonly model_name: string;
-            readonly model_version: string;
-            /** @description EMR patient uuid */
-            readonly patient: string;
-            readonly patient_name: string;
-            readonly mrn: string;
-            readonly study: number | null;
-            readonly accession_number: string | null;
-            /** @description the order's priority; ROUTINE without an order */
-            readonly priority: components["schemas"]["PriorityEnum"];
-            readonly summary: string;
-            readonly requested_by: string;
-            /** Format: date-time */
-            readonly created_at: string;
-            /** @description since the result arrived */
-            readonly age_seconds: number;
         };
     };
     responses: never;
@@ -2085,40 +2054,6 @@ export interface operations {
             };
         };
     };
-    ai_results_amend_create: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["Amend"];
-                "application/x-www-form-urlencoded": components["schemas"]["Amend"];
-                "multipart/form-data": components["schemas"]["Amend"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Result"];
-                };
-            };
-            /** @description not a final result */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
     ai_results_review_create: {
         parameters: {
             query?: never;
@@ -2150,28 +2085,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-        };
-    };
-    ai_worklist_list: {
-        parameters: {
-            query?: {
-                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
-                page?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PaginatedWorklistItemList"];
-                };
             };
         };
     };
@@ -2733,6 +2646,88 @@ export interface operations {
             };
         };
     };
+    patients_board_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                puuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardSummary"];
+                };
+            };
+        };
+    };
+    "patients_board.pdf_retrieve": {
+        parameters: {
+            query?: {
+                /** @description the PDF's language */
+                lang?: "en" | "ko";
+            };
+            header?: never;
+            path: {
+                puuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the summary as a PDF in the request's language */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the CJK font for the PDF is missing or unusable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    patients_board_share_create: {
+        parameters: {
+            query?: {
+                /** @description the PDF's language */
+                lang?: "en" | "ko";
+            };
+            header?: never;
+            path: {
+                puuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardReport"];
+                };
+            };
+            /** @description the PDF's font is unusable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     patients_encounters_retrieve: {
         parameters: {
             query?: never;
@@ -2834,34 +2829,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["PaginatedTimelineEventList"];
                 };
-            };
-        };
-    };
-    patients_tumour_course_retrieve: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                puuid: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TumourCourse"];
-                };
-            };
-            /** @description no such patient */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };

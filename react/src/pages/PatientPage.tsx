@@ -1,4 +1,4 @@
-import { Anchor, Button, Card, Group, Modal, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+import { Anchor, Button, Card, Group, Modal, SimpleGrid, Stack, Tabs, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
@@ -13,6 +13,7 @@ import { DataTable } from "../components/DataTable";
 import { QueryState } from "../components/QueryState";
 import { JobTable } from "./ai/AiJobsPage";
 import { TumourCourseSection } from "./ai/TumourCourse";
+import { BoardTab } from "./board/BoardTab";
 import { OrderForm } from "./radiology/OrderForm";
 import { OrderTable } from "./radiology/OrderTable";
 import { StudyTable } from "./radiology/StudyTable";
@@ -103,10 +104,11 @@ export function PatientPage() {
   const { puuid = "" } = useParams();
   const patient = usePatient(puuid);
   const timeline = useTimeline(puuid);
+  const roles = useMe().data?.roles ?? [];
 
   return (
     <Stack>
-      <Anchor component={Link} to="/patients">
+      <Anchor component={Link} to="/patients" className="board-no-print">
         ← {t("patient.back")}
       </Anchor>
       <QueryState query={patient}>
@@ -156,6 +158,45 @@ export function PatientPage() {
           }
         </QueryState>
       </Card>
+      <Tabs defaultValue="record" keepMounted={false}>
+        <Tabs.List className="board-no-print" mb="md">
+          <Tabs.Tab value="record">{t("board.record")}</Tabs.Tab>
+          <Tabs.Tab value="board">{t("board.tab")}</Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="record">
+          <Stack>
+            <SimpleGrid cols={{ base: 1, lg: 2 }}>
+              {SECTIONS.map((section) => (
+                <SectionCard key={section} puuid={puuid} section={section} />
+              ))}
+            </SimpleGrid>
+            <Imaging puuid={puuid} />
+            <Card withBorder>
+              <Title order={5} mb="xs">
+                {t("patient.timeline")}
+              </Title>
+              <QueryState query={timeline}>
+                {(data) =>
+                  data.count === 0 ? (
+                    <Text c="dimmed">{t("patient.none")}</Text>
+                  ) : (
+                    <Stack gap={4}>
+                      {data.results.map((event) => (
+                        <Text key={`${event.kind}-${event.source_id}`} size="sm">
+                          {event.occurred_at.slice(0, 10)} · {event.kind} · {event.title}
+                        </Text>
+                      ))}
+                    </Stack>
+                  )
+                }
+              </QueryState>
+            </Card>
+          </Stack>
+        </Tabs.Panel>
+        <Tabs.Panel value="board">
+          <BoardTab puuid={puuid} roles={roles} />
+        </Tabs.Panel>
+      </Tabs>
     </Stack>
   );
 }
