@@ -90,9 +90,8 @@ def seed(directory: Path, *, analyse: bool = True, wait_seconds: float = 180, sa
             jobs = AIJob.objects.filter(
                 patient=patient, model_name=OMICS_MODEL, expression_upload__sha256=spec["sha256"]
             )
-            job = _analysis(
-                jobs, None, lambda: _expression_job(directory / spec["file"], patient, requester), outcome, say, label
-            )
+            submit = lambda path=directory / spec["file"], patient=patient: _expression_job(path, patient, requester)  # noqa: E731
+            job = _analysis(jobs, None, submit, outcome, say, label)
             (sign_off if spec["sign_off"] else waiting).append(job)
         _wait([*sign_off, *waiting], wait_seconds, outcome, say)
         for job in sign_off:

@@ -127,5 +127,5 @@ def test_analysis_requested_once_signed_off_and_requested_again_when_its_artifac
 def test_command_refuses_a_directory_without_manifest(tmp_path):
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="no manifest.json"):
+    with pytest.raises(CommandError, match=r"no manifest\.json"):
         call_command("seed_demo_imaging", str(tmp_path))
