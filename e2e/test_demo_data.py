@@ -48,7 +48,7 @@ def test_demo_patients_have_studies_and_results(http, base_url, token_headers):
 
     for mrn, expected in by_patient.items():
         patient = _patient(http, base_url, doctor, mrn)
-        studies = http.get(f"{base_url}/api/radiology/studies", params={"patient": patient["id"]}, headers=doctor,
+        studies = http.get(f"{base_url}/api/radiology/studies", params={"patient": patient["emr_uuid"]}, headers=doctor,
                            timeout=10).json()["results"]  # fmt: skip
         demo = {study["study_instance_uid"]: study for study in studies}
         assert {item["study_instance_uid"] for item in expected} <= set(demo), (mrn, studies)
@@ -58,7 +58,7 @@ def test_demo_patients_have_studies_and_results(http, base_url, token_headers):
             assert detail["in_pacs"] is True and detail["study_date"] == item["study_date"], detail
             assert sum(len(series["instances"]) for series in detail["series"]) >= item["instances"]
 
-        jobs = _finished_jobs(http, base_url, doctor, patient["id"])
+        jobs = _finished_jobs(http, base_url, doctor, patient["emr_uuid"])
         segmentations = {job["study"]: job for job in jobs if job["model_name"] == "mri-lesion-demo"}
         assert len(segmentations) >= len(expected), jobs
         for item in expected:
