@@ -74,6 +74,15 @@ if ! (wait_for 90 "the CDSS (/ready through nginx)" ready); then
   die "the stack did not become ready; see var/log/ (one log per process) and 'scripts/ctl.sh status'"
 fi
 
+# Demo imaging (ai.demo): synthetic MR studies with lesions of known volume and an expression profile,
+# written once by the ai-server's generator into var/, stored in Orthanc where it lacks them, analysed by
+# the ai-server just started; a second run finds everything in place and only checks (a few seconds).
+say "loading the demo imaging (synthetic studies, AI analyses; var/demo-imaging/)"
+demo_started=$SECONDS
+(cd "$ROOT/ai-server" && PYTHONPATH="$ROOT/ai-server/src" .venv/bin/python -m ai_server.demo_imaging "$VAR/demo-imaging")
+manage seed_demo_imaging "$VAR/demo-imaging" || warn "the demo imaging is incomplete; rerun make run (see above)"
+say "demo imaging checked in $((SECONDS - demo_started)) s"
+
 cat <<MSG
 
   CDSS is running at $URL

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from audit.client import AuditClient
 from audit.models import Action
 from core.errors import NotFound
+from core.http import ExternalNotFound
 from core.queries import narrowed
 from emr.models import Patient
 from radiology.clients.orthanc_client import get_orthanc_client
@@ -75,7 +76,9 @@ def study_list(
 
 
 def study_get(*, user, pk: int, with_instances: bool = False) -> Study:
-    """The study with its series; with_instances adds each series' Orthanc instance ids (one PACS call)."""
+    """The study with its series; with_instances adds each series' Orthanc instance ids (one PACS call) and
+    `in_pacs`: False when Orthanc no longer holds the study (deleted there, or a database shared with
+    another PACS), then the row's own fields are answered with no instances."""
     study = Study.objects.select_related("patient", "order").filter(pk=pk).first()
     if study is None:
         raise NotFound(_("No study %(id)s.") % {"id": pk})
@@ -84,7 +87,12 @@ def study_get(*, user, pk: int, with_instances: bool = False) -> Study:
     )
     study.series_list = list(study.series.all())
     if with_instances:
-        remote = {item["ID"]: item.get("Instances", []) for item in get_orthanc_client().list_series(study.orthanc_id)}
+        try:
+            listed = get_orthanc_client().list_series(study.orthanc_id)
+        except ExternalNotFound:
+            listed = []
+        study.in_pacs = bool(listed)
+        remote = {item["ID"]: item.get("Instances", []) for item in listed}
         for series in study.series_list:
             series.instances = remote.get(series.orthanc_id, [])
     return study

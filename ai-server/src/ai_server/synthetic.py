@@ -270,14 +270,16 @@ def write_series(
     *,
     origin: tuple[float, float, float] = TEMPLATE_ORIGIN,
     series_description: str = "T1 AX",
+    when: datetime | None = None,
     **ids: str | int | None,
 ) -> list[bytes]:
     """One MR Image Storage file per slice of an axial volume (slice, row, column); `origin` is the LPS
     position (x, y, z) of the first voxel. `ids`: patient_id, patient_name, study_instance_uid,
     series_instance_uid, accession_number, series_number, frame_of_reference_uid (generated when left out).
-    Instance UIDs derive from the series UID, so equal ids give equal files except for the date and time."""
+    Instance UIDs derive from the series UID, so equal ids give equal files except for the date and time;
+    `when` (default: now) is the study, series and content date and time."""
     ids = _ids(ids)
-    now = datetime.now(UTC)
+    now = when or datetime.now(UTC)
     pixels = _pixels(volume)
     dz, dr, dc = spacing
     files = []

@@ -65,9 +65,13 @@ class StudySerializer(serializers.ModelSerializer):
 
 class StudyDetailSerializer(StudySerializer):
     series = SeriesSerializer(source="series_list", many=True, read_only=True)
+    in_pacs = serializers.BooleanField(
+        read_only=True, default=True,
+        help_text="false when Orthanc no longer holds the study: the fields are the CDSS's record, no instances",
+    )  # fmt: skip
 
     class Meta(StudySerializer.Meta):
-        fields = (*StudySerializer.Meta.fields, "dicom_patient_name", "series")
+        fields = (*StudySerializer.Meta.fields, "dicom_patient_name", "in_pacs", "series")
         read_only_fields = fields
 
 

@@ -81,3 +81,22 @@ def test_thumbnail_and_rendered_frame_are_cached_in_object_storage(doctor, uploa
     finally:
         for obj in s3.list_objects(bucket, prefix=f"series/{series.orthanc_id}/", recursive=True):
             s3.remove_object(bucket, obj.object_name)
+
+
+def test_detail_of_a_study_orthanc_no_longer_holds_answers_from_the_record(nurse, uploaded, pacs):
+    """A database shared with another checkout (or a PACS whose storage was emptied) keeps rows whose images
+    this Orthanc lacks: the detail still answers every documented field from the row, without instances."""
+    study, patient = uploaded
+    present = nurse.get(f"/api/radiology/studies/{study.pk}")
+    assert present.status_code == 200 and present.json()["in_pacs"] is True
+    pacs.client.delete_study(study.orthanc_id)
+
+    response = nurse.get(f"/api/radiology/studies/{study.pk}")
+    assert response.status_code == 200, response.content
+    detail = response.json()
+    assert set(detail) == set(present.json())
+    assert detail["in_pacs"] is False
+    assert detail["study_date"] == "2026-01-02" and detail["patient"] == patient.emr_uuid
+    assert detail["number_of_instances"] == 3 and detail["dicom_patient_id"] == patient.mrn
+    [series] = detail["series"]
+    assert series["number_of_instances"] == 3 and series["instances"] == []

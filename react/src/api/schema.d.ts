@@ -1758,6 +1758,11 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
             readonly dicom_patient_name: string;
+            /**
+             * @description false when Orthanc no longer holds the study: the fields are the CDSS's record, no instances
+             * @default true
+             */
+            readonly in_pacs: boolean;
             readonly series: components["schemas"]["Series"][];
         };
         SyncRequest: {

@@ -72,7 +72,11 @@ export function StudyPage({ me }: { me: Me }) {
               )}
             </Text>
           </RecordHeader>
-          <LazyStudyViewer studyId={data.id} studyUid={data.study_instance_uid} series={data.series} />
+          {data.in_pacs ? (
+            <LazyStudyViewer studyId={data.id} studyUid={data.study_instance_uid} series={data.series} />
+          ) : (
+            <Alert color="orange">{t("radiology.notInPacs")}</Alert>
+          )}
           <StudyAnalyses studyId={data.id} linked={data.status === "LINKED"} me={me} />
         </>
       )}

@@ -207,8 +207,25 @@ describe("reconciliation around the app", () => {
   const STUDY = {
     id: 5, study_instance_uid: "1.2.826.0.1.5", orthanc_id: "o", patient: null, status: "RECONCILE", reconciliation_reason: "PatientID MRN-9 is not in the EMR",
     dicom_patient_id: "MRN-9", dicom_patient_name: "KIM^MINSU", accession_number: "", order: null, modality: "MR", study_date: "2026-11-20", description: "Brain MRI",
-    number_of_series: 0, number_of_instances: 0, source: "upload", created_at: "2026-12-01T10:00:00Z", updated_at: "2026-12-01T10:00:00Z", series: [],
+    number_of_series: 0, number_of_instances: 0, source: "upload", created_at: "2026-12-01T10:00:00Z", updated_at: "2026-12-01T10:00:00Z", in_pacs: true, series: [],
   };
+
+  it("says so, instead of opening the viewer, when the PACS no longer holds the study's images", async () => {
+    routeFetch([
+      ["/api/radiology/studies/5", { ...STUDY, status: "LINKED", patient: "p-1", in_pacs: false }],
+      ["/api/ai/models", { models: [] }],
+      ["/api/ai/jobs", page([])],
+    ]);
+    renderPage(
+      <Routes>
+        <Route path="/radiology/studies/:studyId" element={<StudyPage me={RIB} />} />
+      </Routes>,
+      "/radiology/studies/5",
+    );
+    expect(await screen.findByText(/PACS에 이 검사의 영상이 없습니다/)).toBeTruthy();
+    expect(screen.getByText(/2026-11-20/)).toBeTruthy(); // the record's own fields
+    expect(screen.queryByTestId("viewer-stub")).toBeNull();
+  });
 
   it("sends a RIB from an unlinked study to its reconciliation, and holds AI back until it is linked", async () => {
     routeFetch([

@@ -1,0 +1,134 @@
+"""The demo imaging `make run` loads: synthetic brain MR studies with one lesion of known volume for a few
+of the EMR stand-in's brain-tumour patients, one of them at three dates (the lesion shrinks, then grows
+again), and a demo expression profile for the omics model. Written as DICOM files and a manifest by the
+project's own generator (synthetic.py); nothing here is committed, nothing is patient data.
+
+    python -m ai_server.demo_imaging OUT_DIR     # writes OUT_DIR/manifest.json and the files it names
+
+Every UID derives from the patient and the date, so a rerun (or another checkout) writes the very same
+studies: Orthanc answers AlreadyStored and the CDSS finds its rows again. A directory that already holds
+this version's complete output is left as it is (a rerun takes well under a second). The Django command
+`manage.py seed_demo_imaging OUT_DIR` stores what Orthanc lacks and runs the analyses (docs/ai.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from pydicom.uid import generate_uid
+
+VERSION = 1  # bump when the studies change: a directory written by another version is written again
+MANIFEST = "manifest.json"
+UID_SEED = "cdss-demo-imaging"
+EXAMPLE_PROFILE = Path(__file__).resolve().parents[2] / "models" / "omics-cox-gse7390" / "1.0.0" / "example-profile.csv"
+
+
+class DemoStudy(NamedTuple):
+    mrn: str  # the EMR stand-in's record number (standins/openemr/seed.py, seed 20260115)
+    date: str  # YYYY-MM-DD
+    lesion_radius_mm: float
+    seed: int  # the lesion's place and outline: one seed per patient, so the lesion stays where it was
+    sign_off: bool  # the demo radiologist approves its result (FINAL); otherwise it waits (PRELIMINARY)
+
+
+# MRN100012: glioblastoma (left frontal) in the stand-in's problem list, followed at three dates: the
+# volume falls by about 70 % (a partial response by the volumetric thresholds of shared/STANDARDS.md §4),
+# then rises by about 70 % from that nadir (progression). The other two wait for sign-off.
+STUDIES = (
+    DemoStudy("MRN100012", "2026-06-02", 15.0, 12, True),
+    DemoStudy("MRN100012", "2026-09-01", 10.0, 12, True),
+    DemoStudy("MRN100012", "2026-11-24", 12.0, 12, True),
+    DemoStudy("MRN100011", "2026-11-27", 13.0, 11, False),
+    DemoStudy("MRN100006", "2026-12-01", 9.0, 6, False),
+)
+# One expression profile (the omics model's held-out GSE7390 example), for the three-date patient.
+EXPRESSION = ({"mrn": "MRN100012", "sign_off": True},)
+
+
+def _uid(*parts: str) -> str:
+    return generate_uid(entropy_srcs=[UID_SEED, *parts])
+
+
+def _complete(out: Path) -> dict | None:
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if manifest.get("version") != VERSION:
+        return None
+    files = [out / name for study in manifest["studies"] for name in study["files"]]
+    files += [out / item["file"] for item in manifest["expression"]]
+    return manifest if all(path.is_file() for path in files) else None
+
+
+def generate(out: Path) -> tuple[dict, bool]:
+    """Write the demo studies and the manifest into `out` unless it holds them already.
+    Returns (manifest, whether anything was written)."""
+    from ai_server import synthetic  # imports torch and, when first used, nilearn's template
+
+    if manifest := _complete(out):
+        return manifest, False
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    studies = []
+    for spec in STUDIES:
+        case = synthetic.make_case(seed=spec.seed, lesion_radius_mm=spec.lesion_radius_mm)
+        study_uid = _uid(spec.mrn, spec.date, "study")
+        series_uid = _uid(spec.mrn, spec.date, "series")
+        when = datetime.fromisoformat(spec.date).replace(hour=9, tzinfo=UTC)
+        files = synthetic.write_series(
+            case.volume, case.spacing, when=when, series_description="T1 AX (synthetic demo)",
+            patient_id=spec.mrn, patient_name=f"Demo^{spec.mrn}", study_instance_uid=study_uid,
+            series_instance_uid=series_uid, accession_number="", series_number=1,
+        )  # fmt: skip
+        folder = f"{spec.mrn}-{spec.date}"
+        (out / folder).mkdir()
+        names = []
+        for index, data in enumerate(files):
+            name = f"{folder}/IM{index:04d}.dcm"
+            (out / name).write_bytes(data)
+            names.append(name)
+        studies.append(
+            {
+                "mrn": spec.mrn,
+                "study_date": spec.date,
+                "study_instance_uid": study_uid,
+                "series_instance_uid": series_uid,
+                "instances": len(files),
+                "lesion_ml": round(case.lesion_ml, 3),
+                "sign_off": spec.sign_off,
+                "files": names,
+            }
+        )
+        print(f"  {spec.mrn} {spec.date}: {len(files)} slices, lesion {case.lesion_ml:.2f} ml", flush=True)
+    expression = []
+    for item in EXPRESSION:
+        name = f"expression-{item['mrn']}.csv"
+        data = EXAMPLE_PROFILE.read_bytes()
+        (out / name).write_bytes(data)
+        expression.append({**item, "file": name, "sha256": hashlib.sha256(data).hexdigest()})
+    manifest = {"version": VERSION, "studies": studies, "expression": expression}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest, True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="directory for manifest.json and the DICOM files")
+    args = parser.parse_args(argv)
+    manifest, written = generate(args.out)
+    what = "written" if written else "already there"
+    print(f"demo imaging {what}: {len(manifest['studies'])} studies, {len(manifest['expression'])} profile(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
