@@ -11,6 +11,7 @@
                                            decrypt them back, each checked against the manifest's sha256,
                                            into their buckets, or all into the bucket INTO as <bucket>/<key>
                                            (a scratch bucket: the restore drill)
+    store.py empty BUCKET                  delete every object of BUCKET (the drill's scratch bucket)
     store.py mirror                        copy every backup (db/, objects/) the off-site store lacks to it,
                                            then prune it there after OFFSITE_RETENTION_DAYS (35) days
 
@@ -30,6 +31,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +43,7 @@ from minio.error import S3Error
 ROOT = Path(__file__).resolve().parents[1]
 DATA_BUCKETS = ("ai-artifacts", "dicom-thumbnails")
 MIRRORED = ("db/", "objects/")
+STAMP = re.compile(r"\d{8}T\d{6}Z")  # backup.sh's UTC time stamp in every key
 
 
 class Store:
@@ -122,7 +125,8 @@ def get(store, key, path):
 
 
 def latest(store, under):
-    keys = sorted(store.keys(under))
+    """The key with the newest UTC stamp in its name (database names sort otherwise)."""
+    keys = sorted(store.keys(under), key=lambda key: (STAMP.findall(key)[-1:], key))
     if keys:
         print(keys[-1])
 
@@ -165,6 +169,12 @@ def restore_buckets(store, stamp, into=""):
     print(f"restored {len(manifest['objects'])} objects from s3://{store.bucket}/objects/{stamp}/ into {where}, sha256 verified")
 
 
+def empty(store, bucket):
+    if store.s3.bucket_exists(bucket):
+        for obj in store.s3.list_objects(bucket, recursive=True):
+            store.s3.remove_object(bucket, obj.object_name)
+
+
 def mirror(store):
     offsite = Store(offsite=True)
     copied = 0
@@ -187,6 +197,7 @@ COMMANDS = {
     "prune": (prune, 2, 2),
     "copy-buckets": (copy_buckets, 1, 1),
     "restore-buckets": (restore_buckets, 1, 2),
+    "empty": (empty, 1, 1),
     "mirror": (mirror, 0, 0),
 }
 
