@@ -9,6 +9,7 @@ difference. Prints each table's counts and exits 1 when a table differs; restore
 
 import re
 import sys
+from pathlib import Path
 
 INSERT = re.compile(r"^INSERT INTO `([^`]+)` VALUES ?")
 STRING = re.compile(r"'(?:[^'\\]|\\.)*'", re.DOTALL)  # mariadb-dump escapes quotes and backslashes with \
@@ -36,7 +37,7 @@ def dump_counts(lines) -> dict[str, int]:
 def main(actual_path: str) -> int:
     expected = dump_counts(line.decode("utf-8", "surrogateescape") for line in sys.stdin.buffer)
     actual = {}
-    for line in open(actual_path, encoding="utf-8").read().splitlines():
+    for line in Path(actual_path).read_text(encoding="utf-8").splitlines():
         table, rows = line.split("\t")
         actual[table] = int(rows)
     wrong = 0
@@ -45,7 +46,8 @@ def main(actual_path: str) -> int:
         wrong += mark != "ok"
         print(f"  {table:<45} dump {expected.get(table, 0):>9}  restored {actual.get(table, 'missing'):>9}  {mark}")
     total = sum(actual.values())
-    print(f"rows: {total} in {len(actual)} tables, " + (f"{wrong} tables differ" if wrong else "every table as in the dump"))
+    verdict = f"{wrong} tables differ" if wrong else "every table as in the dump"
+    print(f"rows: {total} in {len(actual)} tables, {verdict}")
     return 1 if wrong else 0
 
 

@@ -40,6 +40,7 @@ APP_DB="$(url_part "$DATABASE_URL" path)"
 SCRATCH_DB="test_${APP_DB}_drill"  # the schema owner may create test_<database>* databases
 SCRATCH_BUCKET="${S3_BUCKET_PREFIX:-}cdss-restore-drill"
 store() { "$PYTHON" "$ROOT/backup/store.py" $OFFSITE "$@"; }
+scratch() { "$PYTHON" "$ROOT/backup/store.py" empty "$SCRATCH_BUCKET"; }  # on the live store, as the admin
 trap 'rc=$?; [ $rc -eq 0 ] || "$PYTHON" "$ROOT/backup/metrics.py" drill failed || true' EXIT
 
 age_of() {  # age_of KEY  ->  seconds since the UTC stamp (YYYYmmddTHHMMSSZ) in the key's name
@@ -60,7 +61,7 @@ started=$(date +%s.%N)
 "$ROOT/backup/restore.sh" --from-storage "${dump#db/}" $OFFSITE --database "$SCRATCH_DB" --yes | tee "$VAR/log/restore-drill.last"
 restored_objects=0
 if [ -n "$objects" ]; then
-  store empty "$SCRATCH_BUCKET"
+  scratch
   store restore-buckets "$objects" "$SCRATCH_BUCKET" | tee -a "$VAR/log/restore-drill.last"
   restored_objects=$(tail -n 1 "$VAR/log/restore-drill.last" | sed -n 's/^restored \([0-9]*\) objects.*/\1/p')
 else
@@ -75,7 +76,7 @@ if [ -z "$KEEP" ]; then
   (umask 077; printf '[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\n' "$(url_part "$owner" user)" \
     "$(url_part "$owner" password)" "$(url_part "$owner" host)" "$(url_part "$owner" port)" >"$VAR/run/drill.cnf")
   mariadb --defaults-extra-file="$VAR/run/drill.cnf" -e "DROP DATABASE IF EXISTS \`$SCRATCH_DB\`"; rm -f "$VAR/run/drill.cnf"
-  [ -z "$objects" ] || store empty "$SCRATCH_BUCKET"
+  [ -z "$objects" ] || scratch
 fi
 printf 'RESTORE DRILL PASSED: RTO %s s (database %s and %s objects restored and verified), RPO %s s (newest dump %s)%s\n' \
   "$rto" "$(sed -n "s/.*verified: \(.*\), audit chain.*/\1/p" "$VAR/log/restore-drill.last" | tail -n 1)" "$restored_objects" \

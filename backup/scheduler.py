@@ -65,8 +65,9 @@ def main() -> None:
     objects_weekday = int(env.get("BACKUP_OBJECTS_WEEKDAY") or 6)
     status_file = Path(env.get("BACKUP_DIR") or ROOT / "var" / "backups") / "status.json"
     serve_metrics()
-    print(f"backup schedule (UTC): daily at {daily_at}, objects on weekday {objects_weekday} at {objects_at}", flush=True)
-    if env.get("BACKUP_CATCH_UP", "true").lower() != "false" and time.time() - last_success(status_file) > DAY.total_seconds():
+    print(f"backup schedule (UTC): daily {daily_at}, objects on weekday {objects_weekday} {objects_at}", flush=True)
+    catch_up = env.get("BACKUP_CATCH_UP", "true").lower() != "false"
+    if catch_up and time.time() - last_success(status_file) > DAY.total_seconds():
         run_backup()
     while True:
         now = datetime.datetime.now(datetime.UTC)

@@ -63,9 +63,7 @@ class Store:
             region = env.get("S3_REGION", "us-east-1")
             self.bucket = env.get("BACKUP_BUCKET") or prefix() + "cdss-backups"
         url = urlsplit(endpoint)
-        self.s3 = Minio(
-            url.netloc, access_key=keys[0], secret_key=keys[1], secure=url.scheme == "https", region=region
-        )
+        self.s3 = Minio(url.netloc, access_key=keys[0], secret_key=keys[1], secure=url.scheme == "https", region=region)
         self.name = "off-site" if offsite else "backups"
         if not self.s3.bucket_exists(self.bucket):
             self.s3.make_bucket(self.bucket)
@@ -148,25 +146,31 @@ def copy_buckets(store, stamp):
         for obj in store.s3.list_objects(source, recursive=True):
             body = store.read(source, obj.object_name)
             store.write(store.bucket, f"objects/{stamp}/{name}/{obj.object_name}.age", encrypt(body))
-            manifest["objects"].append({"bucket": name, "key": obj.object_name, "size": len(body), "sha256": sha256(body)})
+            entry = {"bucket": name, "key": obj.object_name, "size": len(body), "sha256": sha256(body)}
+            manifest["objects"].append(entry)
     # The manifest names the objects (study and job ids): encrypted like them.
     store.write(store.bucket, f"objects/{stamp}/manifest.json.age", encrypt(json.dumps(manifest, indent=1).encode()))
     print(f"copied {len(manifest['objects'])} objects, encrypted, to s3://{store.bucket}/objects/{stamp}/")
 
 
 def restore_buckets(store, stamp, into=""):
+    live = Store() if store.name == "off-site" else store  # read off site, written to the live store
     manifest = json.loads(decrypt(store.read(store.bucket, f"objects/{stamp}/manifest.json.age")))
     for entry in manifest["objects"]:
         source_key = f"objects/{stamp}/{entry['bucket']}/{entry['key']}.age"
         body = decrypt(store.read(store.bucket, source_key))
         if sha256(body) != entry["sha256"]:
             sys.exit(f"checksum mismatch for {source_key}: refusing to restore it")
-        target, key = (into, f"{entry['bucket']}/{entry['key']}") if into else (prefix() + entry["bucket"], entry["key"])
-        if not store.s3.bucket_exists(target):
-            store.s3.make_bucket(target)
-        store.write(target, key, body)
+        if into:  # the scratch bucket: every bucket's objects under its name
+            target, key = into, f"{entry['bucket']}/{entry['key']}"
+        else:
+            target, key = prefix() + entry["bucket"], entry["key"]
+        if not live.s3.bucket_exists(target):
+            live.s3.make_bucket(target)
+        live.write(target, key, body)
     where = f"s3://{into}/" if into else "their buckets"
-    print(f"restored {len(manifest['objects'])} objects from s3://{store.bucket}/objects/{stamp}/ into {where}, sha256 verified")
+    count = len(manifest["objects"])
+    print(f"restored {count} objects from s3://{store.bucket}/objects/{stamp}/ into {where}, sha256 verified")
 
 
 def empty(store, bucket):
