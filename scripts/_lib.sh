@@ -12,6 +12,8 @@ die()  { printf '\033[31mxx  %s\033[0m\n' "$*" >&2; exit 1; }
 
 # Load .env into the environment (values stay as written; no shell expansion of secrets).
 load_env() {
+  # A container (compose's backup service) is given its settings in its environment, not as a file.
+  [ -z "${CDSS_SETTINGS_FROM_ENVIRONMENT:-}" ] || return 0
   [ -f "$ROOT/.env" ] || die ".env is missing: run 'make env' (make run and make test do it for you)."
   set -o allexport
   # shellcheck disable=SC1091
