@@ -23,6 +23,7 @@ import pymysql
 import pytest
 import requests
 from minio import Minio
+from minio.error import S3Error
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRATCH = "test_cdss_restore_e2e"  # the owner account may create test_<db>* databases
@@ -144,6 +145,14 @@ def test_the_backup_is_copied_off_site_with_the_offsite_account(backup, env):
         read_object(offsite, bucket, f"db/{backup.name}.sha256").split()[0].decode()
         == hashlib.sha256(backup.read_bytes()).hexdigest()
     )
+
+
+def test_the_offsite_account_reaches_its_own_bucket_only(env):
+    offsite = s3_client(env, "OFFSITE_S3")
+    for bucket in ("cdss-backups", "ai-artifacts", "cdss-audit"):
+        with pytest.raises(S3Error) as refused:
+            list(offsite.list_objects(env.get("S3_BUCKET_PREFIX", "") + bucket))
+        assert refused.value.code == "AccessDenied", bucket
 
 
 def test_restore_from_the_offsite_copy(backup, script_env, db):
