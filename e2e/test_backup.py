@@ -296,7 +296,7 @@ def test_retention_prunes_old_backups_locally_and_in_the_bucket(script_env, env)
     bucket, key = env.get("S3_BUCKET_PREFIX", "") + "cdss-backups", f"retention-e2e/{uuid.uuid4().hex}"
     s3.put_object(bucket, key, io.BytesIO(b"x"), 1)
     store = [str(ROOT / "backend" / ".venv" / "bin" / "python"), str(ROOT / "backup" / "store.py")]
-    account = {**script_env, "S3_ACCESS_KEY": env["BACKUP_S3_ACCESS_KEY"], "S3_SECRET_KEY": env["BACKUP_S3_SECRET_KEY"]}
+    account = {**env, "S3_ACCESS_KEY": env["BACKUP_S3_ACCESS_KEY"], "S3_SECRET_KEY": env["BACKUP_S3_SECRET_KEY"]}
     subprocess.run([*store, "prune", "retention-e2e/", "1"], env=account, check=True, timeout=60)  # noqa: S603
     assert [o.object_name for o in s3.list_objects(bucket, prefix="retention-e2e/")] == [key]
     time.sleep(2)
@@ -328,15 +328,15 @@ def test_restore_drill_restores_the_newest_backup_and_measures_rto_and_rpo(backu
 
 
 def test_a_failed_backup_is_recorded_for_the_backup_failed_alert(script_env):
-    # The off-site store refuses the account's key: the dump succeeds, the off-site step fails.
-    result = run("backup.sh", env={**script_env, "OFFSITE_S3_SECRET_KEY": "wrong"}, check=False)
+    # A backups bucket the backup account may not create: the upload fails after the dump.
+    result = run("backup.sh", env={**script_env, "BACKUP_BUCKET": f"no-such-{uuid.uuid4().hex[:8]}"}, check=False)
     assert result.returncode != 0
     metrics = requests.get(METRICS, timeout=10).text
-    failed = re.search(r'^cdss_backup_last_failure_timestamp_seconds{kind="offsite"} ([0-9.e+]+)$', metrics, re.M)
-    assert failed and time.time() - float(failed.group(1)) < 120
+    failed = re.search(r'^cdss_backup_last_failure_timestamp_seconds{kind="database"} ([0-9.e+]+)$', metrics, re.M)
+    assert failed and time.time() - float(failed.group(1)) < 120, metrics
     run("backup.sh", env=script_env)  # and the next success clears it (BackupFailed compares the two)
     metrics = requests.get(METRICS, timeout=10).text
-    success = re.search(r'^cdss_backup_last_success_timestamp_seconds{kind="offsite"} ([0-9.e+]+)$', metrics, re.M)
+    success = re.search(r'^cdss_backup_last_success_timestamp_seconds{kind="database"} ([0-9.e+]+)$', metrics, re.M)
     assert float(success.group(1)) > float(failed.group(1))
 
 
