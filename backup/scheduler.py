@@ -59,7 +59,8 @@ def serve_metrics() -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a backup under way finishes as its own process group
+    # Stop at once: a backup under way is abandoned (its .partial file is never taken for a backup).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     env = os.environ
     daily_at, objects_at = env.get("BACKUP_DAILY_AT") or "02:15", env.get("BACKUP_OBJECTS_AT") or "03:00"
     objects_weekday = int(env.get("BACKUP_OBJECTS_WEEKDAY") or 6)
