@@ -78,6 +78,7 @@ if [ -z "$KEEP" ]; then
   mariadb --defaults-extra-file="$VAR/run/drill.cnf" -e "DROP DATABASE IF EXISTS \`$SCRATCH_DB\`"; rm -f "$VAR/run/drill.cnf"
   [ -z "$objects" ] || scratch
 fi
-printf 'RESTORE DRILL PASSED: RTO %s s (database %s and %s objects restored and verified), RPO %s s (newest dump %s)%s\n' \
-  "$rto" "$(sed -n "s/.*verified: \(.*\), audit chain.*/\1/p" "$VAR/log/restore-drill.last" | tail -n 1)" "$restored_objects" \
-  "$rpo" "${dump#db/}" "${rpo_objects:+, objects RPO $rpo_objects s}"
+rows=$(sed -n 's/.*rows: \([0-9]*\) in.*/\1/p' "$VAR/log/restore-drill.last" | tail -n 1)
+tables=$(sed -n 's/.* verified: \([0-9]*\) tables.*/\1/p' "$VAR/log/restore-drill.last" | tail -n 1)
+printf 'RESTORE DRILL PASSED: RTO %s s, RPO %s s (newest dump %s%s); restored and verified: %s tables, %s rows (each table as in the dump), the audit chain, %s objects (sha256)\n' \
+  "$rto" "$rpo" "${dump#db/}" "${objects:+; object copy $objects, RPO $rpo_objects s}" "$tables" "$rows" "$restored_objects"

@@ -305,19 +305,28 @@ def test_retention_prunes_old_backups_locally_and_in_the_bucket(script_env, env)
     assert key in pruned.stdout and not list(s3.list_objects(bucket, prefix="retention-e2e/"))
 
 
-def test_restore_drill_restores_the_newest_backup_and_measures_rto_and_rpo(backup, script_env):
-    run("backup.sh", "--objects", env=script_env)  # the newest dump and object copy, as the schedule makes them
-    result = run("restore_drill.sh", env=script_env)
-    line = result.stdout.strip().splitlines()[-1]
-    print(f"\n{line}")
-    figures = re.search(r"RESTORE DRILL PASSED: RTO ([0-9.]+) s .*RPO ([0-9]+) s", line)
-    assert figures, result.stdout + result.stderr
-    rto, rpo = float(figures.group(1)), int(figures.group(2))
-    assert 0 < rto < 600 and 0 <= rpo < 600
-    assert "every table as in the dump" in result.stdout and "audit chain intact" in result.stdout
-    assert "sha256 verified" in result.stdout
-    offsite = run("restore_drill.sh", "--offsite", env=script_env)
-    print(offsite.stdout.strip().splitlines()[-1])
+def test_restore_drill_restores_the_newest_backup_and_measures_rto_and_rpo(backup, script_env, env):
+    s3 = s3_client(env, "S3_ADMIN")  # an object in the copy, so that the drill has checksums to verify
+    bucket, key, body = (
+        env.get("S3_BUCKET_PREFIX", "") + "ai-artifacts",
+        f"e2e-drill/{uuid.uuid4().hex}",
+        os.urandom(2048),
+    )
+    s3.put_object(bucket, key, io.BytesIO(body), len(body))
+    try:
+        run("backup.sh", "--objects", env=script_env)  # the newest dump and object copy, as the schedule makes them
+    finally:
+        s3.remove_object(bucket, key)
+    for where in ((), ("--offsite",)):
+        result = run("restore_drill.sh", *where, env=script_env)
+        line = result.stdout.strip().splitlines()[-1]
+        print(f"\n{' '.join(where) or 'backups bucket'}: {line}")
+        figures = re.search(r"RESTORE DRILL PASSED: RTO ([0-9.]+) s, RPO ([0-9]+) s .* ([0-9]+) objects", line)
+        assert figures, result.stdout + result.stderr
+        rto, rpo, objects = float(figures.group(1)), int(figures.group(2)), int(figures.group(3))
+        assert 0 < rto < 600 and 0 <= rpo < 600 and objects >= 1
+        assert "every table as in the dump" in result.stdout and "audit chain intact" in result.stdout
+        assert "sha256 verified" in result.stdout
 
     # Recorded for Prometheus: the drill's figures and each step's last success.
     metrics = requests.get(METRICS, timeout=10).text
