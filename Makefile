@@ -5,7 +5,7 @@ SHELL := /bin/bash
 BACKEND_VENV := backend/.venv
 AI_VENV := ai-server/.venv
 
-.PHONY: help install run stop status test test-backend test-standins test-ai test-react test-e2e check-deploy lint fmt env schema migrations bench backup restore models
+.PHONY: help install run stop status test test-backend test-standins test-ai test-react test-e2e check-deploy lint fmt env schema migrations bench backup restore restore-drill models
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -80,6 +80,10 @@ backup: install ## back up the database (and with ARGS=--objects the buckets) to
 restore: install ## restore a backup: make restore ARGS="--latest" (asks first; see backup/restore.sh --help)
 	scripts/env.sh
 	backup/restore.sh $(ARGS)
+
+restore-drill: install ## restore the newest backup into a scratch database and bucket, verify it, print RTO and RPO
+	scripts/env.sh
+	backup/restore_drill.sh $(ARGS)
 
 # --- developer habits -------------------------------------------------------------------------------
 lint: install ## ruff lint + format check, import rules (lint-imports), migrations and the OpenAPI schema in step with the code

@@ -59,6 +59,7 @@ LOCALLY_AGGREGATED = {
     "django-channels:8001": "django",
     "celery-worker:9540": "django",
     "ai-events:9540": "django",
+    "backup:9541": "django",
     "ai-worker:9540": "ai-server",
 }
 

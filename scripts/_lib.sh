@@ -12,6 +12,8 @@ die()  { printf '\033[31mxx  %s\033[0m\n' "$*" >&2; exit 1; }
 
 # Load .env into the environment (values stay as written; no shell expansion of secrets).
 load_env() {
+  # A container (compose's backup service) is given its settings in its environment, not as a file.
+  [ -z "${CDSS_SETTINGS_FROM_ENVIRONMENT:-}" ] || return 0
   [ -f "$ROOT/.env" ] || die ".env is missing: run 'make env' (make run and make test do it for you)."
   set -o allexport
   # shellcheck disable=SC1091
@@ -36,12 +38,17 @@ PY
 
 # Object storage as one account (docs/security.md, "Object-store accounts"): S3_ACCESS_KEY/S3_SECRET_KEY
 # become ACCOUNT's key, and the other accounts' keys leave the environment (the process holds only its own).
-S3_ACCOUNTS=(APP_S3 AI_S3 BACKUP_S3 MODELS_S3 S3_ADMIN)
-s3_account() {  # s3_account ACCOUNT   (one of S3_ACCOUNTS: its keys are ACCOUNT_ACCESS_KEY, ACCOUNT_SECRET_KEY)
+# OFFSITE_S3 is the backups' account on the second (off-site) object store: only the backup keeps it.
+S3_ACCOUNTS=(APP_S3 AI_S3 BACKUP_S3 MODELS_S3 S3_ADMIN OFFSITE_S3)
+s3_account() {  # s3_account ACCOUNT [KEEP...]  (one of S3_ACCOUNTS: its keys are ACCOUNT_ACCESS_KEY, ACCOUNT_SECRET_KEY)
   local access="${1}_ACCESS_KEY" secret="${1}_SECRET_KEY" account
   [ -n "${!access:-}" ] && [ -n "${!secret:-}" ] || die "$access/$secret are not set (make env adds them to .env)"
   export S3_ACCESS_KEY="${!access}" S3_SECRET_KEY="${!secret}"
-  for account in "${S3_ACCOUNTS[@]}"; do unset "${account}_ACCESS_KEY" "${account}_SECRET_KEY"; done
+  shift
+  for account in "${S3_ACCOUNTS[@]}"; do
+    case " $* " in *" $account "*) continue ;; esac  # an account the caller also signs in with (KEEP)
+    unset "${account}_ACCESS_KEY" "${account}_SECRET_KEY"
+  done
 }
 
 # A process we started is alive if its pid file names a running, non-zombie process.

@@ -46,3 +46,23 @@ if missing:
         out.write("\n# added from .env.example\n")
         out.writelines(filled(line if line.endswith("\n") else line + "\n") for line in missing)
 PY
+
+# The backups' age key pair for the local run (docs/runbooks/backup-and-restore.md, "Encryption keys"):
+# the public key where backup/backup.sh reads it; the private key in var/offsite/, which stands in for
+# the safe off this host that a hospital keeps it in (the restore drill and restores read it from there).
+# A production host is given the public key only; nothing here makes a key when one is configured.
+load_env
+recipients=${BACKUP_AGE_RECIPIENTS_FILE:-var/backup-recipients.txt}
+case $recipients in /*) ;; *) recipients="$ROOT/$recipients" ;; esac
+if [ ! -s "$recipients" ]; then
+  if command -v age-keygen >/dev/null; then
+    identity="$VAR/offsite/backup-identity.txt"
+    mkdir -p "$(dirname "$recipients")" "$VAR/offsite" && chmod 700 "$VAR/offsite"
+    [ -s "$identity" ] || age-keygen -o "$identity" 2>/dev/null
+    age-keygen -y "$identity" >"$recipients"
+    chmod 644 "$recipients"
+    say "backup encryption: public key $recipients, private key $identity (off-site in production)"
+  else
+    warn "age is not installed (make install): no backup key pair yet; backups refuse to run without one"
+  fi
+fi

@@ -3,7 +3,7 @@
 # here alone. supervisord runs them (deploy/supervisor/supervisord.conf.template; it restarts each one
 # after a crash); the Procfile runs the same names under honcho for a developer who wants one terminal.
 #
-#   scripts/process.sh NAME    worker | beat | ai | ai-worker | ai-events | nginx
+#   scripts/process.sh NAME    worker | beat | ai | ai-worker | ai-events | nginx | backup
 #                              COLOUR-web | COLOUR-upload | COLOUR-ws   (COLOUR: blue or green)
 #
 # .env is read at every start, so a restarted or newly deployed process sees the current settings. The
@@ -78,6 +78,8 @@ case $NAME in
     exec .venv/bin/python manage.py consume_ai_events ;;
   nginx)
     exec nginx -c "$NGINX_CONF" -p "$VAR/nginx" -e "$VAR/nginx/error.log" ;;
+  backup)  # the backups' schedule (backup/scheduler.py); backup.sh signs in with the backup accounts itself
+    PROMETHEUS_MULTIPROC_DIR=$DJANGO_METRICS exec "$ROOT/backend/.venv/bin/python" "$ROOT/backup/scheduler.py" ;;
   blue-* | green-*)
     colour=${NAME%%-*}
     read -r api ws upload <<<"$(colour_ports "$colour")"

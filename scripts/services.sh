@@ -18,6 +18,7 @@ set -o errexit -o pipefail -o nounset
 SYSTEM_PACKAGES=(curl mariadb-server redis-server rabbitmq-server orthanc orthanc-dicomweb nginx docker-compose prometheus prometheus-alertmanager
                  prometheus-mysqld-exporter prometheus-redis-exporter prometheus-node-exporter prometheus-blackbox-exporter
                  openssl gcc libc6-dev
+                 age  # the backups' encryption (backup/backup.sh, restore.sh)
                  gettext  # msgfmt: the API's translations (make install)
                  chromium fonts-noto-cjk)  # the browser end-to-end tests (e2e/browser) and their Korean text
 

@@ -32,6 +32,9 @@ ACCOUNTS = {
     "cdss-ai": "AI_S3",
     "cdss-backup": "BACKUP_S3",
     "cdss-models": "MODELS_S3",
+    # The backups' off-site account: in production a second object store; locally this stand-in hosts
+    # its bucket too, with the account's own key and policy (docs/runbooks/backup-and-restore.md).
+    "cdss-offsite": "OFFSITE_S3",
 }
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
 
