@@ -18,7 +18,6 @@ export const can = {
   reviewAiResults: (roles: readonly string[]) => holds(roles, ["RADIOLOGIST"]),
   seeSignOffWorklist: (roles: readonly string[]) => holds(roles, ["RADIOLOGIST"]),
   shareBoard: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
-  reviewAiResults: (roles: readonly string[]) => holds(roles, ["RIB"]),
   seeReconciliation: (roles: readonly string[]) => holds(roles, ["RIB", "ADMIN"]),
   reconcile: (roles: readonly string[]) => holds(roles, ["RIB"]),
   administer: (roles: readonly string[]) => holds(roles, ["ADMIN"]),

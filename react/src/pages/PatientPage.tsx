@@ -131,33 +131,6 @@ export function PatientPage() {
           </Card>
         )}
       </QueryState>
-      <SimpleGrid cols={{ base: 1, lg: 2 }}>
-        {SECTIONS.map((section) => (
-          <SectionCard key={section} puuid={puuid} section={section} />
-        ))}
-      </SimpleGrid>
-      <Imaging puuid={puuid} />
-      <TumourCourseSection puuid={puuid} />
-      <Card withBorder>
-        <Title order={5} mb="xs">
-          {t("patient.timeline")}
-        </Title>
-        <QueryState query={timeline}>
-          {(data) =>
-            data.count === 0 ? (
-              <Text c="dimmed">{t("patient.none")}</Text>
-            ) : (
-              <Stack gap={4}>
-                {data.results.map((event) => (
-                  <Text key={`${event.kind}-${event.source_id}`} size="sm">
-                    {event.occurred_at.slice(0, 10)} · {event.kind} · {event.title}
-                  </Text>
-                ))}
-              </Stack>
-            )
-          }
-        </QueryState>
-      </Card>
       <Tabs defaultValue="record" keepMounted={false}>
         <Tabs.List className="board-no-print" mb="md">
           <Tabs.Tab value="record">{t("board.record")}</Tabs.Tab>
@@ -171,6 +144,7 @@ export function PatientPage() {
               ))}
             </SimpleGrid>
             <Imaging puuid={puuid} />
+            <TumourCourseSection puuid={puuid} />
             <Card withBorder>
               <Title order={5} mb="xs">
                 {t("patient.timeline")}
