@@ -4,7 +4,7 @@ import { useTranslation } from "react-i18next";
 
 import { useSignOffWorklist } from "../../api/ai";
 import type { WorklistItem } from "../../api/ai";
-import { DataTable } from "../../components/DataTable";
+import { DataTable, NOWRAP } from "../../components/DataTable";
 import type { Column } from "../../components/DataTable";
 import { PagedList } from "../../components/PagedList";
 import { StatusBadge } from "../../components/StatusBadge";
@@ -27,8 +27,8 @@ export function SignOffWorklistPage() {
   const [page, setPage] = useState(1);
   const worklist = useSignOffWorklist(page);
   const columns: Column<WorklistItem>[] = [
-    { key: "priority", header: "signOff.priority", cell: (row) => <StatusBadge value={row.priority} /> },
-    { key: "age", header: "signOff.age", cell: (row) => formatAge(row.age_seconds, t) },
+    { key: "priority", header: "signOff.priority", cell: (row) => <StatusBadge value={row.priority} />, style: NOWRAP },
+    { key: "age", header: "signOff.age", cell: (row) => formatAge(row.age_seconds, t), style: NOWRAP },
     {
       key: "patient",
       header: "signOff.patient",
