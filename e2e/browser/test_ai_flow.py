@@ -81,3 +81,12 @@ def test_doctor_requests_segmentation_and_rib_approves(
     page.get_by_test_id("study-viewer").wait_for(timeout=60_000)
     screenshot(page, "ai-segmentation-result")
     review_as_rib(browser, log_in, base_url, job_path, screenshot, "ai-segmentation-approved")
+
+    # signed, it joins the patient's tumour course: volume against study date, labelled an aid, not RANO
+    page.goto(f"{base_url}/patients/{lesion_study['patient']['emr_uuid']}")
+    course = page.get_by_test_id("tumour-course")
+    course.get_by_test_id("dated-line-chart").wait_for(timeout=30_000)
+    assert course.get_by_test_id("series-lesion").locator("circle").count() >= 1
+    assert "RANO 평가가 아닙니다" in course.get_by_test_id("course-aid").inner_text()
+    course.scroll_into_view_if_needed()
+    screenshot(page, "tumour-course")
