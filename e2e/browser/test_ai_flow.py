@@ -93,3 +93,11 @@ def test_a_radiographer_has_no_sign_off_worklist(sign_in, base_url):
     assert page.locator("nav a[href='/worklist']").count() == 0
     page.goto(f"{base_url}/worklist")
     page.get_by_test_id("no-access").wait_for()
+    # signed, it joins the patient's tumour course: volume against study date, labelled an aid, not RANO
+    page.goto(f"{base_url}/patients/{lesion_study['patient']['emr_uuid']}")
+    course = page.get_by_test_id("tumour-course")
+    course.get_by_test_id("dated-line-chart").wait_for(timeout=30_000)
+    assert course.get_by_test_id("series-lesion").locator("circle").count() >= 1
+    assert "RANO 평가가 아닙니다" in course.get_by_test_id("course-aid").inner_text()
+    course.scroll_into_view_if_needed()
+    screenshot(page, "tumour-course")

@@ -148,8 +148,8 @@ export function DatedLineChart({ series, xLabel, yLabel, width = 560, height = 3
           return (
             <g key={line.name} data-testid={`series-${line.name}`}>
               <path d={d} fill="none" stroke={colour} strokeWidth={2} />
-              {line.points.map((point) => (
-                <circle key={point.date} cx={x(point.date)} cy={y(point.value)} r={3.5} fill={colour}>
+              {line.points.map((point, at) => (
+                <circle key={`${point.date}-${at}`} cx={x(point.date)} cy={y(point.value)} r={3.5} fill={colour}>
                   <title>{`${line.name} ${point.date}: ${point.value}`}</title>
                 </circle>
               ))}
