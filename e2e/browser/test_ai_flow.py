@@ -86,13 +86,6 @@ def test_doctor_requests_segmentation_and_rib_approves(
     page.get_by_test_id("study-viewer").wait_for(timeout=60_000)
     screenshot(page, "ai-segmentation-result")
     review_as_rib(browser, log_in, base_url, job_path, screenshot, "ai-segmentation-approved")
-
-
-def test_a_radiographer_has_no_sign_off_worklist(sign_in, base_url):
-    page = sign_in("radiographer")
-    assert page.locator("nav a[href='/worklist']").count() == 0
-    page.goto(f"{base_url}/worklist")
-    page.get_by_test_id("no-access").wait_for()
     # signed, it joins the patient's tumour course: volume against study date, labelled an aid, not RANO
     page.goto(f"{base_url}/patients/{lesion_study['patient']['emr_uuid']}")
     course = page.get_by_test_id("tumour-course")
@@ -101,3 +94,10 @@ def test_a_radiographer_has_no_sign_off_worklist(sign_in, base_url):
     assert "RANO 평가가 아닙니다" in course.get_by_test_id("course-aid").inner_text()
     course.scroll_into_view_if_needed()
     screenshot(page, "tumour-course")
+
+
+def test_a_radiographer_has_no_sign_off_worklist(sign_in, base_url):
+    page = sign_in("radiographer")
+    assert page.locator("nav a[href='/worklist']").count() == 0
+    page.goto(f"{base_url}/worklist")
+    page.get_by_test_id("no-access").wait_for()
