@@ -196,8 +196,8 @@ def course_points(patient_pk: int) -> tuple[list[Point], list[int]]:
     result's current volumes), and the ids of studies left out because they carry no study date. Not
     audited: the callers are the audited selector below and the FHIR sync."""
     results = (
-        AIResult.objects.filter(
-            status=AIResult.Status.FINAL,
+        AIResult.objects.signed()
+        .filter(
             job__patient_id=patient_pk,
             job__task=AIJob.Task.SEGMENTATION,
             job__study__isnull=False,

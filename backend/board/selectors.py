@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ai.models import AIJob, AIResult
+from ai.selectors import course_points
 from audit.client import AuditClient
 from audit.models import Action
 from core.errors import NotFound
@@ -148,25 +149,19 @@ def _model(result: AIResult) -> str:
 
 
 def _volume_trend(patient: Patient) -> list[dict]:
-    """Lesion volume per label at each FINAL segmentation, oldest first.
-
-    A placeholder: ai.selectors.tumour_course (issue #17 item 3) replaces it at merge; until then the
-    volumes are read from the results' metrics as the ai-server reports them ({"volume_ml": {label: mL}})."""
-    rows = []
-    for result in _segmentations(patient).filter(status=AIResult.Status.FINAL).select_related("job__study"):
-        volumes = (result.raw_metrics or {}).get("volume_ml")
-        if not isinstance(volumes, dict) or not volumes:
-            continue
-        study = result.job.study
-        when = (study.study_date if study and study.study_date else None) or timezone.localdate(result.created_at)
-        rows.append(
-            {
-                "date": when.isoformat(),
-                "study_id": study.pk if study else None,
-                "result_id": result.pk,
-                "volumes_ml": {str(label): value for label, value in volumes.items()},
-            }
-        )
+    """Lesion volume per label at each study of the patient's tumour course (ai's course_points: one signed
+    segmentation per dated study, the same points as the course chart and its FHIR Observations), oldest
+    first. Unaudited there; the board's own read is the audited one."""
+    points, _undated = course_points(patient.pk)
+    rows = [
+        {
+            "date": point.study_date.isoformat(),
+            "study_id": point.study_id,
+            "result_id": point.result_id,
+            "volumes_ml": {str(label): value for label, value in point.volumes_ml.items()},
+        }
+        for point in points
+    ]
     return sorted(rows, key=lambda row: (row["date"], row["result_id"]))
 
 
@@ -223,7 +218,7 @@ def _rows(rows: list[dict]) -> list[dict]:
 # --- sign-offs --------------------------------------------------------------------------------------------
 def _pending_signoffs(patient: Patient) -> list[dict]:
     results = (
-        AIResult.objects.filter(job__patient=patient, status=AIResult.Status.PRELIMINARY)
+        AIResult.objects.awaiting_sign_off().filter(job__patient=patient)
         .select_related("job__study")
         .order_by("created_at", "id")[:PENDING_ROWS]
     )
