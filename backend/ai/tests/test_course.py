@@ -85,35 +85,35 @@ def test_no_measurable_baseline_is_not_evaluable_until_something_grows():
 
 
 # --- from the database: signed results only, once per study -----------------------------------------------------
-def _signed(user, rib_user, study, volumes: dict, *, approve: bool = True) -> AIResult:
+def _signed(user, radiologist_user, study, volumes: dict, *, approve: bool = True) -> AIResult:
     job = complete(make_job(user, study=study), metrics={"volume_ml": volumes, "lesion_count": 1})
     if approve:
-        services.result_review(actor=rib_user, result=job.result, decision="approve", comment="agree")
+        services.result_review(actor=radiologist_user, result=job.result, decision="approve", comment="agree")
     return AIResult.objects.get(pk=job.result.pk)
 
 
-def _three_visits(doctor, rib):
+def _three_visits(doctor, radiologist):
     patient = make_patient()
     results = []
     for day, lesion, oedema in VISITS:
         study = make_study(patient)
         study.study_date = day
         study.save(update_fields=["study_date"])
-        results.append(_signed(doctor.user, rib.user, study, {"lesion": lesion, "oedema": oedema}))
+        results.append(_signed(doctor.user, radiologist.user, study, {"lesion": lesion, "oedema": oedema}))
     return patient, results
 
 
 @pytest.mark.django_db
-def test_endpoint_counts_signed_results_once_per_study_and_is_audited(doctor, rib, nurse, pushed):
-    patient, results = _three_visits(doctor, rib)
+def test_endpoint_counts_signed_results_once_per_study_and_is_audited(doctor, radiologist, nurse, pushed):
+    patient, results = _three_visits(doctor, radiologist)
     last_study = results[-1].job.study
-    _signed(doctor.user, rib.user, make_study(patient), {"lesion": 99.0})  # no study date: left out, named
+    _signed(doctor.user, radiologist.user, make_study(patient), {"lesion": 99.0})  # no study date: left out, named
     unsigned = make_study(patient)
     unsigned.study_date = date(2026, 6, 1)
     unsigned.save(update_fields=["study_date"])
-    _signed(doctor.user, rib.user, unsigned, {"lesion": 50.0}, approve=False)  # PRELIMINARY: not counted
+    _signed(doctor.user, radiologist.user, unsigned, {"lesion": 50.0}, approve=False)  # PRELIMINARY: not counted
     # an older signed result of the last study (earlier review): the later one counts
-    older = _signed(doctor.user, rib.user, last_study, {"lesion": 1.0, "oedema": 1.0})
+    older = _signed(doctor.user, radiologist.user, last_study, {"lesion": 1.0, "oedema": 1.0})
     AIResult.objects.filter(pk=older.pk).update(reviewed_at=results[-1].reviewed_at.replace(year=2025))
 
     response = nurse.get(f"/api/patients/{patient.emr_uuid}/tumour-course")
@@ -137,8 +137,8 @@ def test_endpoint_counts_signed_results_once_per_study_and_is_audited(doctor, ri
 
 
 @pytest.mark.django_db
-def test_signing_queues_every_figure_of_the_course(doctor, rib, pushed):
-    _patient, results = _three_visits(doctor, rib)
+def test_signing_queues_every_figure_of_the_course(doctor, radiologist, pushed):
+    _patient, results = _three_visits(doctor, radiologist)
     queued = OutboxMessage.objects.filter(target="fhir_sync.sync_entity", payload__args__0="ai.course")
     ids = {m.payload["args"][1] for m in queued}
     first, second, third = (r.pk for r in results)
@@ -163,8 +163,8 @@ def _observations(patient_reference: str) -> list[dict]:
 
 
 @pytest.mark.django_db
-def test_course_figures_reach_fhir_as_observations_dated_by_the_study(fhir, doctor, rib, pushed):
-    patient, results = _three_visits(doctor, rib)
+def test_course_figures_reach_fhir_as_observations_dated_by_the_study(fhir, doctor, radiologist, pushed):
+    patient, results = _three_visits(doctor, radiologist)
     queued = OutboxMessage.objects.filter(target="fhir_sync.sync_entity", payload__args__0="ai.course")
     outcomes = {m.payload["args"][1]: fhir_sync.sync_entity_now(*m.payload["args"]) for m in queued}  # as a worker
     assert len(outcomes) == 18 and {o.outcome for o in outcomes.values()} <= {"created", "unchanged"}
@@ -204,7 +204,7 @@ def test_course_figures_reach_fhir_as_observations_dated_by_the_study(fhir, doct
     earlier = make_study(patient)
     earlier.study_date = date(2025, 11, 3)
     earlier.save(update_fields=["study_date"])
-    first = _signed(doctor.user, rib.user, earlier, {"lesion": 20.0, "oedema": 20.0})
+    first = _signed(doctor.user, radiologist.user, earlier, {"lesion": 20.0, "oedema": 20.0})
     ids = services.course_sync_request(patient_pk=patient.pk)
     again = {entity_id: fhir_sync.sync_entity_now("ai.course", entity_id) for entity_id in ids}
     assert again[f"{third}:baseline:lesion"].outcome == "updated"

@@ -64,7 +64,7 @@ def _orthanc_id(client, uid):
 def test_a_study_the_database_holds_is_stored_again_when_orthanc_lacks_it(demo_dir, orthanc, make_user):
     directory, uid = demo_dir
     client = orthanc[0]
-    reviewer = make_user("RIB", username=demo.REVIEWER)
+    reviewer = make_user("RIB", "RADIOLOGIST", username=demo.REVIEWER)
     make_user("DOCTOR", username=demo.REQUESTER)
     lines = []
 
@@ -95,7 +95,7 @@ def test_a_study_the_database_holds_is_stored_again_when_orthanc_lacks_it(demo_d
 
 def test_analysis_requested_once_signed_off_and_requested_again_when_its_artifacts_are_gone(demo_dir, make_user):
     directory, uid = demo_dir
-    reviewer = make_user("RIB", username=demo.REVIEWER)
+    reviewer = make_user("RIB", "RADIOLOGIST", username=demo.REVIEWER)
     doctor = make_user("DOCTOR", username=demo.REQUESTER)
 
     first = demo.seed(directory, wait_seconds=0, say=lambda line: None)
