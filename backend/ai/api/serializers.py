@@ -1,4 +1,5 @@
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -36,6 +37,7 @@ class ResultSerializer(serializers.ModelSerializer):
     artifacts = serializers.SerializerMethodField()
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
     orthanc = serializers.SerializerMethodField()
+    disclaimer = serializers.SerializerMethodField(help_text="the model card's disclaimer in the user's language")
 
     class Meta:
         model = AIResult
@@ -66,6 +68,9 @@ class ResultSerializer(serializers.ModelSerializer):
             }
             for item in result.artifacts or []
         ]
+
+    def get_disclaimer(self, result) -> str:
+        return result.disclaimer_in(get_language())
 
     @extend_schema_field(OrthancSerializer)
     def get_orthanc(self, result) -> dict:
