@@ -117,9 +117,7 @@ def parse_result(payload: Any) -> services.ResultReport:
         timings=data.get("timings") or {},
         disclaimer=(data.get("disclaimer") or "").strip(),
         # language codes as ISO 639-1, lower case; a blank text is no translation
-        disclaimers={
-            str(code).lower()[:8]: text.strip() for code, text in (data.get("disclaimers") or {}).items() if text.strip()
-        },
+        disclaimers={str(code).lower()[:8]: text for code, text in (data.get("disclaimers") or {}).items() if text},
     )
 
 
