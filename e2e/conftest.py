@@ -72,7 +72,7 @@ def token_headers(http, base_url, env):
     return issue
 
 
-EXAMPLE_PROFILE = ROOT / "ai-server" / "models" / "omics-cox-gse7390" / "1.0.0" / "example-profile.csv"
+EXAMPLE_PROFILE = ROOT / "ai-server" / "models" / "omics-cox-gse7390" / "1.1.0" / "example-profile.csv"
 
 
 @pytest.fixture

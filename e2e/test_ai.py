@@ -96,7 +96,7 @@ def test_mri_analysis_from_upload_to_an_approved_fhir_report(
     assert result["status"] == "PRELIMINARY"
     reported = result["raw_metrics"]["volume_ml"]["lesion"]
     assert abs(reported - true_ml) <= 0.10 * true_ml, (reported, true_ml)
-    assert "not for clinical use" in result["disclaimer"]
+    assert "임상에 사용할 수 없습니다" in result["disclaimer"]  # the model card's, in the default language
     seen = [(m["type"], m.get("stage")) for m in notifications.messages if m.get("job_id") == job["id"]]
     assert ("ai.job.finished", None) in seen and any(kind == "ai.job.progress" for kind, _ in seen), seen
 
@@ -151,7 +151,7 @@ def test_mri_analysis_from_upload_to_an_approved_fhir_report(
 def test_omics_risk_from_an_uploaded_expression_profile(http, base_url, token_headers, expression_upload):
     doctor = token_headers("doctor")
     patient = http.get(f"{base_url}/api/patients", headers=doctor, timeout=10).json()["results"][1]
-    expected = json.loads((MODELS / "omics-cox-gse7390" / "1.0.0" / "manifest.json").read_text())["example"]
+    expected = json.loads((MODELS / "omics-cox-gse7390" / "1.1.0" / "manifest.json").read_text())["example"]
     upload_id = expression_upload(doctor, patient["emr_uuid"])
     models = http.get(f"{base_url}/api/ai/models", headers=doctor, timeout=10).json()["models"]
     assert {"mri-lesion-demo", "omics-cox-gse7390"} <= {m["name"] for m in models}
@@ -168,7 +168,10 @@ def test_omics_risk_from_an_uploaded_expression_profile(http, base_url, token_he
     metrics = job["result"]["raw_metrics"]
     assert metrics["risk_group"] == expected["risk_group"]
     assert abs(metrics["risk_score"] - expected["risk_score"]) < 1e-4
-    assert "breast-cancer" in job["result"]["disclaimer"]
+    # the model card's disclaimer in the user's language: the real cohort, never "synthetic data"
+    assert "유방암" in job["result"]["disclaimer"] and "합성" not in job["result"]["disclaimer"]
+    english = wait_finished(http, base_url, {**doctor, "Accept-Language": "en"}, job["id"])
+    assert "breast-cancer" in english["result"]["disclaimer"]
 
     unknown = http.post(
         f"{base_url}/api/ai/jobs",

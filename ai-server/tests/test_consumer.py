@@ -12,7 +12,7 @@ from ai_server.jobs import Decision, JobRunner, result_key
 from ai_server.messaging import DELIVERY_LIMIT
 
 OMICS = "omics-cox-gse7390"
-EXAMPLE = MODELS_DIR / OMICS / "1.0.0" / "example-profile.csv"
+EXAMPLE = MODELS_DIR / OMICS / "1.1.0" / "example-profile.csv"
 
 
 @pytest.fixture
@@ -47,7 +47,8 @@ def test_an_omics_job_completes_with_progress_artifacts_and_a_stored_result(
     assert result["job_id"] == job["job_id"] and result["status"] == "COMPLETED", result
     assert result["model"]["name"] == OMICS and len(result["model"]["sha256"]) == 64
     assert result["metrics"]["risk_group"] in ("low", "intermediate", "high")
-    assert "breast-cancer" in result["disclaimer"]
+    assert "breast-cancer" in result["disclaimer"] and result["disclaimers"]["en"] == result["disclaimer"]
+    assert "유방암" in result["disclaimers"]["ko"]  # the model card's Korean, for the backend to answer in
     assert {"queue_wait", "total"} <= set(result["timings"])
     for artifact in result["artifacts"]:
         stored = runner.services.store.get(artifact["bucket"], artifact["key"])

@@ -15,10 +15,10 @@ from fake_context import FakeContext
 from PIL import Image
 
 from ai_server.pipelines.base import InvalidJob, JobFailed
-from ai_server.pipelines.omics_risk import OmicsRiskPipeline
+from ai_server.pipelines.omics_risk import OmicsRiskPipeline, probe_symbols
 from ai_server.registry import LoadedModel, load_model_directory
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "omics-cox-gse7390" / "1.0.0"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "omics-cox-gse7390" / "1.1.0"
 MANIFEST = json.loads((MODEL_DIR / "manifest.json").read_text())
 MODEL = json.loads((MODEL_DIR / "model.json").read_text())
 EXAMPLE = dict(
@@ -73,6 +73,9 @@ def test_example_profile_scores_as_in_training():
     assert [g["gene"] for g in m["top_genes"]] == ranked
     assert [g["contribution"] for g in m["top_genes"]] == pytest.approx([contributions[f] for f in ranked], abs=1e-4)
     assert min(contributions[f] for f in ranked) < 0 < max(contributions[f] for f in ranked)  # signed, both ways
+    symbols = probe_symbols(MODEL_DIR, MANIFEST["probe_symbols"])
+    assert [g["probe"] for g in m["top_genes"]] == [f.removeprefix("X") for f in ranked]
+    assert [g["symbol"] for g in m["top_genes"]] == [symbols.get(f.removeprefix("X")) for f in ranked]
 
     assert outcome.disclaimer == MANIFEST["disclaimer"]
     assert "glioma" in outcome.disclaimer and group in outcome.summary
@@ -80,6 +83,18 @@ def test_example_profile_scores_as_in_training():
     assert ctx.stages == ["fetch", "preprocessing", "forward", "postprocessing", "writing"]
     assert ctx.progressed[-1] == ("writing", 1.0)
     assert {a.name for a in outcome.artifacts} == set(ctx.artifacts) == {"km-plot", "input-summary"}
+
+
+def test_the_probe_symbol_table_covers_exactly_the_models_probes():
+    table = (MODEL_DIR / MANIFEST["probe_symbols"]).read_text(encoding="utf-8").splitlines()
+    assert any("GPL96" in line for line in table if line.startswith("#"))  # the source is named
+    rows = [line.split("\t") for line in table if not line.startswith("#")]
+    assert rows[0] == ["probe_id", "symbol"] and all(len(row) == 2 for row in rows)
+    assert [row[0] for row in rows[1:]] == [f.removeprefix("X") for f in MODEL["features"]]
+    symbols = probe_symbols(MODEL_DIR, MANIFEST["probe_symbols"])
+    assert symbols["202240_at"] == "PLK1" and "200726_at" in symbols
+    assert all(symbol.isupper() or symbol[0].isupper() for symbol in symbols.values())
+    assert probe_symbols(MODEL_DIR, None) == {}
 
 
 def test_km_plot_is_a_png():

@@ -23,7 +23,7 @@ from ai_server.registry import LoadedModel, load_model_directory
 
 # The registry loads TorchScript too; its deprecation in favour of torch.export is not this test's concern.
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "mri-lesion-demo" / "1.0.0"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "mri-lesion-demo" / "1.1.0"
 STUDY_UID = "1.2.826.0.1.3680043.8.498.1001"
 
 
@@ -99,7 +99,7 @@ def job(**input_fields) -> dict:
         "job_id": "job-1",
         "attempt": 1,
         "model": "mri-lesion-demo",
-        "model_version": "1.0.0",
+        "model_version": "1.1.0",
         "input": {"kind": "dicom-study", "study_instance_uid": STUDY_UID, "series_instance_uids": [], **input_fields},
     }
 

@@ -75,6 +75,9 @@ class ResultSerializer(serializers.Serializer):
     orthanc = serializers.DictField(required=False, allow_null=True)
     timings = serializers.DictField(required=False, allow_null=True)
     disclaimer = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=2000)
+    disclaimers = serializers.DictField(
+        child=serializers.CharField(max_length=2000, allow_blank=True), required=False, allow_null=True
+    )
     finished_at = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
     def validate_artifacts(self, value):
@@ -113,6 +116,8 @@ def parse_result(payload: Any) -> services.ResultReport:
         orthanc=data.get("orthanc") or {},
         timings=data.get("timings") or {},
         disclaimer=(data.get("disclaimer") or "").strip(),
+        # language codes as ISO 639-1, lower case; a blank text is no translation
+        disclaimers={str(code).lower()[:8]: text for code, text in (data.get("disclaimers") or {}).items() if text},
     )
 
 

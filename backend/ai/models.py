@@ -132,6 +132,12 @@ class AIResultManager(models.Manager.from_queryset(AIResultQuerySet)):
         return super().get_queryset().select_related("job", "job__study")
 
 
+def disclaimer_in(texts: dict[str, str] | None, language: str | None, fallback: str = "") -> str:
+    """A model card's disclaimer ({language code: text}) in `language` ("ko", "en-us" ...), else in English."""
+    texts = texts or {}
+    return texts.get((language or "").split("-")[0].lower()) or texts.get("en") or fallback
+
+
 class AIResult(models.Model):
     class Status(models.TextChoices):
         """The review status; lower-cased it is the FHIR DiagnosticReport/Observation status."""
@@ -151,7 +157,10 @@ class AIResult(models.Model):
     raw_metrics = models.JSONField(default=dict, blank=True, help_text="the metrics as the ai-server reported them")
     artifacts = models.JSONField(default=list, blank=True, help_text="[{name, bucket, key, content_type, size}]")
     summary = models.TextField(blank=True)
-    disclaimer = models.TextField(blank=True)
+    disclaimer = models.TextField(blank=True, help_text="the model card's disclaimer in English")
+    disclaimers = models.JSONField(
+        default=dict, blank=True, help_text="the model card's disclaimer by language code, e.g. {en, ko}"
+    )
     orthanc_seg_instance_id = models.CharField(max_length=64, blank=True)
     orthanc_seg_series_uid = models.CharField(max_length=64, blank=True)
     reviewed_by = models.ForeignKey(
@@ -183,6 +192,11 @@ class AIResult(models.Model):
         """{name: number} or {name: {"value", "unit"}}: the part of raw_metrics that becomes one FHIR
         Observation each."""
         return fhir_metrics(self.raw_metrics or {})
+
+    def disclaimer_in(self, language: str | None) -> str:
+        """The model card's disclaimer in `language`; results stored before cards held translations have the
+        English one only."""
+        return disclaimer_in(self.disclaimers, language, self.disclaimer)
 
     def check_transition(self, new: str) -> None:
         errors.check_transition(_("result %(id)s") % {"id": self.pk}, self.status, new, self.TRANSITIONS)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from minio.error import S3Error
 
@@ -25,7 +26,7 @@ from emr.models import Patient
 
 from .clients.ai_server_client import get_ai_server_client
 from .course import Point, course
-from .models import AIJob, AIResult
+from .models import AIJob, AIResult, disclaimer_in
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +187,15 @@ def _served_type(content_type: str) -> str:
 
 
 def model_list(*, user) -> list[dict]:
-    """The models the ai-server has registered (GET /models on the ai-server, an audited external call)."""
-    return get_ai_server_client().models()
+    """The models the ai-server has registered (GET /models on the ai-server, an audited external call), each
+    model card's disclaimer in the user's language."""
+    language = get_language()
+    return [
+        model | {"disclaimer": disclaimer_in(model["disclaimers"], language, model.get("disclaimer") or "")}
+        if isinstance(model.get("disclaimers"), dict)
+        else model
+        for model in get_ai_server_client().models()
+    ]
 
 
 # --- tumour course ----------------------------------------------------------------------------------------------

@@ -321,6 +321,7 @@ class ResultReport:
     orthanc: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)
     disclaimer: str = ""
+    disclaimers: dict[str, str] = field(default_factory=dict)  # by language code, from the model's card
 
 
 def job_result(*, report: ResultReport) -> str:
@@ -372,7 +373,8 @@ def job_result(*, report: ResultReport) -> str:
             raw_metrics=report.raw_metrics,
             artifacts=report.artifacts,
             summary=report.summary,
-            disclaimer=report.disclaimer,
+            disclaimer=report.disclaimer or report.disclaimers.get("en", ""),
+            disclaimers=report.disclaimers,
             orthanc_seg_instance_id=str(report.orthanc.get("seg_instance_id") or "")[:64],
             orthanc_seg_series_uid=str(report.orthanc.get("seg_series_instance_uid") or "")[:64],
         )

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "e2e"))  # the stack's settings, read as the e2e suite reads them
 from stack_env import stack_env  # noqa: E402
 
-PROFILE = ROOT / "ai-server" / "models" / "omics-cox-gse7390" / "1.0.0" / "example-profile.csv"
+PROFILE = ROOT / "ai-server" / "models" / "omics-cox-gse7390" / "1.1.0" / "example-profile.csv"
 
 
 def first_load_kb() -> tuple[float, list[str]]:

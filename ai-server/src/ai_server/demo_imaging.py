@@ -27,7 +27,7 @@ from pydicom.uid import generate_uid
 VERSION = 1  # bump when the studies change: a directory written by another version is written again
 MANIFEST = "manifest.json"
 UID_SEED = "cdss-demo-imaging"
-EXAMPLE_PROFILE = Path(__file__).resolve().parents[2] / "models" / "omics-cox-gse7390" / "1.0.0" / "example-profile.csv"
+EXAMPLE_PROFILE = Path(__file__).resolve().parents[2] / "models" / "omics-cox-gse7390" / "1.1.0" / "example-profile.csv"
 
 
 class DemoStudy(NamedTuple):

@@ -249,6 +249,7 @@ class JobRunner:
         outcome = pipeline_for(model.task).run(job, model, ctx)
         ctx.timings["total"] = time.perf_counter() - started
         metrics.JOB_DURATION.labels(model=model.name).observe(ctx.timings["total"])
+        disclaimers = model.disclaimers or {"en": outcome.disclaimer}
         return {
             **self._header(job),
             "status": "COMPLETED",
@@ -270,7 +271,9 @@ class JobRunner:
             ],
             "orthanc": outcome.orthanc,
             "timings": {name: round(seconds, 4) for name, seconds in ctx.timings.items()},
-            "disclaimer": outcome.disclaimer,
+            # The model card's words in every language it gives (the backend answers in the user's)
+            "disclaimer": disclaimers.get("en", outcome.disclaimer),
+            "disclaimers": disclaimers,
             "finished_at": _now().isoformat(),
         }
 

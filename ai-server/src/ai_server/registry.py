@@ -11,6 +11,7 @@ e.g. the Cox model's coefficients). A hospital adds its own model without code c
 The manifest (see the shipped ones under ai-server/models/ and docs/ai.md):
     name, version, task ("segmentation" | "omics-risk"), format, weights (path in the directory),
     sha256 (of the weights), input (what feeds the model), preprocessing, labels, metrics, card, disclaimer
+    (English), disclaimers ({language code: text}, the card's disclaimer in each language it gives)
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ class LoadedModel:
     def task(self) -> str:
         return self.manifest["task"]
 
+    @property
+    def disclaimers(self) -> dict[str, str]:
+        """The card's disclaimer by language code; a manifest with one English `disclaimer` gives {"en": it}."""
+        texts = {code: text for code, text in (self.manifest.get("disclaimers") or {}).items() if text}
+        if self.manifest.get("disclaimer") and "en" not in texts:
+            texts["en"] = self.manifest["disclaimer"]
+        return texts
+
     def describe(self) -> dict[str, Any]:
         card = self.manifest.get("card")
         card_path = self.directory / card if card else None
@@ -64,6 +73,7 @@ class LoadedModel:
             "labels": self.manifest.get("labels", {}),
             "metrics": self.manifest.get("metrics", {}),
             "disclaimer": self.manifest.get("disclaimer", ""),
+            "disclaimers": self.disclaimers,
             "card": card_path.read_text(encoding="utf-8") if card_path and card_path.is_file() else "",
         }
 

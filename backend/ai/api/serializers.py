@@ -1,5 +1,6 @@
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -63,6 +64,7 @@ class ResultSerializer(serializers.ModelSerializer):
     report_status = serializers.CharField(read_only=True, help_text="the FHIR DiagnosticReport status")
     orthanc = serializers.SerializerMethodField()
     revisions = RevisionSerializer(many=True, read_only=True, help_text="earlier versions, newest first")
+    disclaimer = serializers.SerializerMethodField(help_text="the model card's disclaimer in the user's language")
 
     class Meta:
         model = AIResult
@@ -99,6 +101,9 @@ class ResultSerializer(serializers.ModelSerializer):
             }
             for item in result.artifacts or []
         ]
+
+    def get_disclaimer(self, result) -> str:
+        return result.disclaimer_in(get_language())
 
     @extend_schema_field(OrthancSerializer)
     def get_orthanc(self, result) -> dict:

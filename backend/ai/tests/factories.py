@@ -96,7 +96,8 @@ def result_body(job: AIJob, **overrides: Any) -> dict[str, Any]:
             "seg_series_instance_uid": "1.2.3",
         },
         "timings": {"fetch": 0.5, "forward": 0.3, "total": 1.7},
-        "disclaimer": "Synthetic-lesion demo model, not for clinical use.",
+        "disclaimer": DISCLAIMERS["en"],
+        "disclaimers": DISCLAIMERS,
         "finished_at": timezone.now().isoformat(),
     }
     body.update(overrides)
@@ -116,7 +117,20 @@ def put_artifact(key: str, data: bytes, content_type: str) -> None:
 
 
 # --- a stand-in for the ai-server's GET /models ------------------------------------------------------------
-MODELS = [{"name": "mri-lesion-demo", "version": "1.0.0", "task": "segmentation", "sha256": "ab" * 32}]
+DISCLAIMERS = {  # as the shipped model card gives them (ai-server/models/mri-lesion-demo/*/manifest.json)
+    "en": "Synthetic-lesion demo model, not for clinical use.",
+    "ko": "합성 병변으로 학습한 시연용 모델로, 임상에 사용할 수 없습니다.",
+}
+MODELS = [
+    {
+        "name": "mri-lesion-demo",
+        "version": "1.0.0",
+        "task": "segmentation",
+        "sha256": "ab" * 32,
+        "disclaimer": DISCLAIMERS["en"],
+        "disclaimers": DISCLAIMERS,
+    }
+]
 
 
 class _ModelsHandler(BaseHTTPRequestHandler):

@@ -64,6 +64,8 @@ def test_models_are_proxied_from_the_ai_server(ai_server, rib, nurse):
     call = AuditEvent.objects.get(action=Action.EXTERNAL_CALL, system="ai-server")
     assert (call.endpoint, call.status_code, call.outcome) == ("GET /models", 200, "SUCCESS")
     assert nurse.get("/api/ai/models").status_code == 403
+    korean = rib.get("/api/ai/models", HTTP_ACCEPT_LANGUAGE="ko").json()["models"]
+    assert korean[0]["disclaimer"] == MODELS[0]["disclaimers"]["ko"]  # the model card's, in the user's language
 
 
 def _closed_port() -> int:

@@ -12,7 +12,7 @@ from core.errors import InvalidTransition
 from core.models import OutboxMessage
 from core.storage import storage_client
 
-from .factories import complete, make_job, make_patient, make_study
+from .factories import DISCLAIMERS, complete, make_job, make_patient, make_study
 
 pytestmark = pytest.mark.django_db
 JOBS = "/api/ai/jobs"
@@ -145,6 +145,21 @@ def test_detail_shows_the_result_with_artifact_links(doctor):
         "url": f"/api/ai/jobs/{job.pk}/artifacts/seg",
     }
     assert "key" not in result["artifacts"][0] and "bucket" not in result["artifacts"][0]
+
+
+def test_the_result_disclaimer_is_the_model_cards_in_the_users_language(doctor):
+    job = complete(make_job(doctor.user))
+    url = f"{JOBS}/{job.pk}"
+    assert doctor.get(url).json()["result"]["disclaimer"] == DISCLAIMERS["en"]
+    assert doctor.get(url, HTTP_ACCEPT_LANGUAGE="ko").json()["result"]["disclaimer"] == DISCLAIMERS["ko"]
+    assert doctor.get(url, HTTP_ACCEPT_LANGUAGE="ko-KR").json()["result"]["disclaimer"] == DISCLAIMERS["ko"]
+    # a result from a model whose card gives English only, or stored before cards held translations
+    english_only = complete(make_job(doctor.user), disclaimers=None)
+    answered = doctor.get(f"{JOBS}/{english_only.pk}", HTTP_ACCEPT_LANGUAGE="ko").json()["result"]["disclaimer"]
+    assert answered == DISCLAIMERS["en"]
+    # a blank translation is none; the English one stands in
+    blank = complete(make_job(doctor.user), disclaimers={"en": DISCLAIMERS["en"], "ko": "  "})
+    assert blank.result.disclaimers == {"en": DISCLAIMERS["en"]}
 
 
 def test_cancel_by_requester_or_radiology_staff_only(doctor, rib, token_client):

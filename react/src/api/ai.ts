@@ -157,6 +157,16 @@ export function labelVolumes(metrics: Record<string, unknown>): LabelVolume[] {
 export interface GeneWeight {
   gene: string;
   weight: number;
+  /** gene symbol from the model's probe table; absent when the table has none for this probe */
+  symbol?: string;
+  /** the probe id as the platform names it (200726_at) */
+  probe?: string;
+}
+
+/** A gene as a clinician reads it: its symbol with the probe id beside it, or the probe id alone. */
+export function geneLabel(gene: GeneWeight): string {
+  const probe = gene.probe ?? gene.gene;
+  return gene.symbol ? `${gene.symbol} (${probe})` : probe;
 }
 
 export function topGenes(metrics: Record<string, unknown>): GeneWeight[] {
@@ -166,7 +176,12 @@ export function topGenes(metrics: Record<string, unknown>): GeneWeight[] {
     .map((row: unknown) => {
       if (Array.isArray(row)) return { gene: String(row[0]), weight: Number(row[1]) };
       const record = row as Record<string, unknown>;
-      return { gene: String(record.gene ?? record.name ?? record.symbol ?? "?"), weight: Number(record.contribution ?? record.weight ?? record.coefficient ?? record.value ?? 0) };
+      return {
+        gene: String(record.gene ?? record.name ?? record.symbol ?? "?"),
+        weight: Number(record.contribution ?? record.weight ?? record.coefficient ?? record.value ?? 0),
+        symbol: typeof record.symbol === "string" && record.symbol ? record.symbol : undefined,
+        probe: typeof record.probe === "string" && record.probe ? record.probe : undefined,
+      };
     })
     .filter((row) => Number.isFinite(row.weight));
 }
@@ -196,6 +211,18 @@ export function kmCurves(metrics: Record<string, unknown>): KmCurve[] {
   return Object.entries(groups)
     .map(([name, value]) => (value && typeof value === "object" ? curve(name, value as Record<string, unknown>) : null))
     .filter((c): c is KmCurve => c !== null);
+}
+
+const DAYS_PER_YEAR = 365.25;
+
+/** The Kaplan-Meier curves with time in years when the result states its unit (days, months or years);
+ * unit null when it does not, and the time is shown as it came. */
+export function kmCurvesInYears(metrics: Record<string, unknown>): { curves: KmCurve[]; unit: "years" | null } {
+  const km = (metrics.km ?? metrics.kaplan_meier) as Record<string, unknown> | undefined;
+  const perYear = { days: DAYS_PER_YEAR, months: 12, years: 1 }[String(km && !Array.isArray(km) ? km.time_unit : "")];
+  const curves = kmCurves(metrics);
+  if (!perYear) return { curves, unit: null };
+  return { curves: curves.map((curve) => ({ ...curve, time: curve.time.map((time) => time / perYear) })), unit: "years" };
 }
 
 export function riskScore(metrics: Record<string, unknown>): { score: number; group?: string; percentile?: number } | null {

@@ -1615,6 +1615,7 @@ export interface components {
             /** @description the metrics as the ai-server reported them */
             readonly raw_metrics: unknown;
             readonly summary: string;
+            /** @description the model card's disclaimer in the user's language */
             readonly disclaimer: string;
             readonly artifacts: components["schemas"]["Artifact"][];
             readonly orthanc: components["schemas"]["Orthanc"];

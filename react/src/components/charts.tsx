@@ -1,9 +1,11 @@
 // Small SVG charts drawn from the numbers in an AI result (no charting library: two shapes are needed).
+import { geneLabel } from "../api/ai";
 import type { GeneWeight, KmCurve } from "../api/ai";
 
 const PALETTE = ["#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599"];
 
-/** Kaplan-Meier survival curves as step functions, time on x, survival probability 0..1 on y. */
+/** Kaplan-Meier survival curves as step functions, time on x (in the unit the label names), survival on y
+ * drawn 0..1 and labelled in percent. */
 export function KmChart({ curves, timeLabel, survivalLabel, width = 520, height = 300 }: { curves: KmCurve[]; timeLabel: string; survivalLabel: string; width?: number; height?: number }) {
   const margin = { top: 12, right: 16, bottom: 40, left: 48 };
   const w = width - margin.left - margin.right;
@@ -30,7 +32,7 @@ export function KmChart({ curves, timeLabel, survivalLabel, width = 520, height 
           <g key={tick}>
             <line x1={0} x2={w} y1={y(tick)} y2={y(tick)} stroke="#dee2e6" />
             <text x={-6} y={y(tick)} fontSize={11} textAnchor="end" dominantBaseline="middle">
-              {tick}
+              {`${tick * 100}%`}
             </text>
           </g>
         ))}
@@ -64,9 +66,8 @@ export function KmChart({ curves, timeLabel, survivalLabel, width = 520, height 
 }
 
 /** Horizontal bars, signed values around a zero line (gene weights can be negative). */
-export function BarChart({ rows, unit = "", width = 520 }: { rows: { label: string; value: number }[]; unit?: string; width?: number }) {
+export function BarChart({ rows, unit = "", width = 520, labelWidth = 120 }: { rows: { label: string; value: number }[]; unit?: string; width?: number; labelWidth?: number }) {
   const rowHeight = 22;
-  const labelWidth = 120;
   const valueWidth = 70;
   const w = width - labelWidth - valueWidth;
   const max = Math.max(1e-9, ...rows.map((row) => Math.abs(row.value)));
@@ -97,7 +98,7 @@ export function BarChart({ rows, unit = "", width = 520 }: { rows: { label: stri
 }
 
 export function geneRows(genes: GeneWeight[]) {
-  return genes.map((gene) => ({ label: gene.gene, value: gene.weight }));
+  return genes.map((gene) => ({ label: geneLabel(gene), value: gene.weight }));
 }
 
 export interface DatedSeries {

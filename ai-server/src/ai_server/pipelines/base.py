@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 DEMO_DISCLAIMER = "Synthetic-lesion demo model, not for clinical use."
+# The shipped MRI model's disclaimer in every language the CDSS answers in (its card and manifest hold the
+# same); a result carries its model's, read from the manifest, and a model without Korean falls back to English.
+DEMO_DISCLAIMERS = {"en": DEMO_DISCLAIMER, "ko": "합성 병변으로 학습한 시연용 모델로, 임상에 사용할 수 없습니다."}
 
 
 class JobFailed(Exception):

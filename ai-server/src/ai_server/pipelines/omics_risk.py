@@ -10,6 +10,7 @@ import io
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -187,6 +188,20 @@ def match(profile: Profile, model: CoxModel, max_missing_fraction: float) -> Mat
     return Matched(x, missing, ignored)
 
 
+def probe_symbols(directory: Path, table: str | None) -> dict[str, str]:
+    """Probe id (200726_at, without the R prefix) -> gene symbol, from the model's committed table named by the
+    manifest's `probe_symbols` (tab-separated probe_id, symbol; # comments); empty symbols are left out."""
+    if not table:
+        return {}
+    symbols = {}
+    for line in (directory / table).read_text(encoding="utf-8").splitlines():
+        probe, _, symbol = line.partition("\t")
+        if line.startswith("#") or probe == "probe_id" or not symbol.strip():
+            continue
+        symbols[probe.strip()] = symbol.strip()
+    return symbols
+
+
 def km_plot(km: dict[str, Any], patient_group: str, disclaimer: str) -> bytes:
     """The training cohort's Kaplan-Meier curves by risk group, the patient's group drawn bold."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: only this pipeline draws
@@ -203,8 +218,8 @@ def km_plot(km: dict[str, Any], patient_group: str, disclaimer: str) -> bytes:
         style = {"lw": 3, "alpha": 1.0} if mine else {"lw": 1.2, "alpha": 0.45}
         ax.step(times, g["survival"], where="post", color=colour, label=label, **style)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("years" if days_per_unit != 1 else km.get("time_unit", "time"))
-    ax.set_ylabel(km.get("endpoint", "survival"))
+    ax.set_xlabel(f"time ({'years' if days_per_unit != 1 else km.get('time_unit', 'unknown unit')})")
+    ax.set_ylabel(f"{km.get('endpoint', 'survival')} (probability)")
     ax.set_title("Training cohort by risk group (Kaplan-Meier)")
     ax.legend(loc="lower left", fontsize=9)
     ax.grid(alpha=0.3)
@@ -242,9 +257,12 @@ class OmicsRiskPipeline:
         with ctx.stage("postprocessing"):
             ctx.progress("inference", 0.6)
             group, percentile = cox.group(risk), cox.percentile(risk)
+            symbols = probe_symbols(model.directory, manifest.get("probe_symbols"))
             top = [
                 {
                     "gene": cox.features[i],
+                    "probe": cox.features[i].removeprefix("X"),
+                    "symbol": symbols.get(cox.features[i].removeprefix("X")),
                     "contribution": round(float(contributions[i]), 4),
                     "value": round(float(matched.x[i]), 4),
                     "imputed": cox.features[i] in matched.imputed,

@@ -2,7 +2,7 @@ import { Alert, Anchor, Badge, Button, Card, Grid, Group, SimpleGrid, Stack, Tex
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { artifactUrl, kmCurves, labelVolumes, resultMetrics, riskScore, topGenes, useAmend, useReview } from "../../api/ai";
+import { artifactUrl, kmCurvesInYears, labelVolumes, resultMetrics, riskScore, topGenes, useAmend, useReview } from "../../api/ai";
 import type { AiJob, AiResult, LabelVolume, ResultRevision } from "../../api/ai";
 import { useStudy } from "../../api/radiology";
 import { BarChart, KmChart, geneRows } from "../../components/charts";
@@ -35,7 +35,7 @@ function OmicsMetrics({ result }: { result: AiResult }) {
   const metrics = resultMetrics(result);
   const risk = riskScore(metrics);
   const genes = topGenes(metrics);
-  const curves = kmCurves(metrics);
+  const { curves, unit } = kmCurvesInYears(metrics);
   return (
     <SimpleGrid cols={{ base: 1, lg: 2 }}>
       <Stack>
@@ -44,8 +44,11 @@ function OmicsMetrics({ result }: { result: AiResult }) {
             {t("ai.riskScore")}
           </Text>
           <Title order={2} data-testid="risk-score">
-            {risk ? Number(risk.score.toPrecision(4)) : "—"}
+            {risk ? `${risk.score > 0 ? "+" : ""}${risk.score.toFixed(2)}` : "—"}
           </Title>
+          <Text size="xs" c="dimmed">
+            {t("ai.riskScoreUnit")}
+          </Text>
           {risk?.group && <Text>{t("ai.riskGroup", { group: risk.group })}</Text>}
           {risk?.percentile !== undefined && <Text size="sm">{t("ai.percentile", { value: Math.round(risk.percentile) })}</Text>}
         </Card>
@@ -53,14 +56,23 @@ function OmicsMetrics({ result }: { result: AiResult }) {
           <Title order={5} mb="xs">
             {t("ai.topGenes")}
           </Title>
-          {genes.length ? <BarChart rows={geneRows(genes.slice(0, 15))} /> : <Text c="dimmed">{t("ai.noGenes")}</Text>}
+          {genes.length ? (
+            <>
+              <BarChart rows={geneRows(genes.slice(0, 15))} labelWidth={170} />
+              <Text size="xs" c="dimmed">
+                {t("ai.geneContribution")}
+              </Text>
+            </>
+          ) : (
+            <Text c="dimmed">{t("ai.noGenes")}</Text>
+          )}
         </Card>
       </Stack>
       <Card withBorder>
         <Title order={5} mb="xs">
           {t("ai.kaplanMeier")}
         </Title>
-        {curves.length ? <KmChart curves={curves} timeLabel={t("ai.time")} survivalLabel={t("ai.survival")} /> : <Text c="dimmed">{t("ai.noKm")}</Text>}
+        {curves.length ? <KmChart curves={curves} timeLabel={unit ? t("ai.timeYears") : t("ai.time")} survivalLabel={t("ai.survival")} /> : <Text c="dimmed">{t("ai.noKm")}</Text>}
       </Card>
     </SimpleGrid>
   );

@@ -2,7 +2,7 @@ import { act, fireEvent, screen, waitFor } from "@testing-library/react";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { Route, Routes } from "react-router";
 
-import { kmCurves, labelVolumes, riskScore, topGenes } from "../../api/ai";
+import { geneLabel, kmCurves, kmCurvesInYears, labelVolumes, riskScore, topGenes } from "../../api/ai";
 import { NotificationsProvider } from "../../notifications/NotificationsProvider";
 import { FakeWebSocket, routeFetch } from "../../test/fakes";
 import { renderPage } from "../../test/render";
@@ -27,12 +27,16 @@ const OMICS_JOB = {
   expression_upload: "u-1", attempts: 1, deadline: "2026-11-26T09:30:00Z", requested_by: "doctor", failure_reason: "",
   progress: { stage: null, fraction: null }, device: "cpu", timings: {}, created_at: "2026-11-26T09:00:00Z", started_at: null, finished_at: null,
   result: {
-    id: 41, status: "PRELIMINARY", summary: "High risk group", disclaimer: "Synthetic demo, not for clinical use.",
+    // the model card's disclaimer as the API answers it to a Korean user
+    id: 41, status: "PRELIMINARY", summary: "High risk group", disclaimer: "공개 유방암 코호트(GSE7390)로 학습한 위험도 점수 시연용 모델입니다. 임상에 사용할 수 없습니다.",
     metrics: { risk_score: 1.234, percentile: 91.5 },
     raw_metrics: {
       risk_score: 1.234, risk_group: "high", percentile: 91.5,
-      top_genes: [{ gene: "ESR1", contribution: -0.4, value: 7.1 }, { gene: "MKI67", contribution: 0.7, value: 9.2 }],
-      km: { time_unit: "days", groups: [{ label: "low", time: [0, 2, 5], survival: [1, 0.9, 0.8] }, { label: "high", time: [0, 1, 3], survival: [1, 0.6, 0.4] }] },
+      top_genes: [
+        { gene: "X205034_at", probe: "205034_at", symbol: "CCNE2", contribution: 0.7, value: 9.2 },
+        { gene: "X209524_at", probe: "209524_at", symbol: null, contribution: -0.4, value: 7.1 },
+      ],
+      km: { time_unit: "days", groups: [{ label: "low", time: [0, 730.5, 1826.25], survival: [1, 0.9, 0.8] }, { label: "high", time: [0, 365.25, 1095.75], survival: [1, 0.6, 0.4] }] },
     },
     artifacts: [], orthanc: { seg_instance_id: null, seg_series_instance_uid: null }, reviewed_by: "", review_comment: "", reviewed_at: null,
     created_at: "2026-11-26T09:01:00Z",
@@ -67,8 +71,22 @@ describe("reading result metrics", () => {
     expect(riskScore({})).toBeNull();
     expect(kmCurves({ km: { time: [0, 1], survival: [1, 0.5] } })).toEqual([{ name: "", time: [0, 1], survival: [1, 0.5] }]);
     expect(kmCurves(OMICS_JOB.result.raw_metrics).map((curve) => curve.name)).toEqual(["low", "high"]);
-    expect(topGenes(OMICS_JOB.result.raw_metrics)).toEqual([{ gene: "ESR1", weight: -0.4 }, { gene: "MKI67", weight: 0.7 }]);
+    expect(topGenes(OMICS_JOB.result.raw_metrics)).toEqual([
+      { gene: "X205034_at", weight: 0.7, symbol: "CCNE2", probe: "205034_at" },
+      { gene: "X209524_at", weight: -0.4, probe: "209524_at" },
+    ]);
     expect(riskScore(OMICS_JOB.result.raw_metrics)).toEqual({ score: 1.234, group: "high", percentile: 91.5 });
+  });
+  it("names genes by symbol with the probe id beside it, or by the probe id alone", () => {
+    expect(topGenes(OMICS_JOB.result.raw_metrics).map(geneLabel)).toEqual(["CCNE2 (205034_at)", "209524_at"]);
+    expect(geneLabel({ gene: "TP53", weight: 1 })).toBe("TP53");
+  });
+  it("gives Kaplan-Meier time in years when the result states its unit", () => {
+    const { curves, unit } = kmCurvesInYears(OMICS_JOB.result.raw_metrics);
+    expect(unit).toBe("years");
+    expect(curves[0].time).toEqual([0, 2, 5]);
+    expect(kmCurvesInYears({ km: { time_unit: "months", time: [0, 18], survival: [1, 0.5] } }).curves[0].time).toEqual([0, 1.5]);
+    expect(kmCurvesInYears({ km: { time: [0, 18], survival: [1, 0.5] } })).toEqual({ curves: [{ name: "", time: [0, 18], survival: [1, 0.5] }], unit: null });
   });
 });
 
@@ -89,11 +107,18 @@ describe("AI job page", () => {
     finished = true;
     act(() => socket.receive({ type: "ai.job.finished", job_id: "j-1", status: "COMPLETED" }));
     expect(await screen.findByTestId("risk-score")).toBeTruthy();
-    expect(screen.getByTestId("risk-score").textContent).toBe("1.234");
-    expect(screen.getByTestId("ai-disclaimer").textContent).toContain("임상에 사용할 수 없습니다");
-    expect(screen.getByTestId("ai-disclaimer").textContent).toContain("Synthetic demo, not for clinical use.");
-    expect(screen.getByTestId("km-chart").querySelectorAll("path")).toHaveLength(2);
-    expect(screen.getByText("MKI67")).toBeTruthy();
+    expect(screen.getByTestId("risk-score").textContent).toBe("+1.23");
+    // the model card's words first, then ours; neither claims how an omics model was trained unless its card does
+    expect(screen.getByTestId("ai-model-disclaimer").textContent).toBe(OMICS_JOB.result.disclaimer);
+    expect(screen.getByTestId("ai-disclaimer").textContent).toContain("의료진의 검토가 필요합니다");
+    expect(screen.getByTestId("ai-disclaimer").textContent).not.toContain("합성");
+    const km = screen.getByTestId("km-chart");
+    expect(km.querySelectorAll("path")).toHaveLength(2);
+    expect(km.textContent).toContain("시간 (년)");
+    expect(km.textContent).toContain("생존 확률 (%)");
+    expect(km.textContent).toContain("50%");
+    expect(screen.getByText("CCNE2 (205034_at)")).toBeTruthy();
+    expect(screen.getByText("209524_at")).toBeTruthy();
   });
 
   it("lets radiology staff approve or reject with a comment", async () => {
