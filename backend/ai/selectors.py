@@ -21,8 +21,8 @@ from core.errors import NotFound
 from core.http import SystemUnavailable
 from core.queries import narrowed
 from core.storage import storage_client
-from radiology.models import Order
 from emr.models import Patient
+from radiology.models import Order
 
 from .clients.ai_server_client import get_ai_server_client
 from .course import Point, course

@@ -33,9 +33,8 @@ from emr.services import timeline_record
 from notifications.services import notify_users
 from radiology.models import Study
 
-from .models import AIJob, AIResult, AIResultRevision, ExpressionUpload
 from .course import figures
-from .models import AIJob, AIResult, ExpressionUpload
+from .models import AIJob, AIResult, AIResultRevision, ExpressionUpload
 from .selectors import patient_course
 
 logger = logging.getLogger(__name__)
@@ -606,6 +605,8 @@ def result_amend(*, actor, result: AIResult, reason: str, **changes: str) -> AIR
         {"type": "ai.result.reviewed", "job_id": str(result.job_id), "result_id": result.pk, "status": "AMENDED"},
     )
     return result
+
+
 def course_sync_request(*, patient_pk: int) -> list[str]:
     """Queue a FHIR sync of every figure of the patient's tumour course (ai.course). Call when a
     segmentation result is signed (or its signed volumes change): a new study can move the baseline or the

@@ -218,7 +218,8 @@ def _rows(rows: list[dict]) -> list[dict]:
 # --- sign-offs --------------------------------------------------------------------------------------------
 def _pending_signoffs(patient: Patient) -> list[dict]:
     results = (
-        AIResult.objects.awaiting_sign_off().filter(job__patient=patient)
+        AIResult.objects.awaiting_sign_off()
+        .filter(job__patient=patient)
         .select_related("job__study")
         .order_by("created_at", "id")[:PENDING_ROWS]
     )

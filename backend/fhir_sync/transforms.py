@@ -403,6 +403,8 @@ def course_observation(figure: CourseFigure, ref: Ref) -> FHIRAbstractResource:
             }
             body["note"] = [{"text": f"{figure.aid}. Thresholds: {figure.source}"}]
     return build("Observation", _clean(body))
+
+
 # --- DiagnosticReport (a tumour-board summary, the PDF in presentedForm) ----------------------------------
 BOARD_CODE = {
     "coding": [{"system": "urn:cdss:report", "code": "tumour-board-summary", "display": "Tumour board summary"}],

@@ -26,8 +26,8 @@ from .serializers import (
     ModelListSerializer,
     ResultSerializer,
     ReviewSerializer,
-    WorklistItemSerializer,
     TumourCourseSerializer,
+    WorklistItemSerializer,
 )
 
 

@@ -110,6 +110,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/results/{id}/amend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Amend a signed result (RADIOLOGIST)
+         * @description Amend a FINAL result with a reason: it stays FINAL with version + 1, the previous version is kept,
+         *     and the FHIR DiagnosticReport becomes `amended`.
+         */
+        post: operations["ai_results_amend_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/results/{id}/review": {
         parameters: {
             query?: never;
@@ -119,8 +140,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Radiology review: approve (FINAL) or reject (CANCELLED) a PRELIMINARY result, with a comment. */
+        /**
+         * Sign off a result (RADIOLOGIST): approve or reject
+         * @description Sign-off: a radiologist approves (FINAL) or rejects (CANCELLED) a PRELIMINARY result, with a comment.
+         */
         post: operations["ai_results_review_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/worklist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The sign-off worklist (RADIOLOGIST)
+         * @description Results awaiting sign-off, most urgent order first, then oldest first.
+         */
+        get: operations["ai_worklist_list"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -641,6 +685,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/patients/{puuid}/tumour-course": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The patient's tumour volume over time, with change and volumetric response category
+         * @description A patient's tumour course: lesion volume per label over the studies (signed segmentations only), the
+         *     change from baseline and nadir, and a volumetric response category (an aid, not a RANO assessment).
+         */
+        get: operations["patients_tumour_course_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/patients/{puuid}/vitals": {
         parameters: {
             query?: never;
@@ -913,6 +978,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/routing/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Routing rules, in the order applied */
+        get: operations["routing_rules_list"];
+        put?: never;
+        /** Create a routing rule */
+        post: operations["routing_rules_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/routing/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A routing rule */
+        get: operations["routing_rules_retrieve"];
+        /** Replace a routing rule */
+        put: operations["routing_rules_update"];
+        post?: never;
+        /** Delete a routing rule (its versions stay) */
+        delete: operations["routing_rules_destroy"];
+        options?: never;
+        head?: never;
+        /** Change fields of a routing rule */
+        patch: operations["routing_rules_partial_update"];
+        trace?: never;
+    };
+    "/api/routing/rules/{id}/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Would this rule start an analysis of the study, and why (changes nothing) */
+        post: operations["routing_rules_dry_run_create_2"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/routing/rules/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of a rule, newest first */
+        get: operations["routing_rules_versions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/routing/rules/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The dry run of an unsaved rule's criteria against a study */
+        post: operations["routing_rules_dry_run_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -948,6 +1102,14 @@ export interface components {
                 [key: string]: string;
             };
             startsAt?: string;
+        };
+        Amend: {
+            /** @description required: why the signed result is changed */
+            reason: string;
+            /** @description the new summary */
+            summary?: string;
+            /** @description the new sign-off comment */
+            review_comment?: string;
         };
         /** @description An artifact as clients see it: fetched through Django, never a storage URL or key. */
         Artifact: {
@@ -1076,13 +1238,69 @@ export interface components {
             sex: string;
             matched_on: components["schemas"]["MatchedOnEnum"][];
         };
+        /**
+         * @description * `create` - Create
+         *     * `update` - Update
+         *     * `delete` - Delete
+         * @enum {string}
+         */
+        ChangeEnum: "create" | "update" | "delete";
         Code: {
             /** @description 6 digits from the authenticator app, or one recovery code. */
             code: string;
         };
+        CourseRow: {
+            study_id: number;
+            /** Format: date */
+            study_date: string;
+            result_id: number;
+            /** Format: double */
+            volume_ml: number;
+            /** Format: double */
+            baseline_ml: number;
+            /**
+             * Format: double
+             * @description the smallest volume before this study
+             */
+            nadir_ml: number | null;
+            /** Format: double */
+            change_from_baseline_percent: number | null;
+            /** Format: double */
+            change_from_nadir_percent: number | null;
+            /** @description baseline, CR, PR, SD, PD or NE (no measurable baseline) */
+            category: string;
+            category_display: string;
+        };
+        CourseStudy: {
+            study_id: number;
+            study_instance_uid: string;
+            /** Format: date */
+            study_date: string;
+            /** @description the study's latest signed (FINAL) segmentation */
+            result_id: number;
+            model: string;
+        };
+        CourseThresholds: {
+            partial_response_decrease_percent: number;
+            progression_increase_percent: number;
+            complete_response_confirmation_days: number;
+        };
         Credentials: {
             username: string;
             password: string;
+        };
+        /** @description An unsaved rule's criteria, for the dry run (empty: any). */
+        Criteria: {
+            /** @default  */
+            modality: string;
+            /** @default  */
+            sequence_type: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
+            /** @default  */
+            series_description: string;
+            /** @default  */
+            body_part: string;
+            /** @default  */
+            sending_ae: string;
         };
         Csrf: {
             /** @description Send back as the X-CSRFToken header on unsafe requests. */
@@ -1162,6 +1380,14 @@ export interface components {
         Discard: {
             reason: string;
         };
+        DryRun: {
+            study: number;
+        };
+        DryRunResult: {
+            matches: boolean;
+            reasons: string[];
+            series_instance_uids: string[];
+        };
         Enrolled: {
             /** @description Each works once in place of a code. Shown once: keep them safe. */
             recovery_codes: string[];
@@ -1174,7 +1400,8 @@ export interface components {
             otpauth_uri: string;
         };
         /**
-         * @description * `ai.observation` - ai.observation
+         * @description * `ai.course` - ai.course
+         *     * `ai.observation` - ai.observation
          *     * `ai.result` - ai.result
          *     * `audit.event` - audit.event
          *     * `board.report` - board.report
@@ -1183,7 +1410,7 @@ export interface components {
          *     * `radiology.study` - radiology.study
          * @enum {string}
          */
-        EntityTypeEnum: "ai.observation" | "ai.result" | "audit.event" | "board.report" | "emr.patient" | "radiology.order" | "radiology.study";
+        EntityTypeEnum: "ai.course" | "ai.observation" | "ai.result" | "audit.event" | "board.report" | "emr.patient" | "radiology.order" | "radiology.study";
         Event: {
             readonly id: number;
             /** Format: date-time */
@@ -1522,6 +1749,56 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["TimelineEvent"][];
         };
+        PaginatedWorklistItemList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["WorklistItem"][];
+        };
+        PatchedRule: {
+            readonly id?: number;
+            name?: string;
+            enabled?: boolean;
+            /**
+             * Format: int64
+             * @description rules are applied in this order (lowest first)
+             */
+            order?: number;
+            /** @description e.g. MR; empty: any */
+            modality?: string;
+            /**
+             * @description T1, T1c, T2 or FLAIR; empty: any
+             *
+             *     * `T1` - T1
+             *     * `T1c` - T1 with contrast
+             *     * `T2` - T2
+             *     * `FLAIR` - Flair
+             *     * `` - not recognised
+             */
+            sequence_type?: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
+            /** @description a regular expression searched in the series description, case-insensitive; empty: any */
+            series_description?: string;
+            /** @description BodyPartExamined, e.g. BRAIN; empty: any */
+            body_part?: string;
+            /** @description the modality's AE title; empty: any */
+            sending_ae?: string;
+            model_name?: string;
+            /** @description a version, or empty / "newest" for the newest registered */
+            model_version?: string;
+            /** Format: date-time */
+            readonly created_at?: string;
+            /** Format: date-time */
+            readonly updated_at?: string;
+        };
         Patient: {
             readonly emr_uuid: string;
             /** @description OpenEMR's numeric pid, used by some routes */
@@ -1623,6 +1900,16 @@ export interface components {
             readonly review_comment: string;
             /** Format: date-time */
             readonly reviewed_at: string | null;
+            /** @description 1 as reported; + 1 per amendment */
+            readonly version: number;
+            /** @description the FHIR DiagnosticReport status */
+            readonly report_status: string;
+            readonly amended_by: string;
+            /** Format: date-time */
+            readonly amended_at: string | null;
+            readonly amendment_reason: string;
+            /** @description earlier versions, newest first */
+            readonly revisions: components["schemas"]["Revision"][];
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -1637,6 +1924,66 @@ export interface components {
             decision: components["schemas"]["DecisionEnum"];
             /** @description required: why the result is approved or rejected */
             comment: string;
+        };
+        /** @description A version of the result as it was before an amendment replaced it. */
+        Revision: {
+            readonly version: number;
+            readonly status: components["schemas"]["ResultStatusEnum"];
+            readonly summary: string;
+            readonly review_comment: string;
+            readonly reviewed_by: string;
+            /** Format: date-time */
+            readonly reviewed_at: string | null;
+            readonly amended_by: string;
+            /** Format: date-time */
+            readonly amended_at: string | null;
+            readonly amendment_reason: string;
+            /** Format: date-time */
+            readonly superseded_at: string;
+        };
+        Rule: {
+            readonly id: number;
+            name: string;
+            enabled?: boolean;
+            /**
+             * Format: int64
+             * @description rules are applied in this order (lowest first)
+             */
+            order?: number;
+            /** @description e.g. MR; empty: any */
+            modality?: string;
+            /**
+             * @description T1, T1c, T2 or FLAIR; empty: any
+             *
+             *     * `T1` - T1
+             *     * `T1c` - T1 with contrast
+             *     * `T2` - T2
+             *     * `FLAIR` - Flair
+             *     * `` - not recognised
+             */
+            sequence_type?: components["schemas"]["SequenceTypeEnum"] | components["schemas"]["BlankEnum"];
+            /** @description a regular expression searched in the series description, case-insensitive; empty: any */
+            series_description?: string;
+            /** @description BodyPartExamined, e.g. BRAIN; empty: any */
+            body_part?: string;
+            /** @description the modality's AE title; empty: any */
+            sending_ae?: string;
+            model_name: string;
+            /** @description a version, or empty / "newest" for the newest registered */
+            model_version?: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        RuleVersion: {
+            readonly number: number;
+            readonly change: components["schemas"]["ChangeEnum"];
+            readonly snapshot: unknown;
+            /** @default  */
+            readonly changed_by: string;
+            /** Format: date-time */
+            readonly changed_at: string;
         };
         /** @description The password was right; the sign-in is not complete until the second step. */
         SecondStep: {
@@ -1798,6 +2145,26 @@ export interface components {
             /** @description ADMIN, OPS and enrolled people: a code from the authenticator app. */
             otp?: string;
         };
+        TumourCourse: {
+            patient: string;
+            studies: components["schemas"]["CourseStudy"][];
+            /** @description label -> one row per study */
+            labels: {
+                [key: string]: components["schemas"]["CourseRow"][];
+            };
+            unit: string;
+            thresholds: components["schemas"]["CourseThresholds"];
+            /** @description where the thresholds come from */
+            source: string;
+            /** @description volumetric, RANO-style aid; not a RANO assessment */
+            label: string;
+            /** @description left out: no study date */
+            undated_study_ids: number[];
+        };
+        UnsavedDryRun: {
+            study: number;
+            rule: components["schemas"]["Criteria"];
+        };
         UploadAnswer: {
             counts: components["schemas"]["UploadCounts"];
             results: components["schemas"]["UploadResult"][];
@@ -1843,6 +2210,29 @@ export interface components {
         Webhook: {
             status: components["schemas"]["StatusEdeEnum"];
             alerts: components["schemas"]["Alert"][];
+        };
+        /** @description A result awaiting sign-off, as the radiologists' worklist shows it. */
+        WorklistItem: {
+            readonly result_id: number;
+            /** Format: uuid */
+            readonly job_id: string;
+            readonly task: string;
+            readonly model_name: string;
+            readonly model_version: string;
+            /** @description EMR patient uuid */
+            readonly patient: string;
+            readonly patient_name: string;
+            readonly mrn: string;
+            readonly study: number | null;
+            readonly accession_number: string | null;
+            /** @description the order's priority; ROUTINE without an order */
+            readonly priority: components["schemas"]["PriorityEnum"];
+            readonly summary: string;
+            readonly requested_by: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** @description since the result arrived */
+            readonly age_seconds: number;
         };
     };
     responses: never;
@@ -2060,6 +2450,40 @@ export interface operations {
             };
         };
     };
+    ai_results_amend_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Amend"];
+                "application/x-www-form-urlencoded": components["schemas"]["Amend"];
+                "multipart/form-data": components["schemas"]["Amend"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Result"];
+                };
+            };
+            /** @description not a final result */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     ai_results_review_create: {
         parameters: {
             query?: never;
@@ -2091,6 +2515,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    ai_worklist_list: {
+        parameters: {
+            query?: {
+                /** @description 페이지네이션된 결과 집합 내의 페이지 번호. */
+                page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedWorklistItemList"];
+                };
             };
         };
     };
@@ -2838,6 +3284,34 @@ export interface operations {
             };
         };
     };
+    patients_tumour_course_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                puuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TumourCourse"];
+                };
+            };
+            /** @description no such patient */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     patients_vitals_retrieve: {
         parameters: {
             query?: never;
@@ -3282,6 +3756,218 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    routing_rules_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"][];
+                };
+            };
+        };
+    };
+    routing_rules_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Rule"];
+                "application/x-www-form-urlencoded": components["schemas"]["Rule"];
+                "multipart/form-data": components["schemas"]["Rule"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+        };
+    };
+    routing_rules_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+        };
+    };
+    routing_rules_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Rule"];
+                "application/x-www-form-urlencoded": components["schemas"]["Rule"];
+                "multipart/form-data": components["schemas"]["Rule"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+        };
+    };
+    routing_rules_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    routing_rules_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedRule"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedRule"];
+                "multipart/form-data": components["schemas"]["PatchedRule"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+        };
+    };
+    routing_rules_dry_run_create_2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DryRun"];
+                "application/x-www-form-urlencoded": components["schemas"]["DryRun"];
+                "multipart/form-data": components["schemas"]["DryRun"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResult"];
+                };
+            };
+        };
+    };
+    routing_rules_versions_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleVersion"][];
+                };
+            };
+        };
+    };
+    routing_rules_dry_run_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnsavedDryRun"];
+                "application/x-www-form-urlencoded": components["schemas"]["UnsavedDryRun"];
+                "multipart/form-data": components["schemas"]["UnsavedDryRun"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResult"];
+                };
             };
         };
     };
