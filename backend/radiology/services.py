@@ -407,6 +407,15 @@ def changes_import(*, batch: int | None = None) -> int:
         since, imported = checkpoint.last_seq, 0
         while True:
             page = orthanc.changes(since=since, limit=batch or settings.RADIOLOGY_CHANGES_BATCH)
+            if int(page.get("Last", since)) < since:
+                # Orthanc's log ends before the checkpoint: a new or restored Orthanc (its numbers start
+                # again) beside a database that read another one. Waiting for its numbers to catch up would
+                # miss every study until then; reading from the start repeats only upserts.
+                logger.warning(
+                    "Orthanc's change log ends at %s, before the checkpoint %s: reading it from 0", page["Last"], since
+                )
+                since = 0
+                continue
             for change in page.get("Changes", []):
                 if change.get("ChangeType") != "StableStudy":
                     continue

@@ -69,3 +69,23 @@ def test_a_modality_orthanc_does_not_know_cannot_store(pacs):
         "POST", "/tools/lookup", data=datasets[0].StudyInstanceUID, resource_type="lookup"
     ).json()
     assert found == [], "Orthanc stored a file from an unknown modality"
+
+
+def test_a_checkpoint_beyond_orthancs_change_log_reads_it_again_from_the_start(pacs, make_patient):
+    # another Orthanc (a restored one, or another checkout's beside a shared database) moved the checkpoint
+    # past every change number this Orthanc has: its studies must still arrive
+    patient = make_patient()
+    last = pacs.client.http.request("GET", "/changes?last", resource_type="changes").json()["Last"]
+    changes_checkpoint_set(last_seq=last + 1_000_000)
+    datasets = series_instances(2, description="AX T1", patient_id=patient.mrn)
+    uid = datasets[0].StudyInstanceUID
+    pacs.track(uid)
+
+    _c_store(datasets)
+
+    deadline = time.monotonic() + STABLE_WAIT_SECONDS
+    while not Study.objects.filter(study_instance_uid=uid).exists() and time.monotonic() < deadline:
+        time.sleep(1)
+        import_changes()
+    assert Study.objects.get(study_instance_uid=uid).number_of_instances == 2
+    assert last < FeedCheckpoint.objects.get(name="orthanc").last_seq < last + 1_000_000
