@@ -15,7 +15,7 @@ from pynetdicom.sop_class import MRImageStorage
 from second_factor import secret_of, with_code
 
 MODALITY_AE = "CDSS-MODALITY"  # the modality scripts/services.sh lets store (ORTHANC_MODALITIES)
-MODEL, VERSION = "mri-lesion-demo", "1.0.0"
+MODEL, VERSION = "mri-lesion-demo", "1.1.0"
 
 
 def series(patient_id: str, description: str, count: int, *, study_uid: str = "", series_uid: str = "") -> list:
