@@ -349,3 +349,29 @@ class DicomWebView(APIView):
             stored = [study.study_instance_uid for study in studies]
             return Response(error_body(400, "stow_not_recorded", detail, refused=refused, stored=stored), status=400)
         return HttpResponse(body, status=code, content_type=content_type or "application/dicom+json")
+
+
+class DicomWebAuthView(APIView):
+    """nginx's auth_request for a DICOMweb retrieval it serves straight from Orthanc (nginx/cdss-locations.conf,
+    an internal location: not reachable from outside). The path asked is the `uri` parameter. 200 lets the
+    request through, with X-Accel-Expires telling nginx how long it may reuse the answer for this
+    credential and study; 401/403 refuse it (never cached)."""
+
+    permission_classes = [IsStaffRole]
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(responses={200: None}, summary="Authorise a DICOMweb retrieval (nginx's auth_request)")
+    def get(self, request):
+        expires_at = getattr(request.auth, "expiry", None)  # a knox token's end; a session's is checked per grant
+        seconds = dicomweb.authorise_read(
+            user=request.user, uri=request.query_params.get("uri", ""), expires_at=expires_at
+        )
+        response = HttpResponse(status=200)
+        response["X-Accel-Expires"] = str(seconds)
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response.setdefault("X-Accel-Expires", "0")  # a refusal is never reused
+        return response
+
