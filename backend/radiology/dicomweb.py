@@ -1,11 +1,12 @@
 """The DICOMweb gateway: QIDO-RS, WADO-RS and STOW-RS requests forwarded to Orthanc's DICOMweb plugin.
 
-Only the paths of the standard are forwarded (parsed below, anything else is 404), with the query
-string and Accept header as sent. Retrievals under a study (frames, metadata, instances, rendered) reach
-the viewer from nginx, which asks `authorise_read` once per session and study and then proxies straight to
-Orthanc (nginx/cdss-locations.conf); searches, whole-study retrievals and STOW-RS come through here. Answers are passed through unchanged: QIDO answers (small JSON) are
-read to audit each study they name; WADO answers are streamed to the client chunk by chunk. Each
-request is audited once per study it touches, with the patient when the CDSS knows the study.
+Retrievals under a study (frames, metadata, instances, rendered) reach a viewer from nginx, which asks
+`authorise_read` once per session and study and then proxies straight to Orthanc (nginx/cdss-locations.conf);
+searches, whole-study retrievals and STOW-RS come through here. Only the paths of the standard are
+forwarded (parsed below, anything else is 404), with the query string and Accept header as sent. Answers
+are passed through unchanged: QIDO answers (small JSON) are read to audit each study they name; WADO
+answers are streamed to the client chunk by chunk. Each request is audited once per study it touches,
+with the patient when the CDSS knows the study.
 """
 
 import json

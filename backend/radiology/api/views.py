@@ -374,4 +374,3 @@ class DicomWebAuthView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         response.setdefault("X-Accel-Expires", "0")  # a refusal is never reused
         return response
-

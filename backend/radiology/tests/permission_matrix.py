@@ -97,8 +97,12 @@ ENTRIES = {
     ],
     # nginx's auth_request for the retrievals it serves straight from Orthanc (internal there: no route from outside)
     "api/radiology/dicom-web-auth": [
-        ("get", "/api/radiology/dicom-web-auth?uri=/api/radiology/dicom-web/studies/{radiology_study_uid}/metadata",
-         None, CLINICAL),
+        (
+            "get",
+            "/api/radiology/dicom-web-auth?uri=/api/radiology/dicom-web/studies/{radiology_study_uid}/metadata",
+            None,
+            CLINICAL,
+        ),
     ],
     "api/radiology/dicom-web/<path:path>": [
         ("get", "/api/radiology/dicom-web/studies?StudyInstanceUID={radiology_study_uid}", None, CLINICAL),

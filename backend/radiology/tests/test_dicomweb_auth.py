@@ -61,7 +61,7 @@ def test_audited_again_after_the_audit_window(nurse, study_uid):
 
 def test_another_study_refused(doctor, study_uid):
     """A study the CDSS does not hold (only in the PACS, or made up) is never authorised."""
-    uid, rest = study_uid
+    rest = study_uid[1]
     response = _ask(doctor, f"{GATEWAY}/studies/1.2.3.4.5.6.999/{rest}/frames/1")
     assert response.status_code == 403
     assert response["X-Accel-Expires"] == "0"
