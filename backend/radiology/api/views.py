@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ParseError, UnsupportedMediaType
 from rest_framework.generics import ListAPIView
@@ -360,7 +360,11 @@ class DicomWebAuthView(APIView):
     permission_classes = [IsStaffRole]
     content_negotiation_class = AnyAccept
 
-    @extend_schema(responses={200: None}, summary="Authorise a DICOMweb retrieval (nginx's auth_request)")
+    @extend_schema(
+        parameters=[OpenApiParameter("uri", str, required=True, description="the retrieval's path, as nginx saw it")],
+        responses={200: None},
+        summary="Authorise a DICOMweb retrieval (nginx's auth_request)",
+    )
     def get(self, request):
         expires_at = getattr(request.auth, "expiry", None)  # a knox token's end; a session's is checked per grant
         seconds = dicomweb.authorise_read(
