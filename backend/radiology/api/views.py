@@ -355,7 +355,7 @@ class DicomWebAuthView(APIView):
     """nginx's auth_request for a DICOMweb retrieval it serves straight from Orthanc (nginx/cdss-locations.conf,
     an internal location: not reachable from outside). The path asked is the `uri` parameter. 200 lets the
     request through, with X-Accel-Expires telling nginx how long it may reuse the answer for this
-    credential and study; 401/403 refuse it (never cached)."""
+    credential and study; 401/403 refuse it (reused for RADIOLOGY_DICOMWEB_REFUSAL_SECONDS)."""
 
     permission_classes = [IsStaffRole]
     content_negotiation_class = AnyAccept
@@ -376,5 +376,6 @@ class DicomWebAuthView(APIView):
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        response.setdefault("X-Accel-Expires", "0")  # a refusal is never reused
+        refused = response.status_code in (401, 403)
+        response.setdefault("X-Accel-Expires", str(settings.RADIOLOGY_DICOMWEB_REFUSAL_SECONDS) if refused else "0")
         return response

@@ -1,5 +1,5 @@
 """nginx's authorisation of a DICOMweb retrieval it serves straight from Orthanc (radiology.dicomweb.
-authorise_read): allowed for clinical staff and a study the CDSS holds, refused otherwise (never cached),
+authorise_read): allowed for clinical staff and a study the CDSS holds, refused otherwise (kept briefly),
 the grant's lifetime cut short by an expiring token, one audit event per user and study per window."""
 
 from datetime import timedelta
@@ -59,12 +59,12 @@ def test_audited_again_after_the_audit_window(nurse, study_uid):
     assert _reads(nurse.user, study_uid[0]).count() == 2
 
 
-def test_another_study_refused(doctor, study_uid):
+def test_another_study_refused(doctor, study_uid, settings):
     """A study the CDSS does not hold (only in the PACS, or made up) is never authorised."""
     rest = study_uid[1]
     response = _ask(doctor, f"{GATEWAY}/studies/1.2.3.4.5.6.999/{rest}/frames/1")
     assert response.status_code == 403
-    assert response["X-Accel-Expires"] == "0"
+    assert response["X-Accel-Expires"] == str(settings.RADIOLOGY_DICOMWEB_REFUSAL_SECONDS)
     assert _ask(doctor, _frame(study_uid)).status_code == 200
 
 
@@ -75,10 +75,10 @@ def test_searches_and_other_paths_refused(doctor, study_uid):
         assert _ask(doctor, uri).status_code == 403, uri
 
 
-def test_unauthenticated_refused(study_uid):
+def test_unauthenticated_refused(study_uid, settings):
     response = _ask(APIClient(), _frame(study_uid))
     assert response.status_code == 401
-    assert response["X-Accel-Expires"] == "0"
+    assert response["X-Accel-Expires"] == str(settings.RADIOLOGY_DICOMWEB_REFUSAL_SECONDS)
 
 
 def test_expired_token_refused_and_grant_cut_to_the_token(make_user, study_uid):
@@ -103,12 +103,12 @@ def test_ended_session_refused(make_user, study_uid):
     assert _ask(client, _frame(study_uid)).status_code == 401
 
 
-def test_role_removed_refused(doctor, study_uid):
+def test_role_removed_refused(doctor, study_uid, settings):
     assert _ask(doctor, _frame(study_uid)).status_code == 200
     user_set_roles(actor=None, user=doctor.user, roles=set())
     response = _ask(doctor, _frame(study_uid))
     assert response.status_code == 403
-    assert response["X-Accel-Expires"] == "0"
+    assert response["X-Accel-Expires"] == str(settings.RADIOLOGY_DICOMWEB_REFUSAL_SECONDS)
 
 
 def test_roles_without_patient_data_refused(ops, study_uid):
