@@ -111,10 +111,11 @@ nginx_cmd() {  # nginx_cmd ARGS...: nginx with the local run's configuration
 
 # The whole configuration (scripts/run.sh): server blocks from local.conf.template, upstreams of COLOUR.
 render_nginx() {  # render_nginx COLOUR TLS_CERT TLS_KEY
-  mkdir -p "$VAR/nginx/tmp"
+  mkdir -p "$VAR/nginx/tmp" "$VAR/nginx/cache"
   render_template "$ROOT/nginx/local.conf.template" "$NGINX_CONF" VAR="$VAR" ROOT="$ROOT" \
     HTTP_PORT="$HTTP_PORT" HTTPS_PORT="$HTTPS_PORT" TLS_CERT_FILE="$2" TLS_KEY_FILE="$3"
   sh "$ROOT/nginx/realip.sh" "$VAR/nginx/realip.conf"
+  sh "$ROOT/nginx/orthanc.sh" "$VAR/nginx/orthanc.conf"
   render_upstream "$1"
   nginx_cmd -t -q
 }

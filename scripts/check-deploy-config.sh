@@ -109,14 +109,18 @@ if [ -z "$missing" ]; then : >"$TMP/out"; pass "nginx/docker.conf: upstream host
 else echo "not compose services:$missing" >"$TMP/out"; fail "nginx/docker.conf: upstream hosts are compose services"; fi
 
 # A throw-away self-signed certificate stands in for TLS_CERT_FILE/TLS_KEY_FILE in both nginx checks.
-mkdir -p "$TMP/nginx/tls"
+mkdir -p "$TMP/nginx/tls" "$TMP/nginx/cache"
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
   -keyout "$TMP/nginx/tls/key.pem" -out "$TMP/nginx/tls/cert.pem" >/dev/null 2>&1
 cp nginx/*.conf "$TMP/nginx/"
 CDSS_TRUSTED_PROXIES= sh nginx/realip.sh "$TMP/nginx/realip.conf"   # the default: nobody trusted
+# Orthanc for the DICOMweb retrievals nginx serves itself (nginx/orthanc.sh), with throw-away credentials.
+export ORTHANC_URL=http://127.0.0.1:8042 ORTHANC_USERNAME=check ORTHANC_PASSWORD=check
+sh nginx/orthanc.sh "$TMP/nginx/orthanc.conf"
 sed -e "s|/etc/nginx/cdss/|$TMP/nginx/|g" \
     -e "s|/etc/nginx/tls/|$TMP/nginx/tls/|g" \
     -e "s|/var/log/nginx/|$TMP/nginx/|g" \
+    -e "s|/var/cache/nginx/|$TMP/nginx/cache/|g" \
     -e "s|/var/run/nginx.pid|$TMP/nginx/nginx.pid|g" \
     -e 's/server [a-z0-9-]*:\([0-9]*\);/server 127.0.0.1:\1;/' \
     nginx/docker.conf >"$TMP/nginx/nginx.conf"

@@ -68,6 +68,7 @@ RECEIVES = {
     "redis-exporter": {"REDIS_EXPORTER_PASSWORD"},
     "grafana": {"GRAFANA_ADMIN_PASSWORD"},
     "orthanc": {"ORTHANC_PASSWORD"},
+    "nginx": {"ORTHANC_PASSWORD"},  # DICOMweb retrievals it serves from Orthanc once Django authorised them
     "openemr-db": {"OPENEMR_DB_ROOT_PASSWORD"},
     "openemr": {"OPENEMR_DB_ROOT_PASSWORD", "OPENEMR_DB_PASSWORD", "OPENEMR_ADMIN_PASSWORD"},
 }

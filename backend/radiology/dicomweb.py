@@ -1,20 +1,28 @@
 """The DICOMweb gateway: QIDO-RS, WADO-RS and STOW-RS requests forwarded to Orthanc's DICOMweb plugin.
 
-Only the paths of the standard are forwarded (parsed below, anything else is 404), with the query
-string and Accept header as sent. Answers are passed through unchanged: QIDO answers (small JSON) are
-read to audit each study they name; WADO answers are streamed to the client chunk by chunk. Each
-request is audited once per study it touches, with the patient when the CDSS knows the study.
+Retrievals under a study (frames, metadata, instances, rendered) reach a viewer from nginx, which asks
+`authorise_read` once per session and study and then proxies straight to Orthanc (nginx/cdss-locations.conf);
+searches, whole-study retrievals and STOW-RS come through here. Only the paths of the standard are
+forwarded (parsed below, anything else is 404), with the query string and Accept header as sent. Answers
+are passed through unchanged: QIDO answers (small JSON) are read to audit each study they name; WADO
+answers are streamed to the client chunk by chunk. Each request is audited once per study it touches,
+with the patient when the CDSS knows the study.
 """
 
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.client import AuditClient
 from audit.models import Action
+from core.errors import NotPermitted
 from radiology.clients.orthanc_client import get_orthanc_client
 
 from .models import Study
@@ -63,6 +71,30 @@ def audit_studies(*, user, study_uids: list[str], action: str = Action.READ, end
                 action, actor=user, resource_type="dicom_study", resource_id=uid, patient_id=patient,
                 endpoint=endpoint,
             )  # fmt: skip
+
+
+def authorise_read(*, user, uri: str, expires_at: datetime | None = None) -> int:
+    """May `user` (whose role the view checked) retrieve the DICOMweb resource `uri` (the gateway's path, as
+    nginx normalised it)? Only retrievals under a study the CDSS knows pass; searches, which must be narrowed
+    and audited per study found, never do (nginx sends them to Django). Returns how many seconds nginx may
+    reuse the answer for this caller and study: the grant window, cut short by a credential expiring first.
+    The read is audited once per user and study per RADIOLOGY_DICOMWEB_AUDIT_SECONDS, not per frame."""
+    prefix = settings.ORTHANC_DICOMWEB_ROOT + "/"
+    route = Route(uri[len(prefix) :] if uri.startswith(prefix) else "")
+    if not route.valid or not route.study_uid or route.is_search:
+        raise NotPermitted(_("Not a DICOMweb retrieval of a study."))
+    if not Study.objects.filter(study_instance_uid=route.study_uid).exists():
+        raise NotPermitted(_("The CDSS holds no study %(uid)s.") % {"uid": route.study_uid})
+    if cache.add(f"dicomweb-read:{user.pk}:{route.study_uid}", 1, timeout=settings.RADIOLOGY_DICOMWEB_AUDIT_SECONDS):
+        try:
+            audit_studies(user=user, study_uids=[route.study_uid], endpoint=f"GET {uri}")
+        except Exception:
+            cache.delete(f"dicomweb-read:{user.pk}:{route.study_uid}")  # unaudited: audit the next read
+            raise
+    seconds = settings.RADIOLOGY_DICOMWEB_GRANT_SECONDS
+    if expires_at is not None:
+        seconds = min(seconds, int((expires_at - timezone.now()).total_seconds()))
+    return max(seconds, 0)
 
 
 class Upstream:

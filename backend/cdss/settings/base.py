@@ -244,6 +244,14 @@ ORTHANC_USERNAME = required("ORTHANC_USERNAME")
 ORTHANC_PASSWORD = required("ORTHANC_PASSWORD")
 # Orthanc's DicomWeb.Root: the gateway's own path, so that URLs inside Orthanc's answers name the gateway
 ORTHANC_DICOMWEB_ROOT = env.str("ORTHANC_DICOMWEB_ROOT", default="/api/radiology/dicom-web").rstrip("/")
+# nginx serves DICOMweb retrievals straight from Orthanc once Django authorised the caller for the study
+# (radiology.dicomweb.authorise_read): the grant is cached by nginx this long, and a read of a study is
+# audited at most once per user and study in this window (docs/security.md, "DICOMweb reads").
+RADIOLOGY_DICOMWEB_GRANT_SECONDS = env.int("RADIOLOGY_DICOMWEB_GRANT_SECONDS", default=30)
+RADIOLOGY_DICOMWEB_AUDIT_SECONDS = env.int("RADIOLOGY_DICOMWEB_AUDIT_SECONDS", default=600)
+# A refusal is kept this long (per credential and study): a viewer whose session ended does not send each of
+# its hundreds of frame requests to Django, nor write a denial for each.
+RADIOLOGY_DICOMWEB_REFUSAL_SECONDS = env.int("RADIOLOGY_DICOMWEB_REFUSAL_SECONDS", default=5)
 FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="").rstrip("/")  # empty: not configured
 FHIR_TOKEN_URL = env.str("FHIR_TOKEN_URL", default="")  # empty: the FHIR server needs no token (stock HAPI)
 FHIR_CLIENT_ID = env.str("FHIR_CLIENT_ID", default="")

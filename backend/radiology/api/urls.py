@@ -26,5 +26,6 @@ urlpatterns = [
         name="radiology-rendered-frame",
     ),
     path("uploads", ingest.streaming(views.UploadView.as_view()), name="radiology-upload"),
+    path("dicom-web-auth", views.DicomWebAuthView.as_view(), name="radiology-dicomweb-auth"),
     path("dicom-web/<path:path>", views.DicomWebView.as_view(), name="radiology-dicomweb"),
 ]

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ParseError, UnsupportedMediaType
 from rest_framework.generics import ListAPIView
@@ -349,3 +349,33 @@ class DicomWebView(APIView):
             stored = [study.study_instance_uid for study in studies]
             return Response(error_body(400, "stow_not_recorded", detail, refused=refused, stored=stored), status=400)
         return HttpResponse(body, status=code, content_type=content_type or "application/dicom+json")
+
+
+class DicomWebAuthView(APIView):
+    """nginx's auth_request for a DICOMweb retrieval it serves straight from Orthanc (nginx/cdss-locations.conf,
+    an internal location: not reachable from outside). The path asked is the `uri` parameter. 200 lets the
+    request through, with X-Accel-Expires telling nginx how long it may reuse the answer for this
+    credential and study; 401/403 refuse it (reused for RADIOLOGY_DICOMWEB_REFUSAL_SECONDS)."""
+
+    permission_classes = [IsStaffRole]
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        parameters=[OpenApiParameter("uri", str, required=True, description="the retrieval's path, as nginx saw it")],
+        responses={200: None},
+        summary="Authorise a DICOMweb retrieval (nginx's auth_request)",
+    )
+    def get(self, request):
+        expires_at = getattr(request.auth, "expiry", None)  # a knox token's end; a session's is checked per grant
+        seconds = dicomweb.authorise_read(
+            user=request.user, uri=request.query_params.get("uri", ""), expires_at=expires_at
+        )
+        response = HttpResponse(status=200)
+        response["X-Accel-Expires"] = str(seconds)
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        refused = response.status_code in (401, 403)
+        response.setdefault("X-Accel-Expires", str(settings.RADIOLOGY_DICOMWEB_REFUSAL_SECONDS) if refused else "0")
+        return response

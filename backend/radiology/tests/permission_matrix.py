@@ -95,6 +95,15 @@ ENTRIES = {
     "api/radiology/uploads": [
         ("post", "/api/radiology/uploads", None, expect(403, anonymous=401, DOCTOR=415, RIB=415))
     ],
+    # nginx's auth_request for the retrievals it serves straight from Orthanc (internal there: no route from outside)
+    "api/radiology/dicom-web-auth": [
+        (
+            "get",
+            "/api/radiology/dicom-web-auth?uri=/api/radiology/dicom-web/studies/{radiology_study_uid}/metadata",
+            None,
+            CLINICAL,
+        ),
+    ],
     "api/radiology/dicom-web/<path:path>": [
         ("get", "/api/radiology/dicom-web/studies?StudyInstanceUID={radiology_study_uid}", None, CLINICAL),
         ("get", "/api/radiology/dicom-web/studies/{radiology_study_uid}/metadata", None, CLINICAL),

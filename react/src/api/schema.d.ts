@@ -723,6 +723,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/radiology/dicom-web-auth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorise a DICOMweb retrieval (nginx's auth_request)
+         * @description nginx's auth_request for a DICOMweb retrieval it serves straight from Orthanc (nginx/cdss-locations.conf,
+         *     an internal location: not reachable from outside). The path asked is the `uri` parameter. 200 lets the
+         *     request through, with X-Accel-Expires telling nginx how long it may reuse the answer for this
+         *     credential and study; 401/403 refuse it (never cached).
+         */
+        get: operations["radiology_dicom_web_auth_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/radiology/dicom-web/{path}": {
         parameters: {
             query?: never;
@@ -3324,6 +3347,27 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description the EMR's rows, as OpenEMR returns them */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    radiology_dicom_web_auth_retrieve: {
+        parameters: {
+            query: {
+                /** @description the retrieval's path, as nginx saw it */
+                uri: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
             200: {
                 headers: {
                     [name: string]: unknown;
