@@ -735,7 +735,7 @@ export interface paths {
          * @description nginx's auth_request for a DICOMweb retrieval it serves straight from Orthanc (nginx/cdss-locations.conf,
          *     an internal location: not reachable from outside). The path asked is the `uri` parameter. 200 lets the
          *     request through, with X-Accel-Expires telling nginx how long it may reuse the answer for this
-         *     credential and study; 401/403 refuse it (never cached).
+         *     credential and study; 401/403 refuse it (reused for RADIOLOGY_DICOMWEB_REFUSAL_SECONDS).
          */
         get: operations["radiology_dicom_web_auth_retrieve"];
         put?: never;
