@@ -88,7 +88,7 @@ cat <<MSG
   CDSS is running at $URL
     API docs   $URL/api/docs
     Admin      $URL/admin/
-    Logins     admin, doctor, radiologist, nurse, ops  (password for each: $DEMO_PASSWORD)
+    Logins     admin, doctor, radiologist, radiographer, nurse, ops  (password for each: $DEMO_PASSWORD)
     Readiness  $URL/ready
     (http://127.0.0.1:$HTTP_PORT redirects here; the certificate is self-signed unless TLS_CERT_FILE is set)
     Prometheus http://127.0.0.1:$PROMETHEUS_PORT   Alertmanager http://127.0.0.1:$ALERTMANAGER_PORT  (this machine only)

@@ -386,15 +386,7 @@ def job_result(*, report: ResultReport) -> str:
             detail={"metrics": sorted(result.metrics), "artifacts": names},
         )
         enqueue_task(FHIR_SYNC_TASK, "ai.result", result.pk)
-        timeline_record(
-            patient=job.patient,
-            kind=TimelineEvent.Kind.AI_RESULT,
-            occurred_at=now,
-            title=f"AI {job.get_task_display()} ({job.model_name}): {result.summary or 'result'}",
-            source_type="ai.result",
-            source_id=str(result.pk),
-            detail={"job": str(job.pk), "status": result.status},
-        )
+        _result_timeline(result, occurred_at=now, what=result.summary or "result")
         _notify_finished(job, result=result)
         _notify_radiologists(job, result)
     return "completed"
@@ -487,6 +479,20 @@ def _check_radiologist(actor) -> None:
         raise NotPermitted(_("Only radiologists may sign off AI results."))
 
 
+def _result_timeline(result: AIResult, *, what: str, verb: str = "", occurred_at=None, **detail) -> None:
+    """The patient timeline's entry for a result: its arrival, its sign-off or its amendment."""
+    job = result.job
+    timeline_record(
+        patient=job.patient,
+        kind=TimelineEvent.Kind.AI_RESULT,
+        occurred_at=occurred_at or result.created_at,
+        title=f"AI {job.get_task_display()} ({job.model_name}){' ' + verb if verb else ''}: {what}",
+        source_type="ai.result",
+        source_id=str(result.pk),
+        detail={"job": str(job.pk), "status": result.status, **detail},
+    )
+
+
 @transaction.atomic
 def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AIResult:
     """PRELIMINARY -> FINAL (approve) or CANCELLED (reject), with a comment, by a radiologist; the FHIR
@@ -519,15 +525,7 @@ def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AI
     enqueue_task(FHIR_SYNC_TASK, "ai.result", result.pk)
     if new == AIResult.Status.FINAL and result.job.task == AIJob.Task.SEGMENTATION:
         course_sync_request(patient_pk=result.job.patient_id)
-    timeline_record(
-        patient=result.job.patient,
-        kind=TimelineEvent.Kind.AI_RESULT,
-        occurred_at=result.created_at,
-        title=f"AI {result.job.get_task_display()} ({result.job.model_name}) {new.lower()}: {result.summary or ''}",
-        source_type="ai.result",
-        source_id=str(result.pk),
-        detail={"job": str(result.job_id), "status": new, "reviewed_by": actor.get_username()},
-    )
+    _result_timeline(result, verb=new.lower(), what=result.summary or "", reviewed_by=actor.get_username())
     notify_users(
         [result.job.requested_by_id],
         {"type": "ai.result.reviewed", "job_id": str(result.job_id), "result_id": result.pk, "status": new},
@@ -591,15 +589,7 @@ def result_amend(*, actor, result: AIResult, reason: str, **changes: str) -> AIR
                 "before": previous, "after": changed},
     )  # fmt: skip
     enqueue_task(FHIR_SYNC_TASK, "ai.result", result.pk)
-    timeline_record(
-        patient=result.job.patient,
-        kind=TimelineEvent.Kind.AI_RESULT,
-        occurred_at=result.created_at,
-        title=f"AI {result.job.get_task_display()} ({result.job.model_name}) amended: {result.amendment_reason}",
-        source_type="ai.result",
-        source_id=str(result.pk),
-        detail={"job": str(result.job_id), "status": result.status, "version": result.version},
-    )
+    _result_timeline(result, verb="amended", what=result.amendment_reason, version=result.version)
     notify_users(
         [result.job.requested_by_id],
         {"type": "ai.result.reviewed", "job_id": str(result.job_id), "result_id": result.pk, "status": "AMENDED"},

@@ -3,8 +3,8 @@ expression-profile uploads, and the ai-server's model list. Views check the role
 selector or service."""
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.generics import ListAPIView
 from rest_framework.negotiation import BaseContentNegotiation
@@ -125,41 +125,47 @@ class ArtifactView(APIView):
         return response
 
 
-class ResultReviewView(APIView):
-    """Sign-off: a radiologist approves (FINAL) or rejects (CANCELLED) a PRELIMINARY result, with a comment."""
+class _SignOffAction(APIView):
+    """A radiologist's act on one result: validate the body, find the result, call the service, answer the
+    result as it is now."""
 
     permission_classes = [IsRadiologist]
+    body: type[serializers.Serializer]
+    service: staticmethod
 
-    @extend_schema(
+    def post(self, request, pk: int):
+        data = self.body(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = selectors.result_for_change(pk=pk)
+        result = self.service(actor=request.user, result=result, **data.validated_data)
+        return Response(ResultSerializer(result).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
         request=ReviewSerializer,
         responses={200: ResultSerializer, 409: OpenApiResponse(description="reviewed already")},
         summary="Sign off a result (RADIOLOGIST): approve or reject",
     )
-    def post(self, request, pk: int):
-        data = ReviewSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = selectors.result_for_change(pk=pk)
-        result = services.result_review(actor=request.user, result=result, **data.validated_data)
-        return Response(ResultSerializer(result).data)
+)
+class ResultReviewView(_SignOffAction):
+    """Sign-off: a radiologist approves (FINAL) or rejects (CANCELLED) a PRELIMINARY result, with a comment."""
+
+    body, service = ReviewSerializer, staticmethod(services.result_review)
 
 
-class ResultAmendView(APIView):
-    """Amend a FINAL result with a reason: it stays FINAL with version + 1, the previous version is kept,
-    and the FHIR DiagnosticReport becomes `amended`."""
-
-    permission_classes = [IsRadiologist]
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         request=AmendSerializer,
         responses={200: ResultSerializer, 409: OpenApiResponse(description="not a final result")},
         summary="Amend a signed result (RADIOLOGIST)",
     )
-    def post(self, request, pk: int):
-        data = AmendSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = selectors.result_for_change(pk=pk)
-        result = services.result_amend(actor=request.user, result=result, **data.validated_data)
-        return Response(ResultSerializer(result).data)
+)
+class ResultAmendView(_SignOffAction):
+    """Amend a FINAL result with a reason: it stays FINAL with version + 1, the previous version is kept,
+    and the FHIR DiagnosticReport becomes `amended`."""
+
+    body, service = AmendSerializer, staticmethod(services.result_amend)
 
 
 class SignOffWorklistView(ListAPIView):

@@ -33,6 +33,14 @@ def _c_store(datasets) -> None:
         association.release()
 
 
+def _import_until_recorded(uid: str) -> None:
+    """Run the beat's import until the study has a row (Orthanc calls it stable after StableAge)."""
+    deadline = time.monotonic() + STABLE_WAIT_SECONDS
+    while not Study.objects.filter(study_instance_uid=uid).exists() and time.monotonic() < deadline:
+        time.sleep(1)
+        import_changes()
+
+
 def test_c_store_study_is_imported_from_the_changes_feed(pacs, make_patient):
     patient = make_patient()
     last = pacs.client.http.request("GET", "/changes?last", resource_type="changes").json()["Last"]
@@ -42,11 +50,7 @@ def test_c_store_study_is_imported_from_the_changes_feed(pacs, make_patient):
     pacs.track(uid)
 
     _c_store(datasets)
-
-    deadline = time.monotonic() + STABLE_WAIT_SECONDS
-    while not Study.objects.filter(study_instance_uid=uid).exists() and time.monotonic() < deadline:
-        time.sleep(1)
-        import_changes()
+    _import_until_recorded(uid)
     study = Study.objects.get(study_instance_uid=uid)
     assert (study.source, study.patient, study.number_of_instances) == ("pacs", patient, 3)
     assert study.series.get().sequence_type == "FLAIR"
@@ -82,10 +86,6 @@ def test_a_checkpoint_beyond_orthancs_change_log_reads_it_again_from_the_start(p
     pacs.track(uid)
 
     _c_store(datasets)
-
-    deadline = time.monotonic() + STABLE_WAIT_SECONDS
-    while not Study.objects.filter(study_instance_uid=uid).exists() and time.monotonic() < deadline:
-        time.sleep(1)
-        import_changes()
+    _import_until_recorded(uid)
     assert Study.objects.get(study_instance_uid=uid).number_of_instances == 2
     assert last < FeedCheckpoint.objects.get(name="orthanc").last_seq < last + 1_000_000
