@@ -73,18 +73,7 @@ class RevisionInline(admin.TabularInline):
     model = AIResultRevision
     extra = 0
     can_delete = False
-    readonly_fields = (
-        "version",
-        "status",
-        "summary",
-        "review_comment",
-        "reviewed_by",
-        "reviewed_at",
-        "amended_by",
-        "amended_at",
-        "amendment_reason",
-        "superseded_at",
-    )
+    readonly_fields = (*AIResultRevision.SNAPSHOT_FIELDS, "superseded_at")
     fields = readonly_fields
 
     def has_add_permission(self, request, obj=None) -> bool:

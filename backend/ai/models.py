@@ -253,6 +253,20 @@ class AIResult(models.Model):
 class AIResultRevision(models.Model):
     """A version of a result as it was before an amendment replaced it (never changed or deleted)."""
 
+    # The result's fields a revision keeps, copied from it when an amendment replaces it; the admin and
+    # the API show these and superseded_at.
+    SNAPSHOT_FIELDS = (
+        "version",
+        "status",
+        "summary",
+        "review_comment",
+        "reviewed_by",
+        "reviewed_at",
+        "amended_by",
+        "amended_at",
+        "amendment_reason",
+    )
+
     result = models.ForeignKey(AIResult, on_delete=models.PROTECT, related_name="revisions")
     version = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=AIResult.Status.choices)

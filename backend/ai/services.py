@@ -563,16 +563,7 @@ def result_amend(*, actor, result: AIResult, reason: str, **changes: str) -> AIR
     if not changed:
         raise InvalidInput(_("The amendment changes nothing: give a new summary or comment."))
     AIResultRevision.objects.create(
-        result=result,
-        version=result.version,
-        status=result.status,
-        summary=result.summary,
-        review_comment=result.review_comment,
-        reviewed_by=result.reviewed_by,
-        reviewed_at=result.reviewed_at,
-        amended_by=result.amended_by,
-        amended_at=result.amended_at,
-        amendment_reason=result.amendment_reason,
+        result=result, **{name: getattr(result, name) for name in AIResultRevision.SNAPSHOT_FIELDS}
     )
     previous = {name: getattr(result, name) for name in changed}
     for name, value in changed.items():

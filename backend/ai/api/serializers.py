@@ -41,18 +41,7 @@ class RevisionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AIResultRevision
-        fields = (
-            "version",
-            "status",
-            "summary",
-            "review_comment",
-            "reviewed_by",
-            "reviewed_at",
-            "amended_by",
-            "amended_at",
-            "amendment_reason",
-            "superseded_at",
-        )
+        fields = (*AIResultRevision.SNAPSHOT_FIELDS, "superseded_at")
         read_only_fields = fields
 
 
