@@ -140,7 +140,9 @@ def study_sync(*, orthanc_study_id: str, source: str, actor=None) -> tuple[Study
     remote_series = orthanc.list_series(orthanc_study_id)
     tags = remote.get("MainDicomTags", {})
     identity = _identity(orthanc, remote, remote_series)
-    series_rows = [_series_values(item, orthanc) for item in remote_series]
+    recorded = Series.objects.filter(orthanc_id__in=[item["ID"] for item in remote_series])
+    recorded_aes = dict(recorded.values_list("orthanc_id", "sending_ae"))
+    series_rows = [_series_values(item, orthanc, recorded_aes) for item in remote_series]
     uid, accession = (tags.get("StudyInstanceUID") or "").strip(), (tags.get("AccessionNumber") or "").strip()
     _check_fits(uid=uid, identity=identity, accession=accession, series_rows=series_rows)
     modalities = sorted({row["modality"] for row in series_rows if row["modality"]})
@@ -356,11 +358,15 @@ def _check_move(study: Study, new: str) -> None:
     check_transition(_("study %(id)s") % {"id": study.pk}, study.status, new, RECONCILIATION_MOVES)
 
 
-def _series_values(item: dict, orthanc) -> dict:
+def _series_values(item: dict, orthanc, recorded_aes: dict[str, str]) -> dict:
     tags = item.get("MainDicomTags", {})
     instances = item.get("Instances", [])
-    # Orthanc records the calling AE of a C-STORE per instance; a series comes from one modality
-    sending_ae = orthanc.instance_metadata(instances[0], "RemoteAET") if instances else ""
+    # Orthanc records the calling AE of a C-STORE per instance; a series comes from one modality, so a
+    # series already recorded keeps its AE and only a new one costs a call to Orthanc
+    if item["ID"] in recorded_aes:
+        sending_ae = recorded_aes[item["ID"]]
+    else:
+        sending_ae = orthanc.instance_metadata(instances[0], "RemoteAET") if instances else ""
     try:
         number = int(tags.get("SeriesNumber", ""))
     except ValueError:

@@ -12,8 +12,9 @@ from ai.tests.factories import make_patient, make_study
 from audit.models import Action, AuditEvent
 from core.messaging.names import ROUTING_APPLY_TASK
 from core.models import OutboxMessage
+from radiology.clients.orthanc_client import OrthancClient
 from radiology.models import Study
-from radiology.services import changes_checkpoint_set, study_link
+from radiology.services import changes_checkpoint_set, study_link, study_sync
 from radiology.tasks import import_changes
 from radiology.testing import series_instances
 from radiology.tests.test_changes_feed import STABLE_WAIT_SECONDS, _c_store
@@ -114,9 +115,10 @@ def test_two_workers_applying_at_once_request_one_job(make_rule):
     assert AIJob.objects.filter(study=study).count() == 1 and RuleApplication.objects.filter(study=study).count() == 1
 
 
-def test_a_c_stored_study_starts_its_rule_through_the_change_feed(pacs, make_patient, make_rule):
+def test_a_c_stored_study_starts_its_rule_through_the_change_feed(pacs, make_patient, make_rule, monkeypatch):
     """C-STORE to the real Orthanc, imported by the change feed: its series carry the sending AE and the
-    import queues the rules; applying them requests the one job."""
+    import queues the rules; applying them requests the one job. Syncing the study again keeps the AE
+    without asking Orthanc for it once more (one call per new series, not per sync)."""
     make_rule(sending_ae="CDSS-MODALITY", series_description="flair")
     patient = make_patient()
     changes_checkpoint_set(
@@ -139,3 +141,9 @@ def test_a_c_stored_study_starts_its_rule_through_the_change_feed(pacs, make_pat
     assert _queued(study) == 1
     assert apply_rules(study.pk) == 1 and apply_rules(study.pk) == 0
     assert AIJob.objects.filter(study=study).count() == 1
+
+    asked = []
+    ask = OrthancClient.instance_metadata
+    monkeypatch.setattr(OrthancClient, "instance_metadata", lambda self, *args: asked.append(args) or ask(self, *args))
+    study_sync(orthanc_study_id=study.orthanc_id, source=Study.Source.PACS)
+    assert asked == [] and study.series.get().sending_ae == "CDSS-MODALITY"
