@@ -31,12 +31,13 @@ SEXES = ("Male", "Female")
 
 
 def wait(url: str, timeout_s: float, interval_s: float = 5.0) -> None:
-    """Poll url until it answers 200; SystemExit after timeout_s (servers that boot slowly: HAPI, OpenEMR)."""
+    """Poll url until it answers 200 itself (a redirect, e.g. to an installer page, is not ready); SystemExit
+    after timeout_s. HAPI takes a minute or two to boot, OpenEMR's image installs itself first (minutes)."""
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     while time.monotonic() < deadline:
         try:
-            response = requests.get(url, timeout=10)
+            response = requests.get(url, timeout=10, allow_redirects=False)
             if response.status_code == 200:
                 print(f"{url}: ready", file=sys.stderr)
                 return
