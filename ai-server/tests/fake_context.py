@@ -19,6 +19,9 @@ class FakeContext:
         self.artifacts: dict[str, tuple[str, bytes, str]] = {}  # name -> (filename, data, content type)
         self.read: list[tuple[str, str]] = []
 
+    def autocast(self):
+        return contextlib.nullcontext()  # CPU: float32
+
     @contextlib.contextmanager
     def stage(self, name: str):
         self.stages.append(name)

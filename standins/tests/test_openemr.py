@@ -282,9 +282,15 @@ def test_b9_5_routes_use_puuid_pid_and_eid_with_string_fields(oemr):
     assert any(p["diagnosis"] == "ICD10:C71.1" for p in problems)
     assert oemr.get(f"/patient/{patient['pid']}/medication").status_code == 200
     assert oemr.get(f"/patient/{patient['uuid']}/allergy").status_code == 200
-    prescriptions = oemr.get("/prescription").json()["data"]
-    assert oemr.get(f"/prescription/{prescriptions[0]['uuid']}").json()["data"]["drug"] == prescriptions[0]["drug"]
     assert oemr.get(f"/patient/{patient['pid']}/encounter").status_code == 400  # a pid where a uuid belongs
+
+
+def test_b9_5_prescriptions_are_listed_globally_and_read_by_uuid(oemr, openemr_process):
+    prescriptions = oemr.get("/prescription").json()["data"]
+    if not prescriptions and openemr_process is None:
+        # The Standard API cannot write prescriptions; a real server's come from its UI (contract runs).
+        pytest.skip("the real server holds no prescription")
+    assert oemr.get(f"/prescription/{prescriptions[0]['uuid']}").json()["data"]["drug"] == prescriptions[0]["drug"]
 
 
 def test_b9_6_limit_offset_paging_and_the_count_link_quirk(oemr):

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     device: str = Field("auto", alias="AI_DEVICE", pattern="^(auto|cpu|cuda(:[0-9]+)?)$")
     # Fraction of the GPU's memory this process may take (torch.cuda.set_per_process_memory_fraction).
     gpu_memory_limit: float = Field(0.9, alias="GPU_MEMORY_LIMIT", gt=0, le=1)
+    # On CUDA, the forward pass under float16 autocast (faster, half the activation memory); off: float32.
+    # CPU always runs float32. benchmarks/gpu_check.sh compares the two precisions' masks (Dice).
+    fp16: bool = Field(True, alias="AI_FP16")
     # Bearer token of the internal /infer endpoint (debugging only; nginx never routes to the ai-server).
     # Empty: /infer is refused.
     service_token: str = Field("", alias="AI_SERVICE_TOKEN")

@@ -1,5 +1,6 @@
 """What the training scripts share to make a model card reproduce: a deterministic CPU setup, a digest of a
-network's weights, and bootstrap confidence intervals of a metric over its held-out cases.
+network's weights, and bootstrap confidence intervals of a metric over its held-out cases; and the Dice overlap
+of two masks (benchmarks/gpu_check.py compares a GPU run's mask with the CPU's).
 
 A retrain on the same CPU kind and library versions gives the same weights bit for bit (checked by the
 digest); anywhere else float sums may round differently, so a retrain's metric is checked against the
@@ -70,3 +71,15 @@ def bootstrap_interval(
 
 def within(value: float, interval: Sequence[float]) -> bool:
     return interval[0] <= value <= interval[1]
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice overlap of two masks' foregrounds (label > 0): 2|A∩B| / (|A| + |B|); 1.0 when both are empty.
+    Masks of different shapes are an error, not an overlap of 0."""
+    if a.shape != b.shape:
+        raise ValueError(f"masks of different shapes: {a.shape} and {b.shape}")
+    fa, fb = a > 0, b > 0
+    total = int(np.count_nonzero(fa)) + int(np.count_nonzero(fb))
+    if total == 0:
+        return 1.0
+    return 2.0 * int(np.count_nonzero(fa & fb)) / total

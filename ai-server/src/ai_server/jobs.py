@@ -56,7 +56,10 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> Services:
         device = select_device(
-            settings.device, gpu_memory_limit=settings.gpu_memory_limit, threads=settings.torch_threads
+            settings.device,
+            gpu_memory_limit=settings.gpu_memory_limit,
+            threads=settings.torch_threads,
+            fp16=settings.fp16,
         )
         store = ObjectStore(settings)
         store.ensure_bucket(settings.artifacts_bucket)
@@ -98,6 +101,9 @@ class JobContext:
     @property
     def device(self):
         return self.services.device.torch_device
+
+    def autocast(self):
+        return self.services.device.autocast()
 
     @property
     def orthanc(self) -> OrthancClient:

@@ -267,7 +267,8 @@ EMR_TIMEOUT_SECONDS = env.float("EMR_TIMEOUT_SECONDS", default=5.0)
 EMR_PATIENT_CACHE_TTL_SECONDS = env.int("EMR_PATIENT_CACHE_TTL_SECONDS", default=300)
 AI_SERVER_URL = env.str("AI_SERVER_URL", default="").rstrip("/")
 # The tumour-board PDF's CJK font: TrueType outlines (reportlab cannot embed the CFF of fonts-noto-cjk), made
-# from fonts-noto-cjk by scripts/board_font.py (docs/board.md).
+# from fonts-noto-cjk by scripts/board_font.py (docs/board.md); the backend image sets it to the font its
+# `font` stage makes (backend/Dockerfile).
 BOARD_PDF_FONT = env.str("BOARD_PDF_FONT", default="") or str(
     REPO_ROOT / "var" / "fonts" / "NotoSansCJKkr-Regular-TT.ttf"
 )

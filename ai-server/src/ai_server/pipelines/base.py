@@ -59,6 +59,9 @@ class JobContext(Protocol):
     job_id: str
     device: Any  # torch.device
 
+    def autocast(self):
+        """Context manager for the forward pass: float16 autocast on CUDA unless AI_FP16 is off, else nothing."""
+
     def stage(self, name: str):
         """Context manager timing one stage (fetch, volume, preprocessing, forward, postprocessing,
         writing); checks the job's deadline on entry and on exit."""

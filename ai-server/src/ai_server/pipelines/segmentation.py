@@ -8,7 +8,6 @@ volume's (slice, row, column) axes and a single number means isotropic.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import io
@@ -128,7 +127,7 @@ class SegmentationPipeline:
             image, grid = self.preprocess(volumes, prep, ctx.device)
         ctx.progress("inference", 0.0)
         with ctx.stage("forward"):
-            logits = self.forward(image, prep, model.artifact, ctx.device)
+            logits = self.forward(image, prep, model.artifact, ctx.autocast())
         ctx.progress("inference", 1.0)
         source = volumes[0]
         with ctx.stage("postprocessing"):
@@ -213,8 +212,8 @@ class SegmentationPipeline:
             channels.append(normalise(resampled[0].cpu().numpy(), prep["normalise"]))
         return torch.from_numpy(np.stack(channels))[None].float().to(device), (affine, shape)
 
-    def forward(self, image: torch.Tensor, prep: dict[str, Any], network: Any, device: torch.device) -> torch.Tensor:
-        autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else contextlib.nullcontext()
+    def forward(self, image: torch.Tensor, prep: dict[str, Any], network: Any, autocast: Any) -> torch.Tensor:
+        """Sliding-window inference under `autocast` (the context's: float16 on CUDA with AI_FP16)."""
         with torch.inference_mode(), autocast:
             logits = sliding_window_inference(
                 image,
