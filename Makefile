@@ -107,6 +107,7 @@ bench: install ## benchmarks (each prints a ratio against a baseline measured in
 	scripts/services.sh up
 	cd backend && .venv/bin/python benchmarks/audit_overhead.py
 	cd backend && .venv/bin/python benchmarks/patient_list_latency.py
+	cd backend && .venv/bin/python benchmarks/emr_refresh.py
 	cd backend && .venv/bin/python benchmarks/fhir_sync_throughput.py
 	cd backend && .venv/bin/python benchmarks/upload_throughput.py
 	cd ai-server && .venv/bin/python benchmarks/mri_job.py

@@ -52,3 +52,21 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d} {self.kind}: {self.title}"
+
+
+class CacheRefreshState(models.Model):
+    """Where the periodic cache refresh stands (one row): the high-water mark from which the next
+    incremental run asks the EMR what changed, and when the last full pass finished. Both move only
+    when a run succeeds, so a failed run leaves no gap: the next one starts from the same mark."""
+
+    name = models.CharField(max_length=32, unique=True, default="patients")
+    changed_since = models.DateTimeField(
+        null=True, blank=True, help_text="start of the last successful run minus EMR_REFRESH_OVERLAP_SECONDS"
+    )
+    last_full_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "emr_cache_refresh_state"
+
+    def __str__(self) -> str:
+        return f"{self.name}: changes since {self.changed_since}"

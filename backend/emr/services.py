@@ -1,6 +1,8 @@
 """Writes to the patient cache and the timeline. The EMR remains the source of truth: reading it refreshes
 the cache, so the EMR reads that return cached patients live here, not in the selectors."""
 
+import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -13,7 +15,10 @@ from core import outbox
 from core.messaging import names
 from emr.clients.openemr_client import get_openemr_client
 
-from .models import Patient, TimelineEvent
+from .models import CacheRefreshState, Patient, TimelineEvent
+
+logger = logging.getLogger(__name__)
+CACHE_COLUMNS = ("emr_pid", "mrn", "family_name", "given_name", "birth_date", "sex", "record", "fetched_at")
 
 
 @transaction.atomic
@@ -61,13 +66,85 @@ def patient_search_emr(*, user, family_name: str = "", given_name: str = "", lim
     return [patient_upsert_from_emr(record) for record in records]
 
 
+@transaction.atomic
+def patients_store_page(records: list[dict]) -> int:
+    """Store a page of OpenEMR patient objects in the cache with one bulk upsert (INSERT ... ON DUPLICATE
+    KEY UPDATE on emr_uuid); the new or changed ones are queued for FHIR sync with one bulk insert into
+    the outbox. Returns how many were new or changed."""
+    if not records:
+        return 0
+    now = timezone.now()
+    uuids = [record["uuid"] for record in records]
+    previous = dict(Patient.objects.filter(emr_uuid__in=uuids).values_list("emr_uuid", "record"))
+    rows = [
+        Patient(
+            emr_uuid=record["uuid"],
+            emr_pid=str(record.get("pid") or ""),
+            mrn=record.get("pubpid") or "",
+            family_name=record.get("lname") or "",
+            given_name=record.get("fname") or "",
+            birth_date=parse_date(record.get("DOB")),
+            sex=record.get("sex") or "",
+            record=record,
+            fetched_at=now,
+        )
+        for record in records
+    ]
+    Patient.objects.bulk_create(rows, update_conflicts=True, update_fields=CACHE_COLUMNS)
+    changed = [record["uuid"] for record in records if previous.get(record["uuid"]) != record]
+    if changed:
+        pks = Patient.objects.filter(emr_uuid__in=changed).values_list("pk", flat=True)
+        outbox.enqueue_tasks(names.FHIR_SYNC_TASK, [("emr.patient", pk) for pk in pks])
+    return len(changed)
+
+
 def patient_cache_refresh_all() -> int:
-    """Re-read every EMR patient into the cache (the periodic task). Returns how many were stored."""
+    """Re-read every EMR patient into the cache, a page at a time (the rare full pass). Returns how many
+    were read."""
     count = 0
-    for record in get_openemr_client().iter_patients():
-        patient_upsert_from_emr(record)
-        count += 1
+    for page in get_openemr_client().iter_patient_pages():
+        patients_store_page(page)
+        count += len(page)
     return count
+
+
+def patient_cache_refresh_changed(since: datetime) -> int:
+    """Re-read only the patients the EMR updated at or after `since` (FHIR `_lastUpdated`), a page at a
+    time, each through the Standard API (the cache keeps its record shape). Returns how many were read."""
+    client, count = get_openemr_client(), 0
+    for uuids in client.iter_changed_patient_uuids(since):
+        patients_store_page([client.get_patient(puuid) for puuid in uuids])
+        count += len(uuids)
+    return count
+
+
+@dataclass
+class RefreshResult:
+    full: bool
+    read: int
+    changed_since: datetime | None
+
+
+def patient_cache_refresh(*, full: bool | None = None) -> RefreshResult:
+    """The periodic task: what changed since the high-water mark, or a full pass when there is no mark yet,
+    the last one is older than EMR_FULL_REFRESH_INTERVAL_SECONDS, or `full` asks for one. The mark (this
+    run's start less EMR_REFRESH_OVERLAP_SECONDS) is saved only after the run succeeded: a failure raises
+    and the next run asks again from the old mark, so no change is missed."""
+    started = timezone.now()
+    state, _ = CacheRefreshState.objects.get_or_create(name="patients")
+    full_due = state.last_full_at is None or state.last_full_at < started - timedelta(
+        seconds=settings.EMR_FULL_REFRESH_INTERVAL_SECONDS
+    )
+    if full is None:
+        full = state.changed_since is None or full_due
+    since = state.changed_since
+    read = patient_cache_refresh_all() if full else patient_cache_refresh_changed(since)
+    state.changed_since = started - timedelta(seconds=settings.EMR_REFRESH_OVERLAP_SECONDS)
+    if full:
+        state.last_full_at = started
+    state.save(update_fields=["changed_since", "last_full_at"])
+    logger.info("patient cache refresh (%s): %d patients read", "full" if full else f"since {since}", read)
+    return RefreshResult(full=full, read=read, changed_since=None if full else since)
 
 
 @transaction.atomic

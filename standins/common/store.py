@@ -48,6 +48,9 @@ class Store:
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)
 
+    def executemany(self, sql: str, params: list[tuple]) -> sqlite3.Cursor:
+        return self._conn.executemany(sql, params)
+
     def rows(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         return self._conn.execute(sql, params).fetchall()
 

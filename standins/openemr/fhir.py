@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from ..common.messages import Request, Response, json_response
+from ..common.messages import HttpError, Request, Response, json_response
 from ..common.smart import smart_security
 from ..common.state import Clock
 from .records import Records
 from .shapes import FHIR, OAUTH, paging_number
+
+# _lastUpdated prefixes this stand-in understands, as SQL operators on patient_data.date (no prefix = eq)
+LAST_UPDATED_PREFIXES = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "eq": "="}
 
 
 class FhirApi:
@@ -38,35 +42,58 @@ class FhirApi:
         return json_response(200, statement, "application/fhir+json")
 
     def patient_search(self, request: Request) -> Response:
-        """A Bundle of type `collection`, not `searchset` (openemr#6885); `_count`/`_offset` paging."""
-        rows = [self.fhir_patient(p) for p in self.records.of_kind("patient")]
-        for name, test in {
+        """A Bundle of type `collection`, not `searchset` (openemr#6885); `_count`/`_offset` paging, and
+        `_lastUpdated` (patient_data.date) with the ge/gt/le/lt/eq prefixes, repeatable for a range."""
+        updated = tuple(self._last_updated(value) for value in request.query.get("_lastUpdated", []))
+        tests = {
             "_id": lambda p, v: p["id"] == v,
             "family": lambda p, v: p["name"][0]["family"].lower().startswith(v.lower()),
             "given": lambda p, v: any(g.lower().startswith(v.lower()) for g in p["name"][0]["given"]),
             "birthdate": lambda p, v: p.get("birthDate") == v,
             "gender": lambda p, v: p.get("gender") == v,
-        }.items():
-            wanted = request.param(name)
-            if wanted:
-                rows = [p for p in rows if test(p, wanted)]
+        }
         count = paging_number(request, "_count")
         offset = paging_number(request, "_offset")
-        page = rows[offset : offset + count] if count else rows[offset:]
+        if any(request.param(name) for name in tests):
+            rows = [self.fhir_patient(p) for p in self.records.page_of_kind("patient", 0, 0, updated=updated)[0]]
+            for name, test in tests.items():
+                wanted = request.param(name)
+                if wanted:
+                    rows = [p for p in rows if test(p, wanted)]
+            total, page = len(rows), rows[offset : offset + count] if count else rows[offset:]
+        else:  # paged in SQL, so a 100,000-patient stand-in answers "what changed" quickly
+            found, total = self.records.page_of_kind("patient", offset, count, updated=updated)
+            page = [self.fhir_patient(p) for p in found]
         base = f"{request.origin}{FHIR}/Patient"
+        kept = [(k, v) for k, values in request.query.items() for v in values if k not in {"_count", "_offset"}]
         links = [{"relation": "self", "url": request.url}]
-        if count and offset + count < len(rows):
-            links.append({"relation": "next", "url": f"{base}?_count={count}&_offset={offset + count}"})
+        if count and offset + count < total:
+            query = urlencode([*kept, ("_count", count), ("_offset", offset + count)])
+            links.append({"relation": "next", "url": f"{base}?{query}"})
         bundle = {
             "resourceType": "Bundle",
             "id": str(uuid.uuid4()),
             "meta": {"lastUpdated": datetime.fromtimestamp(self.clock.now(), UTC).isoformat(timespec="seconds")},
             "type": "collection",
-            "total": len(rows),
+            "total": total,
             "link": links,
             "entry": [{"fullUrl": f"{base}/{p['id']}", "resource": p} for p in page],
         }
         return json_response(200, bundle, "application/fhir+json")
+
+    @staticmethod
+    def _last_updated(value: str) -> tuple[str, str]:
+        prefix = value[:2] if value[:2] in LAST_UPDATED_PREFIXES else "eq"
+        text = value[2:] if value[:2] in LAST_UPDATED_PREFIXES else value
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise HttpError(
+                json_response(400, {"validationErrors": {"_lastUpdated": f"invalid date {text}"}})
+            ) from None
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC).replace(tzinfo=None)
+        return LAST_UPDATED_PREFIXES[prefix], f"{when:%Y-%m-%d %H:%M:%S}"
 
     def patient_read(self, request: Request, puuid: str) -> Response:
         patient = self.records.by_uuid("patient", puuid)
@@ -75,11 +102,17 @@ class FhirApi:
         return json_response(200, self.fhir_patient(patient), "application/fhir+json")
 
     @staticmethod
+    def _meta_updated(row: dict) -> dict:
+        if not row.get("date"):
+            return {}
+        return {"lastUpdated": datetime.fromisoformat(row["date"]).replace(tzinfo=UTC).isoformat()}
+
+    @staticmethod
     def fhir_patient(row: dict) -> dict:
         resource: dict[str, Any] = {
             "resourceType": "Patient",
             "id": row["uuid"],
-            "meta": {"versionId": "1"},
+            "meta": {"versionId": "1", **FhirApi._meta_updated(row)},
             "identifier": [
                 {
                     "use": "official",

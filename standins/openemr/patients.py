@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from ..common import words
-from ..common.messages import Request, Response
+from ..common.messages import Request, Response, json_response
+from ..common.state import Clock
 from .records import Records
 from .shapes import envelope, json_body, paging_number, validation_error
 
@@ -24,12 +25,35 @@ PATIENT_WRITE_FIELDS = words(
 
 
 class Patients:
-    def __init__(self, records: Records):
-        self.records = records
+    def __init__(self, records: Records, clock: Clock):
+        self.records, self.clock = records, clock
+
+    def now(self) -> str:
+        """patient_data.date: the row's last update, 'YYYY-MM-DD HH:MM:SS' (UTC here)."""
+        return f"{datetime.fromtimestamp(self.clock.now(), UTC):%Y-%m-%d %H:%M:%S}"
 
     def patient_list(self, request: Request) -> Response:
         """Search on the whitelisted fields, `_sort`, and `_limit`/`_offset` paging (0 = all, at most 200).
         The links name `_count`, which this endpoint ignores: following `next` returns every remaining row."""
+        limit = min(paging_number(request, "_limit", request.param("_maxresults")), MAX_LIMIT)
+        offset = paging_number(request, "_offset")
+        if request.param("_sort") or any(request.param(name) for name in PATIENT_SEARCH_FIELDS):
+            rows = self._searched(request)
+            total, page = len(rows), rows[offset : offset + limit] if limit else rows[offset:]
+        else:  # the whole table in id order: paged in SQL, so a 100,000-patient stand-in stays quick
+            page, total = self.records.page_of_kind("patient", offset, limit)
+        kept = [
+            (k, v) for k, values in request.query.items() for v in values if k not in {"_limit", "_offset", "_count"}
+        ]
+        uri = f"{request.origin}{request.path}?{urlencode(kept)}"
+        links = {"first": f"{uri}&_offset=0&_count={limit}"}
+        if offset > 0:
+            links["previous"] = f"{uri}&_offset={max(0, offset - limit)}&_count={limit}"
+        if limit and offset + limit < total:
+            links["next"] = f"{uri}&_offset={offset + limit}&_count={limit}"
+        return envelope(200, page, links)
+
+    def _searched(self, request: Request) -> list[dict]:
         rows = self.records.of_kind("patient")
         for name in PATIENT_SEARCH_FIELDS:
             wanted = request.param(name)
@@ -38,20 +62,7 @@ class Patients:
         for key in reversed([k for k in (request.param("_sort") or "").split(",") if k]):
             field = key.lstrip("-")
             rows.sort(key=lambda r, field=field: r.get(field) or "", reverse=key.startswith("-"))
-        limit = paging_number(request, "_limit", request.param("_maxresults"))
-        limit = min(limit, MAX_LIMIT)
-        offset = paging_number(request, "_offset")
-        page = rows[offset : offset + limit] if limit else rows[offset:]
-        kept = [
-            (k, v) for k, values in request.query.items() for v in values if k not in {"_limit", "_offset", "_count"}
-        ]
-        uri = f"{request.origin}{request.path}?{urlencode(kept)}"
-        links = {"first": f"{uri}&_offset=0&_count={limit}"}
-        if offset > 0:
-            links["previous"] = f"{uri}&_offset={max(0, offset - limit)}&_count={limit}"
-        if limit and offset + limit < len(rows):
-            links["next"] = f"{uri}&_offset={offset + limit}&_count={limit}"
-        return envelope(200, page, links)
+        return rows
 
     def patient_get(self, request: Request, puuid: str) -> Response:
         patient = self.records.by_uuid("patient", puuid)
@@ -71,6 +82,7 @@ class Patients:
             "",
         )
         record = {"id": str(pid + 100), "pid": str(pid), "uuid": patient_uuid, "pubpid": str(pid), **blank, **body}
+        record["date"] = self.now()
         self.records.insert("patient", record)
         return envelope(201, {"pid": pid, "uuid": patient_uuid})
 
@@ -79,8 +91,30 @@ class Patients:
         if patient is None:
             raise validation_error("uuid", "invalid or nonexisting value", f" value {puuid}")
         patient |= self._patient_body(request, required=())
+        patient["date"] = self.now()
         self.records.save("patient", patient)
         return envelope(200, patient)
+
+    def bulk_add(self, request: Request) -> Response:
+        """Control: add `count` synthetic patients in one transaction (benchmarks seed 100,000 this way;
+        the API's POST would take minutes). Only the patient rows, no chart; `date` (last update) may be given."""
+        body = json_body(request)
+        count, stamp = int(body.get("count") or 0), str(body.get("date") or self.now())
+        with self.records.store.transaction():
+            first = self.records.next_id("patient")
+            rows = []
+            for pid in range(first, first + count):
+                rows.append(
+                    {
+                        "id": str(pid + 100), "pid": str(pid), "uuid": str(uuid.uuid4()),
+                        "pubpid": f"MRN{100000 + pid}",
+                        "title": "", "fname": f"Given{pid}", "mname": "", "lname": f"Family{pid % 997}",
+                        "DOB": f"{1940 + pid % 75}-{1 + pid % 12:02d}-{1 + pid % 28:02d}",
+                        "sex": ("Male", "Female")[pid % 2], "email": f"patient{pid}@example.org", "date": stamp,
+                    }
+                )  # fmt: skip
+            self.records.insert_many("patient", rows)
+        return json_response(200, {"added": count, "first_pid": first})
 
     def _patient_body(self, request: Request, required: tuple[str, ...]) -> dict[str, str]:
         body = json_body(request)

@@ -37,6 +37,28 @@ class Records:
             (json.dumps(row, ensure_ascii=False), TABLES[kind], int(row["id"])),
         )
 
+    def insert_many(self, kind: str, rows: list[dict]) -> None:
+        self.store.executemany(
+            "INSERT INTO record VALUES (?, ?, ?, ?, ?)",
+            [(TABLES[kind], kind, int(r["id"]), r["uuid"], json.dumps(r, ensure_ascii=False)) for r in rows],
+        )
+
+    def page_of_kind(
+        self, kind: str, offset: int, limit: int, *, updated: tuple[tuple[str, str], ...] = ()
+    ) -> tuple[list[dict], int]:
+        """One page (limit 0 = all) in id order and the total, filtered in SQL on the row's `date` (the
+        patient_data last-update column) with (operator, 'YYYY-MM-DD HH:MM:SS') pairs."""
+        where, params = "kind = ?", [kind]
+        for operator, value in updated:  # operator: one of fhir.LAST_UPDATED_PREFIXES' values, never user text
+            where += f" AND COALESCE(json_extract(data, '$.date'), '') {operator} ?"
+            params.append(value)
+        total = self.store.row(f"SELECT COUNT(*) AS n FROM record WHERE {where}", tuple(params))  # noqa: S608
+        rows = self.store.rows(
+            f"SELECT data FROM record WHERE {where} ORDER BY id LIMIT ? OFFSET ?",  # noqa: S608
+            (*params, limit or -1, offset),
+        )
+        return [json.loads(r["data"]) for r in rows], int(total["n"]) if total else 0
+
     def of_kind(self, kind: str, **scope: str) -> list[dict]:
         rows = [
             json.loads(r["data"])

@@ -219,6 +219,7 @@ def _patient(rng: random.Random, pid: int, patient_uuid: str) -> dict:
         "race": "",
         "ethnicity": "",
         "status": "",
+        "date": "2026-01-15 08:00:00",  # patient_data.date: the row's last update
     }
 
 

@@ -53,7 +53,7 @@ class OpenEmrEmulator(Emulator):
         self.seed_value, self.patient_count, self.configured_client = seed, patients, client
         self.records = Records(store)
         self.oauth = OAuthServer(store, self.clock, self.settings, self.records)
-        patient_api, chart = Patients(self.records), Clinical(self.records, self.clock)
+        patient_api, chart = Patients(self.records, self.clock), Clinical(self.records, self.clock)
         fhir_api = FhirApi(self.records, self.clock)
         oauth, api, fhir, uid = OAUTH, API, FHIR, r"[^/]+"
         add = self.router.add
@@ -105,6 +105,7 @@ class OpenEmrEmulator(Emulator):
             resource="Patient",
             action="r",
         )
+        self.control.add("POST", "/__control__/patients", patient_api.bulk_add)
         self.control.add("GET", f"/__control__/clients/(?P<client_id>{uid})", self.oauth.admin_client)
         self.control.add("POST", f"/__control__/clients/(?P<client_id>{uid})", self.oauth.admin_client_update)
 

@@ -340,3 +340,33 @@ def test_seeded_patients_are_korean_and_english_with_brain_tumours(oemr, openemr
     assert any(p["drug"].startswith("Temozolomide") for p in prescriptions)
     vitals = oemr.get(f"/patient/{patients[0]['pid']}/encounter/1/vital").json()["data"]
     assert vitals and float(vitals[0]["temperature"]) > 90  # °F, as OpenEMR stores it
+
+
+def test_fhir_patient_search_by_last_updated_pages_and_keeps_the_filter(
+    openemr_origin, openemr_control, password_token
+):
+    added = requests.post(
+        f"{openemr_origin}/__control__/patients", json={"count": 3, "date": "2020-01-01 00:00:00"}, timeout=10
+    )
+    assert added.status_code == 200 and added.json()["added"] == 3
+    openemr_control._call("POST", "clock", {"advance_s": 400 * 86400})  # later than every earlier write
+    oemr = ApiClient(f"{openemr_origin}/apis/default/api", password_token()["access_token"])
+    everyone = oemr.get("/patient", params={"_limit": 0}).json()["data"]
+    assert sum(p["date"] == "2020-01-01 00:00:00" for p in everyone) >= 3
+    edited = [p["uuid"] for p in everyone[-3:]]  # the bulk-added ones
+    for puuid in edited:
+        assert oemr.put(f"/patient/{puuid}", json={"city": "Busan"}).status_code == 200
+    stamp = oemr.get(f"/patient/{edited[0]}").json()["data"]["date"]
+    since = stamp.replace(" ", "T") + "+00:00"
+
+    fhir = ApiClient(f"{openemr_origin}/apis/default/fhir", password_token()["access_token"])
+    first = fhir.get("/Patient", params={"_lastUpdated": f"ge{since}", "_count": 2}).json()
+    assert first["total"] == 3 and len(first["entry"]) == 2
+    assert first["entry"][0]["resource"]["meta"]["lastUpdated"].startswith(stamp.replace(" ", "T"))
+    next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    assert "_lastUpdated=ge" in next_url, "the next link keeps the search parameters"
+    rest = fhir.session.get(next_url, timeout=10).json()
+    assert {e["resource"]["id"] for e in first["entry"] + rest["entry"]} == set(edited)
+    older = fhir.get("/Patient", params={"_lastUpdated": f"lt{since}", "_count": 0}).json()
+    assert older["total"] == len(everyone) - 3
+    assert fhir.get("/Patient", params={"_lastUpdated": "genot-a-date"}).status_code == 400

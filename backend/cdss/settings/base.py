@@ -265,6 +265,10 @@ EMR_USERNAME = env.str("EMR_USERNAME", default="")
 EMR_PASSWORD = env.str("EMR_PASSWORD", default="")
 EMR_TIMEOUT_SECONDS = env.float("EMR_TIMEOUT_SECONDS", default=5.0)
 EMR_PATIENT_CACHE_TTL_SECONDS = env.int("EMR_PATIENT_CACHE_TTL_SECONDS", default=300)
+# the periodic refresh asks the EMR only what changed since its last run (less this overlap, for clock
+# skew and writes in flight); a full pass, in pages, at most this often
+EMR_REFRESH_OVERLAP_SECONDS = env.int("EMR_REFRESH_OVERLAP_SECONDS", default=300)
+EMR_FULL_REFRESH_INTERVAL_SECONDS = env.int("EMR_FULL_REFRESH_INTERVAL_SECONDS", default=86400)
 AI_SERVER_URL = env.str("AI_SERVER_URL", default="").rstrip("/")
 # The tumour-board PDF's CJK font: TrueType outlines (reportlab cannot embed the CFF of fonts-noto-cjk), made
 # from fonts-noto-cjk by scripts/board_font.py (docs/board.md); the backend image sets it to the font its

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +31,7 @@ from core.http import (
 
 SYSTEM = "emr"
 SCOPES = (
-    "openid offline_access api:oemr user/patient.read user/encounter.read user/vital.read "
+    "openid offline_access api:oemr api:fhir user/Patient.read user/patient.read user/encounter.read user/vital.read "
     "user/medical_problem.read user/medication.read user/prescription.read user/allergy.read"
 )
 PAGE_LIMIT = 200  # OpenEMR's own maximum for _limit
@@ -99,6 +100,51 @@ class OpenEMRClient:
             if not more or not page:
                 return
             offset += len(page)
+
+    def iter_patient_pages(self) -> Iterator[list[dict]]:
+        """Every patient, one page (PAGE_LIMIT) at a time: the rare full pass of the cache refresh."""
+        offset = 0
+        while True:
+            page, more = self.search_patients(limit=PAGE_LIMIT, offset=offset)
+            if page:
+                yield page
+            if not more or not page:
+                return
+            offset += len(page)
+
+    def iter_changed_patient_uuids(self, since: datetime) -> Iterator[list[str]]:
+        """Uuids of the patients updated at or after `since`, a page at a time: the FHIR API's Patient
+        search with `_lastUpdated=ge<instant>` (patient_data.date), paged with `_count`/`_offset`
+        (CONTRACTS.md B.8); the Standard API offers no such filter. FHIR ids are the Standard uuids."""
+        offset, url = 0, f"/apis/{self.site}/fhir/Patient"
+        while True:
+            params = {"_lastUpdated": f"ge{since.isoformat(timespec='seconds')}", "_count": PAGE_LIMIT}
+            params["_offset"] = offset
+            response = self.http.request(
+                "GET", url, params=params, headers=self._auth_header(), resource_type="patient"
+            )
+            if response.status_code == 401:
+                self._invalidate_token()
+                response = self.http.request(
+                    "GET", url, params=params, headers=self._auth_header(), resource_type="patient"
+                )
+            if response.status_code == 403:
+                raise ExternalAuthRefused(
+                    SYSTEM, "the EMR refused the FHIR Patient search (api:fhir scope?)", status_code=403
+                )
+            raise_for_status(SYSTEM, response)
+            try:
+                bundle = response.json()
+            except ValueError:
+                bundle = None
+            if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+                raise ExternalSystemError(SYSTEM, "answered the FHIR Patient search without a Bundle")
+            ids = [entry["resource"]["id"] for entry in bundle.get("entry") or [] if entry.get("resource")]
+            if ids:
+                yield ids
+            if not ids or not any(link.get("relation") == "next" for link in bundle.get("link") or []):
+                return
+            offset += len(ids)
 
     def get_patient(self, puuid: str) -> dict:
         return self._get(f"/patient/{puuid}", resource_type="patient", resource_id=puuid, patient_id=puuid)["data"]
