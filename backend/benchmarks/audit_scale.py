@@ -2,18 +2,17 @@
 
     cd backend && .venv/bin/python benchmarks/audit_scale.py [--events 10000000] [--months 24] [--inserts 2000]
 
-On a throw-away copy of the schema (test_cdss_bench_auditscale) on the real MariaDB and the S3 stand-in:
-1. the cost of one audit INSERT (AuditClient.log_event in autocommit, as a request outside a transaction
-   writes it) on the empty table: median and p95 of `--inserts` of them;
-2. `--events` events spread over `--months` months up to yesterday, with their seals (a valid chain
+On a throw-away copy of the schema (`--database`, test_cdss_bench_auditscale) on the real MariaDB and the S3 stand-in:
+1. `--events` events spread over `--months` months up to yesterday, with their seals (a valid chain
    computed by audit.chain.link_hash), loaded with LOAD DATA (secondary indexes dropped while loading and
    built after, as a restore would);
-3. the tables' size (data and indexes, information_schema);
-4. the same INSERTs again on the full table, and their ratio to the empty table's;
-5. verification of the whole chain against a checkpoint (audit.checkpoints.verify), timed;
-6. the oldest month archived (audit.archive.archive_next: export, store locked, read back, recompute),
+2. the tables' size (data and indexes, information_schema);
+3. the cost of one audit INSERT (the statement AuditClient writes, autocommit) into the full table and
+   into an empty copy of it, alternating (same load), `--inserts` in all: median, p95 and the ratio;
+4. verification of the whole chain against a checkpoint (audit.checkpoints.verify), timed;
+5. the oldest month archived (audit.archive.archive_next: export, store locked, read back, recompute),
    then purged from the database (audit.archive.purge), each timed, with the archive's size;
-7. verification again, now starting from the archive's signed manifest (across the boundary), and the
+6. verification again, now starting from the archive's signed manifest (across the boundary), and the
    archive's own links recomputed (verify_contents), timed.
 The archive's objects stay in the stand-in's audit bucket, locked for the minimum retention (two years),
 under a prefix of this run's own.
@@ -34,17 +33,47 @@ ACTIONS = ("READ", "READ", "READ", "READ", "CREATE", "UPDATE", "EXPORT", "LOGIN"
 RESOURCES = ("patient", "radiology_study", "ai_result", "audit_event", "lab_result")
 
 
-def _insert_cost(n: int) -> tuple[float, float]:
-    from audit.client import AuditClient
-    from audit.models import Action
+def _insert_cost(n: int, rounds: int = 6) -> dict[str, tuple[float, float]]:
+    """One audit INSERT (the statement AuditClient writes, autocommit: one commit and flush each) into the
+    full table and into an empty copy of it, alternating in rounds so that both see the same load (the
+    machine is shared: a before/after comparison drifted by 9x with the load). {table: (median, p95) ms}"""
+    from django.db import connection
+    from django.utils import timezone
 
-    times = []
-    for i in range(n):
-        started = time.perf_counter()
-        AuditClient.log_event(Action.READ, resource_type="patient", resource_id=i, patient_id=f"p-{i % 997}")
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.95)]
+    from audit.client import _insert_statement
+    from audit.models import Action, AuditEvent, Outcome
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS audit_scale_empty")
+        cursor.execute("CREATE TABLE audit_scale_empty LIKE audit_auditevent")
+    times: dict[str, list[float]] = {"full": [], "empty": []}
+    with connection.cursor() as cursor:
+        for round_ in range(rounds):
+            for table in ("full", "empty") if round_ % 2 else ("empty", "full"):
+                for i in range(n // rounds):
+                    event = AuditEvent(
+                        occurred_at=timezone.now(),
+                        action=Action.READ,
+                        resource_type="patient",
+                        resource_id=str(i),
+                        patient_id=f"p-{i % 997}",
+                        outcome=Outcome.SUCCESS,
+                        actor_type="user",
+                        actor_id=i % 211,
+                        actor_username=f"user{i % 211}",
+                        actor_roles=["DOCTOR"],
+                        request_id=uuid.uuid4().hex,
+                        detail={},
+                    )
+                    sql, params = _insert_statement([event], connection)
+                    if table == "empty":
+                        sql = sql.replace("`audit_auditevent`", "`audit_scale_empty`", 1)
+                    started = time.perf_counter()
+                    cursor.execute(sql, params)
+                    cursor.fetchall()
+                    times[table].append((time.perf_counter() - started) * 1000)
+        cursor.execute("DROP TABLE audit_scale_empty")
+    return {table: (statistics.median(v), sorted(v)[int(len(v) * 0.95)]) for table, v in times.items()}
 
 
 def _raw_connection():
@@ -166,8 +195,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--inserts", type=int, default=2000)
+    parser.add_argument(
+        "--database",
+        default="test_cdss_bench_auditscale",
+        help="its own: a second run on the same name drops the first's",
+    )
     args = parser.parse_args()
-    with bench_database("test_cdss_bench_auditscale"):
+    with bench_database(args.database):
         from django.conf import settings
         from django.db import connection
 
@@ -183,14 +217,6 @@ def main() -> None:
         settings.AUDIT_ARCHIVE_RETENTION_DAYS = archive.MINIMUM_RETENTION_DAYS
         print(f"audit_scale: {args.events:,} events over {args.months} months; load {os.getloadavg()}", flush=True)
 
-        empty = _insert_cost(args.inserts)
-        print(
-            f"INSERT on the empty table: median {empty[0]:.3f} ms, p95 {empty[1]:.3f} ms ({args.inserts})", flush=True
-        )
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE TABLE audit_auditevent")
-            cursor.execute("TRUNCATE TABLE audit_auditseal")
-
         load = _load(args.events, args.months)
         print(f"generated and loaded {args.events:,} events with their seals: {load:.0f} s", flush=True)
         with connection.cursor() as cursor:
@@ -200,11 +226,11 @@ def main() -> None:
                 f"{table}: ~{rows:,} rows, data {data / 2**20:,.0f} MiB, indexes {index / 2**20:,.0f} MiB", flush=True
             )
 
-        full = _insert_cost(args.inserts)
+        cost = _insert_cost(args.inserts)
+        for table, (median, p95) in cost.items():
+            print(f"INSERT into the {table} table: median {median:.3f} ms, p95 {p95:.3f} ms", flush=True)
         print(
-            f"INSERT on the full table: median {full[0]:.3f} ms, p95 {full[1]:.3f} ms; "
-            f"full/empty median {full[0] / empty[0]:.2f}, p95 {full[1] / empty[1]:.2f}",
-            flush=True,
+            f"full/empty: median {cost['full'][0] / cost['empty'][0]:.2f}, p95 {cost['full'][1] / cost['empty'][1]:.2f}"
         )
         _timed("sealing those inserts", seal)
         _timed("checkpoint at the head", checkpoints.write)
