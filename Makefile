@@ -106,6 +106,7 @@ bench: install ## benchmarks (each prints a ratio against a baseline measured in
 	scripts/env.sh
 	scripts/services.sh up
 	cd backend && .venv/bin/python benchmarks/audit_overhead.py
+	cd backend && .venv/bin/python benchmarks/audit_scale.py  # 10 million audit events: over an hour on the 2-core machine
 	cd backend && .venv/bin/python benchmarks/patient_list_latency.py
 	cd backend && .venv/bin/python benchmarks/emr_refresh.py
 	cd backend && .venv/bin/python benchmarks/fhir_sync_throughput.py

@@ -136,6 +136,7 @@ def _truncate_audit_after_transactional_tests(request):
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE TABLE audit_auditevent")
             cursor.execute("TRUNCATE TABLE audit_auditseal")
+            cursor.execute("TRUNCATE TABLE audit_auditarchive")
 
 
 def _rows_of_data_migrations() -> None:

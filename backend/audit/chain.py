@@ -22,12 +22,22 @@ from django.utils import timezone
 from .models import GENESIS_HASH, AuditEvent, AuditSeal
 
 
-def seal_hash(prev_hash: str, position: int, event: AuditEvent) -> str:
-    """sha256(previous hash | position | event id | canonical content): the link the chain is made of."""
+def event_content(event: AuditEvent) -> dict:
+    """What the seal covers: the hashed fields as JSON values (the time in ISO 8601, microseconds). An
+    archive (audit.archive) stores exactly this, so that its links can be recomputed without the table."""
     content = {name: getattr(event, name) for name in AuditEvent.HASHED_FIELDS}
     content["occurred_at"] = event.occurred_at.isoformat(timespec="microseconds")
+    return content
+
+
+def link_hash(prev_hash: str, position: int, event_id: int, content: dict) -> str:
+    """sha256(previous hash | position | event id | canonical content): the link the chain is made of."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{prev_hash}|{position}|{event.pk}|{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}|{position}|{event_id}|{canonical}".encode()).hexdigest()
+
+
+def seal_hash(prev_hash: str, position: int, event: AuditEvent) -> str:
+    return link_hash(prev_hash, position, event.pk, event_content(event))
 
 
 # --- sealing -------------------------------------------------------------------------------------------
@@ -107,11 +117,12 @@ def unsealed_backlog() -> tuple[int, float]:
 
 @dataclass(frozen=True)
 class ChainReport:
-    checked: int  # seals whose link was recomputed
+    checked: int  # seals whose link was recomputed (in the database)
     checkpoints: int = 0  # signed checkpoints the chain was found to match
     reason: str = ""  # the first evidence of tampering; empty when none
     broken_at: int | None = None  # the event (or position) the reason names, when it names one
     error: str = ""  # verification could not finish (checkpoint store unreachable, no key)
+    archived: int = 0  # positions kept only in signed archives (audit.archive), before the database's first
 
     @property
     def intact(self) -> bool:
@@ -122,48 +133,85 @@ class ChainReport:
         return "broken" if self.reason else "error" if self.error else "intact"
 
 
-def verify_chain(checkpoints: Iterable | None = None, *, batch_size: int = 2000) -> ChainReport:
+def verify_chain(
+    checkpoints: Iterable | None = None, *, archives: Iterable = (), batch_size: int = 2000
+) -> ChainReport:
     """Recompute every link in position order and compare the chain with `checkpoints` (position and
     hash, from audit.checkpoints.read; none: the chain is checked against itself only). Seals everything
-    committed first, so that an event left outside the chain is one nobody's sealer could see."""
+    committed first, so that an event left outside the chain is one nobody's sealer could see.
+
+    `archives` (signed manifests, audit.archive.read) hold the chain's oldest months once they are moved
+    out of the database: they must follow one another from position 1, and the database's part of the
+    chain must start right after one of them, from its last hash. Checkpoints inside an archive are
+    checked against its content by audit.archive.verify_contents, not here."""
     seal()
-    checkpoints = list(checkpoints or ())
-    expected: dict[int, list] = {}
-    for checkpoint in checkpoints:
-        expected.setdefault(checkpoint.position, []).append(checkpoint)
+    checkpoints, archives = list(checkpoints or ()), sorted(archives, key=lambda archive: archive.first_position)
     prev, position = GENESIS_HASH, 0
+    boundaries = {0: GENESIS_HASH}  # position -> hash where an archive ends
+    for archive in archives:
+        if archive.first_position != position + 1 or archive.prev_hash != prev:
+            reason = f"the archive {archive.key} does not follow position {position} (an archive is missing or forged)"
+            return ChainReport(0, reason=reason, broken_at=archive.first_position)
+        prev, position = archive.last_hash, archive.last_position
+        boundaries[position] = prev
+    first = AuditSeal.objects.order_by("position").values_list("position", flat=True).first()
+    start = first - 1 if first is not None else position
+    if start not in boundaries:
+        low = max(boundary for boundary in boundaries if boundary < start) + 1
+        reason = f"positions {low} to {start} are missing (seals removed, and no archive holds them)"
+        return ChainReport(0, reason=reason, broken_at=low)
+    prev, position = boundaries[start], start
+    expected: dict[int, list] = {}
+    matched = 0
+    for checkpoint in checkpoints:
+        if checkpoint.position > start:
+            expected.setdefault(checkpoint.position, []).append(
+                (checkpoint.hash, f"the checkpoint signed at {checkpoint.signed_at}")
+            )
+        elif checkpoint.position in boundaries:
+            if checkpoint.hash != boundaries[checkpoint.position]:
+                reason = (
+                    f"the archives differ from the checkpoint signed at {checkpoint.signed_at} for position "
+                    f"{checkpoint.position} (the chain up to it was rewritten)"
+                )
+                return ChainReport(0, reason=reason, broken_at=checkpoint.position, archived=start)
+            matched += 1
+    for archive in archives:
+        if archive.last_position > start:
+            expected.setdefault(archive.last_position, []).append((archive.last_hash, f"the archive {archive.key}"))
     while seals := list(AuditSeal.objects.filter(position__gt=position).order_by("position")[:batch_size]):
         events = AuditEvent.objects.in_bulk([row.event_id for row in seals])
         for row in seals:
             event = events.get(row.event_id)
+            checked = position - start
             if row.position != position + 1:
                 reason = f"positions {position + 1} to {row.position - 1} are missing (seals removed)"
-                return ChainReport(position, reason=reason, broken_at=position + 1)
+                return ChainReport(checked, reason=reason, broken_at=position + 1, archived=start)
             if event is None:
                 reason = f"event {row.event_id} at position {row.position} is missing (the row was removed)"
-                return ChainReport(position, reason=reason, broken_at=row.event_id)
+                return ChainReport(checked, reason=reason, broken_at=row.event_id, archived=start)
             if seal_hash(prev, row.position, event) != row.hash:
                 reason = f"event {event.pk} at position {row.position} does not match its seal (the row was edited)"
-                return ChainReport(position, reason=reason, broken_at=event.pk)
+                return ChainReport(checked, reason=reason, broken_at=event.pk, archived=start)
             prev, position = row.hash, row.position
-            for checkpoint in expected.pop(position, ()):
-                if checkpoint.hash != prev:
+            for chain_hash, label in expected.pop(position, ()):
+                if chain_hash != prev:
                     reason = (
-                        f"the chain differs from the checkpoint signed at {checkpoint.signed_at} for position "
-                        f"{position} (the chain up to it was rewritten)"
+                        f"the chain differs from {label} for position {position} (the chain up to it was rewritten)"
                     )
-                    return ChainReport(position, reason=reason, broken_at=position)
-    matched = len(checkpoints) - sum(len(rest) for rest in expected.values())
+                    return ChainReport(position - start, reason=reason, broken_at=position, archived=start)
+                matched += label.startswith("the checkpoint")
+    checked = position - start
     if expected:
         beyond = max(expected)
         reason = (
-            f"the chain ends at position {position}, but a checkpoint signed at {expected[beyond][0].signed_at} "
-            f"records position {beyond} (events were cut from the end, or the tables emptied)"
+            f"the chain ends at position {position}, but {expected[beyond][0][1]} records position {beyond} "
+            f"(events were cut from the end, or the tables emptied)"
         )
-        return ChainReport(position, matched, reason=reason, broken_at=beyond)
+        return ChainReport(checked, matched, reason=reason, broken_at=beyond, archived=start)
     since = timezone.now() - timedelta(seconds=settings.AUDIT_SEAL_WINDOW_SECONDS)
     stray = AuditEvent.objects.filter(seal__isnull=True, occurred_at__lt=since).order_by("id").first()
     if stray is not None:
         reason = f"event {stray.pk} is in no seal, yet older than the sealing window (added outside the chain)"
-        return ChainReport(position, matched, reason=reason, broken_at=stray.pk)
-    return ChainReport(position, matched)
+        return ChainReport(checked, matched, reason=reason, broken_at=stray.pk, archived=start)
+    return ChainReport(checked, matched, archived=start)

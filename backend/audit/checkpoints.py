@@ -79,11 +79,15 @@ def _bucket() -> str:
     return settings.S3_BUCKETS["audit"]
 
 
-def write() -> Checkpoint | None:
-    """Seal, then checkpoint the head unless it is checkpointed already. Returns what was written."""
+def write(position: int | None = None) -> Checkpoint | None:
+    """Seal, then checkpoint the head (or the given position: an archive's last) unless it is checkpointed
+    already. Returns what was written."""
     signing_key = _keys()[0]
     seal()
-    position, chain_hash = head()
+    if position is None:
+        position, chain_hash = head()
+    else:
+        chain_hash = AuditSeal.objects.filter(position=position).values_list("hash", flat=True).get()
     if position == 0:
         return None
     name = object_name(position)
@@ -157,15 +161,26 @@ def _parse(body: bytes, keys: list[bytes], name: str, version_id: str) -> Checkp
     return checkpoint if valid and object_name(checkpoint.position) == name else None
 
 
-def verify() -> ChainReport:
-    """The chain against every checkpoint; the outcome is exported as metrics (audit.metrics)."""
+def verify(*, archives: bool = False) -> ChainReport:
+    """The chain against every checkpoint, from the archived months' signed manifests on (audit.archive);
+    `archives`: recompute every archived link too (reads every archive). The outcome is exported as
+    metrics (audit.metrics)."""
+    from . import archive
+
     try:
         checkpoints, problems = read()
-    except CheckpointError as exc:
-        report = verify_chain()
+        manifests, archive_problems = archive.read()
+    except CheckpointError as exc:  # the database's own record of the archives, unsigned: an error at best
+        report = verify_chain(archives=archive.recorded())
         report = report if report.reason else replace(report, error=str(exc))
     else:
-        report = verify_chain(checkpoints)
+        problems += archive_problems
+        report = verify_chain(checkpoints, archives=manifests)
+        if report.intact and archives:
+            for manifest in manifests:
+                if reason := archive.verify_contents(manifest, checkpoints):
+                    report = replace(report, reason=reason, broken_at=manifest.first_position)
+                    break
         if report.intact and problems:
             report = replace(report, reason=problems[0] + (f" (and {len(problems) - 1} more)" if problems[1:] else ""))
     metrics.verified(report)

@@ -134,3 +134,26 @@ class AuditSeal(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("seals cannot be deleted")
+
+
+class AuditArchive(models.Model):
+    """A month of the chain moved to the write-once store (audit.archive): positions first to last, whose
+    events and seals the owner's purge may then delete from the database (the DELETE triggers let only
+    rows inside such a range go, migration 0006). Written once the stored archive was read back and
+    verified; never changed. Verification trusts the signed manifest in the store, not this row."""
+
+    month = models.CharField(max_length=7)  # YYYY-MM: the month the seals were made (UTC)
+    first_position = models.BigIntegerField(unique=True)
+    last_position = models.BigIntegerField(unique=True)
+    prev_hash = models.CharField(max_length=64)
+    last_hash = models.CharField(max_length=64)
+    manifest = models.CharField(max_length=255)  # the signed manifest's object name
+    archived_at = models.DateTimeField()
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("first_position",)
+
+    def __str__(self) -> str:
+        return f"audit archive {self.month} (positions {self.first_position} to {self.last_position})"

@@ -52,15 +52,16 @@ def _triggers_dropped():
         "audit_auditevent": import_module("audit.migrations.0002_append_only_triggers").trigger,
         "audit_auditseal": import_module("audit.migrations.0004_seals").trigger,
     }
+    archived_only = import_module("audit.migrations.0006_archives").delete_trigger
     for table in triggers:
         _sql(f"DROP TRIGGER {table}_no_update")
         _sql(f"DROP TRIGGER {table}_no_delete")
     try:
         yield
     finally:
-        for make in triggers.values():
+        for table, make in triggers.items():
             _sql(make("UPDATE"))
-            _sql(make("DELETE"))
+            _sql(archived_only(table))
 
 
 @pytest.fixture

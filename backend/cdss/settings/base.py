@@ -311,6 +311,11 @@ AUDIT_CHECKPOINT_PREFIX = env.str("AUDIT_CHECKPOINT_PREFIX", default="checkpoint
 AUDIT_CHECKPOINT_RETENTION_DAYS = env.int("AUDIT_CHECKPOINT_RETENTION_DAYS", default=6 * 366)
 # An event whose transaction commits this long after it occurred is no longer sealed but reported.
 AUDIT_SEAL_WINDOW_SECONDS = env.int("AUDIT_SEAL_WINDOW_SECONDS", default=15 * 60)
+# Monthly archives (audit.archive; docs/runbooks/audit-archive.md): kept locked in the audit bucket for at least
+# two years (PIPA), removed from the database once older than AUDIT_DATABASE_MONTHS.
+AUDIT_ARCHIVE_PREFIX = env.str("AUDIT_ARCHIVE_PREFIX", default="archives/")
+AUDIT_ARCHIVE_RETENTION_DAYS = env.int("AUDIT_ARCHIVE_RETENTION_DAYS", default=6 * 366)
+AUDIT_DATABASE_MONTHS = env.int("AUDIT_DATABASE_MONTHS", default=12)
 CELERY_BEAT_SCHEDULE["audit-seal"] = {
     "task": names.AUDIT_SEAL_TASK,
     "schedule": env.float("AUDIT_SEAL_SECONDS", default=5.0),

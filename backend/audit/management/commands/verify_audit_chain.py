@@ -9,8 +9,13 @@ class Command(BaseCommand):
         "checkpoint in the write-once store. Exit 1 on evidence of tampering, 2 when it could not verify."
     )
 
-    def handle(self, *args, **options):
-        report = checkpoints.verify()
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--archives", action="store_true", help="also recompute every link of the archived months (reads them all)"
+        )
+
+    def handle(self, *args, archives=False, **options):
+        report = checkpoints.verify(archives=archives)
         if report.reason:
             raise CommandError(f"audit chain broken: {report.reason} ({report.checked} seals verified before it)")
         if report.error:
@@ -20,5 +25,10 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"audit chain intact: {report.checked} events verified, {report.checkpoints} checkpoints matched"
+                + (
+                    f", from position {report.archived + 1} on (positions before it archived)"
+                    if report.archived
+                    else ""
+                )
             )
         )
