@@ -13,11 +13,13 @@ import logging
 import operator
 import re
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +32,7 @@ from core.errors import InvalidInput, check_transition
 from core.http import ExternalSystemError
 from core.messaging.names import DEAD_LETTER_EXCHANGE, FHIR_SYNC_DEAD, FHIR_SYNC_TASK
 from core.messaging.publisher import Publisher, PublishError
+from core.outage import dependency_of
 
 from . import metrics
 from .clients.hapi_client import (
@@ -38,9 +41,11 @@ from .clients.hapi_client import (
     FhirMultipleMatches,
     FhirVersionConflict,
     HAPIClient,
+    entry_location,
+    identifier_query,
 )
 from .identifiers import SYSTEMS
-from .models import DeadLetter, FhirMapping
+from .models import DeadLetter, FhirMapping, PendingSync
 from .transforms import EntitySpec, TransformError, get_spec
 
 logger = logging.getLogger(__name__)
@@ -214,6 +219,215 @@ def sync_entity_now(entity_type: str, entity_id: Any, *, force: bool = False) ->
             return _Sync().sync(entity_type, entity_id, force=force)
     finally:
         metrics.SYNC_DURATION.observe(time.monotonic() - started)
+
+
+# --- many pending syncs in one transaction Bundle -------------------------------------------------------
+Key = tuple[str, str]
+
+
+@dataclass
+class _Planned:
+    """One entity's entry in a Bundle: a conditional create on our identifier (first write), a PUT with
+    If-Match on the version we last wrote (mapped), or a PUT to its client id (AuditEvent)."""
+
+    key: Key
+    spec: EntitySpec
+    digest: str
+    mapped: bool
+    entry: dict
+
+
+def sync_batch_now(entity_type: str, entity_id: Any, *, claimant: str = "", last_attempt: bool = False) -> SyncResult:
+    """Sync this entity together with up to FHIR_BUNDLE_MAX_ENTRIES - 1 other pending ones, in one
+    transaction Bundle with `Prefer: return=minimal`; the mappings come from each entry's location.
+
+    The pending rows are claimed first in a short transaction (this entity's own rows, waiting while
+    another worker's claim on them lasts, so that it is then found synced; the others with SKIP LOCKED,
+    oldest first), and no transaction is held while the FHIR server is called: each call is audited as
+    it happens. Every write is conditional (create on our identifier, update with If-Match), so a Bundle
+    sent again after an unknown outcome writes nothing twice. When the server refuses the Bundle (4xx:
+    the whole transaction was rolled back), each entity is sent on its own to find the bad one. Errors
+    for this entity are raised as sync_entity_now raises them (the task retries or dead-letters it);
+    another entity that fails keeps its row for its own task. `claimant` is the task id: a redelivered
+    task takes its own claim back at once."""
+    limit = settings.FHIR_BUNDLE_MAX_ENTRIES
+    if limit <= 1:
+        return sync_entity_now(entity_type, entity_id)
+    own: Key = (entity_type, str(entity_id))
+    claimant = claimant or uuid.uuid4().hex
+    started = time.monotonic()
+    rows: dict[Key, list[int]] = {}
+    done: list[Key] = []
+    try:
+        rows = _claim(own, limit, claimant)
+        results = _Batch().run(list(rows))
+        outcome = results[own]
+        done = [key for key, result in results.items() if isinstance(result, SyncResult)]
+        if isinstance(outcome, Exception) and (last_attempt or not is_retryable(outcome)):
+            done.append(own)  # its task dead-letters it now: no other Bundle should try it again
+        PendingSync.objects.filter(pk__in=[pk for key in done for pk in rows[key]]).delete()
+    finally:
+        left = [pk for key, pks in rows.items() if key not in done for pk in pks]
+        if left:  # for their own tasks (or the next Bundle)
+            PendingSync.objects.filter(pk__in=left, claimed_by=claimant).update(claimed_by="", claimed_until=None)
+        metrics.SYNC_DURATION.observe(time.monotonic() - started)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _claim_seconds() -> float:
+    """How long a claim holds: one Bundle and the single sends after a refusal, normally far less. A worker
+    that died holding a claim delays the entities' own tasks by at most this."""
+    return 2 * settings.FHIR_TIMEOUT_SECONDS + 10
+
+
+def _claim(own: Key, limit: int, claimant: str) -> dict[Key, list[int]]:
+    """Claim this entity's pending rows and up to `limit` - 1 other pending entities'; waits up to
+    FHIR_BUNDLE_MAX_WAIT seconds for the Bundle to fill."""
+    while True:
+        with transaction.atomic():
+            now = timezone.now()
+            own_rows = list(
+                PendingSync.objects.select_for_update()
+                .filter(entity_type=own[0], entity_id=own[1])
+                .values_list("pk", "claimed_by", "claimed_until")
+            )
+            if not any(until and until > now and by != claimant for _pk, by, until in own_rows):
+                rows = {own: [pk for pk, _by, _until in own_rows], **_drain(own, limit - 1, now)}
+                until = now + timedelta(seconds=_claim_seconds())
+                claimed = [pk for pks in rows.values() for pk in pks]
+                PendingSync.objects.filter(pk__in=claimed).update(claimed_by=claimant, claimed_until=until)
+                return rows
+        time.sleep(0.05)  # another worker is sending it: wait for its answer, then it is found synced
+
+
+def _drain(own: Key, room: int, now) -> dict[Key, list[int]]:
+    """Up to `room` other pending entities, oldest first, locked (SKIP LOCKED) and not claimed by a live
+    claim; waits up to FHIR_BUNDLE_MAX_WAIT seconds for more to come."""
+    found: dict[Key, list[int]] = {}
+    deadline = time.monotonic() + settings.FHIR_BUNDLE_MAX_WAIT
+    while True:
+        held = [pk for pks in found.values() for pk in pks]
+        pending = (
+            PendingSync.objects.select_for_update(skip_locked=True)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .exclude(entity_type=own[0], entity_id=own[1])
+            .exclude(pk__in=held)
+            .order_by("pk")
+            .values_list("pk", "entity_type", "entity_id")[: 2 * room]
+        )
+        for pk, kind, entity in pending:
+            key = (kind, entity)
+            if key in found or len(found) < room:
+                found.setdefault(key, []).append(pk)
+        if len(found) >= room or time.monotonic() >= deadline:
+            return found
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+
+class _Batch:
+    def __init__(self):
+        self.sync = _Sync()
+
+    def run(self, keys: list[Key]) -> dict[Key, SyncResult | Exception]:
+        results: dict[Key, SyncResult | Exception] = {}
+        planned: list[_Planned] = []
+        for key in keys:
+            try:
+                plan = self._plan(key)
+            except Exception as exc:
+                if dependency_of(exc) or isinstance(exc, DatabaseError):
+                    raise
+                results[key] = exc
+                continue
+            if isinstance(plan, SyncResult):
+                results[key] = plan
+            elif not plan.mapped and mapping_for(*key) is not None:
+                results[key] = self._alone(key)  # written meanwhile as another entity's reference
+            else:
+                planned.append(plan)
+        if planned:
+            results.update(self._send(planned))
+        return results
+
+    def _plan(self, key: Key) -> SyncResult | _Planned:
+        entity_type, entity_id = key
+        spec = get_spec(entity_type)
+        entity = spec.load(entity_id)
+        if entity is None:
+            return SyncResult(entity_type, entity_id, "missing")
+        resource = self.sync.resource_for(spec, entity)
+        digest = content_hash(resource)
+        mapping = mapping_for(entity_type, entity_id)
+        if mapping is not None and mapping.content_hash == digest:
+            return SyncResult(entity_type, entity_id, "unchanged", mapping.reference, mapping.fhir_version)
+        kind = spec.resource_type
+        if mapping is not None:
+            resource.id = mapping.fhir_id
+            request = {"method": "PUT", "url": f"{kind}/{mapping.fhir_id}", "ifMatch": f'W/"{mapping.fhir_version}"'}
+        elif spec.client_id is not None:
+            resource.id = spec.client_id(entity)
+            request = {"method": "PUT", "url": f"{kind}/{resource.id}"}
+        else:
+            match = identifier_query(SYSTEMS[kind], spec.identifier_value(entity))
+            request = {"method": "POST", "url": kind, "ifNoneExist": match}
+        entry = {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": resource.as_json(), "request": request}
+        return _Planned(key, spec, digest, mapping is not None, entry)
+
+    def _send(self, planned: list[_Planned]) -> dict[Key, SyncResult | Exception]:
+        try:
+            answer = self.sync.client.transaction([plan.entry for plan in planned])
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if status is not None and 400 <= status < 500 and status not in (401, 403, 408, 429):
+                # The whole transaction was rolled back: find the bad entity (or entities) one at a time.
+                logger.info("fhir sync: a Bundle of %d was refused (%s); sending each on its own", len(planned), exc)
+                metrics.BUNDLE_REFUSED.inc()
+                return {plan.key: self._alone(plan.key) for plan in planned}
+            return {plan.key: exc for plan in planned}
+        results: dict[Key, SyncResult | Exception] = {}
+        with AuditClient.batched():
+            for plan, entry in zip(planned, answer["entry"], strict=True):
+                fhir_id, version, status = entry_location(entry)
+                kind, request = plan.spec.resource_type, plan.entry["request"]
+                # The Bundle's POST is audited by core.http (one EXTERNAL_CALL); each resource it wrote here.
+                AuditClient.log_event(
+                    Action.CREATE if status == 201 else Action.UPDATE,
+                    system="fhir",
+                    endpoint=f"{request['method']} {_base_path()}/{request['url']}",
+                    resource_type=kind,
+                    resource_id=fhir_id,
+                    status_code=status,
+                    detail={"bundle": True},
+                )
+                matched = request["method"] == "POST" and status != 201
+                outcome = "updated" if plan.mapped else ("matched" if matched else "created")
+                # A conditional create that matched says nothing about the stored content (minimal answer):
+                # the mapping is saved without a hash, and the single path compares and updates if needed.
+                _Sync._save_mapping(plan.spec, *plan.key, fhir_id, version, "" if matched else plan.digest)
+                if matched:
+                    results[plan.key] = self._alone(plan.key)
+                    continue
+                metrics.SYNCED.labels(kind, outcome).inc()
+                results[plan.key] = SyncResult(*plan.key, outcome, f"{kind}/{fhir_id}", version)
+        metrics.BUNDLE_ENTRIES.observe(len(planned))
+        return results
+
+    @staticmethod
+    def _alone(key: Key) -> SyncResult | Exception:
+        try:
+            return sync_entity_now(*key)
+        except Exception as exc:
+            if dependency_of(exc) or isinstance(exc, DatabaseError):
+                raise
+            return exc
+
+
+def _base_path() -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(settings.FHIR_BASE_URL).path.rstrip("/")
 
 
 # --- asking for a sync (through the outbox: never lost, even while RabbitMQ is down) -------------------
