@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -83,8 +84,12 @@ def is_retryable(exc: Exception) -> bool:
 
 
 def content_hash(resource: FHIRAbstractResource) -> str:
-    body = resource.as_json()
-    body.pop("meta", None)
+    return body_hash(resource.as_json())
+
+
+def body_hash(body: dict) -> str:
+    """content_hash of a resource already serialised (as_json)."""
+    body = {name: value for name, value in body.items() if name != "meta"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -241,28 +246,54 @@ def sync_batch_now(entity_type: str, entity_id: Any, *, claimant: str = "", last
     """Sync this entity together with up to FHIR_BUNDLE_MAX_ENTRIES - 1 other pending ones, in one
     transaction Bundle with `Prefer: return=minimal`; the mappings come from each entry's location.
 
-    The pending rows are claimed first in a short transaction (this entity's own rows, waiting while
-    another worker's claim on them lasts, so that it is then found synced; the others with SKIP LOCKED,
-    oldest first), and no transaction is held while the FHIR server is called: each call is audited as
-    it happens. Every write is conditional (create on our identifier, update with If-Match), so a Bundle
-    sent again after an unknown outcome writes nothing twice. When the server refuses the Bundle (4xx:
-    the whole transaction was rolled back), each entity is sent on its own to find the bad one. Errors
-    for this entity are raised as sync_entity_now raises them (the task retries or dead-letters it);
-    another entity that fails keeps its row for its own task. `claimant` is the task id: a redelivered
-    task takes its own claim back at once."""
+    The pending rows are claimed in a short transaction (locked with SKIP LOCKED, oldest first), and no
+    transaction is held while the FHIR server is called: each call is audited as it happens. While
+    another worker's claim on this entity lasts, this one sends other pending entities, or waits, and
+    then finds its entity synced. Every write is conditional (create on our identifier, update with
+    If-Match), so a Bundle sent again after an unknown outcome writes nothing twice. When the server
+    refuses a Bundle (4xx: the whole transaction was rolled back), each entity is sent on its own to find
+    the bad one. Errors for this entity are raised as sync_entity_now raises them (the task retries or
+    dead-letters it); another entity that fails keeps its row for its own task. `claimant` is the task
+    id: a redelivered task takes its own claim back at once."""
     limit = settings.FHIR_BUNDLE_MAX_ENTRIES
     if limit <= 1:
         return sync_entity_now(entity_type, entity_id)
     own: Key = (entity_type, str(entity_id))
     claimant = claimant or uuid.uuid4().hex
     started = time.monotonic()
-    rows: dict[Key, list[int]] = {}
+    try:
+        # A task's pending row is committed before its message is published, and deleted only once a sync
+        # that began after it has written the entity: without one, another task's Bundle did this sync.
+        # (A message queued before there were pending rows finds no mapping, and is sent.)
+        if not PendingSync.objects.filter(entity_type=own[0], entity_id=own[1]).exists():
+            mapping = mapping_for(*own)
+            if mapping is not None:
+                return SyncResult(*own, "unchanged", mapping.reference, mapping.fhir_version)
+        while True:
+            rows, own_busy = _claim(own, limit, claimant)
+            if not own_busy:
+                results = _run_claimed(rows, claimant, own, last_attempt)
+                break
+            if rows:  # meanwhile, a Bundle of other pending entities
+                _run_claimed(rows, claimant, None, last_attempt)
+            else:
+                time.sleep(0.1)  # until the other worker has sent it
+    finally:
+        metrics.SYNC_DURATION.observe(time.monotonic() - started)
+    outcome = results[own]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _run_claimed(rows: dict[Key, list[int]], claimant: str, own: Key | None, last_attempt: bool) -> dict:
+    """Send the claimed entities; delete the rows of those synced (and of this task's own entity when its
+    task gives up on it now), release the others' claims."""
     done: list[Key] = []
     try:
-        rows = _claim(own, limit, claimant)
         results = _Batch().run(list(rows))
-        outcome = results[own]
         done = [key for key, result in results.items() if isinstance(result, SyncResult)]
+        outcome = results.get(own) if own else None
         if isinstance(outcome, Exception) and (last_attempt or not is_retryable(outcome)):
             done.append(own)  # its task dead-letters it now: no other Bundle should try it again
         PendingSync.objects.filter(pk__in=[pk for key in done for pk in rows[key]]).delete()
@@ -270,10 +301,7 @@ def sync_batch_now(entity_type: str, entity_id: Any, *, claimant: str = "", last
         left = [pk for key, pks in rows.items() if key not in done for pk in pks]
         if left:  # for their own tasks (or the next Bundle)
             PendingSync.objects.filter(pk__in=left, claimed_by=claimant).update(claimed_by="", claimed_until=None)
-        metrics.SYNC_DURATION.observe(time.monotonic() - started)
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
+    return results
 
 
 def _claim_seconds() -> float:
@@ -282,32 +310,33 @@ def _claim_seconds() -> float:
     return 2 * settings.FHIR_TIMEOUT_SECONDS + 10
 
 
-def _claim(own: Key, limit: int, claimant: str) -> dict[Key, list[int]]:
-    """Claim this entity's pending rows and up to `limit` - 1 other pending entities'; waits up to
-    FHIR_BUNDLE_MAX_WAIT seconds for the Bundle to fill."""
-    while True:
-        with transaction.atomic():
-            now = timezone.now()
-            own_rows = list(
-                PendingSync.objects.select_for_update()
-                .filter(entity_type=own[0], entity_id=own[1])
-                .values_list("pk", "claimed_by", "claimed_until")
-            )
-            if not any(until and until > now and by != claimant for _pk, by, until in own_rows):
-                rows = {own: [pk for pk, _by, _until in own_rows], **_drain(own, limit - 1, now)}
-                until = now + timedelta(seconds=_claim_seconds())
-                claimed = [pk for pks in rows.values() for pk in pks]
-                PendingSync.objects.filter(pk__in=claimed).update(claimed_by=claimant, claimed_until=until)
-                return rows
-        time.sleep(0.05)  # another worker is sending it: wait for its answer, then it is found synced
+def _claim(own: Key, limit: int, claimant: str) -> tuple[dict[Key, list[int]], bool]:
+    """Claim this entity's pending rows and up to `limit` - 1 other pending entities' (waiting up to
+    FHIR_BUNDLE_MAX_WAIT seconds for the Bundle to fill). When another worker's claim on this entity
+    lasts: up to `limit` others, and True."""
+    with transaction.atomic():
+        now = timezone.now()
+        own_rows = list(
+            PendingSync.objects.select_for_update()
+            .filter(entity_type=own[0], entity_id=own[1])
+            .values_list("pk", "claimed_by", "claimed_until")
+        )
+        busy = any(until and until > now and by != claimant for _pk, by, until in own_rows)
+        rows = {} if busy else {own: [pk for pk, _by, _until in own_rows]}
+        rows.update(_drain(own, limit - len(rows), now, wait=not busy))
+        claimed = [pk for pks in rows.values() for pk in pks]
+        if claimed:
+            until = now + timedelta(seconds=_claim_seconds())
+            PendingSync.objects.filter(pk__in=claimed).update(claimed_by=claimant, claimed_until=until)
+        return rows, busy
 
 
-def _drain(own: Key, room: int, now) -> dict[Key, list[int]]:
-    """Up to `room` other pending entities, oldest first, locked (SKIP LOCKED) and not claimed by a live
-    claim; waits up to FHIR_BUNDLE_MAX_WAIT seconds for more to come."""
+def _drain(own: Key, room: int, now, *, wait: bool) -> dict[Key, list[int]]:
+    """Up to `room` other pending entities, oldest first, locked (SKIP LOCKED) and not under a live claim;
+    waits up to FHIR_BUNDLE_MAX_WAIT seconds for more to come."""
     found: dict[Key, list[int]] = {}
-    deadline = time.monotonic() + settings.FHIR_BUNDLE_MAX_WAIT
-    while True:
+    deadline = time.monotonic() + (settings.FHIR_BUNDLE_MAX_WAIT if wait else 0)
+    while room > 0:
         held = [pk for pks in found.values() for pk in pks]
         pending = (
             PendingSync.objects.select_for_update(skip_locked=True)
@@ -322,8 +351,9 @@ def _drain(own: Key, room: int, now) -> dict[Key, list[int]]:
             if key in found or len(found) < room:
                 found.setdefault(key, []).append(pk)
         if len(found) >= room or time.monotonic() >= deadline:
-            return found
+            break
         time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    return found
 
 
 class _Batch:
@@ -333,9 +363,10 @@ class _Batch:
     def run(self, keys: list[Key]) -> dict[Key, SyncResult | Exception]:
         results: dict[Key, SyncResult | Exception] = {}
         planned: list[_Planned] = []
+        entities, mappings = _load(keys), _mappings(keys)
         for key in keys:
             try:
-                plan = self._plan(key)
+                plan = self._plan(key, entities.get(key), mappings.get(key))
             except Exception as exc:
                 if dependency_of(exc) or isinstance(exc, DatabaseError):
                     raise
@@ -343,41 +374,44 @@ class _Batch:
                 continue
             if isinstance(plan, SyncResult):
                 results[key] = plan
-            elif not plan.mapped and mapping_for(*key) is not None:
-                results[key] = self._alone(key)  # written meanwhile as another entity's reference
             else:
                 planned.append(plan)
+        # A reference of another entity in this batch may have been written meanwhile (its own sync first).
+        written = _mappings([plan.key for plan in planned if not plan.mapped])
+        for plan in [plan for plan in planned if plan.key in written]:
+            planned.remove(plan)
+            results[plan.key] = self._alone(plan.key)
         if planned:
             results.update(self._send(planned))
         return results
 
-    def _plan(self, key: Key) -> SyncResult | _Planned:
+    def _plan(self, key: Key, entity: Any, mapping: FhirMapping | None) -> SyncResult | _Planned:
         entity_type, entity_id = key
         spec = get_spec(entity_type)
-        entity = spec.load(entity_id)
         if entity is None:
+            logger.info("fhir sync: %s:%s no longer exists; nothing to send", entity_type, entity_id)
             return SyncResult(entity_type, entity_id, "missing")
-        resource = self.sync.resource_for(spec, entity)
-        digest = content_hash(resource)
-        mapping = mapping_for(entity_type, entity_id)
+        body = self.sync.resource_for(spec, entity).as_json()  # validated against the R4 model here
+        digest = body_hash(body)
         if mapping is not None and mapping.content_hash == digest:
             return SyncResult(entity_type, entity_id, "unchanged", mapping.reference, mapping.fhir_version)
         kind = spec.resource_type
         if mapping is not None:
-            resource.id = mapping.fhir_id
+            body["id"] = mapping.fhir_id
             request = {"method": "PUT", "url": f"{kind}/{mapping.fhir_id}", "ifMatch": f'W/"{mapping.fhir_version}"'}
         elif spec.client_id is not None:
-            resource.id = spec.client_id(entity)
-            request = {"method": "PUT", "url": f"{kind}/{resource.id}"}
+            body["id"] = spec.client_id(entity)
+            request = {"method": "PUT", "url": f"{kind}/{body['id']}"}
         else:
             match = identifier_query(SYSTEMS[kind], spec.identifier_value(entity))
             request = {"method": "POST", "url": kind, "ifNoneExist": match}
-        entry = {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": resource.as_json(), "request": request}
+        entry = {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": body, "request": request}
         return _Planned(key, spec, digest, mapping is not None, entry)
 
     def _send(self, planned: list[_Planned]) -> dict[Key, SyncResult | Exception]:
         try:
-            answer = self.sync.client.transaction([plan.entry for plan in planned])
+            # Each resource was validated by as_json() when planned: the Bundle is not parsed again.
+            answer = self.sync.client.transaction([plan.entry for plan in planned], validate=False)
         except Exception as exc:
             status = getattr(exc, "status_code", None)
             if status is not None and 400 <= status < 500 and status not in (401, 403, 408, 429):
@@ -387,6 +421,8 @@ class _Batch:
                 return {plan.key: self._alone(plan.key) for plan in planned}
             return {plan.key: exc for plan in planned}
         results: dict[Key, SyncResult | Exception] = {}
+        rows, matched = [], []
+        now = timezone.now()
         with AuditClient.batched():
             for plan, entry in zip(planned, answer["entry"], strict=True):
                 fhir_id, version, status = entry_location(entry)
@@ -401,17 +437,35 @@ class _Batch:
                     status_code=status,
                     detail={"bundle": True},
                 )
-                matched = request["method"] == "POST" and status != 201
-                outcome = "updated" if plan.mapped else ("matched" if matched else "created")
                 # A conditional create that matched says nothing about the stored content (minimal answer):
-                # the mapping is saved without a hash, and the single path compares and updates if needed.
-                _Sync._save_mapping(plan.spec, *plan.key, fhir_id, version, "" if matched else plan.digest)
-                if matched:
-                    results[plan.key] = self._alone(plan.key)
+                # its mapping is saved without a hash, and the single path compares and updates if needed.
+                is_match = request["method"] == "POST" and status != 201
+                rows.append(
+                    FhirMapping(
+                        entity_type=plan.key[0],
+                        entity_id=plan.key[1],
+                        resource_type=kind,
+                        fhir_id=fhir_id,
+                        fhir_version=version,
+                        content_hash="" if is_match else plan.digest,
+                        synced_at=now,
+                    )
+                )
+                if is_match:
+                    matched.append(plan.key)
                     continue
+                outcome = "updated" if plan.mapped else "created"
                 metrics.SYNCED.labels(kind, outcome).inc()
                 results[plan.key] = SyncResult(*plan.key, outcome, f"{kind}/{fhir_id}", version)
+            # One statement for all the mappings: inserted, or updated where the entity has one already.
+            FhirMapping.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                update_fields=["resource_type", "fhir_id", "fhir_version", "content_hash", "synced_at"],
+            )
         metrics.BUNDLE_ENTRIES.observe(len(planned))
+        for key in matched:
+            results[key] = self._alone(key)
         return results
 
     @staticmethod
@@ -422,6 +476,38 @@ class _Batch:
             if dependency_of(exc) or isinstance(exc, DatabaseError):
                 raise
             return exc
+
+
+def _load(keys: list[Key]) -> dict[Key, Any]:
+    """The entities, one query per entity type (those with a loader of their own one by one)."""
+    found: dict[Key, Any] = {}
+    by_type: dict[str, list[str]] = {}
+    for entity_type, entity_id in keys:
+        by_type.setdefault(entity_type, []).append(entity_id)
+    for entity_type, ids in by_type.items():
+        try:
+            spec = get_spec(entity_type)
+        except TransformError:
+            continue  # _plan raises it for each
+        if spec.loader is not None:
+            found.update({(entity_type, entity_id): spec.load(entity_id) for entity_id in ids})
+            continue
+        try:
+            rows = spec.model()._default_manager.in_bulk(ids)
+        except (ValueError, ValidationError):  # an id that is no key of this model: none of them loaded
+            rows = {}
+        found.update({(entity_type, str(pk)): entity for pk, entity in rows.items()})
+    return found
+
+
+def _mappings(keys: list[Key]) -> dict[Key, FhirMapping]:
+    if not keys:
+        return {}
+    wanted = set(keys)
+    candidates = FhirMapping.objects.filter(
+        entity_type__in={kind for kind, _ in keys}, entity_id__in={entity for _, entity in keys}
+    )  # one index range instead of an OR per key; the pairs are picked out here
+    return {key: m for m in candidates if (key := (m.entity_type, m.entity_id)) in wanted}
 
 
 def _base_path() -> str:

@@ -148,15 +148,17 @@ class HAPIClient:
     def delete(self, resource_type: str, resource_id: str) -> None:
         self._request("DELETE", f"{resource_type}/{resource_id}", resource_type=resource_type)
 
-    def transaction(self, entries: list[dict[str, Any]], *, prefer: str = "return=minimal") -> dict[str, Any]:
+    def transaction(
+        self, entries: list[dict[str, Any]], *, prefer: str = "return=minimal", validate: bool = True
+    ) -> dict[str, Any]:
         """POST a transaction Bundle (atomic) to the server base; returns the transaction-response, one entry
         per request entry in the same order, each with its `response.status`, `location` and `etag`
         (A.11). `Prefer: return=minimal` (the default): no resources in the answer. A failing entry fails
         the whole Bundle: nothing was written, and the error is that entry's (FhirInvalid, ...)."""
-        bundle = FHIRElementFactory.instantiate(
-            "Bundle", {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-        )
-        response = self._request("POST", "", json=bundle.as_json(), resource_type="Bundle", headers={"Prefer": prefer})
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        if validate:  # against the R4 model; a caller whose resources came from as_json() may skip it
+            bundle = FHIRElementFactory.instantiate("Bundle", bundle).as_json()
+        response = self._request("POST", "", json=bundle, resource_type="Bundle", headers={"Prefer": prefer})
         answer = _json(response)
         if answer.get("resourceType") != "Bundle" or len(answer.get("entry") or []) != len(entries):
             raise FhirError("the server's answer to a transaction is not a transaction-response for each entry")
