@@ -6,6 +6,6 @@ class FhirSyncConfig(AppConfig):
     verbose_name = "FHIR sync"
 
     def ready(self) -> None:
-        from . import metrics
+        from . import metrics, receivers  # noqa: F401 (connects the outbox receiver)
 
         metrics.register_collectors()

@@ -21,6 +21,12 @@ SYNC_DURATION = Histogram(
     "Time to sync one entity (its references included)",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+BUNDLE_ENTRIES = Histogram(
+    "cdss_fhir_sync_bundle_entries",
+    "Entries in each transaction Bundle the FHIR server accepted",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500),
+)
+BUNDLE_REFUSED = Counter("cdss_fhir_sync_bundle_refused", "Bundles refused (4xx) and sent again entry by entry")
 SYNC_LAG = Histogram(
     "cdss_fhir_sync_lag_seconds",
     "From the sync being asked for (outbox row) to the entity written",

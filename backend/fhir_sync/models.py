@@ -63,3 +63,23 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_type}:{self.entity_id} ({self.status}) {self.reason[:60]}"
+
+
+class PendingSync(models.Model):
+    """A sync asked for and not yet done: written with the outbox row of every `fhir_sync.sync_entity`
+    task (receivers.py), deleted once the entity is written. A worker claims up to FHIR_BUNDLE_MAX_ENTRIES
+    of them for one transaction Bundle (locked with SKIP LOCKED while claiming, so two workers do not send
+    the same entity at once). The Celery message stays the guarantee that each sync runs; these rows only
+    let one task do the work of many."""
+
+    entity_type = models.CharField(max_length=32)
+    entity_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_by = models.CharField(max_length=64, blank=True, help_text="the task sending it now")
+    claimed_until = models.DateTimeField(null=True, blank=True, help_text="then another worker may send it")
+
+    class Meta:
+        indexes = [models.Index(fields=("entity_type", "entity_id"))]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type}:{self.entity_id} (pending since {self.created_at:%Y-%m-%d %H:%M:%S})"

@@ -13,11 +13,14 @@ import logging
 import operator
 import re
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +33,7 @@ from core.errors import InvalidInput, check_transition
 from core.http import ExternalSystemError
 from core.messaging.names import DEAD_LETTER_EXCHANGE, FHIR_SYNC_DEAD, FHIR_SYNC_TASK
 from core.messaging.publisher import Publisher, PublishError
+from core.outage import dependency_of
 
 from . import metrics
 from .clients.hapi_client import (
@@ -38,9 +42,11 @@ from .clients.hapi_client import (
     FhirMultipleMatches,
     FhirVersionConflict,
     HAPIClient,
+    entry_location,
+    identifier_query,
 )
 from .identifiers import SYSTEMS
-from .models import DeadLetter, FhirMapping
+from .models import DeadLetter, FhirMapping, PendingSync
 from .transforms import EntitySpec, TransformError, get_spec
 
 logger = logging.getLogger(__name__)
@@ -78,8 +84,12 @@ def is_retryable(exc: Exception) -> bool:
 
 
 def content_hash(resource: FHIRAbstractResource) -> str:
-    body = resource.as_json()
-    body.pop("meta", None)
+    return body_hash(resource.as_json())
+
+
+def body_hash(body: dict) -> str:
+    """content_hash of a resource already serialised (as_json)."""
+    body = {name: value for name, value in body.items() if name != "meta"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -214,6 +224,296 @@ def sync_entity_now(entity_type: str, entity_id: Any, *, force: bool = False) ->
             return _Sync().sync(entity_type, entity_id, force=force)
     finally:
         metrics.SYNC_DURATION.observe(time.monotonic() - started)
+
+
+# --- many pending syncs in one transaction Bundle -------------------------------------------------------
+Key = tuple[str, str]
+
+
+@dataclass
+class _Planned:
+    """One entity's entry in a Bundle: a conditional create on our identifier (first write), a PUT with
+    If-Match on the version we last wrote (mapped), or a PUT to its client id (AuditEvent)."""
+
+    key: Key
+    spec: EntitySpec
+    digest: str
+    mapped: bool
+    entry: dict
+
+
+def sync_batch_now(entity_type: str, entity_id: Any, *, claimant: str = "", last_attempt: bool = False) -> SyncResult:
+    """Sync this entity together with up to FHIR_BUNDLE_MAX_ENTRIES - 1 other pending ones, in one
+    transaction Bundle with `Prefer: return=minimal`; the mappings come from each entry's location.
+
+    The pending rows are claimed in a short transaction (locked with SKIP LOCKED, oldest first), and no
+    transaction is held while the FHIR server is called: each call is audited as it happens. While
+    another worker's claim on this entity lasts, this one sends other pending entities, or waits, and
+    then finds its entity synced. Every write is conditional (create on our identifier, update with
+    If-Match), so a Bundle sent again after an unknown outcome writes nothing twice. When the server
+    refuses a Bundle (4xx: the whole transaction was rolled back), each entity is sent on its own to find
+    the bad one. Errors for this entity are raised as sync_entity_now raises them (the task retries or
+    dead-letters it); another entity that fails keeps its row for its own task. `claimant` is the task
+    id: a redelivered task takes its own claim back at once."""
+    limit = settings.FHIR_BUNDLE_MAX_ENTRIES
+    if limit <= 1:
+        return sync_entity_now(entity_type, entity_id)
+    own: Key = (entity_type, str(entity_id))
+    claimant = claimant or uuid.uuid4().hex
+    started = time.monotonic()
+    try:
+        # A task's pending row is committed before its message is published, and deleted only once a sync
+        # that began after it has written the entity: without one, another task's Bundle did this sync.
+        # (A message queued before there were pending rows finds no mapping, and is sent.)
+        if not PendingSync.objects.filter(entity_type=own[0], entity_id=own[1]).exists():
+            mapping = mapping_for(*own)
+            if mapping is not None:
+                return SyncResult(*own, "unchanged", mapping.reference, mapping.fhir_version)
+        while True:
+            rows, own_busy = _claim(own, limit, claimant)
+            if not own_busy:
+                results = _run_claimed(rows, claimant, own, last_attempt)
+                break
+            if rows:  # meanwhile, a Bundle of other pending entities
+                _run_claimed(rows, claimant, None, last_attempt)
+            else:
+                time.sleep(0.1)  # until the other worker has sent it
+    finally:
+        metrics.SYNC_DURATION.observe(time.monotonic() - started)
+    outcome = results[own]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _run_claimed(rows: dict[Key, list[int]], claimant: str, own: Key | None, last_attempt: bool) -> dict:
+    """Send the claimed entities; delete the rows of those synced (and of this task's own entity when its
+    task gives up on it now), release the others' claims."""
+    done: list[Key] = []
+    try:
+        results = _Batch().run(list(rows))
+        done = [key for key, result in results.items() if isinstance(result, SyncResult)]
+        outcome = results.get(own) if own else None
+        if isinstance(outcome, Exception) and (last_attempt or not is_retryable(outcome)):
+            done.append(own)  # its task dead-letters it now: no other Bundle should try it again
+        PendingSync.objects.filter(pk__in=[pk for key in done for pk in rows[key]]).delete()
+    finally:
+        left = [pk for key, pks in rows.items() if key not in done for pk in pks]
+        if left:  # for their own tasks (or the next Bundle)
+            PendingSync.objects.filter(pk__in=left, claimed_by=claimant).update(claimed_by="", claimed_until=None)
+    return results
+
+
+def _claim_seconds() -> float:
+    """How long a claim holds: one Bundle and the single sends after a refusal, normally far less. A worker
+    that died holding a claim delays the entities' own tasks by at most this."""
+    return 2 * settings.FHIR_TIMEOUT_SECONDS + 10
+
+
+def _claim(own: Key, limit: int, claimant: str) -> tuple[dict[Key, list[int]], bool]:
+    """Claim this entity's pending rows and up to `limit` - 1 other pending entities' (waiting up to
+    FHIR_BUNDLE_MAX_WAIT seconds for the Bundle to fill). When another worker's claim on this entity
+    lasts: up to `limit` others, and True."""
+    with transaction.atomic():
+        now = timezone.now()
+        own_rows = list(
+            PendingSync.objects.select_for_update()
+            .filter(entity_type=own[0], entity_id=own[1])
+            .values_list("pk", "claimed_by", "claimed_until")
+        )
+        busy = any(until and until > now and by != claimant for _pk, by, until in own_rows)
+        rows = {} if busy else {own: [pk for pk, _by, _until in own_rows]}
+        rows.update(_drain(own, limit - len(rows), now, wait=not busy))
+        claimed = [pk for pks in rows.values() for pk in pks]
+        if claimed:
+            until = now + timedelta(seconds=_claim_seconds())
+            PendingSync.objects.filter(pk__in=claimed).update(claimed_by=claimant, claimed_until=until)
+        return rows, busy
+
+
+def _drain(own: Key, room: int, now, *, wait: bool) -> dict[Key, list[int]]:
+    """Up to `room` other pending entities, oldest first, locked (SKIP LOCKED) and not under a live claim;
+    waits up to FHIR_BUNDLE_MAX_WAIT seconds for more to come."""
+    found: dict[Key, list[int]] = {}
+    deadline = time.monotonic() + (settings.FHIR_BUNDLE_MAX_WAIT if wait else 0)
+    while room > 0:
+        held = [pk for pks in found.values() for pk in pks]
+        pending = (
+            PendingSync.objects.select_for_update(skip_locked=True)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .exclude(entity_type=own[0], entity_id=own[1])
+            .exclude(pk__in=held)
+            .order_by("pk")
+            .values_list("pk", "entity_type", "entity_id")[: 2 * room]
+        )
+        for pk, kind, entity in pending:
+            key = (kind, entity)
+            if key in found or len(found) < room:
+                found.setdefault(key, []).append(pk)
+        if len(found) >= room or time.monotonic() >= deadline:
+            break
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    return found
+
+
+class _Batch:
+    def __init__(self):
+        self.sync = _Sync()
+
+    def run(self, keys: list[Key]) -> dict[Key, SyncResult | Exception]:
+        results: dict[Key, SyncResult | Exception] = {}
+        planned: list[_Planned] = []
+        entities, mappings = _load(keys), _mappings(keys)
+        for key in keys:
+            try:
+                plan = self._plan(key, entities.get(key), mappings.get(key))
+            except Exception as exc:
+                if dependency_of(exc) or isinstance(exc, DatabaseError):
+                    raise
+                results[key] = exc
+                continue
+            if isinstance(plan, SyncResult):
+                results[key] = plan
+            else:
+                planned.append(plan)
+        # A reference of another entity in this batch may have been written meanwhile (its own sync first).
+        written = _mappings([plan.key for plan in planned if not plan.mapped])
+        for plan in [plan for plan in planned if plan.key in written]:
+            planned.remove(plan)
+            results[plan.key] = self._alone(plan.key)
+        if planned:
+            results.update(self._send(planned))
+        return results
+
+    def _plan(self, key: Key, entity: Any, mapping: FhirMapping | None) -> SyncResult | _Planned:
+        entity_type, entity_id = key
+        spec = get_spec(entity_type)
+        if entity is None:
+            logger.info("fhir sync: %s:%s no longer exists; nothing to send", entity_type, entity_id)
+            return SyncResult(entity_type, entity_id, "missing")
+        body = self.sync.resource_for(spec, entity).as_json()  # validated against the R4 model here
+        digest = body_hash(body)
+        if mapping is not None and mapping.content_hash == digest:
+            return SyncResult(entity_type, entity_id, "unchanged", mapping.reference, mapping.fhir_version)
+        kind = spec.resource_type
+        if mapping is not None:
+            body["id"] = mapping.fhir_id
+            request = {"method": "PUT", "url": f"{kind}/{mapping.fhir_id}", "ifMatch": f'W/"{mapping.fhir_version}"'}
+        elif spec.client_id is not None:
+            body["id"] = spec.client_id(entity)
+            request = {"method": "PUT", "url": f"{kind}/{body['id']}"}
+        else:
+            match = identifier_query(SYSTEMS[kind], spec.identifier_value(entity))
+            request = {"method": "POST", "url": kind, "ifNoneExist": match}
+        entry = {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": body, "request": request}
+        return _Planned(key, spec, digest, mapping is not None, entry)
+
+    def _send(self, planned: list[_Planned]) -> dict[Key, SyncResult | Exception]:
+        try:
+            # Each resource was validated by as_json() when planned: the Bundle is not parsed again.
+            answer = self.sync.client.transaction([plan.entry for plan in planned], validate=False)
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if status is not None and 400 <= status < 500 and status not in (401, 403, 408, 429):
+                # The whole transaction was rolled back: find the bad entity (or entities) one at a time.
+                logger.info("fhir sync: a Bundle of %d was refused (%s); sending each on its own", len(planned), exc)
+                metrics.BUNDLE_REFUSED.inc()
+                return {plan.key: self._alone(plan.key) for plan in planned}
+            return {plan.key: exc for plan in planned}
+        results: dict[Key, SyncResult | Exception] = {}
+        rows, matched = [], []
+        now = timezone.now()
+        with AuditClient.batched():
+            for plan, entry in zip(planned, answer["entry"], strict=True):
+                fhir_id, version, status = entry_location(entry)
+                kind, request = plan.spec.resource_type, plan.entry["request"]
+                # The Bundle's POST is audited by core.http (one EXTERNAL_CALL); each resource it wrote here.
+                AuditClient.log_event(
+                    Action.CREATE if status == 201 else Action.UPDATE,
+                    system="fhir",
+                    endpoint=f"{request['method']} {_base_path()}/{request['url']}",
+                    resource_type=kind,
+                    resource_id=fhir_id,
+                    status_code=status,
+                    detail={"bundle": True},
+                )
+                # A conditional create that matched says nothing about the stored content (minimal answer):
+                # its mapping is saved without a hash, and the single path compares and updates if needed.
+                is_match = request["method"] == "POST" and status != 201
+                rows.append(
+                    FhirMapping(
+                        entity_type=plan.key[0],
+                        entity_id=plan.key[1],
+                        resource_type=kind,
+                        fhir_id=fhir_id,
+                        fhir_version=version,
+                        content_hash="" if is_match else plan.digest,
+                        synced_at=now,
+                    )
+                )
+                if is_match:
+                    matched.append(plan.key)
+                    continue
+                outcome = "updated" if plan.mapped else "created"
+                metrics.SYNCED.labels(kind, outcome).inc()
+                results[plan.key] = SyncResult(*plan.key, outcome, f"{kind}/{fhir_id}", version)
+            # One statement for all the mappings: inserted, or updated where the entity has one already.
+            FhirMapping.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                update_fields=["resource_type", "fhir_id", "fhir_version", "content_hash", "synced_at"],
+            )
+        metrics.BUNDLE_ENTRIES.observe(len(planned))
+        for key in matched:
+            results[key] = self._alone(key)
+        return results
+
+    @staticmethod
+    def _alone(key: Key) -> SyncResult | Exception:
+        try:
+            return sync_entity_now(*key)
+        except Exception as exc:
+            if dependency_of(exc) or isinstance(exc, DatabaseError):
+                raise
+            return exc
+
+
+def _load(keys: list[Key]) -> dict[Key, Any]:
+    """The entities, one query per entity type (those with a loader of their own one by one)."""
+    found: dict[Key, Any] = {}
+    by_type: dict[str, list[str]] = {}
+    for entity_type, entity_id in keys:
+        by_type.setdefault(entity_type, []).append(entity_id)
+    for entity_type, ids in by_type.items():
+        try:
+            spec = get_spec(entity_type)
+        except TransformError:
+            continue  # _plan raises it for each
+        if spec.loader is not None:
+            found.update({(entity_type, entity_id): spec.load(entity_id) for entity_id in ids})
+            continue
+        try:
+            rows = spec.model()._default_manager.in_bulk(ids)
+        except (ValueError, ValidationError):  # an id that is no key of this model: none of them loaded
+            rows = {}
+        found.update({(entity_type, str(pk)): entity for pk, entity in rows.items()})
+    return found
+
+
+def _mappings(keys: list[Key]) -> dict[Key, FhirMapping]:
+    if not keys:
+        return {}
+    wanted = set(keys)
+    candidates = FhirMapping.objects.filter(
+        entity_type__in={kind for kind, _ in keys}, entity_id__in={entity for _, entity in keys}
+    )  # one index range instead of an OR per key; the pairs are picked out here
+    return {key: m for m in candidates if (key := (m.entity_type, m.entity_id)) in wanted}
+
+
+def _base_path() -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(settings.FHIR_BASE_URL).path.rstrip("/")
 
 
 # --- asking for a sync (through the outbox: never lost, even while RabbitMQ is down) -------------------

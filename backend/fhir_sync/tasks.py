@@ -5,8 +5,10 @@
     core.outbox.enqueue_task(names.FHIR_SYNC_TASK, "radiology.study", study.pk)
 
 Late acks and reject-on-worker-lost (settings) make a crash mid-task redeliver it; the sync itself is
-idempotent. Retryable failures are retried FHIR_SYNC_MAX_RETRIES times with exponential backoff and
-jitter; then, or at once for a refusal (400/422), the entity becomes a dead letter.
+idempotent. A task sends its entity in one transaction Bundle with up to FHIR_BUNDLE_MAX_ENTRIES - 1 other
+pending ones (services.sync_batch_now); the tasks of those find them synced. Retryable failures are
+retried FHIR_SYNC_MAX_RETRIES times with exponential backoff and jitter; then, or at once for a refusal
+(400/422), the entity becomes a dead letter.
 """
 
 import logging
@@ -37,7 +39,10 @@ def backoff_seconds(retries: int) -> float:
 @shared_task(name=names.FHIR_SYNC_TASK, bind=True, acks_late=True, max_retries=None, ignore_result=True)
 def sync_entity(self, entity_type: str, entity_id) -> str:
     try:
-        result = services.sync_entity_now(entity_type, entity_id)
+        last_attempt = self.request.retries >= settings.FHIR_SYNC_MAX_RETRIES
+        result = services.sync_batch_now(
+            entity_type, entity_id, claimant=self.request.id or "", last_attempt=last_attempt
+        )
     except Exception as exc:
         retries = self.request.retries
         if platform := dependency_of(exc):

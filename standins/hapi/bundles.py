@@ -63,6 +63,9 @@ class Bundles(Part):
         if kind not in {"transaction", "batch"}:
             raise fail(400, "bundle_type", kind=kind)
         raw_entries = bundle.get("entry") or []
+        limit = self.settings["max_bundle_size"]
+        if limit and len(raw_entries) > limit:  # checked before any entry is looked at (PayloadTooLargeException)
+            raise fail(413, "bundle_too_large", count=len(raw_entries), limit=limit)
         # Unlike single writes, a transaction answers without resources unless asked for them.
         representation = "return=representation" in request.header("Prefer").lower().replace(" ", "")
         if kind == "batch":

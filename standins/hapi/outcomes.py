@@ -39,6 +39,8 @@ MESSAGES = {
     'request URL for update (PUT) operation - Resource body ID of "{body_id}" does not match URL ID of "{url_id}"',
     "no_delete_target": "Can not perform delete, no ID provided and no conditional URL",
     "in_transaction": "HAPI-0550: HAPI-0550: {diagnostics}",
+    "bundle_too_large": "HAPI-0528: Transaction Bundle Too large.  Transaction bundle contains {count} which "
+    "exceedes the maximum permitted transaction bundle size of {limit}",
     "update_conflict": "HAPI-0989: Trying to update {ref}/_history/{version} but this is not the current version",
     "delete_conflict": "HAPI-0961: Trying to delete {ref}/_history/{version} but this is not the current version",
     "several_matches": 'HAPI-{code}: Failed to {operation} resource with match URL "{url}" because this search '

@@ -45,6 +45,7 @@ SETTING_CHECKS = {
     "default_page_size": lambda v: v > 0,
     "search_cache_ms": lambda v: v >= 0,
     "search_retain_s": lambda v: v >= 0,
+    "max_bundle_size": lambda v: v >= 0,
 }
 
 
@@ -110,6 +111,12 @@ def main(argv: list[str] | None = None) -> None:
     option("--page-size", type=int, default=20, help="searchset page size without _count (default 20)")
     option("--search-cache-ms", type=int, default=60_000, help="identical searches reuse results (0 = off)")
     option("--search-retain-s", type=int, default=3600, help="how long _getpages links stay valid (default 3600)")
+    option(
+        "--max-bundle-size",
+        type=int,
+        default=0,
+        help="most entries a transaction/batch may hold, else 413 HAPI-0528 (default 0 = no limit, as in HAPI)",
+    )
     args = parser.parse_args(argv)
     if args.auth and not (args.client_id and args.client_secret):
         parser.error("--auth needs --client-id and --client-secret (or their environment variables)")
@@ -125,5 +132,6 @@ def main(argv: list[str] | None = None) -> None:
         "default_page_size": args.page_size,
         "search_cache_ms": args.search_cache_ms,
         "search_retain_s": args.search_retain_s,
+        "max_bundle_size": args.max_bundle_size,
     }
     serve(HapiEmulator(Store(args.data, SCHEMA), settings, args.base_path), args.host, args.port)

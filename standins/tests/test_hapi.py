@@ -351,6 +351,103 @@ def test_a11_transaction_posted_to_bundle_endpoint_is_refused(fhir):
     assert refused.status_code == 400 and "POST the Bundle resource to the Base URL" in diagnostics(refused)
 
 
+def _upsert(system: str, value: str, **extra: object) -> dict:
+    """A conditional update entry (A.8): upsert by business identifier, no id of ours."""
+    return {
+        "resource": patient(system, value, **extra),
+        "request": {"method": "PUT", "url": f"Patient?identifier={system}|{value}"},
+    }
+
+
+def test_a11_transaction_with_conditional_updates_and_return_minimal(fhir):
+    system = new_system()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [_upsert(system, "M-1"), _upsert(system, "M-2")],
+    }
+    minimal = {**FHIR_JSON, "Prefer": "return=minimal"}
+    first = fhir.post("", json=bundle, headers=minimal)
+    assert first.status_code == 200
+    answers = [entry["response"] for entry in first.json()["entry"]]
+    assert all("resource" not in entry for entry in first.json()["entry"])
+    assert [a["status"] for a in answers] == ["201 Created", "201 Created"]  # no match: created, server ids
+    assert all(re.fullmatch(r"Patient/\d+/_history/1", a["location"]) and a["etag"] == "1" for a in answers)
+
+    bundle["entry"][1] = _upsert(system, "M-2", active=True)
+    again = [entry["response"] for entry in fhir.post("", json=bundle, headers=minimal).json()["entry"]]
+    assert [a["status"] for a in again] == ["200 OK", "200 OK"]  # one match each: updated (or unchanged)
+    assert again[0]["location"] == answers[0]["location"]  # unchanged content: no new version
+    assert again[1]["location"] == answers[1]["location"].replace("_history/1", "_history/2")
+    assert fhir.get("/Patient", params={"identifier": f"{system}|"}).json()["total"] == 2
+
+
+def test_a11_a_failing_entry_rolls_the_whole_transaction_back(fhir):
+    """A stale If-Match on the last entry: 409 for the whole Bundle (an OperationOutcome, HAPI-0550), and
+    neither the create before it nor the update of the same Bundle happened."""
+    system = new_system()
+    existing = create(fhir, patient(system, "X-0")).json()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            _upsert(system, "X-1"),
+            {
+                "resource": {**existing, "active": True},
+                "request": {"method": "PUT", "url": f"Patient/{existing['id']}", "ifMatch": 'W/"7"'},
+            },
+        ],
+    }
+    failed = fhir.post("", json=bundle, headers={**FHIR_JSON, "Prefer": "return=minimal"})
+    assert failed.status_code == 409
+    assert failed.json()["resourceType"] == "OperationOutcome"
+    assert diagnostics(failed).startswith("HAPI-0550: ") and "HAPI-0989: " in diagnostics(failed)
+    assert fhir.get("/Patient", params={"identifier": f"{system}|X-1"}).json()["total"] == 0
+    assert fhir.get(f"/Patient/{existing['id']}").json()["meta"]["versionId"] == "1"
+
+
+def test_a11_batch_answers_each_entry_and_keeps_the_others(fhir):
+    system = new_system()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            _upsert(system, "B-1"),
+            {
+                "resource": observation("Patient/no-such-patient-xyz"),
+                "request": {"method": "POST", "url": "Observation"},
+            },
+        ],
+    }
+    answer = fhir.post("", json=bundle, headers=FHIR_JSON)
+    assert answer.status_code == 200 and answer.json()["type"] == "batch-response"
+    ok, refused = (entry["response"] for entry in answer.json()["entry"])
+    assert ok["status"] == "201 Created" and refused["status"] == "400"
+    assert refused["outcome"]["issue"][0]["diagnostics"].startswith("HAPI-1094: ")
+    assert fhir.get("/Patient", params={"identifier": f"{system}|B-1"}).json()["total"] == 1
+
+
+def test_a11_bundle_size_unlimited_by_default_413_past_a_configured_maximum(fhir, hapi_control):
+    system = new_system()
+
+    def bundle(count: int) -> dict:
+        return {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [_upsert(system, f"S-{i}") for i in range(count)],
+        }
+
+    assert fhir.post("", json=bundle(1000), headers=FHIR_JSON).status_code == 200  # stock HAPI: no maximum
+    hapi_control.settings(max_bundle_size=50)
+    assert fhir.post("", json=bundle(50), headers=FHIR_JSON).status_code == 200
+    too_large = fhir.post("", json=bundle(51), headers=FHIR_JSON)
+    assert too_large.status_code == 413
+    assert diagnostics(too_large) == (
+        "HAPI-0528: Transaction Bundle Too large.  Transaction bundle contains 51 which exceedes the maximum "
+        "permitted transaction bundle size of 50"
+    )
+
+
 def test_a13_error_operation_outcome_shapes(fhir):
     errors = [
         (fhir.get("/Foo/1"), 404, "HAPI-0302: "),

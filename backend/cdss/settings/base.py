@@ -425,6 +425,10 @@ FHIR_SYNC_RETRY_BACKOFF_SECONDS = env.float("FHIR_SYNC_RETRY_BACKOFF_SECONDS", d
 FHIR_SYNC_RETRY_BACKOFF_MAX_SECONDS = env.float("FHIR_SYNC_RETRY_BACKOFF_MAX_SECONDS", default=600.0)
 FHIR_SYNC_RECONCILE_LIMIT = env.int("FHIR_SYNC_RECONCILE_LIMIT", default=1000)  # newest entities checked per type
 FHIR_SYNC_AUDIT_EVENTS = env.bool("FHIR_SYNC_AUDIT_EVENTS", default=True)  # audit events as FHIR AuditEvents
+# One transaction Bundle carries at most this many pending syncs (1: one request per entity, as before);
+# a worker waits up to FHIR_BUNDLE_MAX_WAIT seconds for a Bundle to fill (0: sends what is pending now).
+FHIR_BUNDLE_MAX_ENTRIES = env.int("FHIR_BUNDLE_MAX_ENTRIES", default=100)
+FHIR_BUNDLE_MAX_WAIT = env.float("FHIR_BUNDLE_MAX_WAIT", default=0.0)
 CELERY_BEAT_SCHEDULE["fhir-sync-reconcile"] = {
     "task": names.FHIR_RECONCILE_TASK,
     "schedule": env.float("FHIR_SYNC_RECONCILE_SECONDS", default=15 * 60.0),

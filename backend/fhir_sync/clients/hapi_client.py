@@ -130,7 +130,7 @@ class HAPIClient:
     def conditional_create(self, resource: FHIRAbstractResource, system: str, value: str) -> WriteResult:
         """Create unless a resource with identifier system|value exists (then nothing is written)."""
         # The header is a search query: encoded like one, so values with & + = % or spaces match exactly.
-        match = f"identifier={quote(_token(system, value), safe='')}"
+        match = identifier_query(system, value)
         return self._write("POST", resource.resource_type, resource, headers={"If-None-Exist": match})
 
     def update(self, resource: FHIRAbstractResource, *, if_match_version: str | None = None) -> WriteResult:
@@ -148,14 +148,20 @@ class HAPIClient:
     def delete(self, resource_type: str, resource_id: str) -> None:
         self._request("DELETE", f"{resource_type}/{resource_id}", resource_type=resource_type)
 
-    def transaction(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        """POST a transaction Bundle (atomic) to the server base; returns the transaction-response."""
-        bundle = FHIRElementFactory.instantiate(
-            "Bundle", {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-        )
-        answer = _json(self._request("POST", "", json=bundle.as_json(), resource_type="Bundle"))
-        if answer.get("resourceType") != "Bundle":
-            raise FhirError("the server's answer to a transaction is not a Bundle")
+    def transaction(
+        self, entries: list[dict[str, Any]], *, prefer: str = "return=minimal", validate: bool = True
+    ) -> dict[str, Any]:
+        """POST a transaction Bundle (atomic) to the server base; returns the transaction-response, one entry
+        per request entry in the same order, each with its `response.status`, `location` and `etag`
+        (A.11). `Prefer: return=minimal` (the default): no resources in the answer. A failing entry fails
+        the whole Bundle: nothing was written, and the error is that entry's (FhirInvalid, ...)."""
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        if validate:  # against the R4 model; a caller whose resources came from as_json() may skip it
+            bundle = FHIRElementFactory.instantiate("Bundle", bundle).as_json()
+        response = self._request("POST", "", json=bundle, resource_type="Bundle", headers={"Prefer": prefer})
+        answer = _json(response)
+        if answer.get("resourceType") != "Bundle" or len(answer.get("entry") or []) != len(entries):
+            raise FhirError("the server's answer to a transaction is not a transaction-response for each entry")
         return answer
 
     # --- reads -------------------------------------------------------------------------------------
@@ -247,6 +253,11 @@ class HAPIClient:
             return {"Authorization": f"Bearer {self._token[0]}"}
 
 
+def identifier_query(system: str, value: str) -> str:
+    """`identifier=system|value` as a search query (an If-None-Exist header, a Bundle entry's ifNoneExist)."""
+    return f"identifier={quote(_token(system, value), safe='')}"
+
+
 def _token(system: str, value: str) -> str:
     """A token search value system|value, with FHIR's escapes for the characters search treats specially."""
     return f"{_escape(system)}|{_escape(value)}"
@@ -284,6 +295,18 @@ def _parse(body: dict) -> FHIRAbstractResource:
         return FHIRElementFactory.instantiate(body["resourceType"], body)
     except (KeyError, TypeError, FHIRValidationError) as exc:
         raise FhirError(f"the server sent a resource that is not valid R4: {exc}") from exc
+
+
+def entry_location(entry: dict[str, Any]) -> tuple[str, str, int]:
+    """(id, version, status) of one transaction-response entry: `location` is relative,
+    `Type/id/_history/v`, `status` a string such as "201 Created"."""
+    answer = entry.get("response") or {}
+    try:
+        status = int(str(answer.get("status", "")).split()[0])
+    except (ValueError, IndexError):
+        raise FhirError(f"a transaction-response entry has no valid status: {answer.get('status')!r}") from None
+    resource_id, version = _id_and_version(str(answer.get("location") or ""), None)
+    return resource_id, version, status
 
 
 def _id_and_version(location: str, stored: FHIRAbstractResource | None) -> tuple[str, str]:

@@ -1,0 +1,125 @@
+"""Pending syncs sent together in transaction Bundles, against the HAPI stand-in: one Bundle for many
+entities, sized by FHIR_BUNDLE_MAX_ENTRIES, conditional entries (a Bundle sent again writes nothing twice),
+and a Bundle the server refuses: nothing of it written, each entity then sent alone, only the bad one fails."""
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import transaction
+
+from audit.models import Action, AuditEvent
+from core import outbox
+from core.messaging.names import FHIR_SYNC_TASK
+from fhir_sync import services, tasks
+from fhir_sync.clients.hapi_client import FhirInvalid
+from fhir_sync.models import DeadLetter, FhirMapping, PendingSync
+
+from .conftest import resources_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _queue(*entities: tuple[str, object]) -> None:
+    with transaction.atomic():  # as the apps do: the outbox row and, by its receiver, the pending row
+        for entity_type, entity_id in entities:
+            outbox.enqueue_task(FHIR_SYNC_TASK, entity_type, str(entity_id))
+
+
+def _fhir_calls(**filters) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(system="fhir", action=Action.EXTERNAL_CALL, **filters).order_by("pk"))
+
+
+def test_every_queued_sync_leaves_a_pending_row_and_one_bundle_writes_them_all(fhir, make_patients):
+    patients = make_patients(5)
+    _queue(*(("emr.patient", p.pk) for p in patients))
+    assert PendingSync.objects.count() == 5
+
+    result = services.sync_batch_now("emr.patient", patients[2].pk)
+    assert result.outcome == "created" and result.reference.startswith("Patient/") and result.version == "1"
+    assert [c.endpoint for c in _fhir_calls()] == ["POST /fhir/"]  # one request for five resources
+    assert _fhir_calls()[0].resource_type == "Bundle" and _fhir_calls()[0].status_code == 200
+    written = AuditEvent.objects.filter(system="fhir", action=Action.CREATE, resource_type="Patient")
+    assert written.count() == 5 and {e.endpoint for e in written} == {"POST /fhir/Patient"}
+    assert not PendingSync.objects.exists()
+    mappings = FhirMapping.objects.filter(entity_type="emr.patient")
+    assert mappings.count() == 5 and all(len(m.content_hash) == 64 and m.fhir_version == "1" for m in mappings)
+    assert [resources_for(p.emr_uuid) for p in patients] == [1] * 5
+
+    # The other four tasks come later and find their entity written: nothing is sent.
+    assert services.sync_batch_now("emr.patient", patients[0].pk).outcome == "unchanged"
+    assert len(_fhir_calls()) == 1
+
+
+def test_bundle_size_comes_from_the_settings_oldest_pending_first(fhir, make_patients, settings):
+    settings.FHIR_BUNDLE_MAX_ENTRIES = 3
+    patients = make_patients(6)
+    _queue(*(("emr.patient", p.pk) for p in patients))
+    services.sync_batch_now("emr.patient", patients[5].pk)  # its own entity, then the two oldest
+    synced = set(FhirMapping.objects.values_list("entity_id", flat=True))
+    assert synced == {str(patients[i].pk) for i in (5, 0, 1)}
+    assert set(PendingSync.objects.values_list("entity_id", flat=True)) == {str(patients[i].pk) for i in (2, 3, 4)}
+
+    settings.FHIR_BUNDLE_MAX_ENTRIES = 1  # one request per entity, as before Bundles
+    assert services.sync_batch_now("emr.patient", patients[2].pk).outcome == "created"
+    assert _fhir_calls()[-1].endpoint == "POST /fhir/Patient"
+
+
+def test_a_bundle_sent_again_after_its_mappings_were_lost_writes_nothing_twice(fhir, make_patients):
+    """An unknown outcome (the worker died after the server committed): the same conditional entries again."""
+    patients = make_patients(3)
+    _queue(*(("emr.patient", p.pk) for p in patients))
+    first = services.sync_batch_now("emr.patient", patients[0].pk)
+    FhirMapping.objects.all().delete()
+    _queue(*(("emr.patient", p.pk) for p in patients))
+    again = services.sync_batch_now("emr.patient", patients[0].pk)
+    assert again.reference == first.reference and again.outcome in {"updated", "unchanged"}
+    assert FhirMapping.objects.count() == 3 and not PendingSync.objects.exists()
+    assert [resources_for(p.emr_uuid) for p in patients] == [1] * 3
+    assert all(len(m.content_hash) == 64 for m in FhirMapping.objects.all())
+
+
+def _order_of_a_patient_deleted_on_the_server(make_patients, make_user):
+    """An order whose patient's resource was deleted on the FHIR server: writing it is refused (HAPI-1096)."""
+    from radiology.models import Order
+
+    (patient,) = make_patients(1, prefix="gone")
+    written = services.sync_entity_now("emr.patient", patient.pk)
+    requests.delete(f"{settings.FHIR_BASE_URL}/{written.reference}", timeout=10).raise_for_status()
+    return Order.objects.create(
+        patient=patient, ordered_by=make_user("DOCTOR"), modality="MR", body_part="brain", reason="headache"
+    )
+
+
+def test_a_failure_inside_the_transaction_writes_nothing_then_only_the_bad_entity_fails(fhir, make_patients, make_user):
+    order = _order_of_a_patient_deleted_on_the_server(make_patients, make_user)
+    good = make_patients(2, prefix="good")
+    _queue(("emr.patient", good[0].pk), ("radiology.order", order.pk), ("emr.patient", good[1].pk))
+
+    result = services.sync_batch_now("emr.patient", good[0].pk)
+    assert result.outcome == "created"
+    bundle, *alone = _fhir_calls(endpoint__startswith="POST /fhir")[1:]  # after the patient's own write
+    assert bundle.endpoint == "POST /fhir/" and bundle.status_code == 400  # rolled back as a whole...
+    assert not AuditEvent.objects.filter(action=Action.CREATE, system="fhir").exists()  # ...no entry written
+    assert sorted((c.endpoint, c.status_code) for c in alone) == [
+        ("POST /fhir/Patient", 201),
+        ("POST /fhir/Patient", 201),
+        ("POST /fhir/ServiceRequest", 400),
+    ]
+    assert [resources_for(p.emr_uuid) for p in good] == [1, 1]
+    # The order's row stays for its own task, which fails it for good: it becomes the one dead letter.
+    assert list(PendingSync.objects.values_list("entity_type", "entity_id")) == [("radiology.order", str(order.pk))]
+    with pytest.raises(FhirInvalid, match="HAPI-1096"):
+        services.sync_batch_now("radiology.order", order.pk)
+    assert not PendingSync.objects.exists()  # refused for good: no other Bundle tries it again
+
+
+def test_the_task_dead_letters_only_the_refused_entity(fhir, make_patients, make_user):
+    order = _order_of_a_patient_deleted_on_the_server(make_patients, make_user)
+    good = make_patients(1, prefix="good")
+    _queue(("radiology.order", order.pk), ("emr.patient", good[0].pk))
+    assert tasks.sync_entity.apply(args=("radiology.order", order.pk)).get() == "dead-lettered"
+    letter = DeadLetter.objects.get()
+    assert (letter.entity_type, letter.entity_id, letter.http_status) == ("radiology.order", str(order.pk), 400)
+    assert "HAPI-1096" in letter.reason and not letter.retryable
+    assert FhirMapping.objects.filter(entity_type="emr.patient", entity_id=str(good[0].pk)).exists()
+    assert not PendingSync.objects.exists()
