@@ -29,7 +29,7 @@ REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 _REFETCH_PAUSE_SECONDS = 60  # an unknown kid makes at most one fetch of the key set per minute
 
 
-class Refused(Exception):  # noqa: N818 - the caller is refused, whatever the reason
+class Refused(Exception):
     """The token is missing or not acceptable; the reason is for the logs, never for the caller."""
 
 

@@ -24,7 +24,7 @@ PATIENT = "Patient/{{context.patientId}}"
 IMAGING_STUDIES = "ImagingStudy?patient={{context.patientId}}&_count=50"
 
 
-class PrefetchUnavailable(Exception):  # noqa: N818 - answered 412 Precondition Failed
+class PrefetchUnavailable(Exception):
     """Data the hook needs could not be had from the prefetch nor from a FHIR server."""
 
 
@@ -85,7 +85,10 @@ def fetch(relative: str, *, call: dict[str, Any], client: CdsClient) -> dict | N
 def _ehr_fetch(server: str, token: str, relative: str) -> dict:
     session = ExternalSession("fhir", server, timeouts=Timeouts(connect=2, read=5), retries=0)
     response = session.request(
-        "GET", relative, resource_type=relative.split("?")[0], headers={"Accept": FHIR_JSON, "Authorization": f"Bearer {token}"}
+        "GET",
+        relative,
+        resource_type=relative.split("?")[0],
+        headers={"Accept": FHIR_JSON, "Authorization": f"Bearer {token}"},
     )
     if response.status_code in (404, 410):
         raise ExternalNotFound("fhir", "not found", status_code=response.status_code)

@@ -32,7 +32,11 @@ def patient_for(fhir_patient_id: str, resource: Any) -> Patient | None:
     (urn:cdss:fhir:patient, the EMR uuid), else by fhir_sync's record of the Patient it wrote under that id."""
     if isinstance(resource, dict) and resource.get("resourceType") == "Patient":
         for identifier in resource.get("identifier") or []:
-            if isinstance(identifier, dict) and identifier.get("system") == SYSTEMS["Patient"] and identifier.get("value"):
+            if (
+                isinstance(identifier, dict)
+                and identifier.get("system") == SYSTEMS["Patient"]
+                and identifier.get("value")
+            ):
                 found = Patient.objects.filter(emr_uuid=str(identifier["value"])).first()
                 if found is not None:
                     return found
@@ -143,7 +147,9 @@ def recent_brain_mr(patient: Patient | None, resources: list[dict]) -> list[Prio
         if started is None or started < since:
             continue
         found.append(
-            PriorStudy(started, str(resource.get("description") or ""), "fhir", reference=f"ImagingStudy/{resource.get('id')}")
+            PriorStudy(
+                started, str(resource.get("description") or ""), "fhir", reference=f"ImagingStudy/{resource.get('id')}"
+            )
         )
     return sorted(found, key=lambda prior: prior.when, reverse=True)
 

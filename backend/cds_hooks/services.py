@@ -90,9 +90,7 @@ def hook_call(*, service_id: str, call: dict, client: CdsClient, web_url: str, e
     else:
         cards = _order_cards(service["hook"], context, patient, data, links)
     _remember(cards, service_id, patient)
-    _audit(
-        client, service_id, call, endpoint, patient, extra={"cards": len(cards), "prefetch": data.sources}
-    )
+    _audit(client, service_id, call, endpoint, patient, extra={"cards": len(cards), "prefetch": data.sources})
     return {"cards": cards}
 
 
@@ -123,7 +121,10 @@ def _remember(cards: list[dict], service_id: str, patient) -> None:
     if cards:
         cache.set_many(
             {
-                f"cds_hooks:card:{card['uuid']}": {"service": service_id, "patient": patient.emr_uuid if patient else ""}
+                f"cds_hooks:card:{card['uuid']}": {
+                    "service": service_id,
+                    "patient": patient.emr_uuid if patient else "",
+                }
                 for card in cards
             },
             timeout=CARD_MEMORY_SECONDS,
@@ -169,7 +170,11 @@ def _patient_view_cards(patient, links: _Links) -> list[dict]:
                 "info",
                 _source(_("CDSS AI analyses (preliminary, not signed off)"), links, "/worklist"),
                 detail="\n".join(
-                    [_("Preliminary AI results: not for clinical decisions until a radiologist signs them off."), "", *lines]
+                    [
+                        _("Preliminary AI results: not for clinical decisions until a radiologist signs them off."),
+                        "",
+                        *lines,
+                    ]
                 ),
                 links=[links.link(_("Open the sign-off worklist"), "/worklist"), links.patient_page()],
             )
@@ -262,7 +267,8 @@ def _order_cards(hook: str, context: dict, patient, data, links: _Links) -> list
                 detail="\n".join([_("Recent MR studies of the brain:"), *lines]),
                 suggestions=[
                     {
-                        "label": _("Reuse the MR of %(date)s and remove this order") % {"date": latest.when.isoformat()},
+                        "label": _("Reuse the MR of %(date)s and remove this order")
+                        % {"date": latest.when.isoformat()},
                         "uuid": str(uuid.uuid4()),
                         "isRecommended": True,
                         "actions": [
@@ -319,7 +325,11 @@ def feedback_record(*, service_id: str, items: list[dict], client: CdsClient, en
             resource_id=item["card"],
             patient_id=patient_id,
             endpoint=endpoint,
-            detail={"service": service_id, "outcome": item["outcome"], "issuer": client.issuer.iss, "repeat": not created},
+            detail={
+                "service": service_id,
+                "outcome": item["outcome"],
+                "issuer": client.issuer.iss,
+                "repeat": not created,
+            },
         )
     return new
-

@@ -14,9 +14,9 @@ class FhirAuthorizationSerializer(serializers.Serializer):
 
 class CallSerializer(serializers.Serializer):
     hook = serializers.CharField(max_length=128)
-    hookInstance = serializers.CharField(max_length=128)  # noqa: N815 - the specification's name
-    fhirServer = serializers.URLField(required=False)  # noqa: N815
-    fhirAuthorization = FhirAuthorizationSerializer(required=False, allow_null=True)  # noqa: N815
+    hookInstance = serializers.CharField(max_length=128)
+    fhirServer = serializers.URLField(required=False)
+    fhirAuthorization = FhirAuthorizationSerializer(required=False, allow_null=True)
     context = serializers.DictField()
     prefetch = serializers.DictField(required=False, allow_null=True)
 
@@ -37,7 +37,7 @@ class CallSerializer(serializers.Serializer):
 
 class OverrideReasonSerializer(serializers.Serializer):
     reason = serializers.DictField(required=False)
-    userComment = serializers.CharField(required=False, allow_blank=True, max_length=2000)  # noqa: N815
+    userComment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
 class AcceptedSuggestionSerializer(serializers.Serializer):
@@ -47,9 +47,9 @@ class AcceptedSuggestionSerializer(serializers.Serializer):
 class FeedbackItemSerializer(serializers.Serializer):
     card = serializers.CharField(max_length=64)
     outcome = serializers.ChoiceField(choices=["accepted", "overridden"])
-    acceptedSuggestions = AcceptedSuggestionSerializer(many=True, required=False)  # noqa: N815
-    overrideReason = OverrideReasonSerializer(required=False)  # noqa: N815
-    outcomeTimestamp = serializers.DateTimeField()  # noqa: N815
+    acceptedSuggestions = AcceptedSuggestionSerializer(many=True, required=False)
+    overrideReason = OverrideReasonSerializer(required=False)
+    outcomeTimestamp = serializers.DateTimeField()
 
     def validate(self, attrs):
         if attrs["outcome"] == "accepted" and not attrs.get("acceptedSuggestions"):

@@ -93,7 +93,7 @@ def test_the_example_jwt_is_refused_when_its_issuer_or_jku_is_not_allowed(settin
 
 def test_tampered_hmac_none_and_incomplete_tokens_are_refused(ehr):
     path = "/cds-services"
-    header, payload, signature = ehr.token(path).split(".")
+    header, _payload, signature = ehr.token(path).split(".")
     forged = jwt.utils.base64url_encode(json.dumps({"iss": ISS, "aud": BASE + path, "exp": 9999999999}).encode())
     with pytest.raises(auth.Refused):
         auth.verify(f"{header}.{forged.decode()}.{signature}", audience=BASE + path)
@@ -114,7 +114,7 @@ class _Jwks(BaseHTTPRequestHandler):
     body = b"{}"
     hits = 0
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         type(self).hits += 1
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -141,7 +141,8 @@ def test_keys_from_the_issuers_jwk_set_url_are_fetched_once_and_cached(settings,
         assert handler.hits == 2
         with pytest.raises(auth.Refused, match="jku"):
             auth.verify(
-                ehr.token("/cds-services", headers={"jku": "https://evil.example/jwks"}), audience=BASE + "/cds-services"
+                ehr.token("/cds-services", headers={"jku": "https://evil.example/jwks"}),
+                audience=BASE + "/cds-services",
             )
     finally:
         server.shutdown()
@@ -328,7 +329,11 @@ def test_bad_calls_are_400_and_unknown_services_404(cds):
 
 # --- order-select / order-sign --------------------------------------------------------------------------------------
 def _order_select(patient_id: str = "1288992", *, with_mr: bool) -> dict:
-    call = {"hook": "order-select", "hookInstance": "a8b9c0d1-3333-4a6b-9a43-4b1f7c1e0d03", **spec("order-select-context.json")}
+    call = {
+        "hook": "order-select",
+        "hookInstance": "a8b9c0d1-3333-4a6b-9a43-4b1f7c1e0d03",
+        **spec("order-select-context.json"),
+    }
     if with_mr:
         call["context"]["draftOrders"]["entry"].append({"resource": BRAIN_MR})
         call["context"]["selections"].append("ServiceRequest/mr-brain-1")
@@ -385,7 +390,8 @@ def test_order_hooks_with_prefetch_use_the_ehrs_imaging_studies(settings, cds, p
     old = (timezone.localdate() - timedelta(days=400)).isoformat()
     study = {
         "resourceType": "ImagingStudy", "id": "img-1", "status": "available", "started": started,
-        "subject": {"reference": "Patient/1288992"}, "modality": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "MR"}],
+        "subject": {"reference": "Patient/1288992"},
+        "modality": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "MR"}],
         "procedureCode": [{"coding": [{"system": "http://loinc.org", "code": "24590-2"}]}], "description": "MR brain",
     }  # fmt: skip
     call["prefetch"] = {
