@@ -245,9 +245,10 @@ def _order_cards(hook: str, context: dict, patient, data, links: _Links) -> list
         return []
     latest = priors[0]
     days = (timezone.localdate() - latest.when).days
+    held = _("held by the CDSS")
     lines = [
         f"- {prior.when.isoformat()}: {prior.description or 'MR'} "
-        f"({_('held by the CDSS') if prior.source == 'cdss' else prior.reference})"
+        f"({held if prior.source == 'cdss' else prior.reference})"
         for prior in priors
     ]
     where = (
