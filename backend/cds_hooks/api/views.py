@@ -49,8 +49,19 @@ def _json(request, body, status: int = 200) -> HttpResponse:
     return _cors(request, JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False}))
 
 
-def _error(request, status: int, message: str) -> HttpResponse:
-    return _json(request, {"error": message}, status=status)
+def _error(request, status: int, message: str, client: CdsClient, service_id: str, **extra) -> HttpResponse:
+    """A refused call of an authenticated EHR (unknown service, bad body): audited too, without a patient."""
+    AuditClient.log_event(
+        Action.READ,
+        actor=client,
+        resource_type="cds_hook",
+        resource_id=service_id[:64],
+        outcome=Outcome.FAILURE,
+        status_code=status,
+        endpoint=request.path,
+        detail={"service": service_id, "issuer": client.issuer.iss, "error": message[:200]},
+    )
+    return _json(request, {"error": message, **extra}, status=status)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -118,17 +129,17 @@ class ServiceView(_CdsView):
             services.service_get(service_id)
             serializer = CallSerializer(data=self.body(request))
             if not serializer.is_valid():
-                return _json(request, {"error": "invalid request", "fields": serializer.errors}, status=400)
+                return _error(request, 400, "invalid request", client, service_id, fields=serializer.errors)
             call = serializer.validated_data
             answer = services.hook_call(
                 service_id=service_id, call=call, client=client, web_url=_web(request), endpoint=request.path
             )
         except NotFound as exc:
-            return _error(request, 404, str(exc))
+            return _error(request, 404, str(exc), client, service_id)
         except InvalidInput as exc:
-            return _error(request, 400, str(exc))
-        except PrefetchUnavailable:
-            return _error(request, 412, "the FHIR data this service needs could not be obtained")
+            return _error(request, 400, str(exc), client, service_id)
+        except PrefetchUnavailable:  # audited by the service, with what failed
+            return _json(request, {"error": "the FHIR data this service needs could not be obtained"}, status=412)
         return _json(request, answer)
 
 
@@ -143,7 +154,7 @@ class FeedbackView(_CdsView):
             services.service_get(service_id)
             serializer = FeedbackSerializer(data=self.body(request))
             if not serializer.is_valid():
-                return _json(request, {"error": "invalid feedback", "fields": serializer.errors}, status=400)
+                return _error(request, 400, "invalid feedback", client, service_id, fields=serializer.errors)
             services.feedback_record(
                 service_id=service_id,
                 items=serializer.validated_data["feedback"],
@@ -151,7 +162,7 @@ class FeedbackView(_CdsView):
                 endpoint=request.path,
             )
         except NotFound as exc:
-            return _error(request, 404, str(exc))
+            return _error(request, 404, str(exc), client, service_id)
         except InvalidInput as exc:
-            return _error(request, 400, str(exc))
+            return _error(request, 400, str(exc), client, service_id)
         return _json(request, {})

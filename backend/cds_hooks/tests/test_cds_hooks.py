@@ -325,6 +325,23 @@ def test_bad_calls_are_400_and_unknown_services_404(cds):
     assert cds("post", PV, call).status_code == 400
     assert cds("post", OSIGN, spec("patient-view.json")).status_code == 400  # the wrong hook for the service
     assert cds("post", "/cds-services/nothing-here", spec("patient-view.json")).status_code == 404
+    refused = AuditEvent.objects.filter(resource_type="cds_hook", outcome=Outcome.FAILURE).order_by("-id")[:3]
+    assert [event.status_code for event in refused] == [404, 400, 400], "refused calls are audited too"
+
+
+@pytest.mark.django_db
+def test_cards_speak_the_callers_language_korean_by_default(cds, doctor_user, settings):
+    from ai.tests.factories import make_patient
+    from fhir_sync.transforms import patient as patient_resource
+
+    settings.FHIR_BASE_URL = ""
+    patient = make_patient()
+    _course_and_results(doctor_user, patient)
+    call = spec("patient-view.json")
+    call["prefetch"] = {"patient": {**patient_resource(patient).as_json(), "id": "1288992"}}
+    summaries = _summaries(cds("post", PV, call, HTTP_ACCEPT_LANGUAGE="ko"))
+    assert summaries[0] == "영상의학과 승인을 기다리는 AI 결과 1건"
+    assert summaries[2] == "오믹스 위험군: high"
 
 
 # --- order-select / order-sign --------------------------------------------------------------------------------------
