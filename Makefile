@@ -113,6 +113,7 @@ bench: install ## benchmarks (each prints a ratio against a baseline measured in
 	cd backend && .venv/bin/python benchmarks/upload_throughput.py
 	cd ai-server && .venv/bin/python benchmarks/mri_job.py
 	scripts/run.sh >/dev/null  # the next one measures the running stack through nginx (make stop stops it)
+	cd backend && .venv/bin/python benchmarks/cds_hooks_latency.py
 	cd backend && .venv/bin/python benchmarks/notification_latency.py
 	cd backend && .venv/bin/python benchmarks/slow_uploads.py
 	cd backend && .venv/bin/python benchmarks/rule_trigger_latency.py

@@ -21,6 +21,9 @@ load_env() {
   # Addresses of the stand-ins started in place of systems .env leaves empty (scripts/services.sh).
   # shellcheck disable=SC1091
   [ -f "$RUN/standins.env" ] && . "$RUN/standins.env"
+  # The local run's stand-in EHR for CDS Hooks when .env trusts none (scripts/run.sh, docs/cds-hooks.md).
+  # shellcheck disable=SC1091
+  [ -f "$RUN/cds-hooks.env" ] && . "$RUN/cds-hooks.env"
   set +o allexport
 }
 

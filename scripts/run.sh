@@ -16,6 +16,8 @@ manage bootstrap  # creates the buckets with the admin key (S3_ADMIN_*): no serv
 manage collectstatic --noinput -v0
 manage seed_demo
 manage refresh_patient_cache
+# CDS Hooks: with no EHR issuer in .env, the local run trusts a local EHR key (var/run; docs/cds-hooks.md).
+if grep -q '^CDS_HOOKS_ISSUERS=' "$ROOT/.env"; then rm -f "$RUN/cds-hooks.env"; else manage cds_hooks_local_ehr "$RUN"; fi
 say "registering the shipped AI models (ai-server/models; a model already registered is left as it is)"
 (cd "$ROOT/ai-server" && s3_account MODELS_S3 && .venv/bin/python -m ai_server.registry add models/*/*/ >/dev/null)
 # The tumour-board PDF's font: reportlab cannot embed the PostScript outlines of fonts-noto-cjk, so its Korean

@@ -32,6 +32,7 @@ urlpatterns = [
     path("metrics", metrics_endpoint.view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("", include("cds_hooks.api.urls")),  # CDS Hooks for EHRs: /cds-services (docs/cds-hooks.md)
 ]
 
 handler400 = "core.api.errors.bad_request"

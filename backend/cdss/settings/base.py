@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "notifications",
     "routing",
     "board",
+    "cds_hooks",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,22 @@ FHIR_TOKEN_URL = env.str("FHIR_TOKEN_URL", default="")  # empty: the FHIR server
 FHIR_CLIENT_ID = env.str("FHIR_CLIENT_ID", default="")
 FHIR_CLIENT_SECRET = env.str("FHIR_CLIENT_SECRET", default="")
 FHIR_TIMEOUT_SECONDS = env.float("FHIR_TIMEOUT_SECONDS", default=10.0)
+# --- CDS Hooks (cds_hooks, docs/cds-hooks.md): the EHRs allowed to call, and what the cards say --------------
+# A JSON list of issuers: [{"iss": "...", "jwks_url": "..." | "jwks": {"keys": [...]}, "jku": [...]?,
+# "fhir_servers": [...]?}]. An issuer not listed is refused (401).
+CDS_HOOKS_ISSUERS = env.json("CDS_HOOKS_ISSUERS", default=[])
+# The service's public base URL as the EHR calls it (the JWT's `aud` is this + /cds-services/...); empty:
+# the request's own scheme and host (behind nginx, which sets them).
+CDS_HOOKS_BASE_URL = env.str("CDS_HOOKS_BASE_URL", default="").rstrip("/")
+CDS_HOOKS_WEB_URL = env.str("CDS_HOOKS_WEB_URL", default="").rstrip("/")  # the web UI for card links; empty: same
+CDS_HOOKS_JWT_MAX_SECONDS = env.int("CDS_HOOKS_JWT_MAX_SECONDS", default=300)  # exp at most this far ahead
+CDS_HOOKS_JWT_LEEWAY_SECONDS = env.int("CDS_HOOKS_JWT_LEEWAY_SECONDS", default=30)  # clock skew allowed
+CDS_HOOKS_JWKS_CACHE_SECONDS = env.int("CDS_HOOKS_JWKS_CACHE_SECONDS", default=3600)
+CDS_HOOKS_CORS_ORIGINS = env.list("CDS_HOOKS_CORS_ORIGINS", default=[])  # browser-based EHRs, never "*"
+# patient-view: a lesion-volume card when the latest study changed by at least this much (percent, from the
+# nadir upwards or from the baseline downwards); the default is the volumetric progression threshold.
+CDS_HOOKS_VOLUME_CHANGE_PERCENT = env.float("CDS_HOOKS_VOLUME_CHANGE_PERCENT", default=40.0)
+CDS_HOOKS_RECENT_IMAGING_DAYS = env.int("CDS_HOOKS_RECENT_IMAGING_DAYS", default=90)  # order-select/sign
 EMR_BASE_URL = env.str("EMR_BASE_URL", default="").rstrip("/")  # empty: not configured
 EMR_SITE = env.str("EMR_SITE", default="default")
 EMR_CLIENT_ID = env.str("EMR_CLIENT_ID", default="")

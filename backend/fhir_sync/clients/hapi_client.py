@@ -187,6 +187,12 @@ class HAPIClient:
                     yield _parse(entry.get("resource") or {})
             path = next((link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"), None)
 
+    def get_json(self, path: str) -> dict[str, Any]:
+        """A read or a search by a relative URL (a CDS Hooks prefetch template), its first page as plain JSON."""
+        resource_type = path.split("?", 1)[0].split("/", 1)[0]
+        headers = {"Cache-Control": "no-cache"}
+        return _json(self._request("GET", path, headers=headers, resource_type=resource_type))
+
     def capability_statement(self) -> dict[str, Any]:
         return _json(self._request("GET", "metadata", resource_type="CapabilityStatement"))
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CdsHooksConfig(AppConfig):
+    name = "cds_hooks"
+    verbose_name = "CDS Hooks service"

@@ -1,0 +1,48 @@
+"""CDS Hooks through nginx (docs/cds-hooks.md): discovery, a signed patient-view and order-sign, the
+refusal of a bad JWT, and the answer time (p95 under 200 ms, printed for the issue notes)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from cds_ehr import ORDER_SIGN, PATIENT_VIEW, call, order_sign, patient_view, token
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
+from benchmarks.cds_hooks_latency import GOAL_MS, demo_patient, run
+
+
+@pytest.fixture
+def patient(http, base_url, env) -> str:
+    return demo_patient(http, base_url, env)
+
+
+def test_discovery_through_nginx(http, base_url):
+    response = call(http, base_url, "/cds-services")
+    assert response.status_code == 200, response.text
+    hooks = {service["hook"] for service in response.json()["services"]}
+    assert hooks == {"patient-view", "order-select", "order-sign"}
+    preflight = http.options(f"{base_url}/cds-services", headers={"Origin": "https://evil.example"}, timeout=10)
+    assert preflight.status_code == 204 and "Access-Control-Allow-Origin" not in preflight.headers
+
+
+def test_signed_patient_view_and_order_sign_answer_cards(http, base_url, patient):
+    response = call(http, base_url, PATIENT_VIEW, patient_view(patient))
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    assert cards and all(card["source"]["label"] and len(card["summary"]) < 140 for card in cards)
+    assert all(link["url"].startswith(base_url + "/") for card in cards for link in card.get("links", []))
+    [card] = call(http, base_url, ORDER_SIGN, order_sign(patient)).json()["cards"]
+    assert card["suggestions"][0]["actions"][0]["resourceId"] == "ServiceRequest/mr-1"
+
+
+def test_a_bad_jwt_is_401_through_nginx(http, base_url, patient):
+    for auth in ("", "garbage", token(base_url + "/cds-services"), token(base_url + PATIENT_VIEW, iss="urn:other")):
+        response = call(http, base_url, PATIENT_VIEW, patient_view(patient), auth=auth)
+        assert response.status_code == 401 and response.content == b""
+
+
+def test_answer_time_p95_under_200_ms(base_url, env):
+    results = run(base_url, env, calls=200, warmup=20)
+    for name, row in results.items():
+        print(f"cds hooks {name} through nginx: p50 {row['p50']:.1f} ms, p95 {row['p95']:.1f} ms (n={row['n']})")
+    assert all(row["p95"] < GOAL_MS for row in results.values()), results
