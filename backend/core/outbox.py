@@ -20,6 +20,7 @@ from typing import Any
 
 from celery import current_app
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from core import context
@@ -28,6 +29,11 @@ from core.messaging.publisher import Publisher, PublishError
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
+
+# Sent with `messages` (the rows just inserted, inside the caller's transaction) for every enqueue, single or
+# bulk: what an app keeps beside the outbox row (fhir_sync's pending syncs) is written in the same
+# transaction. Bulk inserts fire no post_save, so this signal, not the model's, is the one to listen to.
+enqueued = Signal()
 
 
 def enqueue_topic(routing_key: str, payload: dict[str, Any]) -> OutboxMessage:
@@ -50,6 +56,7 @@ def enqueue_tasks(task_name: str, calls: list[tuple]) -> list[OutboxMessage]:
             for args in calls
         ]
     )  # fmt: skip
+    enqueued.send(sender=OutboxMessage, messages=messages)
     ids = [message.pk for message in messages]
     transaction.on_commit(lambda: publish_pending(ids=ids))
     return messages
@@ -59,6 +66,7 @@ def _enqueue(kind: str, target: str, payload: dict[str, Any]) -> OutboxMessage:
     message = OutboxMessage.objects.create(
         kind=kind, target=target, payload=payload, request_id=context.current().request_id
     )
+    enqueued.send(sender=OutboxMessage, messages=[message])
     if transaction.get_connection().in_atomic_block:
         _after_this_commit().append(message.pk)
     else:  # autocommit: the row is committed already

@@ -123,3 +123,15 @@ def test_the_task_dead_letters_only_the_refused_entity(fhir, make_patients, make
     assert "HAPI-1096" in letter.reason and not letter.retryable
     assert FhirMapping.objects.filter(entity_type="emr.patient", entity_id=str(good[0].pk)).exists()
     assert not PendingSync.objects.exists()
+
+
+def test_syncs_queued_in_bulk_leave_pending_rows_too(fhir, make_patients):
+    """The EMR cache refresh queues its syncs with one bulk insert (no post_save): they are sent all the same."""
+    patients = make_patients(3)
+    with transaction.atomic():
+        outbox.enqueue_tasks(FHIR_SYNC_TASK, [("emr.patient", str(p.pk)) for p in patients])
+        outbox.enqueue_tasks("core.relay_outbox", [()])  # another task: no pending sync
+    assert sorted(PendingSync.objects.values_list("entity_id", flat=True)) == sorted(str(p.pk) for p in patients)
+
+    assert services.sync_batch_now("emr.patient", patients[0].pk).outcome == "created"
+    assert FhirMapping.objects.filter(entity_type="emr.patient").count() == 3 and not PendingSync.objects.exists()
