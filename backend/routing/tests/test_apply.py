@@ -139,3 +139,17 @@ def test_a_c_stored_study_starts_its_rule_through_the_change_feed(pacs, make_pat
     assert _queued(study) == 1
     assert apply_rules(study.pk) == 1 and apply_rules(study.pk) == 0
     assert AIJob.objects.filter(study=study).count() == 1
+
+
+def test_a_rule_requiring_a_second_reader_marks_its_jobs(make_rule):
+    make_rule(name="double read", requires_second_reader=True)
+    make_rule(name="single read", model_version="0.9.0")
+    study = make_study()
+
+    made = services.apply_rules(study_pk=study.pk)
+
+    jobs = {a.model_version: a.job for a in made}
+    assert jobs["1.0.0"].second_reader_required is True
+    assert jobs["0.9.0"].second_reader_required is False
+    event = AuditEvent.objects.get(resource_type="routing_rule_application", detail__rule=made[0].rule_id)
+    assert event.detail["second_reader"] == (made[0].model_version == "1.0.0")
