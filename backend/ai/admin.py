@@ -20,6 +20,7 @@ class ReadOnlyAdmin(AuditedReadAdmin, admin.ModelAdmin):
 
 class ResultInline(admin.StackedInline):
     model = AIResult
+    fk_name = "job"
     extra = 0
     can_delete = False
     readonly_fields = (
@@ -33,6 +34,11 @@ class ResultInline(admin.StackedInline):
         "reviewed_by",
         "review_comment",
         "reviewed_at",
+        "first_reader",
+        "first_read_comment",
+        "first_read_at",
+        "superseded_by",
+        "superseded_at",
         "version",
         "amended_by",
         "amended_at",

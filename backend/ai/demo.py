@@ -3,6 +3,9 @@ profile that ai-server's `ai_server.demo_imaging` wrote into a directory are sto
 recorded through the normal upload path (radiology.ingest, as the demo radiologist), analysed by the
 real ai-server (jobs requested by the demo doctor), and the results the manifest marks `sign_off`
 approved through the review service by the demo radiologist (audited); the others stay PRELIMINARY.
+One result per demo study (or profile) and model: the demo's earlier results of the same input that the
+analysis kept or requested now replaces are marked superseded (ai.services.results_supersede, audited), so
+they leave the worklist and the signed findings however often `make run` re-analyses.
 
 Idempotent against what each system really holds, not what the database remembers: the database may be
 shared with other checkouts whose Orthanc and object store are not this one's. So a study counts as
@@ -48,6 +51,7 @@ class Outcome:
     recorded: int = 0  # studies whose row was created here
     submitted: int = 0  # AI jobs requested
     signed_off: int = 0  # results approved
+    superseded: int = 0  # earlier demo results of the same input replaced by the current analysis
     pending: list[str] = field(default_factory=list)  # jobs still running when the wait ended
     skipped: list[str] = field(default_factory=list)
 
@@ -75,7 +79,7 @@ def seed(directory: Path, *, analyse: bool = True, wait_seconds: float = 180, sa
             continue
         if analyse:
             job = _analysis(
-                AIJob.objects.filter(study=study, model_name=SEGMENTATION_MODEL), pacs_series,
+                AIJob.objects.filter(study=study, model_name=SEGMENTATION_MODEL, requested_by=requester), pacs_series,
                 lambda study=study: services.job_submit(actor=requester, model=SEGMENTATION_MODEL, study=study),
                 outcome, say, label,
             )  # fmt: skip
@@ -88,7 +92,10 @@ def seed(directory: Path, *, analyse: bool = True, wait_seconds: float = 180, sa
                 outcome.skipped.append(f"{label}: no EMR patient with this record number in the patient cache")
                 continue
             jobs = AIJob.objects.filter(
-                patient=patient, model_name=OMICS_MODEL, expression_upload__sha256=spec["sha256"]
+                patient=patient,
+                model_name=OMICS_MODEL,
+                expression_upload__sha256=spec["sha256"],
+                requested_by=requester,
             )
             submit = lambda path=directory / spec["file"], patient=patient: _expression_job(path, patient, requester)  # noqa: E731
             job = _analysis(jobs, None, submit, outcome, say, label)
@@ -144,14 +151,26 @@ def _in_pacs(spec: dict) -> tuple[str | None, dict[str, list]]:
 
 # --- analyses -----------------------------------------------------------------------------------------------------
 def _analysis(jobs, pacs_series: set[str] | None, submit, outcome: Outcome, say, label: str) -> AIJob:
-    """The newest of `jobs` that is running or has a usable result; otherwise a new one from `submit`."""
-    for job in jobs.select_related("result").order_by("-created_at"):
+    """The newest of the demo's `jobs` that is running or has a usable result; otherwise a new one from
+    `submit`. Either way the other results of `jobs` (earlier runs) are superseded by it."""
+    current = jobs.filter(result__superseded_by__isnull=True)  # a job without a result yet counts too
+    chosen = None
+    for job in current.select_related("result").order_by("-created_at"):
         if job.is_active or (job.status == AIJob.Status.COMPLETED and _usable(job, pacs_series)):
-            return job
-    job = submit()
-    outcome.submitted += 1
-    say(f"  {label}: analysis requested ({job.model_name}, job {job.pk})")
-    return job
+            chosen = job
+            break
+    if chosen is None:
+        chosen = submit()
+        outcome.submitted += 1
+        say(f"  {label}: analysis requested ({chosen.model_name}, job {chosen.pk})")
+    older = AIResult.objects.filter(job__in=jobs.exclude(pk=chosen.pk)).current()
+    superseded = services.results_supersede(
+        actor=chosen.requested_by, newer=chosen, results=older, reason="demo data analysed again"
+    )
+    if superseded:
+        outcome.superseded += superseded
+        say(f"  {label}: {superseded} earlier demo result(s) superseded by job {chosen.pk}")
+    return chosen
 
 
 def _usable(job: AIJob, pacs_series: set[str] | None) -> bool:

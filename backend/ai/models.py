@@ -95,6 +95,12 @@ class AIJob(models.Model):
     progress_fraction = models.FloatField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     device = models.CharField(max_length=16, blank=True)
+    # db_default: a checkout (or the other colour) without these columns still inserts (one shared database)
+    second_reader_required = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="its result needs the approval of two different radiologists (a routing rule asked)",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -117,13 +123,22 @@ class AIJob(models.Model):
 
 
 class AIResultQuerySet(models.QuerySet):
+    def current(self) -> "AIResultQuerySet":
+        """Not superseded by a newer analysis of the same input (AIResult.superseded_by)."""
+        return self.filter(superseded_by__isnull=True)
+
     def signed(self) -> "AIResultQuerySet":
-        """Results a radiologist signed off (approved, amended or not): the ONE definition of a signed
-        result, for every count or chart of clinical findings (docs/ai.md, "Sign-off")."""
-        return self.filter(status=AIResult.Status.FINAL)
+        """Results a radiologist signed off (approved, amended or not) and not superseded: the ONE definition
+        of a signed result, for every count or chart of clinical findings (docs/ai.md, "Sign-off")."""
+        return self.current().filter(status=AIResult.Status.FINAL)
 
     def awaiting_sign_off(self) -> "AIResultQuerySet":
-        return self.filter(status=AIResult.Status.PRELIMINARY)
+        """Not signed yet (no approval, or with a second reader required the first approval only), and not
+        superseded."""
+        return self.current().filter(status=AIResult.Status.PRELIMINARY)
+
+    def awaiting_second_read(self) -> "AIResultQuerySet":
+        return self.awaiting_sign_off().filter(first_reader__isnull=False)
 
 
 class AIResultManager(models.Manager.from_queryset(AIResultQuerySet)):
@@ -168,6 +183,24 @@ class AIResult(models.Model):
     )
     review_comment = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # a second reader required (AIJob.second_reader_required): the first approval, the result still PRELIMINARY;
+    # the second approval, by another radiologist, fills reviewed_* and makes it FINAL
+    first_reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    first_read_comment = models.TextField(blank=True, default="", db_default="")
+    first_read_at = models.DateTimeField(null=True, blank=True)
+    # replaced by a newer analysis of the same input (today only the demo seeding does it, ai.demo): kept, but
+    # no longer signed nor awaiting sign-off
+    superseded_by = models.ForeignKey(
+        AIJob,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the newer analysis that replaced this result",
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
     # an amendment of a FINAL result: it stays FINAL, version + 1, the previous version in AIResultRevision
     version = models.PositiveIntegerField(default=1, help_text="1 as reported; + 1 per amendment")
     amended_by = models.ForeignKey(
@@ -204,7 +237,16 @@ class AIResult(models.Model):
     @property
     def is_signed(self) -> bool:
         """The same rule as AIResult.objects.signed(), for one row."""
-        return self.status == self.Status.FINAL
+        return self.status == self.Status.FINAL and self.superseded_by_id is None
+
+    @property
+    def second_reader_required(self) -> bool:
+        return self.job.second_reader_required
+
+    @property
+    def awaiting_second_read(self) -> bool:
+        """Approved by a first reader, waiting for a second, different radiologist."""
+        return self.status == self.Status.PRELIMINARY and self.first_reader_id is not None and not self.superseded_by_id
 
     @property
     def is_amended(self) -> bool:
@@ -242,6 +284,8 @@ class AIResult(models.Model):
     @property
     def conclusion(self) -> str:
         parts = [self.summary, self.disclaimer]
+        if self.first_read_at:
+            parts.append(f"First read: approved: {self.first_read_comment}")
         if self.reviewed_at:
             verdict = "approved" if self.status == self.Status.FINAL else "rejected"
             parts.append(f"Radiology review: {verdict}: {self.review_comment}")

@@ -54,7 +54,13 @@ SAFE_CONTENT_TYPES = frozenset(
 
 def _jobs() -> QuerySet[AIJob]:
     return AIJob.objects.select_related(
-        "patient", "study", "requested_by", "result", "result__reviewed_by", "result__amended_by"
+        "patient",
+        "study",
+        "requested_by",
+        "result",
+        "result__reviewed_by",
+        "result__amended_by",
+        "result__first_reader",
     ).prefetch_related("result__revisions__reviewed_by", "result__revisions__amended_by")
 
 
@@ -106,7 +112,7 @@ def sign_off_worklist(*, user) -> QuerySet[AIResult]:
     )
     results = (
         AIResult.objects.awaiting_sign_off()
-        .select_related("job__patient", "job__study__order", "job__requested_by")
+        .select_related("job__patient", "job__study__order", "job__requested_by", "first_reader")
         .annotate(priority_rank=rank)
         .order_by("priority_rank", "created_at", "id")
     )

@@ -229,9 +229,11 @@ def job_submit(
     study: Study | None = None,
     series_instance_uids: list[str] | None = None,
     expression_upload: ExpressionUpload | None = None,
+    second_reader: bool = False,
 ) -> AIJob:
     """Create a QUEUED job and its ai.job.create message in one transaction (the outbox publishes it
-    after commit, or the relay later: a job accepted is never lost)."""
+    after commit, or the relay later: a job accepted is never lost). `second_reader`: its result needs
+    two approvals by two different radiologists (a routing rule asks for it)."""
     if (study is None) == (expression_upload is None):
         raise InvalidInput(_("Give exactly one input: a study or an expression upload."))
     if study is not None:
@@ -253,9 +255,15 @@ def job_submit(
         input=job_input,
         deadline=_new_deadline(timezone.now()),
         requested_by=actor,
+        second_reader_required=second_reader,
     )
     enqueue_topic(AI_JOB_CREATE, create_message(job))
-    _audit(Action.CREATE, actor=actor, job=job, detail={"task": task, "version": model_version, "input": job_input})
+    _audit(
+        Action.CREATE,
+        actor=actor,
+        job=job,
+        detail={"task": task, "version": model_version, "input": job_input, "second_reader": second_reader},
+    )
     return job
 
 
@@ -392,12 +400,14 @@ def job_result(*, report: ResultReport) -> str:
     return "completed"
 
 
-def _notify_radiologists(job: AIJob, result: AIResult) -> None:
-    """A result waits for sign-off: pushed to every active radiologist after commit (no patient names in
-    the payload: the worklist fetches them, audited)."""
+def _notify_radiologists(job: AIJob, result: AIResult, *, exclude: int | None = None) -> None:
+    """A result waits for sign-off (or for its second read): pushed to every active radiologist after
+    commit, but `exclude` (the first reader) (no patient names in the payload: the worklist fetches them,
+    audited)."""
     radiologists = (
         get_user_model()
         .objects.filter(is_active=True, groups__name=Role.RADIOLOGIST)
+        .exclude(pk=exclude)
         .values_list("pk", flat=True)
         .distinct()
     )
@@ -409,6 +419,7 @@ def _notify_radiologists(job: AIJob, result: AIResult) -> None:
             "result_id": result.pk,
             "model": job.model_name,
             "priority": job.study.order.priority if job.study_id and job.study.order_id else None,
+            "second_read": result.awaiting_second_read,
         },
     )
 
@@ -496,28 +507,46 @@ def _result_timeline(result: AIResult, *, what: str, verb: str = "", occurred_at
 @transaction.atomic
 def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AIResult:
     """PRELIMINARY -> FINAL (approve) or CANCELLED (reject), with a comment, by a radiologist; the FHIR
-    DiagnosticReport follows through the outbox."""
+    DiagnosticReport follows through the outbox.
+
+    A result whose job requires a second reader (a routing rule's option) needs two approvals by two
+    different radiologists: the first is recorded as its first read (first_reader, first_read_*), the result
+    stays PRELIMINARY ("awaiting second read") and FHIR still sees it preliminary; the second, by another
+    radiologist, makes it FINAL. A rejection by either reader ends it (CANCELLED)."""
     _check_radiologist(actor)
-    result = AIResult.objects.select_for_update().select_related("job__patient").get(pk=result.pk)
+    result = AIResult.objects.select_for_update().select_related("job__patient", "first_reader").get(pk=result.pk)
     new = AIResult.Status.FINAL if decision == Decision.APPROVE else AIResult.Status.CANCELLED
     if not comment.strip():
         raise InvalidInput(_("A review needs a comment."), field="comment")
+    if result.superseded_by_id is not None:
+        raise InvalidTransition(
+            _("Result %(id)s was superseded by a newer analysis (job %(job)s): review that one.")
+            % {"id": result.pk, "job": result.superseded_by_id}
+        )
     try:
         result.check_transition(new)
     except InvalidTransition as exc:
         raise InvalidTransition(_("%(refusal)s: it was reviewed already.") % {"refusal": exc}) from exc
+    if result.first_reader_id is not None and result.first_reader_id == actor.pk:
+        raise NotPermitted(
+            _("You gave the first read of result %(id)s; the second read must be by another radiologist.")
+            % {"id": result.pk}
+        )
+    if new == AIResult.Status.FINAL and result.second_reader_required and result.first_reader_id is None:
+        return _first_read(actor=actor, result=result, comment=comment.strip())
     previous = result.status
     result.status = new
     result.reviewed_by = actor
     result.review_comment = comment.strip()
     result.reviewed_at = timezone.now()
     result.save()
+    read = {"read": 2} if result.first_reader_id is not None else {}
     _audit(
         Action.UPDATE,
         actor=actor,
         job=result.job,
         resource=result,
-        detail={"review": decision, "from": previous, "to": new, "comment": result.review_comment},
+        detail={"review": decision, "from": previous, "to": new, "comment": result.review_comment, **read},
     )
     # The Observations carry the review status too; a report's sync only makes sure they exist.
     for name in sorted(result.metrics or {}):
@@ -529,6 +558,34 @@ def result_review(*, actor, result: AIResult, decision: str, comment: str) -> AI
     notify_users(
         [result.job.requested_by_id],
         {"type": "ai.result.reviewed", "job_id": str(result.job_id), "result_id": result.pk, "status": new},
+    )
+    return result
+
+
+def _first_read(*, actor, result: AIResult, comment: str) -> AIResult:
+    """The first of two approvals: recorded and audited; the result stays PRELIMINARY (nothing goes to FHIR)
+    and the other radiologists are told it awaits its second read."""
+    result.first_reader = actor
+    result.first_read_comment = comment
+    result.first_read_at = timezone.now()
+    result.save(update_fields=("first_reader", "first_read_comment", "first_read_at"))
+    _audit(
+        Action.UPDATE,
+        actor=actor,
+        job=result.job,
+        resource=result,
+        detail={"review": Decision.APPROVE, "read": 1, "result_status": result.status, "comment": comment},
+    )
+    _result_timeline(result, verb="first read", what=result.summary or "", reviewed_by=actor.get_username())
+    _notify_radiologists(result.job, result, exclude=actor.pk)
+    notify_users(
+        [result.job.requested_by_id],
+        {
+            "type": "ai.result.reviewed",
+            "job_id": str(result.job_id),
+            "result_id": result.pk,
+            "status": "AWAITING_SECOND_READ",
+        },
     )
     return result
 
@@ -586,6 +643,30 @@ def result_amend(*, actor, result: AIResult, reason: str, **changes: str) -> AIR
         {"type": "ai.result.reviewed", "job_id": str(result.job_id), "result_id": result.pk, "status": "AMENDED"},
     )
     return result
+
+
+@transaction.atomic
+def results_supersede(*, actor, newer: AIJob, results, reason: str) -> int:
+    """Mark `results` (earlier analyses of the same input) as superseded by the job `newer`: they stay, with
+    their review, but leave the worklist and the signed findings (AIResult.objects.signed()). Audited per
+    result; returns how many changed (one already superseded, or `newer`'s own, is left alone)."""
+    changed = 0
+    now = timezone.now()
+    for pk in [result.pk for result in results]:
+        result = AIResult.objects.select_for_update().select_related("job__patient").get(pk=pk)
+        if result.superseded_by_id is not None or result.job_id == newer.pk:
+            continue
+        result.superseded_by, result.superseded_at = newer, now
+        result.save(update_fields=("superseded_by", "superseded_at"))
+        _audit(
+            Action.UPDATE,
+            actor=actor,
+            job=result.job,
+            resource=result,
+            detail={"superseded_by": str(newer.pk), "result_status": result.status, "reason": reason},
+        )
+        changed += 1
+    return changed
 
 
 def course_sync_request(*, patient_pk: int) -> list[str]:

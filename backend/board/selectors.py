@@ -120,10 +120,11 @@ def _latest_imaging(patient: Patient) -> dict | None:
 
 
 def _overlay(study: Study) -> dict | None:
-    """The newest segmentation of the study that radiology did not reject, with its middle key-slice
+    """The newest segmentation of the study that radiology did not reject (nor superseded), with its middle key-slice
     overlay (the ai-server writes overlay-NNN.png for the slices with the largest lesion area)."""
     result = (
-        AIResult.objects.filter(job__study=study, job__task=AIJob.Task.SEGMENTATION)
+        AIResult.objects.current()
+        .filter(job__study=study, job__task=AIJob.Task.SEGMENTATION)
         .exclude(status=AIResult.Status.CANCELLED)
         .order_by("-created_at", "-id")
         .first()
@@ -168,7 +169,8 @@ def _volume_trend(patient: Patient) -> list[dict]:
 # --- omics ------------------------------------------------------------------------------------------------
 def _latest_omics(patient: Patient) -> dict | None:
     result = (
-        AIResult.objects.filter(job__patient=patient, job__task=AIJob.Task.OMICS_RISK)
+        AIResult.objects.current()
+        .filter(job__patient=patient, job__task=AIJob.Task.OMICS_RISK)
         .exclude(status=AIResult.Status.CANCELLED)
         .order_by("-created_at", "-id")
         .first()

@@ -12,7 +12,7 @@ from .models import RoutingRule, RoutingRuleVersion, RuleApplication
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
     list_display = ("name", "enabled", "order", "modality", "sequence_type", "series_description", "body_part",
-                    "sending_ae", "model_name", "model_version")  # fmt: skip
+                    "sending_ae", "model_name", "model_version", "requires_second_reader")  # fmt: skip
     list_filter = ("enabled",)
     search_fields = ("name", "model_name")
 

@@ -35,12 +35,17 @@ class RoutingRule(models.Model):
     sending_ae = models.CharField(max_length=16, blank=True, help_text="the modality's AE title; empty: any")
     model_name = models.CharField(max_length=128)
     model_version = models.CharField(max_length=64, blank=True, help_text="empty: the newest registered version")
+    requires_second_reader = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="its results need two approvals by two different radiologists before they are final",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     SNAPSHOT_FIELDS = (
         "name", "enabled", "order", "modality", "sequence_type", "series_description", "body_part", "sending_ae",
-        "model_name", "model_version",
+        "model_name", "model_version", "requires_second_reader",
     )  # fmt: skip
 
     class Meta:

@@ -168,14 +168,16 @@ def _requested(study, rule, uids, version, actor, reasons) -> RuleApplication | 
     except IntegrityError:
         return None
     job = ai_services.job_submit(
-        actor=actor, model=rule.model_name, model_version=version, study=study, series_instance_uids=uids
-    )
+        actor=actor, model=rule.model_name, model_version=version, study=study, series_instance_uids=uids,
+        second_reader=rule.requires_second_reader,
+    )  # fmt: skip
     application.job = job
     application.save(update_fields=("job",))
     AuditClient.log_event(
         Action.CREATE, actor=actor, resource_type="routing_rule_application", resource_id=application.pk,
         patient_id=study.patient.emr_uuid,
         detail={"rule": rule.pk, "study": study.pk, "job": str(job.pk), "model": rule.model_name,
-                "version": version, "series_instance_uids": uids, "reasons": reasons},
+                "version": version, "series_instance_uids": uids, "reasons": reasons,
+                "second_reader": rule.requires_second_reader},
     )  # fmt: skip
     return application

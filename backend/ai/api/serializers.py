@@ -49,6 +49,13 @@ class ResultSerializer(serializers.ModelSerializer):
     metrics = serializers.JSONField(read_only=True, help_text="the part of raw_metrics sent to FHIR as Observations")
     artifacts = serializers.SerializerMethodField()
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
+    second_reader_required = serializers.BooleanField(
+        read_only=True, help_text="two approvals by two different radiologists before FINAL (a routing rule asked)"
+    )
+    first_reader = serializers.CharField(
+        source="first_reader.username", read_only=True, default=None, help_text="who gave the first of two approvals"
+    )
+    awaiting_second_read = serializers.BooleanField(read_only=True)
     amended_by = serializers.CharField(source="amended_by.username", read_only=True, default=None)
     report_status = serializers.CharField(read_only=True, help_text="the FHIR DiagnosticReport status")
     orthanc = serializers.SerializerMethodField()
@@ -69,6 +76,13 @@ class ResultSerializer(serializers.ModelSerializer):
             "reviewed_by",
             "review_comment",
             "reviewed_at",
+            "second_reader_required",
+            "first_reader",
+            "first_read_comment",
+            "first_read_at",
+            "awaiting_second_read",
+            "superseded_by",
+            "superseded_at",
             "version",
             "report_status",
             "amended_by",
@@ -126,6 +140,7 @@ class JobSerializer(serializers.ModelSerializer):
             "progress",
             "device",
             "timings",
+            "second_reader_required",
             "created_at",
             "started_at",
             "finished_at",
@@ -244,6 +259,11 @@ class WorklistItemSerializer(serializers.ModelSerializer):
     priority = serializers.SerializerMethodField(help_text="the order's priority; ROUTINE without an order")
     requested_by = serializers.CharField(source="job.requested_by.username", read_only=True)
     age_seconds = serializers.SerializerMethodField(help_text="since the result arrived")
+    second_reader_required = serializers.BooleanField(read_only=True)
+    first_reader = serializers.CharField(
+        source="first_reader.username", read_only=True, default=None, help_text="who gave the first of two approvals"
+    )
+    awaiting_second_read = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = AIResult
@@ -263,6 +283,10 @@ class WorklistItemSerializer(serializers.ModelSerializer):
             "requested_by",
             "created_at",
             "age_seconds",
+            "second_reader_required",
+            "first_reader",
+            "first_read_at",
+            "awaiting_second_read",
         )
         read_only_fields = fields
 

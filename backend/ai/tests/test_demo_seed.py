@@ -6,12 +6,14 @@ import json
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from ai import demo
+from ai import demo, services
 from ai.models import AIJob, AIResult
-from ai.tests.factories import complete, make_patient, put_artifact
+from ai.tests.factories import complete, make_job, make_patient, put_artifact
 from audit.models import Action, AuditEvent
+from core.errors import InvalidTransition
 from core.http import ExternalNotFound
 from core.storage import storage_client
 from radiology.clients.orthanc_client import OrthancClient
@@ -122,6 +124,68 @@ def test_analysis_requested_once_signed_off_and_requested_again_when_its_artifac
     redo = demo.seed(directory, wait_seconds=0, say=lambda line: None)
     assert redo.submitted == 1
     assert AIJob.objects.filter(study__study_instance_uid=uid).count() == 2
+
+
+def _artifacts_present(job: AIJob) -> None:
+    for name, key in ((item["name"], item["key"]) for item in job.result.artifacts):
+        put_artifact(key, b"{}" if name == "result" else b"DICM", "application/octet-stream")
+
+
+def _artifacts_lost(result: AIResult) -> None:
+    admin = storage_client(admin=True)
+    for item in result.artifacts:
+        admin.remove_object(settings.S3_BUCKETS["artifacts"], item["key"])
+
+
+@pytest.mark.parametrize("sign_off", [False, True])
+def test_seeding_again_after_the_store_lost_the_artifacts_keeps_one_result_per_study(
+    demo_dir, make_user, sign_off, token_client
+):
+    """What `make run` twice over an object store restarted empty did: 28 PRELIMINARY results on the
+    worklist. Now the earlier demo result is superseded by the new analysis, whichever its status."""
+    directory, uid = demo_dir
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["studies"][0]["sign_off"] = sign_off
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    make_user("RIB", "RADIOLOGIST", username=demo.REVIEWER)
+    doctor = make_user("DOCTOR", username=demo.REQUESTER)
+    quiet = {"wait_seconds": 0, "say": lambda line: None}
+    own = AIJob.objects.filter(study__study_instance_uid=uid)
+
+    demo.seed(directory, **quiet)
+    [first] = own
+    _artifacts_present(complete(first, orthanc={}))
+    demo.seed(directory, **quiet)  # signs it off when the manifest says so
+    user_job = complete(make_job(token_client("RIB").user, study=first.study))  # not the demo's: left alone
+
+    results_per_round = []
+    for _ in range(2):  # twice: the store restarts empty, make run analyses again
+        latest = own.filter(requested_by=doctor).order_by("-created_at").first()
+        _artifacts_lost(latest.result)
+        again = demo.seed(directory, **quiet)
+        assert (again.submitted, again.superseded) == (1, 1)
+        newest = own.filter(requested_by=doctor).order_by("-created_at").first()
+        _artifacts_present(complete(newest, orthanc={}))
+        settled = demo.seed(directory, **quiet)
+        assert (settled.submitted, settled.superseded, settled.signed_off) == (0, 0, int(sign_off))
+        current = AIResult.objects.filter(job__study__study_instance_uid=uid, job__requested_by=doctor).current()
+        results_per_round.append(list(current.values_list("job_id", flat=True)))
+        assert results_per_round[-1] == [newest.pk]
+
+    demo_results = AIResult.objects.filter(job__study__study_instance_uid=uid, job__requested_by=doctor)
+    assert demo_results.count() == 3 and demo_results.current().count() == 1
+    assert AIResult.objects.signed().filter(job__requested_by=doctor).count() == int(sign_off)
+    waiting = AIResult.objects.awaiting_sign_off().filter(job__study__study_instance_uid=uid)
+    assert sorted(waiting.values_list("job_id", flat=True)) == sorted(
+        [user_job.pk] + ([] if sign_off else [results_per_round[-1][0]])
+    )
+    superseded = AuditEvent.objects.filter(action=Action.UPDATE, resource_type="ai_result",
+                                           detail__has_key="superseded_by")  # fmt: skip
+    assert superseded.count() == 2
+    old = demo_results.exclude(superseded_by=None).order_by("created_at").first()
+    with pytest.raises(InvalidTransition):
+        services.result_review(actor=get_user_model().objects.get(username=demo.REVIEWER), result=old,
+                               decision="reject", comment="late")  # fmt: skip
 
 
 def test_command_refuses_a_directory_without_manifest(tmp_path):

@@ -80,6 +80,7 @@ def test_radiologists_are_notified_when_a_result_arrives(doctor, rib, radiologis
         "result_id": job.result.pk,
         "model": "mri-lesion-demo",
         "priority": "STAT",
+        "second_read": False,
     }
 
 

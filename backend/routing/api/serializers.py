@@ -10,7 +10,8 @@ class RuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = RoutingRule
         fields = ("id", "name", "enabled", "order", "modality", "sequence_type", "series_description", "body_part",
-                  "sending_ae", "model_name", "model_version", "created_at", "updated_at")  # fmt: skip
+                  "sending_ae", "model_name", "model_version", "requires_second_reader", "created_at",
+                  "updated_at")  # fmt: skip
         read_only_fields = ("id", "created_at", "updated_at")
         extra_kwargs = {"model_version": {"help_text": 'a version, or empty / "newest" for the newest registered'}}
 

@@ -147,3 +147,16 @@ def test_a_c_stored_study_starts_its_rule_through_the_change_feed(pacs, make_pat
     monkeypatch.setattr(OrthancClient, "instance_metadata", lambda self, *args: asked.append(args) or ask(self, *args))
     study_sync(orthanc_study_id=study.orthanc_id, source=Study.Source.PACS)
     assert asked == [] and study.series.get().sending_ae == "CDSS-MODALITY"
+
+def test_a_rule_requiring_a_second_reader_marks_its_jobs(make_rule):
+    make_rule(name="double read", requires_second_reader=True)
+    make_rule(name="single read", model_version="0.9.0")
+    study = make_study()
+
+    made = services.apply_rules(study_pk=study.pk)
+
+    jobs = {a.model_version: a.job for a in made}
+    assert jobs["1.0.0"].second_reader_required is True
+    assert jobs["0.9.0"].second_reader_required is False
+    event = AuditEvent.objects.get(resource_type="routing_rule_application", detail__rule=made[0].rule_id)
+    assert event.detail["second_reader"] == (made[0].model_version == "1.0.0")

@@ -80,3 +80,14 @@ def test_rules_are_listed_in_their_order(admin, make_rule):
     make_rule(name="second", order=20)
     make_rule(name="first", order=10)
     assert [r["name"] for r in admin.get("/api/routing/rules").data] == ["first", "second"]
+
+
+def test_the_second_reader_option_is_saved_and_versioned(admin):
+    created = admin.post("/api/routing/rules", RULE, format="json")
+    assert created.status_code == 201 and created.data["requires_second_reader"] is False
+    rule_id = created.data["id"]
+    changed = admin.patch(f"/api/routing/rules/{rule_id}", {"requires_second_reader": True}, format="json")
+    assert changed.status_code == 200 and changed.data["requires_second_reader"] is True
+    assert RoutingRule.objects.get(pk=rule_id).requires_second_reader is True
+    [latest, first] = admin.get(f"/api/routing/rules/{rule_id}/versions").data
+    assert (first["snapshot"]["requires_second_reader"], latest["snapshot"]["requires_second_reader"]) == (False, True)

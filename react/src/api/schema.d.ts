@@ -1509,6 +1509,8 @@ export interface components {
             readonly progress: components["schemas"]["Progress"];
             readonly device: string;
             readonly timings: unknown;
+            /** @description its result needs the approval of two different radiologists (a routing rule asked) */
+            readonly second_reader_required: boolean;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -1817,6 +1819,8 @@ export interface components {
             model_name?: string;
             /** @description a version, or empty / "newest" for the newest registered */
             model_version?: string;
+            /** @description its results need two approvals by two different radiologists before they are final */
+            requires_second_reader?: boolean;
             /** Format: date-time */
             readonly created_at?: string;
             /** Format: date-time */
@@ -1923,6 +1927,21 @@ export interface components {
             readonly review_comment: string;
             /** Format: date-time */
             readonly reviewed_at: string | null;
+            /** @description two approvals by two different radiologists before FINAL (a routing rule asked) */
+            readonly second_reader_required: boolean;
+            /** @description who gave the first of two approvals */
+            readonly first_reader: string;
+            readonly first_read_comment: string;
+            /** Format: date-time */
+            readonly first_read_at: string | null;
+            readonly awaiting_second_read: boolean;
+            /**
+             * Format: uuid
+             * @description the newer analysis that replaced this result
+             */
+            readonly superseded_by: string | null;
+            /** Format: date-time */
+            readonly superseded_at: string | null;
             /** @description 1 as reported; + 1 per amendment */
             readonly version: number;
             /** @description the FHIR DiagnosticReport status */
@@ -1994,6 +2013,8 @@ export interface components {
             model_name: string;
             /** @description a version, or empty / "newest" for the newest registered */
             model_version?: string;
+            /** @description its results need two approvals by two different radiologists before they are final */
+            requires_second_reader?: boolean;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -2256,6 +2277,12 @@ export interface components {
             readonly created_at: string;
             /** @description since the result arrived */
             readonly age_seconds: number;
+            readonly second_reader_required: boolean;
+            /** @description who gave the first of two approvals */
+            readonly first_reader: string;
+            /** Format: date-time */
+            readonly first_read_at: string | null;
+            readonly awaiting_second_read: boolean;
         };
     };
     responses: never;

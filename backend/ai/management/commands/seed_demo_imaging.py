@@ -31,5 +31,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"demo imaging: {outcome.stored} studies stored, {outcome.recorded} recorded, {outcome.submitted} "
             f"analyses requested, {outcome.signed_off} results signed off, {len(outcome.pending)} still running, "
-            f"{len(outcome.skipped)} skipped ({time.monotonic() - started:.1f} s)"
+            f"{len(outcome.skipped)} skipped, {outcome.superseded} earlier demo results superseded "
+            f"({time.monotonic() - started:.1f} s)"
         )

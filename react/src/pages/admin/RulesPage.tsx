@@ -12,7 +12,7 @@ import { QueryState } from "../../components/QueryState";
 const SEQUENCES = ["T1", "T1c", "T2", "FLAIR"];
 const EMPTY: RoutingRuleInput = {
   name: "", enabled: true, order: 100, modality: "MR", sequence_type: "", series_description: "", body_part: "", sending_ae: "",
-  model_name: "mri-lesion-demo", model_version: "",
+  model_name: "mri-lesion-demo", model_version: "", requires_second_reader: false,
 };
 type TextField = "name" | "modality" | "series_description" | "body_part" | "sending_ae" | "model_name" | "model_version";
 const TEXT_FIELDS: TextField[] = ["name", "modality", "series_description", "body_part", "sending_ae", "model_name", "model_version"];
@@ -89,6 +89,12 @@ function RuleForm({ initial, onClose }: { initial: RoutingRule | null; onClose: 
       />
       <NumberInput label={t("rules.field.order")} value={rule.order} min={0} onChange={(value) => set({ order: Number(value) || 0 })} />
       <Checkbox label={t("rules.field.enabled")} checked={rule.enabled ?? true} onChange={(event) => set({ enabled: event.currentTarget.checked })} />
+      <Checkbox
+        label={t("rules.field.requires_second_reader")}
+        description={t("rules.secondReaderHelp")}
+        checked={rule.requires_second_reader ?? false}
+        onChange={(event) => set({ requires_second_reader: event.currentTarget.checked })}
+      />
       {save.isError && !fieldError(save.error, "name") && (
         <Alert color="red" role="alert">
           {t("errors.generic", { detail: save.error.message })}
@@ -123,7 +129,20 @@ export function RulesPage() {
     { key: "order", header: "rules.field.order", style: NOWRAP, cell: (rule) => rule.order },
     { key: "name", header: "rules.field.name", cell: (rule) => rule.name },
     { key: "criteria", header: "rules.criteria", cell: (rule) => criteria(rule, t("rules.any")) },
-    { key: "model", header: "rules.model", cell: (rule) => `${rule.model_name} ${rule.model_version || t("rules.newest")}` },
+    {
+      key: "model",
+      header: "rules.model",
+      cell: (rule) => (
+        <>
+          {`${rule.model_name} ${rule.model_version || t("rules.newest")}`}
+          {rule.requires_second_reader && (
+            <Badge ml="xs" size="sm" color="grape" variant="light">
+              {t("rules.twoReaders")}
+            </Badge>
+          )}
+        </>
+      ),
+    },
     {
       key: "enabled",
       header: "rules.field.enabled",

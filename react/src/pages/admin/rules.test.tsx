@@ -42,6 +42,24 @@ describe("routing rules", () => {
     expect(body).toMatchObject({ study: 42, rule: { modality: "MR" } });
   });
 
+  it("saves the second-reader option and marks such a rule in the list", async () => {
+    const calls = routeFetch([
+      [/\/api\/routing\/rules\/3$/, (_url, init) => ({ status: 200, body: { ...RULE, ...JSON.parse(String(init.body)) } })],
+      ["/api/routing/rules", [RULE, { ...RULE, id: 4, name: "double read", requires_second_reader: true }]],
+    ]);
+    renderPage(<RulesPage />);
+    expect(await screen.findByText("double read")).toBeTruthy();
+    expect(screen.getAllByText("판독자 2명")).toHaveLength(1);
+    fireEvent.click(screen.getAllByRole("button", { name: "편집" })[0]);
+    const option = await screen.findByLabelText("2차 판독 필요");
+    expect((option as HTMLInputElement).checked).toBe(false);
+    fireEvent.click(option);
+    fireEvent.click(screen.getByRole("button", { name: "저장" }));
+    await waitFor(() => expect(calls.some((call) => call.url.endsWith("/rules/3") && call.init.method === "PATCH")).toBe(true));
+    const patch = calls.find((call) => call.init.method === "PATCH");
+    expect(JSON.parse(String(patch?.init.body))).toMatchObject({ requires_second_reader: true, name: RULE.name });
+  });
+
   it("shows the API's refusal of a pattern at its field", async () => {
     routeFetch([
       [

@@ -44,7 +44,7 @@ export function AiJobPage({ me }: { me: Me }) {
               </Anchor>
             )}
           </RecordHeader>
-          {data.result && <ResultView job={data} result={data.result} canReview={can.reviewAiResults(me.roles)} />}
+          {data.result && <ResultView job={data} result={data.result} canReview={can.reviewAiResults(me.roles)} username={me.username} />}
         </>
       )}
     </DetailPage>

@@ -151,15 +151,28 @@ function History({ revisions }: { revisions: ResultRevision[] }) {
   );
 }
 
-function ReviewPanel({ result, canReview }: { result: AiResult; canReview: boolean }) {
+function ReviewPanel({ result, canReview, username }: { result: AiResult; canReview: boolean; username?: string }) {
   const { t } = useTranslation();
   const review = useReview();
   const [comment, setComment] = useState("");
+  // a second reader required: whoever gave the first read cannot give the second (the API refuses it too)
+  const gaveFirstRead = result.awaiting_second_read && !!username && result.first_reader === username;
+  const canDecide = canReview && !gaveFirstRead && !result.superseded_by;
   return (
     <Card withBorder data-testid="review">
       <Group gap="xs" mb="xs">
         <Title order={5}>{t("ai.review")}</Title>
         <StatusBadge value={result.status} />
+        {result.second_reader_required && (
+          <Badge color="grape" variant="light" data-testid="two-readers">
+            {t("signOff.twoReaders")}
+          </Badge>
+        )}
+        {result.awaiting_second_read && (
+          <Badge color="orange" variant="light" data-testid="awaiting-second-read">
+            {t("signOff.awaitingSecondRead")}
+          </Badge>
+        )}
         {result.report_status === "amended" && (
           <Badge color="violet" variant="light" data-testid="amended">
             {t("signOff.amended", { version: result.version })}
@@ -169,6 +182,22 @@ function ReviewPanel({ result, canReview }: { result: AiResult; canReview: boole
       {result.amended_by && (
         <Text size="sm">{t("signOff.amendedBy", { user: result.amended_by, at: when(result.amended_at), reason: result.amendment_reason })}</Text>
       )}
+      {result.superseded_by && (
+        <Text size="sm" c="dimmed" data-testid="superseded">
+          {t("signOff.superseded")}
+        </Text>
+      )}
+      {result.second_reader_required && result.status === "PRELIMINARY" && !result.first_reader && (
+        <Text size="sm" c="dimmed">
+          {t("signOff.secondReaderRequired")}
+        </Text>
+      )}
+      {result.first_reader && (
+        <Text size="sm" data-testid="first-read">
+          {t("signOff.firstReadAt", { user: result.first_reader, at: when(result.first_read_at) })}
+          {result.first_read_comment ? ` — ${result.first_read_comment}` : ""}
+        </Text>
+      )}
       {result.reviewed_by && (
         <Text size="sm">
           {t("ai.reviewedBy", { user: result.reviewed_by, at: result.reviewed_at ? new Date(result.reviewed_at).toLocaleString() : "" })}
@@ -176,7 +205,12 @@ function ReviewPanel({ result, canReview }: { result: AiResult; canReview: boole
         </Text>
       )}
       {result.status === "PRELIMINARY" && !canReview && <Text size="sm" c="dimmed">{t("ai.awaitingReview")}</Text>}
-      {result.status === "PRELIMINARY" && canReview && (
+      {result.status === "PRELIMINARY" && canReview && gaveFirstRead && (
+        <Text size="sm" c="dimmed" data-testid="gave-first-read">
+          {t("signOff.youGaveFirstRead")}
+        </Text>
+      )}
+      {result.status === "PRELIMINARY" && canDecide && (
         <Stack gap="xs">
           <Textarea label={t("ai.comment")} value={comment} onChange={(e) => setComment(e.currentTarget.value)} autosize minRows={2} maxLength={2000} />
           <Group>
@@ -232,7 +266,7 @@ function StudyOverlay({ job, result }: { job: AiJob; result: AiResult }) {
   );
 }
 
-export function ResultView({ job, result, canReview }: { job: AiJob; result: AiResult; canReview: boolean }) {
+export function ResultView({ job, result, canReview, username }: { job: AiJob; result: AiResult; canReview: boolean; username?: string }) {
   const { t } = useTranslation();
   const task = job.task ?? (job.study ? "segmentation" : "omics-risk");
   const artifacts = result.artifacts ?? [];
@@ -248,11 +282,11 @@ export function ResultView({ job, result, canReview }: { job: AiJob; result: AiR
             <StudyOverlay job={job} result={result} />
           </Grid.Col>
           <Grid.Col span={{ base: 12, lg: 4 }}>
-            <ReviewPanel result={result} canReview={canReview} />
+            <ReviewPanel result={result} canReview={canReview} username={username} />
           </Grid.Col>
         </Grid>
       ) : (
-        <ReviewPanel result={result} canReview={canReview} />
+        <ReviewPanel result={result} canReview={canReview} username={username} />
       )}
       {artifacts.length > 0 && (
         <Card withBorder>

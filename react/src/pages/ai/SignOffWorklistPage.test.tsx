@@ -39,6 +39,35 @@ describe("sign-off worklist", () => {
     expect(calls[0].url).toBe("/api/ai/worklist?page=1");
   });
 
+  it("shows which results await their second read and who gave the first", async () => {
+    routeFetch([
+      ["/api/ai/worklist", page([
+        item(5, "ROUTINE", 60, { second_reader_required: true, first_reader: "radiologist", first_read_at: "2026-12-04T10:05:00Z", awaiting_second_read: true }),
+        item(4, "ROUTINE", 60, { second_reader_required: true, first_reader: null, awaiting_second_read: false }),
+        item(3, "ROUTINE", 60, { second_reader_required: false, first_reader: null, awaiting_second_read: false }),
+      ])],
+    ]);
+    renderPage(<SignOffWorklistPage />, "/worklist");
+    const rows = await screen.findAllByTestId("sign-off-row");
+    expect(within(rows[0]).getByText("2차 판독 대기")).toBeTruthy();
+    expect(within(rows[0]).getByText("1차 판독: radiologist")).toBeTruthy();
+    expect(within(rows[1]).getByText("판독자 2명")).toBeTruthy();
+    expect(within(rows[1]).queryByTestId("awaiting-second-read")).toBeNull();
+    expect(within(rows[2]).queryByText("판독자 2명")).toBeNull();
+  });
+
+  it("says awaiting second read in English too", async () => {
+    await i18n.changeLanguage("en");
+    try {
+      routeFetch([["/api/ai/worklist", page([item(5, "ROUTINE", 60, { second_reader_required: true, first_reader: "radiologist", awaiting_second_read: true })])]]);
+      renderPage(<SignOffWorklistPage />, "/worklist");
+      expect(await screen.findByText("Awaiting second read")).toBeTruthy();
+      expect(screen.getByText("First read by radiologist")).toBeTruthy();
+    } finally {
+      await i18n.changeLanguage("ko");
+    }
+  });
+
   it("says when nothing waits", async () => {
     routeFetch([["/api/ai/worklist", page([])]]);
     renderPage(<SignOffWorklistPage />, "/worklist");

@@ -1,4 +1,4 @@
-import { Stack, Text, Title } from "@mantine/core";
+import { Badge, Stack, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
@@ -20,6 +20,29 @@ export function formatAge(seconds: number, t: T): string {
   return t("signOff.ageDays", { days: Math.floor(hours / 24), hours: hours % 24 });
 }
 
+/** A result that needs two readers: "awaiting second read" with the first reader, or "two readers". */
+function Reads({ row }: { row: WorklistItem }) {
+  const { t } = useTranslation();
+  if (row.awaiting_second_read) {
+    return (
+      <Stack gap={2} data-testid="awaiting-second-read">
+        <Badge color="orange" variant="light">
+          {t("signOff.awaitingSecondRead")}
+        </Badge>
+        <Text size="xs">{t("signOff.firstReadBy", { user: row.first_reader })}</Text>
+      </Stack>
+    );
+  }
+  if (row.second_reader_required) {
+    return (
+      <Badge color="grape" variant="light">
+        {t("signOff.twoReaders")}
+      </Badge>
+    );
+  }
+  return "—";
+}
+
 /** Results awaiting a radiologist's sign-off, as the API orders them (most urgent order, then oldest);
  * each row opens the result page, where the viewer sits beside approve/reject. */
 export function SignOffWorklistPage() {
@@ -38,6 +61,7 @@ export function SignOffWorklistPage() {
     { key: "task", header: "ai.task", cell: (row) => t(`ai.tasks.${row.task}`, { defaultValue: row.task }) },
     { key: "model", header: "ai.model", cell: (row) => `${row.model_name} ${row.model_version}` },
     { key: "summary", header: "signOff.summary", cell: (row) => row.summary || "—" },
+    { key: "reads", header: "signOff.reads", cell: (row) => <Reads row={row} />, style: NOWRAP },
     { key: "accession", header: "signOff.accession", cell: (row) => row.accession_number ?? "—" },
   ];
   return (

@@ -139,6 +139,35 @@ describe("AI job page", () => {
     expect(JSON.parse(String(review.init.body))).toEqual({ decision: "approve", comment: "agree" });
   });
 
+  it("shows the first reader of a result that needs two and keeps the first reader from giving the second", async () => {
+    const firstRead = { ...OMICS_JOB.result, second_reader_required: true, first_reader: "rib", first_read_comment: "agree", first_read_at: "2026-11-26T10:00:00Z", awaiting_second_read: true };
+    routeFetch([["/api/ai/jobs/j-1", { ...OMICS_JOB, result: firstRead }]]);
+    renderJob();
+    expect(await screen.findByTestId("awaiting-second-read")).toBeTruthy();
+    expect(screen.getByText("2차 판독 대기")).toBeTruthy();
+    expect(screen.getByTestId("first-read").textContent).toMatch(/^rib이\(가\) .+에 1차 판독\(승인\) — agree$/);
+    expect(screen.getByText("1차 판독을 하셨습니다. 2차 판독은 다른 영상의학과 전문의가 해야 합니다.")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "승인" })).toBeNull();
+  });
+
+  it("offers the second read to another radiologist", async () => {
+    const firstRead = { ...OMICS_JOB.result, second_reader_required: true, first_reader: "rib", first_read_comment: "agree", first_read_at: "2026-11-26T10:00:00Z", awaiting_second_read: true };
+    let reviewed = false;
+    const calls = routeFetch([
+      ["/api/ai/results/41/review", () => ((reviewed = true), { status: 200, body: { ...firstRead, status: "FINAL", awaiting_second_read: false } })],
+      ["/api/ai/jobs/j-1", () => ({ status: 200, body: { ...OMICS_JOB, result: reviewed ? { ...firstRead, status: "FINAL", awaiting_second_read: false, reviewed_by: "second", reviewed_at: "2026-11-26T11:00:00Z", review_comment: "agree too" } : firstRead } })],
+    ]);
+    renderJob({ ...RIB, id: 9, username: "second" });
+    expect(await screen.findByTestId("first-read")).toBeTruthy();
+    expect(screen.queryByTestId("gave-first-read")).toBeNull();
+    fireEvent.change(screen.getByLabelText("의견"), { target: { value: "agree too" } });
+    fireEvent.click(screen.getByRole("button", { name: "승인" }));
+    expect(await screen.findByText(/second님이 검토/)).toBeTruthy();
+    expect(screen.queryByTestId("awaiting-second-read")).toBeNull();
+    expect(screen.getByTestId("first-read")).toBeTruthy();
+    expect(calls.some((call) => call.url === "/api/ai/results/41/review")).toBe(true);
+  });
+
   it("does not offer sign-off to a doctor", async () => {
     routeFetch([["/api/ai/jobs/j-1", OMICS_JOB]]);
     renderJob(DOCTOR);
