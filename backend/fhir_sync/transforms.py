@@ -272,6 +272,13 @@ AI_CODE = {
     "coding": [{"system": LOINC, "code": "18748-4", "display": "Diagnostic imaging study"}],
     "text": "CDSS AI analysis",
 }
+# a result without a study (an omics risk score from an expression profile): the genomics pattern, LOINC 51969-4
+# "Genetic analysis report" in section GE (HL7 Genomics Reporting IG, MII molecular genetics profile)
+OMICS_CODE = {
+    "coding": [{"system": LOINC, "code": "51969-4", "display": "Genetic analysis report"}],
+    "text": "CDSS AI analysis",
+}
+LABORATORY_CATEGORY = {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}
 # metrics that are a lesion volume in mL: SNOMED CT 118565006 "Volume" beside our metric code
 VOLUME = {"system": SNOMED, "code": "118565006", "display": "Volume"}
 
@@ -303,7 +310,7 @@ def observation(result: Any, metric: str, ref: Ref) -> FHIRAbstractResource:
             {
                 "identifier": [_identifier("Observation", f"{result.pk}-{metric}")],
                 "status": _report_status(result),
-                "category": [IMAGING_CATEGORY],
+                "category": [IMAGING_CATEGORY if getattr(result, "study_id", None) else LABORATORY_CATEGORY],
                 "code": {"coding": coding, "text": metric},
                 "subject": ref("emr.patient", result.patient_id),
                 "method": {"text": model} if model else None,
@@ -326,8 +333,12 @@ def diagnostic_report(result: Any, ref: Ref) -> FHIRAbstractResource:
             {
                 "identifier": [_identifier("DiagnosticReport", result.pk)],
                 "status": status,
-                "category": [{"coding": [{"system": V2_0074, "code": "RAD", "display": "Radiology"}]}],
-                "code": AI_CODE,
+                "category": [
+                    {"coding": [{"system": V2_0074, "code": "RAD", "display": "Radiology"}]}
+                    if study_id
+                    else {"coding": [{"system": V2_0074, "code": "GE", "display": "Genetics"}]}
+                ],
+                "code": AI_CODE if study_id else OMICS_CODE,
                 "subject": ref("emr.patient", result.patient_id),
                 "basedOn": [ref("radiology.order", order_id)] if order_id else None,
                 "imagingStudy": [ref("radiology.study", study_id)] if study_id else None,

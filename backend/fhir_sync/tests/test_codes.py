@@ -100,6 +100,14 @@ CASES = {
             ("valueQuantity", UCUM),
         },
     ),
+    "DiagnosticReport (omics result, no study)": (
+        lambda: transforms.diagnostic_report(Result(study_id=None, metrics={"risk_score": 0.7}), ref),
+        {("category.coding", V2_0074), ("code.coding", LOINC)},
+    ),
+    "Observation (omics metric)": (
+        lambda: transforms.observation(Result(study_id=None, metrics={"risk_score": 0.7}), "risk_score", ref),
+        {("category.coding", OBS_CATEGORY), ("code.coding", "urn:cdss:ai-metric")},
+    ),
     "Observation (AI other metric)": (
         lambda: transforms.observation(Result(), "slices", ref),
         {("category.coding", OBS_CATEGORY), ("code.coding", "urn:cdss:ai-metric")},
@@ -176,6 +184,11 @@ def test_the_codes_sent_are_the_cited_ones():
     assert study["procedureCode"][0]["coding"][0]["code"] == "24590-2"
     assert study["series"][0]["bodySite"]["code"] == "12738006" and "bodySite" not in study["series"][1]
     assert valid_r4(transforms.diagnostic_report(Result(), ref))["code"]["coding"][0]["code"] == "18748-4"
+    omics = valid_r4(transforms.diagnostic_report(Result(study_id=None), ref))
+    assert omics["code"]["coding"][0]["code"] == "51969-4" and omics["category"][0]["coding"][0]["code"] == "GE"
+    assert valid_r4(transforms.diagnostic_report(Result(), ref))["category"][0]["coding"][0]["code"] == "RAD"
+    risk = valid_r4(transforms.observation(Result(study_id=None, metrics={"risk_score": 0.7}), "risk_score", ref))
+    assert risk["category"][0]["coding"][0]["code"] == "laboratory"
     volume = valid_r4(transforms.observation(Result(), "tumour_volume_ml", ref))
     assert volume["code"]["coding"][0]["code"] == "118565006"
     assert volume["valueQuantity"] == {"value": 12.5, "unit": "mL", "system": UCUM, "code": "mL"}
