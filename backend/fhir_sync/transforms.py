@@ -110,13 +110,10 @@ LOCAL_CODE_SYSTEMS = frozenset({AI_METRIC_SYSTEM, COURSE_SYSTEM, AUDIT_ACTION_SY
 
 IMAGING_CATEGORY = {"coding": [{"system": OBSERVATION_CATEGORY, "code": "imaging", "display": "Imaging"}]}
 BRAIN = {"coding": [{"system": SNOMED, "code": "12738006", "display": "Brain structure"}]}
-BODY_SITES = {"BRAIN": BRAIN["coding"][0], "HEAD": BRAIN["coding"][0]}  # DICOM BodyPartExamined -> SNOMED CT
+BODY_SITES = {"BRAIN": BRAIN["coding"][0]}  # DICOM BodyPartExamined (CID 4) -> SNOMED CT; others: none
 # (modality, BodyPartExamined) -> the LOINC/RSNA radiology playbook procedure; contrast is not recorded in
-# the order, so the "unspecified contrast" term
-PROCEDURES = {
-    ("MR", "BRAIN"): {"system": LOINC, "code": "24590-2", "display": "MR Brain"},
-    ("MR", "HEAD"): {"system": LOINC, "code": "24590-2", "display": "MR Brain"},
-}
+# the order, so the "unspecified contrast" term. Other pairs are sent as text only (no code confirmed).
+PROCEDURES = {("MR", "BRAIN"): {"system": LOINC, "code": "24590-2", "display": "MR Brain"}}
 UCUM_UNITS = {"mL", "mm", "mm3", "%", "s"}  # the metric units ai.observations guesses, all valid UCUM codes
 
 
