@@ -3,17 +3,19 @@
 A transform takes the entity (a model instance, or anything with the same attributes) and `ref`, a
 function that turns one of our entities into a FHIR Reference to the resource already written for it.
 It returns a fhirclient R4 model; building it validates it (FHIRValidationError on a bad value or a
-missing required element), and `as_json()` validates again before anything is sent.
+missing required element), and `as_json()` validates again before anything is sent. Coded elements use
+standard code systems (docs/messaging.md, "Codes"); the few local codes are under the documented
+`urn:cdss:` systems of LOCAL_CODE_SYSTEMS.
 
 Entity types and the fields their transforms read (the models of radiology and ai are written by
 other issues; until a model exists its entity type is registered but fails with a clear reason):
 
     emr.patient      emr.Patient: emr_uuid, family_name, given_name, birth_date, sex, mrn
-    radiology.order  radiology.Order: pk, patient_id, status, modality, body_part, procedure_code,
-                     procedure_name, reason, requested_at (or created_at), requested_by (or ordered_by)
+    radiology.order  radiology.Order: pk, patient_id, status, modality, body_part, reason, requested_at (or
+                     created_at), requested_by (or ordered_by)
     radiology.study  radiology.Study: pk, patient_id (a study not linked to a patient is refused),
                      order_id (or None), study_instance_uid, started_at (or study_date), description,
-                     series (each: series_instance_uid, modality, number (or series_number),
+                     series (each: series_instance_uid, modality, body_part, number (or series_number),
                      description, instances (each: sop_instance_uid, sop_class_uid, number) or
                      number_of_instances)
     ai.result        ai.Result: pk, patient_id, study_id, order_id (or None), status, model_name,
@@ -93,6 +95,33 @@ def _clean(body: dict) -> dict:
     return {key: value for key, value in body.items() if value not in (None, "", [], {})}
 
 
+# --- code systems (docs/messaging.md, "Codes": each code with its source) -------------------------------
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"  # diagnostic service section
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
+AI_METRIC_SYSTEM = "urn:cdss:ai-metric"  # our CodeSystem: the ai-server's metric names (no standard code)
+COURSE_SYSTEM = "urn:cdss:tumour-course"  # our CodeSystem: the changes and the category values (no standard code)
+AUDIT_ACTION_SYSTEM = "urn:cdss:audit-action"  # our audit actions (LOGIN, EXPORT...) that FHIR has no code for
+LOCAL_CODE_SYSTEMS = frozenset({AI_METRIC_SYSTEM, COURSE_SYSTEM, AUDIT_ACTION_SYSTEM})
+
+IMAGING_CATEGORY = {"coding": [{"system": OBSERVATION_CATEGORY, "code": "imaging", "display": "Imaging"}]}
+BRAIN = {"coding": [{"system": SNOMED, "code": "12738006", "display": "Brain structure"}]}
+BODY_SITES = {"BRAIN": BRAIN["coding"][0]}  # DICOM BodyPartExamined (CID 4) -> SNOMED CT; others: none
+# (modality, BodyPartExamined) -> the LOINC/RSNA radiology playbook procedure; contrast is not recorded in
+# the order, so the "unspecified contrast" term. Other pairs are sent as text only (no code confirmed).
+PROCEDURES = {("MR", "BRAIN"): {"system": LOINC, "code": "24590-2", "display": "MR Brain"}}
+UCUM_UNITS = {"mL", "mm", "mm3", "%", "s"}  # the metric units ai.observations guesses, all valid UCUM codes
+
+
+def procedure_code(modality: str | None, body_part: str | None) -> dict | None:
+    """The LOINC coding of an imaging procedure, or None when we know no code for it."""
+    return PROCEDURES.get(((modality or "").strip().upper(), (body_part or "").strip().upper()))
+
+
 # --- Patient ---------------------------------------------------------------------------------------------
 GENDERS = {"male": "male", "m": "male", "female": "female", "f": "female", "other": "other"}
 
@@ -129,24 +158,15 @@ ORDER_STATUS = {
 
 def service_request(order: Any, ref: Ref) -> FHIRAbstractResource:
     status = ORDER_STATUS.get(str(getattr(order, "status", "") or "").lower(), "unknown")
+    modality, body_part = getattr(order, "modality", ""), getattr(order, "body_part", "")
+    procedure = procedure_code(modality, body_part)
     code = _clean(
         {
-            "coding": [
-                _clean(
-                    {
-                        "system": "urn:cdss:procedure",
-                        "code": getattr(order, "procedure_code", "") or None,
-                        "display": getattr(order, "procedure_name", "") or None,
-                    }
-                )
-            ]
-            if getattr(order, "procedure_code", "")
-            else None,
-            "text": getattr(order, "procedure_name", "")
-            or " ".join(filter(None, [getattr(order, "modality", ""), getattr(order, "body_part", "")]))
-            or None,
+            "coding": [procedure] if procedure else None,
+            "text": " ".join(filter(None, [modality, body_part])) or None,
         }
     )
+    site = BODY_SITES.get((body_part or "").strip().upper())
     reason = getattr(order, "reason", "")
     return build(
         "ServiceRequest",
@@ -155,8 +175,10 @@ def service_request(order: Any, ref: Ref) -> FHIRAbstractResource:
                 "identifier": [_identifier("ServiceRequest", order.pk)],
                 "status": status,
                 "intent": "order",
-                "category": [{"text": "imaging"}],
+                # SNOMED CT 363679005 "Imaging": the R4 servicerequest-category example value set
+                "category": [{"coding": [{"system": SNOMED, "code": "363679005", "display": "Imaging"}]}],
                 "code": code or None,
+                "bodySite": [{"coding": [site]}] if site else None,
                 "subject": ref("emr.patient", order.patient_id),
                 "authoredOn": _instant(getattr(order, "requested_at", None) or getattr(order, "created_at", None)),
                 "requester": _user(getattr(order, "requested_by", None) or getattr(order, "ordered_by", None)),
@@ -167,13 +189,13 @@ def service_request(order: Any, ref: Ref) -> FHIRAbstractResource:
 
 
 # --- ImagingStudy ----------------------------------------------------------------------------------------
-DCM = "http://dicom.nema.org/resources/ontology/DCM"
 
 
 def imaging_study(study: Any, ref: Ref) -> FHIRAbstractResource:
     series = []
     instances_total = 0
     modalities: list[str] = []
+    procedures: list[dict] = []
     for s in _items(getattr(study, "series", None)):
         instances = [
             _clean(
@@ -189,6 +211,11 @@ def imaging_study(study: Any, ref: Ref) -> FHIRAbstractResource:
         instances_total += count
         if s.modality and s.modality not in modalities:
             modalities.append(s.modality)
+        body_part = getattr(s, "body_part", "") or ""
+        procedure = procedure_code(s.modality, body_part)
+        if procedure and procedure not in procedures:
+            procedures.append(procedure)
+        site = BODY_SITES.get(body_part.strip().upper())
         series.append(
             _clean(
                 {
@@ -196,6 +223,7 @@ def imaging_study(study: Any, ref: Ref) -> FHIRAbstractResource:
                     "number": getattr(s, "number", None) or getattr(s, "series_number", None),
                     "modality": {"system": DCM, "code": s.modality or "OT"},
                     "description": getattr(s, "description", "") or None,
+                    "bodySite": site,
                     "numberOfInstances": count,
                     "instance": instances,
                 }
@@ -218,6 +246,7 @@ def imaging_study(study: Any, ref: Ref) -> FHIRAbstractResource:
                 "started": _instant(getattr(study, "started_at", None) or getattr(study, "study_date", None)),
                 "description": getattr(study, "description", "") or None,
                 "modality": [{"system": DCM, "code": m} for m in modalities] or None,
+                "procedureCode": [{"coding": [p]} for p in procedures] or None,
                 "numberOfSeries": len(series),
                 "numberOfInstances": instances_total,
                 "series": series or None,
@@ -235,7 +264,20 @@ REPORT_STATUS = {
     "cancelled": "cancelled",
     "entered_in_error": "entered-in-error",
 }
-AI_CODE = {"coding": [{"system": "urn:cdss:ai-model", "code": "ai-analysis"}], "text": "CDSS AI analysis"}
+# LOINC 18748-4 "Diagnostic imaging study": no AI-specific LOINC exists (STANDARDS.md §2)
+AI_CODE = {
+    "coding": [{"system": LOINC, "code": "18748-4", "display": "Diagnostic imaging study"}],
+    "text": "CDSS AI analysis",
+}
+# a result without a study (an omics risk score from an expression profile): the genomics pattern, LOINC 51969-4
+# "Genetic analysis report" in section GE (HL7 Genomics Reporting IG, MII molecular genetics profile)
+OMICS_CODE = {
+    "coding": [{"system": LOINC, "code": "51969-4", "display": "Genetic analysis report"}],
+    "text": "CDSS AI analysis",
+}
+LABORATORY_CATEGORY = {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}
+# metrics that are a lesion volume in mL: SNOMED CT 118565006 "Volume" beside our metric code
+VOLUME = {"system": SNOMED, "code": "118565006", "display": "Volume"}
 
 
 def _report_status(result: Any) -> str:
@@ -253,16 +295,20 @@ def observation(result: Any, metric: str, ref: Ref) -> FHIRAbstractResource:
     if isinstance(value, bool) or not isinstance(value, int | float):
         value_part = {"valueString": str(value)}
     else:
-        quantity = _clean({"value": float(value), "unit": unit or None})
+        coded = {"system": UCUM, "code": unit} if unit in UCUM_UNITS else {}
+        quantity = _clean({"value": float(value), "unit": unit or None, **coded})
         value_part = {"valueQuantity": quantity}
+    coding = [{"system": AI_METRIC_SYSTEM, "code": metric, "display": metric}]
+    if "volume" in metric.lower() and unit == "mL":
+        coding.insert(0, VOLUME)
     return build(
         "Observation",
         _clean(
             {
                 "identifier": [_identifier("Observation", f"{result.pk}-{metric}")],
                 "status": _report_status(result),
-                "category": [{"text": "imaging"}],
-                "code": {"coding": [{"system": "urn:cdss:ai-metric", "code": metric}], "text": metric},
+                "category": [IMAGING_CATEGORY if getattr(result, "study_id", None) else LABORATORY_CATEGORY],
+                "code": {"coding": coding, "text": metric},
                 "subject": ref("emr.patient", result.patient_id),
                 "method": {"text": model} if model else None,
                 "effectiveDateTime": _instant(getattr(result, "created_at", None)),
@@ -284,8 +330,12 @@ def diagnostic_report(result: Any, ref: Ref) -> FHIRAbstractResource:
             {
                 "identifier": [_identifier("DiagnosticReport", result.pk)],
                 "status": status,
-                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
-                "code": AI_CODE,
+                "category": [
+                    {"coding": [{"system": V2_0074, "code": "RAD", "display": "Radiology"}]}
+                    if study_id
+                    else {"coding": [{"system": V2_0074, "code": "GE", "display": "Genetics"}]}
+                ],
+                "code": AI_CODE if study_id else OMICS_CODE,
                 "subject": ref("emr.patient", result.patient_id),
                 "basedOn": [ref("radiology.order", order_id)] if order_id else None,
                 "imagingStudy": [ref("radiology.study", study_id)] if study_id else None,
@@ -302,12 +352,6 @@ def diagnostic_report(result: Any, ref: Ref) -> FHIRAbstractResource:
 
 
 # --- the tumour course (docs/ai.md, "Tumour course"; codes from STANDARDS.md §2) --------------------------------
-SNOMED = "http://snomed.info/sct"
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-COURSE_SYSTEM = "urn:cdss:tumour-course"  # our CodeSystem: the changes and the category values (no standard code)
-OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-BRAIN = {"coding": [{"system": SNOMED, "code": "12738006", "display": "Brain structure"}]}
 COURSE_CODES = {
     "volume": {"system": SNOMED, "code": "118565006", "display": "Volume"},
     "baseline": {
@@ -375,7 +419,7 @@ def course_observation(figure: CourseFigure, ref: Ref) -> FHIRAbstractResource:
     body: dict[str, Any] = {
         "identifier": [_identifier("Observation", f"{figure.result.pk}-course-{kind}-{label}")],
         "status": _report_status(figure.result),
-        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "imaging"}]}],
+        "category": [IMAGING_CATEGORY],
         "code": {"coding": [COURSE_CODES[kind]], "text": f"{COURSE_CODES[kind]['display']}: {label}"},
         "subject": ref("emr.patient", figure.patient_id),
         "effectiveDateTime": row["study_date"],  # when the images were taken, not when the AI ran
@@ -406,8 +450,9 @@ def course_observation(figure: CourseFigure, ref: Ref) -> FHIRAbstractResource:
 
 
 # --- DiagnosticReport (a tumour-board summary, the PDF in presentedForm) ----------------------------------
+# LOINC 85232-7 "Tumor board Consult note" (document ontology: kind Consultation note, method Tumor board)
 BOARD_CODE = {
-    "coding": [{"system": "urn:cdss:report", "code": "tumour-board-summary", "display": "Tumour board summary"}],
+    "coding": [{"system": LOINC, "code": "85232-7", "display": "Tumor board Consult note"}],
     "text": "Tumour board summary",
 }
 
@@ -452,6 +497,14 @@ def board_report(report: Any, ref: Ref) -> FHIRAbstractResource:
 # --- AuditEvent ------------------------------------------------------------------------------------------
 AUDIT_ACTIONS = {"CREATE": "C", "READ": "R", "EXPORT": "R", "UPDATE": "U", "DELETE": "D"}
 AUDIT_OUTCOMES = {"SUCCESS": "0", "DENIED": "4", "FAILURE": "8"}
+# R4: an AuditEvent of type `rest` has a restful-interaction subtype; our other actions keep a local code
+AUDIT_INTERACTIONS = {"CREATE": "create", "READ": "read", "UPDATE": "update", "DELETE": "delete"}
+
+
+def _audit_subtype(action: str) -> dict:
+    if action in AUDIT_INTERACTIONS:
+        return {"system": RESTFUL_INTERACTION, "code": AUDIT_INTERACTIONS[action]}
+    return {"system": AUDIT_ACTION_SYSTEM, "code": action}
 
 
 def audit_event_id(pk: Any) -> str:
@@ -488,7 +541,7 @@ def audit_event(event: Any, ref: Ref | None = None) -> FHIRAbstractResource:
                     "code": "rest",
                     "display": "RESTful Operation",
                 },
-                "subtype": [{"system": "urn:cdss:audit-action", "code": str(event.action)}],
+                "subtype": [_audit_subtype(str(event.action))],
                 "action": AUDIT_ACTIONS.get(str(event.action), "E"),
                 "recorded": _instant(event.occurred_at),
                 "outcome": AUDIT_OUTCOMES.get(str(event.outcome), "8"),

@@ -15,6 +15,7 @@ from audit.models import Action, AuditEvent
 from core.models import OutboxMessage
 from fhir_sync import services as fhir_sync
 from fhir_sync.identifiers import SYSTEMS
+from fhir_sync.tests.r4 import valid_r4
 
 from .factories import complete, make_job, make_patient, make_study
 
@@ -177,6 +178,8 @@ def test_course_figures_reach_fhir_as_observations_dated_by_the_study(fhir, doct
         if o["identifier"][0]["system"] == course_identifiers and "-course-" in o["identifier"][0]["value"]
     }
     assert len(found) == 18
+    for observation in found.values():
+        valid_r4(observation)  # the R4 structure definitions, as the FHIR server holds them
 
     volume = found[f"{third}-course-volume-lesion"]
     assert volume["effectiveDateTime"] == "2026-05-04" and volume["status"] == "final"

@@ -194,6 +194,7 @@ def _fhir_get(path: str, **params) -> dict:
 def test_an_amendment_reaches_fhir_as_an_amended_report_with_a_new_version(fhir, doctor, radiologist):
     from fhir_sync.identifiers import SYSTEMS
     from fhir_sync.models import FhirMapping
+    from fhir_sync.tests.r4 import valid_r4
 
     result = complete(make_job(doctor.user)).result
     assert _review(radiologist, result, decision="approve", comment="Agree.").status_code == 200
@@ -212,6 +213,12 @@ def test_an_amendment_reaches_fhir_as_an_amended_report_with_a_new_version(fhir,
     [entry] = _fhir_get("DiagnosticReport", identifier=f"{SYSTEMS['DiagnosticReport']}|{result.pk}")["entry"]
     report = entry["resource"]
     assert report["status"] == "amended"
+    valid_r4(report)  # the R4 structure definitions, as the FHIR server holds it
+    assert report["code"]["coding"][0] == {
+        "system": "http://loinc.org",
+        "code": "18748-4",
+        "display": "Diagnostic imaging study",
+    }
     assert int(report["meta"]["versionId"]) == int(final_version) + 1
     assert "Amended (version 2): Volume re-measured." in report["conclusion"]
     assert "2 lesions, 11.0 mL" in report["conclusion"]

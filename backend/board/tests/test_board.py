@@ -163,6 +163,7 @@ def test_the_packaged_noto_font_is_refused_with_the_reason_not_replaced(settings
 def test_sharing_sends_a_diagnostic_report_with_the_pdf_to_the_fhir_server(rib, chart, board_font, fhir):
     from fhir_sync import services as fhir_services
     from fhir_sync.identifiers import SYSTEMS
+    from fhir_sync.tests.r4 import valid_r4
 
     patient = chart["patient"]
     answer = rib.post(f"/api/patients/{patient.emr_uuid}/board/share", **KOREAN)
@@ -183,6 +184,10 @@ def test_sharing_sends_a_diagnostic_report_with_the_pdf_to_the_fhir_server(rib, 
     ).json()
     assert stored["identifier"] == [{"system": SYSTEMS["DiagnosticReport"], "value": f"board-{report.pk}"}]
     assert stored["status"] == "partial", "a result still waits for sign-off"
+    valid_r4(stored)  # the R4 structure definitions, as the FHIR server holds it
+    assert stored["code"]["coding"] == [
+        {"system": "http://loinc.org", "code": "85232-7", "display": "Tumor board Consult note"}
+    ]
     assert stored["subject"]["reference"].startswith("Patient/")
     (form,) = stored["presentedForm"]
     assert form["contentType"] == "application/pdf" and form["language"] == "ko"

@@ -33,8 +33,7 @@ class Order:
     patient_id: int = 7
     status: str = "REQUESTED"
     modality: str = "MR"
-    procedure_code: str = "MRBRAIN"
-    procedure_name: str = "MRI brain with contrast"
+    body_part: str = "BRAIN"
     reason: str = "suspected glioma"
     requested_at: datetime = datetime(2026, 1, 2, 9, 30, tzinfo=UTC)
     requested_by: str = "doctor"
@@ -112,7 +111,7 @@ def test_service_request_references_the_patient():
     assert body["subject"] == {"reference": "Patient/7"}
     assert body["requester"]["identifier"] == {"system": USER_SYSTEM, "value": "doctor"}
     assert "reference" not in body["requester"], "people are identifier-only references (HAPI-1094)"
-    assert body["code"]["coding"][0]["code"] == "MRBRAIN"
+    assert body["code"] == {"coding": [transforms.PROCEDURES[("MR", "BRAIN")]], "text": "MR BRAIN"}
     assert transforms.service_request(Order(status="cancelled"), ref).as_json()["status"] == "revoked"
 
 
@@ -152,7 +151,7 @@ def test_diagnostic_report_and_observations_of_an_ai_result():
     ]
     volume = transforms.observation(result, "tumour_volume_ml", ref).as_json()
     assert volume["identifier"] == [{"system": SYSTEMS["Observation"], "value": "31-tumour_volume_ml"}]
-    assert volume["valueQuantity"] == {"value": 12.5, "unit": "mL"}
+    assert volume["valueQuantity"] == {"value": 12.5, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}
     assert volume["status"] == "preliminary" and volume["subject"] == {"reference": "Patient/7"}
     assert transforms.diagnostic_report(Result(status="FINAL"), ref).as_json()["status"] == "final"
 
