@@ -13,6 +13,6 @@ from .serializers import OpsOverviewSerializer
 class OverviewView(APIView):
     permission_classes = [IsOps]
 
-    @extend_schema(responses=OpsOverviewSerializer, summary="Operations overview: dependencies, queues, failures, alerts")
+    @extend_schema(responses=OpsOverviewSerializer, summary="Operations overview (no patient data)")
     def get(self, request):
         return Response(OpsOverviewSerializer(selectors.overview_get(user=request.user)).data)

@@ -507,7 +507,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Operations overview: dependencies, queues, failures, alerts */
+        /** Operations overview (no patient data) */
         get: operations["ops_overview_retrieve"];
         put?: never;
         post?: never;
