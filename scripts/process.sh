@@ -84,7 +84,7 @@ case $NAME in
     colour=${NAME%%-*}
     read -r api ws upload <<<"$(colour_ports "$colour")"
     cd "$ROOT/backend"
-    export PROMETHEUS_MULTIPROC_DIR=$DJANGO_METRICS
+    export PROMETHEUS_MULTIPROC_DIR=$DJANGO_METRICS CDSS_COLOUR=$colour  # the operations page shows it
     broker_account WEB; s3_account APP_S3
     case ${NAME#*-} in
       # The API pool: sync workers, one request at a time each. Uploads never reach it (nginx sends them

@@ -21,6 +21,7 @@ api_patterns = [
     path("fhir/", include("fhir_sync.api.urls")),
     path("alerts/", include("notifications.api.urls")),
     path("routing/", include("routing.api.urls")),
+    path("ops/", include("ops.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script as a file, so the Content-Security-Policy needs no inline script.
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

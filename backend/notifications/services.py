@@ -6,7 +6,9 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 from .consumers import user_group
 
@@ -48,3 +50,30 @@ def alert_received(*, route: str, alerts: list[dict[str, Any]]) -> None:
         for alert in alerts
     ]
     notify_users(watchers.values_list("pk", flat=True), {"kind": "alert", "route": route, "alerts": summaries})
+    alerts_remember(alerts)
+
+
+RECENT_ALERTS_KEY = "ops:recent-alerts"
+RECENT_ALERTS_KEPT = 200
+
+
+def alerts_remember(alerts: list[dict[str, Any]]) -> None:
+    """Keep the newest deliveries in Redis for the operations page (ops.selectors): each alert's name,
+    status, severity, summary and labels, when it arrived. Alertmanager's alerts carry no patient data
+    (monitoring/rules); two deliveries at the same instant may keep only one of them, which the next
+    delivery (Alertmanager repeats firing alerts) mends."""
+    now = timezone.now().isoformat()
+    entries = [
+        {
+            "name": alert["labels"].get("alertname", ""),
+            "status": alert["status"],
+            "severity": alert["labels"].get("severity", ""),
+            "summary": alert.get("annotations", {}).get("summary", ""),
+            "labels": dict(alert["labels"]),
+            "starts_at": alert.get("startsAt", ""),
+            "received_at": now,
+        }
+        for alert in alerts
+    ]
+    kept = cache.get(RECENT_ALERTS_KEY) or []
+    cache.set(RECENT_ALERTS_KEY, (kept + entries)[-RECENT_ALERTS_KEPT:], timeout=7 * 86400)

@@ -16,7 +16,7 @@ ROLES = {
     "doctor": ("DOCTOR", "/patients"),
     "radiologist": ("RIB", "/patients"),
     "nurse": ("NURSE", "/patients"),
-    "ops": ("OPS", "/notifications"),
+    "ops": ("OPS", "/ops"),
 }
 
 NAV = "nav[aria-label='주 메뉴']"

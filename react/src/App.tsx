@@ -24,6 +24,7 @@ import { AiJobPage } from "./pages/ai/AiJobPage";
 import { AiJobsPage } from "./pages/ai/AiJobsPage";
 import { ExpressionPage } from "./pages/ai/ExpressionPage";
 import { SignOffWorklistPage } from "./pages/ai/SignOffWorklistPage";
+import { OpsPage } from "./pages/ops/OpsPage";
 import { ReconciliationListPage } from "./pages/radiology/ReconciliationList";
 import { ReconciliationPage } from "./pages/radiology/ReconciliationPage";
 import { StudyPage } from "./pages/radiology/StudyPage";
@@ -62,6 +63,7 @@ export function SignedInRoutes({ me }: { me: Me }) {
         <Route path="/manage/audit" element={guard(can.administer, <AuditPage />)} />
         <Route path="/manage/fhir" element={guard(can.administer, <FhirPage />)} />
         <Route path="/manage/rules" element={guard(can.administer, <RulesPage />)} />
+        <Route path="/ops" element={guard(can.seeOperations, <OpsPage />)} />
         <Route path="/notifications" element={<NotificationsPage />} />
         <Route path="/account/security" element={<SecurityPage />} />
         <Route path="*" element={<Navigate to={homePath(roles)} replace />} />

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "routing",
     "board",
     "cds_hooks",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -348,6 +349,15 @@ CELERY_BEAT_SCHEDULE["audit-verify"] = {
 
 # --- Alerts: Alertmanager's webhook authenticates with this bearer token (empty: the webhook refuses all)
 ALERTMANAGER_WEBHOOK_TOKEN = env.str("ALERTMANAGER_WEBHOOK_TOKEN", default="")
+
+# --- Operations page (ops.selectors): links to the monitoring tools where they run (empty: no link). The
+# page also asks PROMETHEUS_URL for the backups' age when this process cannot read their gauges itself.
+GRAFANA_URL = env.str("GRAFANA_URL", default="").rstrip("/")
+PROMETHEUS_URL = env.str("PROMETHEUS_URL", default="").rstrip("/")
+ALERTMANAGER_URL = env.str("ALERTMANAGER_URL", default="").rstrip("/")
+# The live colour of a blue-green deploy: the file scripts/deploy.sh switches, and this process's own colour.
+DEPLOY_COLOUR_FILE = env.str("DEPLOY_COLOUR_FILE", default=str(REPO_ROOT / "var" / "run" / "colour"))
+DEPLOY_COLOUR = env.str("CDSS_COLOUR", default="")
 
 # --- Health ------------------------------------------------------------------------------------------
 READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)

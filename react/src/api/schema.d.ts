@@ -500,6 +500,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ops/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Operations overview (no patient data) */
+        get: operations["ops_overview_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/patients": {
         parameters: {
             query?: never;
@@ -1595,6 +1612,116 @@ export interface components {
         };
         /** @enum {unknown} */
         NullEnum: null;
+        OpsAiJobs: {
+            status: components["schemas"]["Status95dEnum"];
+            /** @description Why the section could not be computed */
+            detail?: string;
+            failed_last_24h?: number;
+            failed_by_task?: components["schemas"]["OpsFailedByTask"][];
+            /** Format: date-time */
+            last_failed_at?: string | null;
+            queued?: number;
+            running?: number;
+        };
+        OpsAlert: {
+            name: string;
+            severity: string;
+            summary: string;
+            starts_at: string;
+            received_at: string;
+        };
+        OpsAlerts: {
+            status: components["schemas"]["Status95dEnum"];
+            /** @description Why the section could not be computed */
+            detail?: string;
+            firing?: components["schemas"]["OpsAlert"][];
+            resolved?: components["schemas"]["OpsAlert"][];
+        };
+        OpsBackup: {
+            kind: string;
+            /** Format: date-time */
+            last_success_at: string | null;
+            age_seconds: number | null;
+        };
+        OpsBackups: {
+            status: components["schemas"]["Status95dEnum"];
+            /** @description Why the section could not be computed */
+            detail?: string;
+            source?: string | null;
+            items?: components["schemas"]["OpsBackup"][];
+        };
+        OpsDependencies: {
+            status: components["schemas"]["Status95dEnum"];
+            /** @description Why the section could not be computed */
+            detail?: string;
+            /** Format: double */
+            checked_seconds_ago?: number;
+            items?: components["schemas"]["OpsDependency"][];
+        };
+        OpsDependency: {
+            name: string;
+            state: components["schemas"]["StateEnum"];
+            /** Format: double */
+            latency_ms: number | null;
+            detail: string;
+        };
+        OpsDeployment: {
+            status: components["schemas"]["Status95dEnum"];
+            /** @description Why the section could not be computed */
+            detail?: string;
+            live_colour?: string | null;
+            serving_colour?: string | null;
+            /** Format: date-time */
+            switched_at?: string | null;
+        };
+        OpsFailedByTask: {
+            task: string;
+            count: number;
+            /** Format: date-time */
+            last_at: string;
+        };
+        OpsFhirDeadLetters: {
+            status: components["schemas"]["Status95dEnum"];
+            /** @description Why the section could not be computed */
+            detail?: string;
+            open?: number;
+            /** Format: date-time */
+            oldest_open_at?: string | null;
+            created_last_24h?: number;
+        };
+        OpsLinks: {
+            /** Format: uri */
+            grafana: string | null;
+            /** Format: uri */
+            prometheus: string | null;
+            /** Format: uri */
+            alertmanager: string | null;
+        };
+        OpsOverview: {
+            dependencies: components["schemas"]["OpsDependencies"];
+            queues: components["schemas"]["OpsQueues"];
+            fhir_dead_letters: components["schemas"]["OpsFhirDeadLetters"];
+            ai_jobs: components["schemas"]["OpsAiJobs"];
+            alerts: components["schemas"]["OpsAlerts"];
+            deployment: components["schemas"]["OpsDeployment"];
+            backups: components["schemas"]["OpsBackups"];
+            links: components["schemas"]["OpsLinks"];
+            /** Format: date-time */
+            generated_at: string;
+        };
+        OpsQueue: {
+            name: string;
+            dead_letter: boolean;
+            messages: number | null;
+            consumers: number | null;
+            detail: string;
+        };
+        OpsQueues: {
+            status: components["schemas"]["Status95dEnum"];
+            /** @description Why the section could not be computed */
+            detail?: string;
+            items?: components["schemas"]["OpsQueue"][];
+        };
         Order: {
             readonly id: number;
             readonly accession_number: string | null;
@@ -2072,12 +2199,25 @@ export interface components {
          */
         StageEnum: "fetching" | "preprocessing" | "inference" | "writing";
         /**
+         * @description * `up` - up
+         *     * `down` - down
+         *     * `not_configured` - not_configured
+         * @enum {string}
+         */
+        StateEnum: "up" | "down" | "not_configured";
+        /**
          * @description * `LINKED` - matched to an EMR patient
          *     * `RECONCILE` - flagged for reconciliation
          *     * `CONFLICT` - images naming another patient for a study the CDSS already holds
          * @enum {string}
          */
         Status766Enum: "LINKED" | "RECONCILE" | "CONFLICT";
+        /**
+         * @description * `ok` - ok
+         *     * `down` - down
+         * @enum {string}
+         */
+        Status95dEnum: "ok" | "down";
         /**
          * @description * `open` - Open
          *     * `replayed` - Replayed
@@ -3072,6 +3212,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    ops_overview_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsOverview"];
+                };
             };
         };
     };

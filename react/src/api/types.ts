@@ -23,6 +23,7 @@ export type FhirMapping = Schemas["Mapping"];
 export type RoutingRule = Schemas["Rule"];
 export type RoutingRuleInput = Omit<RoutingRule, "id" | "created_at" | "updated_at">;
 export type DryRunResult = Schemas["DryRunResult"];
+export type OpsOverview = Schemas["OpsOverview"];
 
 export interface Page<T> {
   count: number;

@@ -30,6 +30,7 @@ describe("what each role sees", () => {
   it("lands each role on a screen it may use", () => {
     expect(homePath(["NURSE"])).toBe("/patients");
     expect(homePath(["ADMIN"])).toBe("/manage/audit");
-    expect(homePath(["OPS"])).toBe("/notifications");
+    expect(homePath(["OPS"])).toBe("/ops");
+    expect(homePath(["SERVICE"])).toBe("/notifications");
   });
 });

@@ -22,11 +22,13 @@ export const can = {
   reconcile: (roles: readonly string[]) => holds(roles, ["RIB"]),
   administer: (roles: readonly string[]) => holds(roles, ["ADMIN"]),
   seeAlerts: (roles: readonly string[]) => holds(roles, ["OPS", "ADMIN"]),
+  seeOperations: (roles: readonly string[]) => holds(roles, ["OPS", "ADMIN"]),
 };
 
 /** Where a role lands after signing in: its first screen with something to do. */
 export function homePath(roles: readonly string[]): string {
   if (can.seePatients(roles)) return "/patients";
   if (can.administer(roles)) return "/manage/audit";
+  if (can.seeOperations(roles)) return "/ops";
   return "/notifications";
 }

@@ -48,13 +48,14 @@ describe("role-shaped navigation", () => {
     const hrefs = links();
     for (const clinical of ["/patients", "/radiology", "/radiology/upload", "/ai/jobs", "/manage/audit"]) expect(hrefs).not.toContain(clinical);
     expect(hrefs).toContain("/notifications");
+    expect(hrefs).toContain("/ops");
     await waitFor(() => expect(calls.filter((call) => call.url.startsWith("/api/patients"))).toHaveLength(0));
   });
 
-  it("sends an OPS user to notifications and an ADMIN to the audit log", async () => {
-    routeFetch([["/api/audit/events", page([])]]);
+  it("sends an OPS user to the operations page", async () => {
+    routeFetch([["/api/ops/overview", () => ({ status: 503, body: { status: 503, error: "unavailable", detail: "x" } })]]);
     renderPage(<SignedInRoutes me={me("OPS")} />, "/");
-    expect(await screen.findByText("알림", { selector: "h3" })).toBeTruthy();
+    expect(await screen.findByText("운영 현황", { selector: "h3" })).toBeTruthy();
   });
 
   it("gives an ADMIN the audit log and FHIR pages, not patients", async () => {

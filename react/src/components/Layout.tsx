@@ -31,6 +31,7 @@ export function navItems(roles: readonly string[], t: (key: string) => string): 
     { to: "/manage/audit", label: t("nav.audit"), show: can.administer(roles) },
     { to: "/manage/fhir", label: t("nav.fhir"), show: can.administer(roles) },
     { to: "/manage/rules", label: t("nav.rules"), show: can.administer(roles) },
+    { to: "/ops", label: t("nav.ops"), show: can.seeOperations(roles) },
     { to: "/notifications", label: t("nav.notifications"), show: true },
   ].filter((item) => item.show);
 }
