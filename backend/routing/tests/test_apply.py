@@ -148,6 +148,7 @@ def test_a_c_stored_study_starts_its_rule_through_the_change_feed(pacs, make_pat
     study_sync(orthanc_study_id=study.orthanc_id, source=Study.Source.PACS)
     assert asked == [] and study.series.get().sending_ae == "CDSS-MODALITY"
 
+
 def test_a_rule_requiring_a_second_reader_marks_its_jobs(make_rule):
     make_rule(name="double read", requires_second_reader=True)
     make_rule(name="single read", model_version="0.9.0")
