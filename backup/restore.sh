@@ -131,7 +131,7 @@ zcat "$SOURCE" | "$PYTHON" "$ROOT/backup/dumpcount.py" "$WORK/rows" >"$WORK/rows
   || { cat "$WORK/rows.report" >&2; die "the restored rows differ from the dump's"; }
 rows_line=$(tail -n 1 "$WORK/rows.report")
 target_url="${OWNER_URL%/*}/$TARGET"
-(cd "$ROOT/backend" && CDSS_DB_OWNER=1 DATABASE_OWNER_URL="$target_url" .venv/bin/python manage.py verify_audit_chain) \
+(cd "$ROOT/backend" && CDSS_DB_OWNER=1 DATABASE_OWNER_URL="$target_url" .venv/bin/python manage.py verify_audit_chain --restored) \
   || die "the restored audit chain does not verify"
 if [ "$TARGET" = "$APP_DB" ]; then  # the application's role gets its rights on the restored tables again
   (cd "$ROOT/backend" && CDSS_DB_OWNER=1 .venv/bin/python manage.py db_grants) || die "granting the application's rights failed"

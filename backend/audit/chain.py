@@ -123,6 +123,7 @@ class ChainReport:
     broken_at: int | None = None  # the event (or position) the reason names, when it names one
     error: str = ""  # verification could not finish (checkpoint store unreachable, no key)
     archived: int = 0  # positions kept only in signed archives (audit.archive), before the database's first
+    lost_after: int | None = None  # a restored backup: the newest checkpoint's position, beyond the chain's end
 
     @property
     def intact(self) -> bool:
@@ -134,7 +135,7 @@ class ChainReport:
 
 
 def verify_chain(
-    checkpoints: Iterable | None = None, *, archives: Iterable = (), batch_size: int = 2000
+    checkpoints: Iterable | None = None, *, archives: Iterable = (), restored: bool = False, batch_size: int = 2000
 ) -> ChainReport:
     """Recompute every link in position order and compare the chain with `checkpoints` (position and
     hash, from audit.checkpoints.read; none: the chain is checked against itself only). Seals everything
@@ -143,7 +144,11 @@ def verify_chain(
     `archives` (signed manifests, audit.archive.read) hold the chain's oldest months once they are moved
     out of the database: they must follow one another from position 1, and the database's part of the
     chain must start right after one of them, from its last hash. Checkpoints inside an archive are
-    checked against its content by audit.archive.verify_contents, not here."""
+    checked against its content by audit.archive.verify_contents, not here.
+
+    `restored`: the database is a backup restored, older than the newest checkpoints. Its chain must match
+    every checkpoint it reaches; checkpoints beyond its end are the events this restore loses (reported in
+    `lost_after`), not tampering."""
     seal()
     checkpoints, archives = list(checkpoints or ()), sorted(archives, key=lambda archive: archive.first_position)
     prev, position = GENESIS_HASH, 0
@@ -202,6 +207,8 @@ def verify_chain(
                     return ChainReport(position - start, reason=reason, broken_at=position, archived=start)
                 matched += label.startswith("the checkpoint")
     checked = position - start
+    if expected and restored:
+        return ChainReport(checked, matched, archived=start, lost_after=max(expected))
     if expected:
         beyond = max(expected)
         reason = (

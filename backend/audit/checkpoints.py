@@ -161,7 +161,7 @@ def _parse(body: bytes, keys: list[bytes], name: str, version_id: str) -> Checkp
     return checkpoint if valid and object_name(checkpoint.position) == name else None
 
 
-def verify(*, archives: bool = False) -> ChainReport:
+def verify(*, archives: bool = False, restored: bool = False) -> ChainReport:
     """The chain against every checkpoint, from the archived months' signed manifests on (audit.archive);
     `archives`: recompute every archived link too (reads every archive). The outcome is exported as
     metrics (audit.metrics)."""
@@ -171,11 +171,11 @@ def verify(*, archives: bool = False) -> ChainReport:
         checkpoints, problems = read()
         manifests, archive_problems = archive.read()
     except CheckpointError as exc:  # the database's own record of the archives, unsigned: an error at best
-        report = verify_chain(archives=archive.recorded())
+        report = verify_chain(archives=archive.recorded(), restored=restored)
         report = report if report.reason else replace(report, error=str(exc))
     else:
         problems += archive_problems
-        report = verify_chain(checkpoints, archives=manifests)
+        report = verify_chain(checkpoints, archives=manifests, restored=restored)
         if report.intact and archives:
             for manifest in manifests:
                 if reason := archive.verify_contents(manifest, checkpoints):

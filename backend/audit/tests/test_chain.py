@@ -379,6 +379,28 @@ def test_a_tail_cut_off_is_found(store):
 
 
 @tampering
+def test_a_restored_backup_ends_before_the_newest_checkpoint_and_still_verifies_up_to_it(store):
+    """A backup restored is older than the checkpoints written since: with --restored the chain must match
+    every checkpoint it reaches, and the later ones name what the restore lost; an edit is still found."""
+    events = _checkpointed(3)
+    _events(2)
+    assert tasks.checkpoint() == 5
+    with _triggers_dropped():  # the backup was taken at position 3
+        _sql("DELETE FROM audit_auditseal WHERE position > 3")
+        _sql("DELETE FROM audit_auditevent WHERE id > %s", [events[2].pk])
+    assert "ends at position 3" in checkpoints.verify().reason  # without the flag: a tail cut, as it should be
+    out = io.StringIO()
+    call_command("verify_audit_chain", "--restored", stdout=out)
+    assert "intact: 3 events verified, 1 checkpoints matched" in out.getvalue()
+    assert "up to position 5: the events after position 3 are not in this backup" in out.getvalue()
+
+    with _triggers_dropped():
+        _sql("UPDATE audit_auditevent SET patient_id = 'someone-else' WHERE id = %s", [events[1].pk])
+    report = checkpoints.verify(restored=True)
+    assert report.broken_at == events[1].pk and "edited" in report.reason
+
+
+@tampering
 def test_the_head_row_deleted_is_found(store):
     """The newest event and its seal (the chain's head) removed: the chain is one short of the checkpoint."""
     events = _checkpointed(4)

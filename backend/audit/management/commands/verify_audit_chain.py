@@ -11,11 +11,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
+            "--restored",
+            action="store_true",
+            help="the database is a restored backup: checkpoints beyond its end name the events it lost",
+        )
+        parser.add_argument(
             "--archives", action="store_true", help="also recompute every link of the archived months (reads them all)"
         )
 
-    def handle(self, *args, archives=False, **options):
-        report = checkpoints.verify(archives=archives)
+    def handle(self, *args, archives=False, restored=False, **options):
+        report = checkpoints.verify(archives=archives, restored=restored)
         if report.reason:
             raise CommandError(f"audit chain broken: {report.reason} ({report.checked} seals verified before it)")
         if report.error:
@@ -28,6 +33,12 @@ class Command(BaseCommand):
                 + (
                     f", from position {report.archived + 1} on (positions before it archived)"
                     if report.archived
+                    else ""
+                )
+                + (
+                    f"; checkpoints record the chain up to position {report.lost_after}: the events after position "
+                    f"{report.archived + report.checked} are not in this backup"
+                    if report.lost_after
                     else ""
                 )
             )
