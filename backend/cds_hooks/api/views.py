@@ -99,6 +99,23 @@ class _CdsView(View):
         response["WWW-Authenticate"] = "Bearer"
         return response
 
+    def answer(self, request, service_id: str, serializer_class, invalid: str, act) -> HttpResponse:
+        """Every POST's one shape: authenticate the EHR, find the service, validate the body, then
+        `act(client, validated body)` answers; the domain errors become the JSON errors callers read."""
+        client = self.client(request, service_id=service_id)
+        if client is None:
+            return self.refused(request)
+        try:
+            services.service_get(service_id)
+            serializer = serializer_class(data=self.body(request))
+            if not serializer.is_valid():
+                return _error(request, 400, invalid, client, service_id, fields=serializer.errors)
+            return _json(request, act(client, serializer.validated_data))
+        except NotFound as exc:
+            return _error(request, 404, str(exc), client, service_id)
+        except InvalidInput as exc:
+            return _error(request, 400, str(exc), client, service_id)
+
     @staticmethod
     def body(request):
         if len(request.body) > MAX_BODY:
@@ -122,47 +139,25 @@ class ServiceView(_CdsView):
     http_method_names = ["post", "options"]
 
     def post(self, request, service_id: str):
-        client = self.client(request, service_id=service_id)
-        if client is None:
-            return self.refused(request)
-        try:
-            services.service_get(service_id)
-            serializer = CallSerializer(data=self.body(request))
-            if not serializer.is_valid():
-                return _error(request, 400, "invalid request", client, service_id, fields=serializer.errors)
-            call = serializer.validated_data
-            answer = services.hook_call(
+        def call_hook(client, call):
+            return services.hook_call(
                 service_id=service_id, call=call, client=client, web_url=_web(request), endpoint=request.path
             )
-        except NotFound as exc:
-            return _error(request, 404, str(exc), client, service_id)
-        except InvalidInput as exc:
-            return _error(request, 400, str(exc), client, service_id)
+
+        try:
+            return self.answer(request, service_id, CallSerializer, "invalid request", call_hook)
         except PrefetchUnavailable:  # audited by the service, with what failed
             return _json(request, {"error": "the FHIR data this service needs could not be obtained"}, status=412)
-        return _json(request, answer)
 
 
 class FeedbackView(_CdsView):
     http_method_names = ["post", "options"]
 
     def post(self, request, service_id: str):
-        client = self.client(request, service_id=service_id)
-        if client is None:
-            return self.refused(request)
-        try:
-            services.service_get(service_id)
-            serializer = FeedbackSerializer(data=self.body(request))
-            if not serializer.is_valid():
-                return _error(request, 400, "invalid feedback", client, service_id, fields=serializer.errors)
+        def record(client, body):
             services.feedback_record(
-                service_id=service_id,
-                items=serializer.validated_data["feedback"],
-                client=client,
-                endpoint=request.path,
+                service_id=service_id, items=body["feedback"], client=client, endpoint=request.path
             )
-        except NotFound as exc:
-            return _error(request, 404, str(exc), client, service_id)
-        except InvalidInput as exc:
-            return _error(request, 400, str(exc), client, service_id)
-        return _json(request, {})
+            return {}
+
+        return self.answer(request, service_id, FeedbackSerializer, "invalid feedback", record)
