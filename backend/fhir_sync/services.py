@@ -690,9 +690,9 @@ def reconcile(*, limit: int | None = None) -> dict[str, int]:
             )
         )
         stale = [pk for pk in stale if str(pk) not in open_letters]  # ADMIN decides about those
-        with transaction.atomic():
-            for pk in stale:
-                outbox.enqueue_task(FHIR_SYNC_TASK, entity_type, str(pk))
+        if stale:  # one bulk insert of the messages (and their pending syncs), published after commit
+            with transaction.atomic():
+                outbox.enqueue_tasks(FHIR_SYNC_TASK, [(entity_type, str(pk)) for pk in stale])
         queued[entity_type] = len(stale)
         metrics.RECONCILE_QUEUED.labels(spec.resource_type).inc(len(stale))
     return queued
