@@ -186,6 +186,22 @@ def test_an_archive_replaced_or_a_manifest_forged_is_found(store):
 
 
 @tampering
+def test_a_deleted_manifest_is_found_and_an_unreachable_store_is_an_error(store, settings):
+    """The manifests are read as the checkpoints are (checkpoints.signed_versions): a delete marker is a
+    problem, a store that does not answer an error, never an empty list."""
+    _three_months()
+    call_command("audit_archive", stdout=io.StringIO())
+    store.remove_object(django_settings.S3_BUCKETS["audit"], archive.manifest_name(4))  # a delete marker only
+    manifests, problems = archive.read()
+    assert [m.first_position for m in manifests] == [1, 4]  # the locked version is still there
+    assert len(problems) == 1 and "archive manifest" in problems[0] and "delete marker" in problems[0]
+    assert "delete marker" in checkpoints.verify().reason
+    settings.S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    with pytest.raises(checkpoints.CheckpointError, match="unreachable"):
+        archive.read()
+
+
+@tampering
 def test_an_archive_missing_from_the_store_is_found(store):
     """Manifests must follow one another from position 1: one that starts later is no proof."""
     _three_months()
