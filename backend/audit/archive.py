@@ -309,7 +309,7 @@ def archive_next() -> Archive | None:
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise ArchiveError(f"the archive store refused the month {month}: {exc}") from exc
     archive = replace(archive, key=manifest_name(first), version_id=version)
-    if reason := verify_contents(archive, checkpoints.read()[0]):
+    if reason := verify_contents(archive, checkpoints.read(above=after)[0]):  # those inside it, not older
         raise ArchiveError(f"the stored archive of {month} does not verify: {reason}")
     _record(archive)
     return archive
