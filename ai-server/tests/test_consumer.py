@@ -9,7 +9,8 @@ from conftest import MODELS_DIR, drain, new_job, publish_job
 
 from ai_server.consumer import Consumer
 from ai_server.jobs import Decision, JobRunner, result_key
-from ai_server.messaging import DELIVERY_LIMIT
+from ai_server.messaging import DELIVERY_LIMIT, PROGRESS_KEY
+from ai_server.storage import BucketMissing, ObjectStore
 
 OMICS = "omics-cox-gse7390"
 EXAMPLE = MODELS_DIR / OMICS / "1.1.0" / "example-profile.csv"
@@ -122,6 +123,77 @@ def test_a_dependency_away_requeues_until_the_delivery_limit_then_fails(channel,
     assert result["status"] == "FAILED"
     assert result["reason"].startswith(f"gave up after {DELIVERY_LIMIT} attempts: DependencyDown: Orthanc")
     assert drain(channel, "ai_jobs.dlq", count=1) != []
+
+
+def _with_artifacts_bucket(services, settings, name: str):
+    """The services with artifacts written to a bucket of `name` (the input stays in the run's bucket)."""
+    moved = services.__class__(**{**services.__dict__})
+    moved.settings = settings.model_copy(update={"s3_bucket_prefix": f"{settings.s3_bucket_prefix}{name}-"})
+    return moved
+
+
+def test_a_missing_artifacts_bucket_fails_the_job_at_once_and_acks_it(channel, services, settings, expression_input):
+    """NoSuchBucket is a configuration error, not a store away: no retry, no redelivery, a reason that says it."""
+    runner = JobRunner(_with_artifacts_bucket(services, settings, "gone"))
+    job = new_job(OMICS, expression_input)
+    publish_job(channel, job)
+    started = time.monotonic()
+    consume(runner, settings)
+    runner.publisher.close()
+
+    [result] = drain(channel, "ai_results", count=1)
+    assert result["status"] == "FAILED" and "no bucket" in result["reason"] and "gone-ai-artifacts" in result["reason"]
+    assert time.monotonic() - started < 30  # one delivery, not DELIVERY_LIMIT of them with a wait between
+    assert queue_depth(channel, "ai_jobs") == 0 and queue_depth(channel, "ai_jobs.dlq") == 0  # acknowledged
+
+
+def test_a_bucket_deleted_while_the_job_runs_fails_it_and_the_result_is_published_unstored(
+    services, settings, expression_input
+):
+    moved = _with_artifacts_bucket(services, settings, "deleted")
+    bucket = moved.settings.artifacts_bucket
+    moved.store.ensure_bucket(bucket)
+
+    class DeletesTheBucket:
+        """The first progress report (the pipeline has started) deletes the empty bucket."""
+
+        def __init__(self):
+            self.results = []
+
+        def publish(self, key, body, **kwargs):
+            if key == PROGRESS_KEY and moved.store.client.bucket_exists(bucket):
+                moved.store.client.remove_bucket(bucket)
+            elif key != PROGRESS_KEY:
+                self.results.append(body)
+
+    published = DeletesTheBucket()
+    job = new_job(OMICS, expression_input)
+    assert JobRunner(moved, published).handle(json.dumps(job).encode()) is Decision.ACK
+    [result] = published.results
+    assert result["status"] == "FAILED" and f"no bucket '{bucket}'" in result["reason"]
+
+
+def test_an_unreachable_store_still_gives_the_job_back_for_redelivery(channel, services, settings, expression_input):
+    away = services.__class__(**{**services.__dict__})
+    away.store = ObjectStore(settings.model_copy(update={"s3_endpoint_url": "http://127.0.0.1:1"}), timeout=1.0)
+    runner = JobRunner(away)
+    publish_job(channel, new_job(OMICS, expression_input))
+    consume(runner, settings)
+    runner.publisher.close()
+    assert drain(channel, "ai_results", count=1, timeout=0.5) == []
+    assert queue_depth(channel, "ai_jobs") == 1 and queue_depth(channel, "ai_jobs.dlq") == 0  # requeued
+
+
+def test_the_store_names_a_missing_bucket_and_a_missing_key_is_none(services, settings):
+    store = services.store
+    assert store.get(settings.artifacts_bucket, "no/such/key") is None
+    for call in (
+        lambda: store.get(f"{settings.s3_bucket_prefix}none", "key"),
+        lambda: store.put(f"{settings.s3_bucket_prefix}none", "key", b"x"),
+        lambda: list(store.keys(f"{settings.s3_bucket_prefix}none")),
+    ):
+        with pytest.raises(BucketMissing, match="no bucket"):
+            call()
 
 
 def test_an_unconfirmed_result_leaves_the_job_for_redelivery(runner, settings, expression_input):

@@ -20,7 +20,6 @@ checkpoints inside it (verify_audit_chain --archives).
 import base64
 import gzip
 import hashlib
-import hmac
 import json
 import tempfile
 from dataclasses import asdict, dataclass, fields, replace
@@ -87,49 +86,29 @@ def _retention() -> Retention:
 def read() -> tuple[list[Archive], list[str]]:
     """Every signed manifest (one per archived month; a version written twice counts once), and the
     problems: versions with no valid signature, manifests hidden by a delete marker."""
-    keys = checkpoints._keys()
-    client = storage_client()
+    manifests, problems = checkpoints.signed_versions(
+        settings.AUDIT_ARCHIVE_PREFIX,
+        _parse,
+        what="archive manifest",
+        written_by="the archiving command",
+        suffix=".json",  # not the data objects: read by verify_contents
+    )
     found: dict[tuple, Archive] = {}
-    problems = []
-    try:
-        for item in client.list_objects(
-            checkpoints._bucket(), prefix=settings.AUDIT_ARCHIVE_PREFIX, recursive=True, include_version=True
-        ):
-            if not item.object_name.endswith(".json"):
-                continue  # the data objects: read by verify_contents
-            where = f"archive manifest {item.object_name} (version {item.version_id})"
-            if item.is_delete_marker:
-                problems.append(f"{where} is a delete marker: someone tried to delete an archive")
-                continue
-            response = client.get_object(checkpoints._bucket(), item.object_name, version_id=item.version_id)
-            try:
-                body = response.read()
-            finally:
-                response.close()
-                response.release_conn()
-            archive = _parse(body, keys, item.object_name, item.version_id or "")
-            if archive is None:
-                problems.append(f"{where} has no valid signature: it was not written by the archiving command")
-            else:
-                found.setdefault(tuple(archive.fields().items()), archive)
-    except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise checkpoints.CheckpointError(f"the archive store is unreachable: {exc}") from exc
+    for archive in manifests:
+        found.setdefault(tuple(archive.fields().items()), archive)
     return sorted(found.values(), key=lambda archive: archive.first_position), problems
 
 
-def _parse(body: bytes, keys: list[bytes], name: str, version_id: str) -> Archive | None:
+def _parse(body: bytes, name: str, version_id: str) -> Archive | None:
     try:
         data = json.loads(body)
         signature = str(data.pop("signature"))
         archive = Archive(**{field.name: data[field.name] for field in fields(Archive) if field.name in data})
     except (ValueError, KeyError, TypeError):
         return None
-    valid = any(hmac.compare_digest(checkpoints._sign(archive.fields(), key), signature) for key in keys)
-    return (
-        replace(archive, key=name, version_id=version_id)
-        if valid and manifest_name(archive.first_position) == name
-        else None
-    )
+    if not checkpoints.signed_by_a_key(archive.fields(), signature) or manifest_name(archive.first_position) != name:
+        return None
+    return replace(archive, key=name, version_id=version_id)
 
 
 def recorded() -> list[Archive]:
@@ -157,7 +136,7 @@ def _lines(archive: Archive):
     client = storage_client(timeout=120.0)
     with tempfile.TemporaryFile() as spool:
         digest, size = hashlib.sha256(), 0
-        response = client.get_object(checkpoints._bucket(), archive.data)
+        response = client.get_object(checkpoints.bucket(), archive.data)
         try:
             for chunk in response.stream(1 << 20):
                 digest.update(chunk)
@@ -263,7 +242,7 @@ def _put(client, name: str, spool, size: int, digest: bytes, content_type: str) 
     body_checksum = {"x-amz-sdk-checksum-algorithm": "SHA256", "x-amz-checksum-sha256": _b64(digest)}
     spool.seek(0)
     result = client.put_object(
-        checkpoints._bucket(),
+        checkpoints.bucket(),
         name,
         spool,
         size,
@@ -321,9 +300,7 @@ def archive_next() -> Archive | None:
                 size,
                 timezone.now().isoformat(timespec="seconds"),
             )
-            body = json.dumps(
-                {**archive.fields(), "signature": checkpoints._sign(archive.fields(), checkpoints._keys()[0])}
-            ).encode()
+            body = json.dumps({**archive.fields(), "signature": checkpoints.sign(archive.fields())}).encode()
             with tempfile.TemporaryFile() as manifest:
                 manifest.write(body)
                 version = _put(
@@ -332,7 +309,7 @@ def archive_next() -> Archive | None:
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise ArchiveError(f"the archive store refused the month {month}: {exc}") from exc
     archive = replace(archive, key=manifest_name(first), version_id=version)
-    if reason := verify_contents(archive, checkpoints.read()[0]):
+    if reason := verify_contents(archive, checkpoints.read(above=after)[0]):  # those inside it, not older
         raise ArchiveError(f"the stored archive of {month} does not verify: {reason}")
     _record(archive)
     return archive

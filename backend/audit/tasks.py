@@ -35,7 +35,8 @@ def checkpoint() -> int | None:
 
 @shared_task(name=names.AUDIT_VERIFY_TASK, ignore_result=True)
 def verify() -> str:
-    """Verify the chain against every checkpoint; the outcome goes to the metrics and the log."""
+    """Verify the chain against the archive manifests and the checkpoints above them (not the whole
+    store: that is verify_audit_chain --archives); the outcome goes to the metrics and the log."""
     report = checkpoints.verify()
     if report.reason:
         log.critical("audit chain broken: %s (%d seals verified before it)", report.reason, report.checked)

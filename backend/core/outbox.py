@@ -92,6 +92,7 @@ def _after_this_commit() -> _AfterCommit:
     batch = getattr(connection, "_outbox_after_commit", None)
     # Reused only while its callback is still waiting for this transaction's commit: not once it ran, nor
     # when a rollback (of the transaction or of the savepoint it was registered in) dropped it.
+    # transaction.on_commit only registers; whether a callback is still pending is only in run_on_commit (read).
     if batch is None or not any(func is batch.callback for _sids, func, _robust in connection.run_on_commit):
         batch = _AfterCommit()
         connection._outbox_after_commit = batch

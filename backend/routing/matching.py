@@ -4,13 +4,13 @@ the check that keeps a series-description pattern from hanging a worker.
 Python's `re` backtracks and has no timeout, so a pattern is refused at save unless its run time is bounded
 (docs/routing.md, "Patterns"): at most MAX_PATTERN_LENGTH characters, at most MAX_REPEATS quantifiers, each
 on a single character or class (never on a group, so no nested quantifiers and no quantified alternation),
-no backreferences; and the text searched is cut to DICOM's 64 characters of a SeriesDescription (LO). The
-worst such pattern then costs O(64^(MAX_REPEATS+1)) steps, a few milliseconds (tests/test_matching.py).
+no backreferences, no verbose flag; and the text searched is cut to DICOM's 64 characters of a
+SeriesDescription (LO). The worst such pattern then costs O(64^(MAX_REPEATS+1)) steps, a few milliseconds
+(tests/test_matching.py). `re` has no public parser: the pattern, once re.compile accepts it, is read token
+by token here, the way re's own parser reads it (escapes, classes, groups, quantifiers).
 """
 
 import re
-import re._constants as sre  # the parse tree's opcodes; re has no public parser
-import re._parser as sre_parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -21,10 +21,15 @@ from django.utils.translation import gettext_lazy
 MAX_PATTERN_LENGTH = 200
 MAX_REPEATS = 4
 SEARCHED_LENGTH = 64  # a SeriesDescription is DICOM LO: at most 64 characters
-_REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT}
-_SINGLE = {sre.LITERAL, sre.NOT_LITERAL, sre.ANY, sre.IN, sre.CATEGORY}
-_BACKREFERENCES = {sre.GROUPREF, sre.GROUPREF_EXISTS, sre.GROUPREF_IGNORE, sre.GROUPREF_LOC_IGNORE,
-                   sre.GROUPREF_UNI_IGNORE}  # fmt: skip
+
+# The tokens of a pattern re.compile has accepted. A quantifier with its lazy (?) or possessive (+) mark; "{}"
+# and a "{" not followed by counts are literal characters.
+_QUANTIFIER = re.compile(r"(?:[*+?]|\{(?:\d+(?:,\d*)?|,\d*)\})[?+]?")
+_CLASS = re.compile(r"\[\^?\]?(?:\\.|[^\]\\])*\]", re.DOTALL)  # a "]" first is a member
+_OCTAL = re.compile(r"\\(?:0[0-7]{0,2}|[1-7][0-7]{2})")  # \0, \012, \123: characters
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")  # \1, (?P=name), (?(1)yes|no)
+_ESCAPE = re.compile(r"\\(?:N\{[^}]*\}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.DOTALL)
+_VERBOSE = re.compile(r"\(\?[aiLmsu]*x")  # (?x): spaces and # comments that this reading does not follow
 
 
 def validate_pattern(pattern: str) -> None:
@@ -38,10 +43,9 @@ def validate_pattern(pattern: str) -> None:
         )
     try:
         re.compile(pattern, re.IGNORECASE)
-        tree = sre_parse.parse(pattern, re.IGNORECASE)
     except (re.error, RecursionError, OverflowError) as exc:
         raise ValidationError(gettext_lazy("Not a regular expression: %(error)s.") % {"error": exc}) from None
-    repeats = _repeats(tree)
+    repeats = _repeats(pattern)
     if repeats > MAX_REPEATS:
         raise ValidationError(
             gettext_lazy("The pattern has %(count)s quantifiers; at most %(limit)s are allowed.")
@@ -49,30 +53,33 @@ def validate_pattern(pattern: str) -> None:
         )
 
 
-def _repeats(items: Iterable) -> int:
-    """How many quantifiers the parsed pattern holds; refuses the constructs that can backtrack without bound."""
-    count = 0
-    for op, av in items:
-        if op in _REPEATS:
-            body = list(av[2])
-            if len(body) != 1 or body[0][0] not in _SINGLE:
+def _repeats(pattern: str) -> int:
+    """How many quantifiers a compiled pattern holds; refuses the constructs that can backtrack without bound.
+    `after`: what the last token was, "single" (a character or class), "group" (a closing parenthesis) or ""."""
+    count, after, at = 0, "", 0
+    while at < len(pattern):
+        if quantifier := _QUANTIFIER.match(pattern, at):
+            if after != "single":
                 raise ValidationError(
                     gettext_lazy(
                         "A quantifier (*, +, ?, {m,n}) may follow a single character or class only, not a group: "
                         "nested repetition can take a worker for hours."
                     )
                 )
-            count += 1
-        elif op in _BACKREFERENCES:
+            count, after, at = count + 1, "", quantifier.end()
+        elif _BACKREFERENCE.match(pattern, at) and not _OCTAL.match(pattern, at):
             raise ValidationError(gettext_lazy("Backreferences are not allowed in a pattern."))
-        elif op == sre.SUBPATTERN:
-            count += _repeats(av[3])
-        elif op in (sre.ASSERT, sre.ASSERT_NOT):
-            count += _repeats(av[1])
-        elif op == sre.ATOMIC_GROUP:
-            count += _repeats(av)
-        elif op == sre.BRANCH:
-            count += sum(_repeats(branch) for branch in av[1])
+        elif _VERBOSE.match(pattern, at):
+            raise ValidationError(gettext_lazy("The verbose flag (?x) is not allowed in a pattern."))
+        elif pattern.startswith("(?#", at):  # a comment: nothing, as for re
+            at = pattern.index(")", at) + 1
+        elif pattern[at] == "(":  # the group's header, if any, is read as characters: nothing may follow it
+            after, at = "", at + (2 if pattern.startswith("(?", at) else 1)
+        elif pattern[at] in ")|":
+            after, at = "group" if pattern[at] == ")" else "", at + 1
+        else:
+            token = _OCTAL.match(pattern, at) or _ESCAPE.match(pattern, at) or _CLASS.match(pattern, at)
+            after, at = "single", token.end() if token else at + 1
     return count
 
 

@@ -26,7 +26,7 @@ from .orthanc import DependencyDown, OrthancClient
 from .pipelines import pipeline_for
 from .pipelines.base import Artifact, ArtifactFile, InvalidJob, JobFailed
 from .registry import Registry
-from .storage import ObjectStore
+from .storage import BucketMissing, ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,10 @@ class JobContext:
         return stored
 
     def get_object(self, bucket: str, key: str) -> bytes:
-        data = self.services.store.get(bucket, key)
+        try:
+            data = self.services.store.get(bucket, key)
+        except BucketMissing:  # the job names a bucket that is not there: the request is wrong
+            data = None
         if data is None:
             raise InvalidJob(f"input {bucket}/{key} does not exist")
         return data
@@ -169,7 +172,10 @@ class JobRunner:
             return Decision.REJECT
         job_id = job["job_id"]
 
-        stored = self.services.store.get(self.services.settings.artifacts_bucket, result_key(job_id))
+        try:
+            stored = self.services.store.get(self.services.settings.artifacts_bucket, result_key(job_id))
+        except BucketMissing as exc:  # no result could be kept: computing would only fail later
+            return self._end(job, self._failed(job, str(exc)), Decision.ACK, request_id)
         if stored is not None:
             previous = json.loads(stored)
             if not _retries_a_failure(job, previous):  # a redelivery of a job that finished: announce it again
@@ -189,7 +195,7 @@ class JobRunner:
             result, decision = self.compute(job, request_id=request_id), Decision.ACK
         except InvalidJob as exc:
             result, decision = self._failed(job, str(exc)), Decision.REJECT
-        except JobFailed as exc:
+        except (JobFailed, BucketMissing) as exc:
             result, decision = self._failed(job, str(exc)), Decision.ACK
         except Exception as exc:  # a dependency away, or a fault of ours: try again, but not forever
             reason = f"{exc.__class__.__name__}: {exc}"
@@ -206,17 +212,27 @@ class JobRunner:
                 Decision.REJECT,
             )
 
-        metrics.JOBS.labels(model=str(job.get("model")), outcome=result["status"].lower()).inc()
+        return self._end(job, result, decision, request_id)
+
+    def _end(self, job: dict[str, Any], result: dict, decision: Decision, request_id: str) -> Decision:
+        """Store the result, then publish it; the decision, or REQUEUE when either could not be done."""
         try:
             self.services.store.put(
                 self.services.settings.artifacts_bucket,
-                result_key(job_id),
+                result_key(job["job_id"]),
                 json.dumps(result, default=str).encode(),
                 "application/json",
             )
+        except BucketMissing as exc:
+            # No retry brings the bucket back: the job ends now, FAILED, its result published unstored (a
+            # redelivery would find no result, compute again and end the same way).
+            logger.error("job %s: result not stored: %s", job["job_id"], exc)
+            if result["status"] != "FAILED":
+                result = self._failed(job, str(exc))
         except Exception:
-            logger.exception("job %s: result not stored; requeued", job_id)
+            logger.exception("job %s: result not stored; requeued", job["job_id"])
             return Decision.REQUEUE
+        metrics.JOBS.labels(model=str(job.get("model")), outcome=result["status"].lower()).inc()
         return self._publish(result, request_id) or decision
 
     def _publish(self, result: dict, request_id: str) -> Decision | None:

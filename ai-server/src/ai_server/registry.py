@@ -152,13 +152,13 @@ class Registry:
         directory = Path(directory)
         manifest = read_manifest(directory)
         prefix = f"{manifest['name']}/{manifest['version']}/"
+        self.store.ensure_bucket(self.bucket)
         existing = self.store.get(self.bucket, prefix + "manifest.json")
         if existing is not None and json.loads(existing).get("sha256") != manifest["sha256"]:
             raise ManifestError(
                 f"{manifest['name']} {manifest['version']} is already registered with other weights: "
                 "publish a new version instead of replacing one"
             )
-        self.store.ensure_bucket(self.bucket)
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             self.store.put(self.bucket, prefix + path.relative_to(directory).as_posix(), path.read_bytes())
         return manifest

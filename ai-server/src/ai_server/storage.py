@@ -2,6 +2,7 @@
 
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import urllib3
@@ -9,6 +10,25 @@ from minio import Minio
 from minio.error import S3Error
 
 from .config import Settings
+
+
+class BucketMissing(Exception):
+    """The store answered NoSuchBucket: the bucket was deleted, or the settings name another. A configuration
+    error that no retry mends (unlike a store that does not answer), so a job meeting it ends FAILED."""
+
+    def __init__(self, bucket: str):
+        super().__init__(f"the object store has no bucket {bucket!r} (deleted, or not the one configured)")
+        self.bucket = bucket
+
+
+@contextmanager
+def _bucket_named(bucket: str) -> Iterator[None]:
+    try:
+        yield
+    except S3Error as exc:
+        if exc.code == "NoSuchBucket":
+            raise BucketMissing(bucket) from exc
+        raise
 
 
 class ObjectStore:
@@ -33,15 +53,17 @@ class ObjectStore:
             self.client.make_bucket(bucket)
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> int:
-        self.client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+        with _bucket_named(bucket):
+            self.client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)
         return len(data)
 
     def get(self, bucket: str, key: str) -> bytes | None:
-        """The object's bytes, or None when there is no such object."""
+        """The object's bytes, or None when there is no such object (BucketMissing: no such bucket)."""
         try:
-            response = self.client.get_object(bucket, key)
+            with _bucket_named(bucket):
+                response = self.client.get_object(bucket, key)
         except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchBucket"):
+            if exc.code == "NoSuchKey":
                 return None
             raise
         try:
@@ -56,5 +78,6 @@ class ObjectStore:
 
     def sizes(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, int]]:
         """(key, size in bytes) of each object under `prefix`."""
-        for item in self.client.list_objects(bucket, prefix=prefix, recursive=True):
-            yield item.object_name, item.size
+        with _bucket_named(bucket):
+            for item in self.client.list_objects(bucket, prefix=prefix, recursive=True):
+                yield item.object_name, item.size

@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError
 from django.utils import timezone
+from minio import Minio
 from minio.error import S3Error
 
 from audit import archive, checkpoints
@@ -82,11 +83,12 @@ def test_closed_months_are_archived_locked_verified_and_purged_and_the_chain_ver
     assert list(AuditSeal.objects.values_list("position", flat=True)) == [6, 7]
 
     checkpoints.write()
-    report = checkpoints.verify()
-    assert report.intact and report.checked == 2 and report.archived == 5 and report.checkpoints >= 3
+    report = checkpoints.verify()  # the hourly run: the checkpoints above the archives only
+    assert report.intact and report.checked == 2 and report.archived == 5 and report.checkpoints == 1
     out = io.StringIO()
     call_command("verify_audit_chain", "--archives", stdout=out)
-    assert "intact: 2 events verified" in out.getvalue() and "from position 6 on" in out.getvalue()
+    assert "intact: 2 events verified, 3 checkpoints matched" in out.getvalue()
+    assert "from position 6 on" in out.getvalue()
     new = AuditClient.log_event(Action.READ, resource_type="patient", resource_id="after")
     assert seal() == 1 and AuditSeal.objects.get(event_id=new.pk).position == 8
     assert checkpoints.verify().intact
@@ -100,6 +102,60 @@ def test_the_purge_keeps_months_inside_the_database_window(store):
     assert AuditEvent.objects.count() == 7
     report = checkpoints.verify()
     assert report.intact and report.archived == 0 and report.checked == 7  # the archives' ends matched in passing
+
+
+@contextlib.contextmanager
+def _objects_read():
+    """The names of the objects downloaded (GET) through any storage client inside the block."""
+    names, original = [], Minio.get_object
+
+    def get_object(client, bucket_name, object_name, *args, **kwargs):
+        names.append(object_name)
+        return original(client, bucket_name, object_name, *args, **kwargs)
+
+    with mock.patch.object(Minio, "get_object", get_object):
+        yield names
+
+
+def _checkpoint_positions(names: list[str]) -> list[int]:
+    prefix = django_settings.AUDIT_CHECKPOINT_PREFIX
+    return sorted(int(name.removeprefix(prefix).removesuffix(".json")) for name in names if name.startswith(prefix))
+
+
+@tampering
+def test_the_hourly_verification_reads_no_checkpoint_inside_the_archives(store):
+    """The checkpoints kept for years (one per 5 minutes) are not all downloaded every hour: the hourly run
+    reads the manifests and the checkpoints above the last archived position; the full pass (--archives)
+    reads every version, and is the one that sees an attempt on a checkpoint inside an archived month."""
+    _sealed_in(3, 3)
+    assert checkpoints.write(position=2).position == 2  # checkpoints inside the months to be archived
+    _sealed_in(2, 2)
+    assert checkpoints.write(position=4).position == 4
+    _sealed_in(0, 2)
+    call_command("audit_archive", "--purge", "--months", "0", stdout=io.StringIO())  # archives 1-3 and 4-5
+    assert checkpoints.write().position == 7
+    AuditClient.log_event(Action.READ, resource_type="patient", resource_id="later")
+    assert checkpoints.write().position == 8
+
+    with _objects_read() as names:
+        report = checkpoints.verify()
+    assert report.intact and report.archived == 5 and report.checkpoints == 2
+    assert _checkpoint_positions(names) == [7, 8]
+    assert sorted(name for name in names if name.startswith(django_settings.AUDIT_ARCHIVE_PREFIX)) == [
+        archive.manifest_name(1),
+        archive.manifest_name(4),
+    ]
+
+    with _objects_read() as names:
+        report = checkpoints.verify(archives=True)
+    assert report.intact and report.checkpoints == 4  # 3 and 5 against the archives' ends, 7 and 8
+    assert _checkpoint_positions(names) == [2, 3, 4, 5, 7, 8]
+
+    store.remove_object(django_settings.S3_BUCKETS["audit"], checkpoints.object_name(2))  # a delete marker
+    assert "delete marker" in checkpoints.verify(archives=True).reason
+    with _objects_read() as names:
+        report = checkpoints.verify()
+    assert report.intact and _checkpoint_positions(names) == [7, 8]  # not read hourly: the full pass's to find
 
 
 @tampering
@@ -183,6 +239,22 @@ def test_an_archive_replaced_or_a_manifest_forged_is_found(store):
     )
     report = checkpoints.verify()
     assert "no valid signature" in report.reason
+
+
+@tampering
+def test_a_deleted_manifest_is_found_and_an_unreachable_store_is_an_error(store, settings):
+    """The manifests are read as the checkpoints are (checkpoints.signed_versions): a delete marker is a
+    problem, a store that does not answer an error, never an empty list."""
+    _three_months()
+    call_command("audit_archive", stdout=io.StringIO())
+    store.remove_object(django_settings.S3_BUCKETS["audit"], archive.manifest_name(4))  # a delete marker only
+    manifests, problems = archive.read()
+    assert [m.first_position for m in manifests] == [1, 4]  # the locked version is still there
+    assert len(problems) == 1 and "archive manifest" in problems[0] and "delete marker" in problems[0]
+    assert "delete marker" in checkpoints.verify().reason
+    settings.S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    with pytest.raises(checkpoints.CheckpointError, match="unreachable"):
+        archive.read()
 
 
 @tampering

@@ -29,6 +29,13 @@ LINKED = SimpleNamespace(pk=7, status="LINKED", patient_id=1)
         r"a*b*c*d*e*",  # five quantifiers
         "x" * (MAX_PATTERN_LENGTH + 1),
         r"[unclosed",
+        r"(?:a)*",  # a group, even of one character
+        r"(?i:ab)+",  # a group with flags
+        r"(a){2}",  # a group under counted repetition
+        r"(?P<x>a)(?P=x)",  # a named backreference
+        r"(a)?(?(1)b|c)",  # a conditional on a group
+        r"a{1}b{1}c{1}d{1}e{1}",  # five counted quantifiers
+        r"(?x) (a) +",  # verbose: its spaces would hide a quantified group
     ],
 )
 def test_a_pattern_that_could_backtrack_without_bound_is_refused(pattern):
@@ -38,6 +45,22 @@ def test_a_pattern_that_could_backtrack_without_bound_is_refused(pattern):
 
 @pytest.mark.parametrize("pattern", [r"flair", r"^ax\s+t1.*(gd|post|\+c)", r"t2|flair", r"\bdwi\b", r"t1.{0,8}c"])
 def test_ordinary_patterns_are_accepted(pattern):
+    validate_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"[*+?(){}]+a*b*c*",  # quantifier characters inside a class are members, not quantifiers
+        r"\*\+\?\(\)x+y+z+w+",  # escaped ones are characters
+        r"x{}{a}{,b}a+b+c+d+",  # a "{" without counts is a character
+        r"[]a]+[^]b]+",  # a "]" first in a class is a member
+        r"\123+\0*",  # octal escapes are characters, not backreferences
+        r"a(?#b*)+",  # a comment is nothing: the quantifier is a's
+        r"(?<=ax)\x41+?\u0041*+",  # lazy and possessive marks are part of their quantifier
+    ],
+)
+def test_characters_that_look_like_quantifiers_or_groups_are_read_as_re_reads_them(pattern):
     validate_pattern(pattern)
 
 

@@ -5,8 +5,9 @@ from audit import checkpoints
 
 class Command(BaseCommand):
     help = (
-        "Seal what is committed, recompute the audit trail's hash chain and compare it with every signed "
-        "checkpoint in the write-once store. Exit 1 on evidence of tampering, 2 when it could not verify."
+        "Seal what is committed, recompute the audit trail's hash chain and compare it with the signed archive "
+        "manifests and the checkpoints above the archives in the write-once store (--archives: every checkpoint "
+        "and every archive). Exit 1 on evidence of tampering, 2 when it could not verify."
     )
 
     def add_arguments(self, parser):
@@ -16,7 +17,9 @@ class Command(BaseCommand):
             help="the database is a restored backup: checkpoints beyond its end name the events it lost",
         )
         parser.add_argument(
-            "--archives", action="store_true", help="also recompute every link of the archived months (reads them all)"
+            "--archives",
+            action="store_true",
+            help="also read every checkpoint and recompute every link of the archived months (reads them all)",
         )
 
     def handle(self, *args, archives=False, restored=False, **options):
