@@ -99,7 +99,7 @@ def read() -> tuple[list[Archive], list[str]]:
     return sorted(found.values(), key=lambda archive: archive.first_position), problems
 
 
-def _parse(body: bytes, name: str, version_id: str) -> Archive | None:
+def _parse(body: bytes, name: str, version_id: str, stored_at=None) -> Archive | None:
     try:
         data = json.loads(body)
         signature = str(data.pop("signature"))

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -124,6 +124,9 @@ class ChainReport:
     error: str = ""  # verification could not finish (checkpoint store unreachable, no key)
     archived: int = 0  # positions kept only in signed archives (audit.archive), before the database's first
     lost_after: int | None = None  # a restored backup: the newest checkpoint's position, beyond the chain's end
+    lost_hash: str = ""  # and its hash
+    head_hash: str = ""  # the hash at the chain's end (position archived + checked), when it verified
+    restores: tuple[str, ...] = ()  # the acknowledged restores (audit.restores) and what each lost
 
     @property
     def intact(self) -> bool:
@@ -134,8 +137,50 @@ class ChainReport:
         return "broken" if self.reason else "error" if self.error else "intact"
 
 
+def _signed_time(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # not a time: never before anything, so always compared
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def lost_in(position: int, written: str, restores: Iterable):
+    """The first acknowledged restore (audit.restores) that lost what was signed at `written` for `position`:
+    acknowledged later, its restored end before the position. None when no restore lost it."""
+    when = _signed_time(written)
+    later = [r for r in restores if _signed_time(r.acknowledged_at) > when and r.position < position]
+    return min(later, key=lambda restore: _signed_time(restore.acknowledged_at), default=None)
+
+
+def _compared(checkpoints: Iterable, restores: Iterable) -> tuple[list[tuple[int, str, str]], tuple[str, ...]]:
+    """What the chain must match: (position, hash, label) of every checkpoint and every acknowledged restore's
+    end, less those a restore lost (the chain as it was before the backup went back); and a line per restore
+    naming what it lost."""
+    restores = sorted(restores, key=lambda restore: _signed_time(restore.acknowledged_at))
+    signed = [(c.position, c.hash, c.signed_at, f"the checkpoint signed at {c.signed_at}") for c in checkpoints]
+    signed += [(r.position, r.hash, r.acknowledged_at, r.label) for r in restores]
+    compared, lost = [], dict.fromkeys(restores, 0)
+    for position, chain_hash, written, label in signed:
+        if (by := lost_in(position, written, restores)) is None:
+            compared.append((position, chain_hash, label))
+        else:
+            lost[by] += 1
+    notes = tuple(
+        f"positions {r.position + 1} to {r.lost_position} were lost in {r.label} by {r.by} ({r.reason}): "
+        f"{count} signed records of them not compared"
+        for r, count in lost.items()
+    )
+    return compared, notes
+
+
 def verify_chain(
-    checkpoints: Iterable | None = None, *, archives: Iterable = (), restored: bool = False, batch_size: int = 2000
+    checkpoints: Iterable | None = None,
+    *,
+    archives: Iterable = (),
+    restores: Iterable = (),
+    restored: bool = False,
+    batch_size: int = 2000,
 ) -> ChainReport:
     """Recompute every link in position order and compare the chain with `checkpoints` (position and
     hash, from audit.checkpoints.read; none: the chain is checked against itself only). Seals everything
@@ -146,11 +191,16 @@ def verify_chain(
     chain must start right after one of them, from its last hash. Checkpoints inside an archive are
     checked against its content by audit.archive.verify_contents, not here.
 
+    `restores` (acknowledged restores, audit.restores.read): the checkpoints signed before one, beyond its
+    restored end, are lost with the events they record (named in `restores`), not compared; the chain must
+    match the acknowledgement's own position and hash like a checkpoint's, and every later checkpoint.
+
     `restored`: the database is a backup restored, older than the newest checkpoints. Its chain must match
     every checkpoint it reaches; checkpoints beyond its end are the events this restore loses (reported in
     `lost_after`), not tampering."""
     seal()
-    checkpoints, archives = list(checkpoints or ()), sorted(archives, key=lambda archive: archive.first_position)
+    checkpoints, notes = _compared(checkpoints or (), restores)
+    archives = sorted(archives, key=lambda archive: archive.first_position)
     prev, position = GENESIS_HASH, 0
     boundaries = {0: GENESIS_HASH}  # position -> hash where an archive ends
     for archive in archives:
@@ -168,19 +218,14 @@ def verify_chain(
     prev, position = boundaries[start], start
     expected: dict[int, list] = {}
     matched = 0
-    for checkpoint in checkpoints:
-        if checkpoint.position > start:
-            expected.setdefault(checkpoint.position, []).append(
-                (checkpoint.hash, f"the checkpoint signed at {checkpoint.signed_at}")
-            )
-        elif checkpoint.position in boundaries:
-            if checkpoint.hash != boundaries[checkpoint.position]:
-                reason = (
-                    f"the archives differ from the checkpoint signed at {checkpoint.signed_at} for position "
-                    f"{checkpoint.position} (the chain up to it was rewritten)"
-                )
-                return ChainReport(0, reason=reason, broken_at=checkpoint.position, archived=start)
-            matched += 1
+    for at, chain_hash, label in checkpoints:
+        if at > start:
+            expected.setdefault(at, []).append((chain_hash, label))
+        elif at in boundaries:
+            if chain_hash != boundaries[at]:
+                reason = f"the archives differ from {label} for position {at} (the chain up to it was rewritten)"
+                return ChainReport(0, reason=reason, broken_at=at, archived=start)
+            matched += label.startswith("the checkpoint")
     for archive in archives:
         if archive.last_position > start:
             expected.setdefault(archive.last_position, []).append((archive.last_hash, f"the archive {archive.key}"))
@@ -208,7 +253,16 @@ def verify_chain(
                 matched += label.startswith("the checkpoint")
     checked = position - start
     if expected and restored:
-        return ChainReport(checked, matched, archived=start, lost_after=max(expected))
+        beyond = max(expected)
+        return ChainReport(
+            checked,
+            matched,
+            archived=start,
+            lost_after=beyond,
+            lost_hash=expected[beyond][0][0],
+            head_hash=prev,
+            restores=notes,
+        )
     if expected:
         beyond = max(expected)
         reason = (
@@ -221,4 +275,4 @@ def verify_chain(
     if stray is not None:
         reason = f"event {stray.pk} is in no seal, yet older than the sealing window (added outside the chain)"
         return ChainReport(checked, matched, reason=reason, broken_at=stray.pk, archived=start)
-    return ChainReport(checked, matched, archived=start)
+    return ChainReport(checked, matched, archived=start, head_hash=prev, restores=notes)

@@ -27,7 +27,7 @@ from minio.retention import Retention
 from core.storage import storage_client
 
 from . import metrics
-from .chain import ChainReport, head, seal, verify_chain
+from .chain import ChainReport, head, lost_in, seal, verify_chain
 from .models import AuditSeal
 
 MISSING = ("NoSuchKey", "NoSuchVersion", "MethodNotAllowed")  # no such object, or a delete marker on top
@@ -93,7 +93,7 @@ def signed_by_a_key(fields: dict, signature: str) -> bool:
 def write(position: int | None = None) -> Checkpoint | None:
     """Seal, then checkpoint the head (or the given position: an archive's last) unless it is checkpointed
     already. Returns what was written."""
-    signing_key = _keys()[0]
+    _keys()
     seal()
     if position is None:
         position, chain_hash = head()
@@ -102,30 +102,52 @@ def write(position: int | None = None) -> Checkpoint | None:
     if position == 0:
         return None
     name = object_name(position)
-    client = storage_client()
     try:
-        try:
-            client.stat_object(bucket(), name)
+        # A position checkpointed with another hash was lost in a restore (audit.restores) and reached again
+        # by the chain that went on from the restored end: it gets a new version; the old one stays.
+        if _stored_hash(name) == chain_hash:
             return None
-        except MinioException as exc:
-            if getattr(exc, "code", "") not in MISSING:
-                raise
         event_id = AuditSeal.objects.filter(position=position).values_list("event_id", flat=True).first()
-        checkpoint = Checkpoint(position, chain_hash, event_id, timezone.now().isoformat(timespec="seconds"))
-        body = json.dumps({**checkpoint.fields(), "signature": _sign(checkpoint.fields(), signing_key)}).encode()
-        until = timezone.now() + timedelta(days=settings.AUDIT_CHECKPOINT_RETENTION_DAYS)
-        result = client.put_object(
-            bucket(),
-            name,
-            io.BytesIO(body),
-            len(body),
-            content_type="application/json",
-            metadata=_checksum(body),
-            retention=Retention(COMPLIANCE, until),
-        )
+        checkpoint = Checkpoint(position, chain_hash, event_id, timezone.now().isoformat(timespec="microseconds"))
+        version_id = put_signed(name, checkpoint.fields())
     except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise CheckpointError(f"the checkpoint store is unreachable: {exc}") from exc
-    return replace(checkpoint, key=name, version_id=result.version_id or "")
+    return replace(checkpoint, key=name, version_id=version_id)
+
+
+def _stored_hash(name: str) -> str | None:
+    """The hash in the newest version of the checkpoint `name`; None when there is none."""
+    try:
+        response = storage_client().get_object(bucket(), name)
+    except MinioException as exc:
+        if getattr(exc, "code", "") in MISSING:
+            return None
+        raise
+    try:
+        return json.loads(response.read()).get("hash")
+    except (ValueError, AttributeError):
+        return None
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def put_signed(name: str, fields: dict) -> str:
+    """Store `fields` with their signature as `name`, locked in COMPLIANCE mode for
+    AUDIT_CHECKPOINT_RETENTION_DAYS (a checkpoint, an acknowledged restore). Returns the version id; the
+    store's errors are the caller's."""
+    body = json.dumps({**fields, "signature": sign(fields)}).encode()
+    until = timezone.now() + timedelta(days=settings.AUDIT_CHECKPOINT_RETENTION_DAYS)
+    result = storage_client().put_object(
+        bucket(),
+        name,
+        io.BytesIO(body),
+        len(body),
+        content_type="application/json",
+        metadata=_checksum(body),
+        retention=Retention(COMPLIANCE, until),
+    )
+    return result.version_id or ""
 
 
 def signed_versions(
@@ -133,7 +155,8 @@ def signed_versions(
 ) -> tuple[list, list[str]]:
     """Every version of every object under `prefix` (those ending in `suffix`, and only those named after
     `after` when it is given: the store skips the others unlisted), each read and given to
-    `parse(body, name, version_id)`, which returns the signed object or None; and the problems: versions
+    `parse(body, name, version_id, stored_at)` (the store's own time of the version), which returns the
+    signed object or None; and the problems: versions
     with no valid signature, objects hidden by a delete marker (`what` and `written_by` name them). The
     checkpoints and the archive manifests (audit.archive) are both read so. An unreachable store raises
     CheckpointError."""
@@ -158,7 +181,7 @@ def signed_versions(
             finally:
                 response.close()
                 response.release_conn()
-            parsed = parse(body, item.object_name, item.version_id or "")
+            parsed = parse(body, item.object_name, item.version_id or "", item.last_modified)
             if parsed is None:
                 problems.append(f"{where} has no valid signature: it was not written by {written_by}")
             else:
@@ -180,7 +203,7 @@ def read(*, above: int = 0) -> tuple[list[Checkpoint], list[str]]:
     )
 
 
-def _parse(body: bytes, name: str, version_id: str) -> Checkpoint | None:
+def _parse(body: bytes, name: str, version_id: str, stored_at=None) -> Checkpoint | None:
     try:
         data = json.loads(body)
         checkpoint = Checkpoint(
@@ -206,21 +229,23 @@ def verify(*, archives: bool = False, restored: bool = False) -> ChainReport:
 
     (The listing starts after the name of the checkpoint at the last archived position, which archive_next
     always writes: moto, the stand-in, leaves out the first version at or after the marker.)"""
-    from . import archive
+    from . import archive, restores
 
     try:
         manifests, archive_problems = archive.read()
         above = manifests[-1].last_position if manifests and not archives else 0
         checkpoints, problems = read(above=above)
+        acknowledged, restore_problems = restores.read()
     except CheckpointError as exc:  # the database's own record of the archives, unsigned: an error at best
         report = verify_chain(archives=archive.recorded(), restored=restored)
         report = report if report.reason else replace(report, error=str(exc))
     else:
-        problems += archive_problems
-        report = verify_chain(checkpoints, archives=manifests, restored=restored)
+        problems += archive_problems + restore_problems
+        report = verify_chain(checkpoints, archives=manifests, restores=acknowledged, restored=restored)
         if report.intact and archives:
+            kept = [c for c in checkpoints if lost_in(c.position, c.signed_at, acknowledged) is None]
             for manifest in manifests:
-                if reason := archive.verify_contents(manifest, checkpoints):
+                if reason := archive.verify_contents(manifest, kept):
                     report = replace(report, reason=reason, broken_at=manifest.first_position)
                     break
         if report.intact and problems:

@@ -21,6 +21,11 @@ VERIFIED_AT = Gauge(
 CHAIN_LENGTH = Gauge(
     "cdss_audit_chain_length", "Seals checked by the newest verification", multiprocess_mode="mostrecent"
 )
+RESTORES = Gauge(
+    "cdss_audit_chain_restores_acknowledged",
+    "Acknowledged restores (audit.restores) the newest verification took into account: a change means one was added",
+    multiprocess_mode="mostrecent",
+)
 CHECKPOINTED_AT = Gauge(
     "cdss_audit_checkpoint_success_timestamp_seconds",
     "When the checkpoint task last succeeded (wrote a checkpoint, or found the head checkpointed already)",
@@ -46,6 +51,7 @@ def verified(report) -> None:
     for outcome in OUTCOMES:
         VERIFICATION.labels(outcome).set(1 if report.outcome == outcome else 0)
     CHAIN_LENGTH.set(report.checked)
+    RESTORES.set(len(report.restores))
     VERIFIED_AT.set_to_current_time()
 
 

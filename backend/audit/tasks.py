@@ -44,4 +44,6 @@ def verify() -> str:
         log.error("audit chain not verified against checkpoints: %s", report.error)
     else:
         log.info("audit chain intact: %d seals, %d checkpoints matched", report.checked, report.checkpoints)
+    for lost in report.restores:
+        log.warning("audit chain: %s", lost)
     return report.outcome

@@ -9,7 +9,6 @@ transactional and conftest truncates the audit tables after them.
 
 import contextlib
 import io
-import uuid
 from datetime import timedelta
 from unittest import mock
 
@@ -26,21 +25,10 @@ from audit import archive, checkpoints
 from audit.chain import seal, verify_chain
 from audit.client import AuditClient
 from audit.models import Action, AuditArchive, AuditEvent, AuditSeal
-from core.storage import storage_client
 
 from .test_chain import _rewrite_seals, _sql, _triggers_dropped
 
 tampering = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def store(settings):
-    settings.AUDIT_CHECKPOINT_KEY = f"test-key-{uuid.uuid4().hex}"
-    run = uuid.uuid4().hex
-    settings.AUDIT_CHECKPOINT_PREFIX = f"test-{run}/checkpoints/"
-    settings.AUDIT_ARCHIVE_PREFIX = f"test-{run}/archives/"
-    settings.AUDIT_ARCHIVE_RETENTION_DAYS = archive.MINIMUM_RETENTION_DAYS
-    return storage_client(admin=True)
 
 
 def _sealed_in(months_ago: int, n: int) -> list[AuditEvent]:

@@ -31,7 +31,6 @@ from audit import checkpoints, tasks
 from audit.chain import _sealer_lock, seal, verify_chain
 from audit.client import AuditClient
 from audit.models import Action, AuditEvent, AuditSeal
-from core.storage import storage_client
 
 tampering = pytest.mark.django_db(transaction=True)
 
@@ -62,16 +61,6 @@ def _triggers_dropped():
         for table, make in triggers.items():
             _sql(make("UPDATE"))
             _sql(archived_only(table))
-
-
-@pytest.fixture
-def store(settings):
-    """Checkpoints under a prefix of this test's own in the test audit bucket (object lock: nothing written
-    there can be removed, so no test may see another's). The client is the admin's: the tampering tests act
-    as an attacker holding more than the application's account, which may not delete at all."""
-    settings.AUDIT_CHECKPOINT_KEY = f"test-key-{uuid.uuid4().hex}"
-    settings.AUDIT_CHECKPOINT_PREFIX = f"test-{uuid.uuid4().hex}/"
-    return storage_client(admin=True)
 
 
 def _checkpointed(n: int) -> list[AuditEvent]:

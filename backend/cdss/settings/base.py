@@ -327,6 +327,8 @@ S3_BUCKETS = {
 AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
 AUDIT_CHECKPOINT_PREFIX = env.str("AUDIT_CHECKPOINT_PREFIX", default="checkpoints/")
 AUDIT_CHECKPOINT_RETENTION_DAYS = env.int("AUDIT_CHECKPOINT_RETENTION_DAYS", default=6 * 366)
+# Acknowledged restores (audit.restores): signed like the checkpoints, kept as long.
+AUDIT_RESTORE_PREFIX = env.str("AUDIT_RESTORE_PREFIX", default="restores/")
 # An event whose transaction commits this long after it occurred is no longer sealed but reported.
 AUDIT_SEAL_WINDOW_SECONDS = env.int("AUDIT_SEAL_WINDOW_SECONDS", default=15 * 60)
 # Monthly archives (audit.archive; docs/runbooks/audit-archive.md): kept locked in the audit bucket for at least

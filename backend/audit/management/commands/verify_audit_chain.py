@@ -46,3 +46,5 @@ class Command(BaseCommand):
                 )
             )
         )
+        for lost in report.restores:
+            self.stdout.write(f"acknowledged: {lost}")
