@@ -7,6 +7,7 @@ this application nor the store's owner can delete or overwrite it before then (a
 adds a version, a DELETE adds a marker; verification reads every version and reports the markers).
 Someone who holds the database but not the key cannot make the chain agree with the checkpoints again;
 someone who also holds the key can add checkpoints, but not remove the earlier ones, which then disagree.
+A restore of a backup loses the checkpoints signed after its dump: audit.restores records it, signed too.
 """
 
 import base64
