@@ -249,8 +249,9 @@ def sync_batch_now(entity_type: str, entity_id: Any, *, claimant: str = "", last
     The pending rows are claimed in a short transaction (locked with SKIP LOCKED, oldest first), and no
     transaction is held while the FHIR server is called: each call is audited as it happens. While
     another worker's claim on this entity lasts, this one sends other pending entities, or waits, and
-    then finds its entity synced. Every write is conditional (create on our identifier, update with
-    If-Match), so a Bundle sent again after an unknown outcome writes nothing twice. When the server
+    then finds its entity synced; a task that finds its entity synced already sends a Bundle of what is
+    still pending. Every write is conditional (create on our identifier, update with If-Match), so a
+    Bundle sent again after an unknown outcome writes nothing twice. When the server
     refuses a Bundle (4xx: the whole transaction was rolled back), each entity is sent on its own to find
     the bad one. Errors for this entity are raised as sync_entity_now raises them (the task retries or
     dead-letters it); another entity that fails keeps its row for its own task. `claimant` is the task
@@ -268,6 +269,7 @@ def sync_batch_now(entity_type: str, entity_id: Any, *, claimant: str = "", last
         if not PendingSync.objects.filter(entity_type=own[0], entity_id=own[1]).exists():
             mapping = mapping_for(*own)
             if mapping is not None:
+                _help(own, limit, claimant)
                 return SyncResult(*own, "unchanged", mapping.reference, mapping.fhir_version)
         while True:
             rows, own_busy = _claim(own, limit, claimant)
@@ -284,6 +286,21 @@ def sync_batch_now(entity_type: str, entity_id: Any, *, claimant: str = "", last
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
+
+
+def _help(own: Key, limit: int, claimant: str) -> None:
+    """A task whose entity another Bundle wrote sends a Bundle of other pending entities, if any: otherwise
+    those would wait for their own tasks, behind every message of the entities already written (a bulk
+    enqueue of thousands). Their failures stay with their own rows and tasks; this task's own outcome is
+    settled, so an error here is only logged."""
+    try:
+        with transaction.atomic():
+            rows = _drain(own, limit, timezone.now(), wait=False)
+            _mark_claimed(rows, claimant)
+        if rows:
+            _run_claimed(rows, claimant, None, last_attempt=False)
+    except Exception as exc:
+        logger.warning("fhir sync: a Bundle of other pending entities failed (%s); their own tasks send them", exc)
 
 
 def _run_claimed(rows: dict[Key, list[int]], claimant: str, own: Key | None, last_attempt: bool) -> dict:
@@ -324,11 +341,15 @@ def _claim(own: Key, limit: int, claimant: str) -> tuple[dict[Key, list[int]], b
         busy = any(until and until > now and by != claimant for _pk, by, until in own_rows)
         rows = {} if busy else {own: [pk for pk, _by, _until in own_rows]}
         rows.update(_drain(own, limit - len(rows), now, wait=not busy))
-        claimed = [pk for pks in rows.values() for pk in pks]
-        if claimed:
-            until = now + timedelta(seconds=_claim_seconds())
-            PendingSync.objects.filter(pk__in=claimed).update(claimed_by=claimant, claimed_until=until)
+        _mark_claimed(rows, claimant)
         return rows, busy
+
+
+def _mark_claimed(rows: dict[Key, list[int]], claimant: str) -> None:
+    """Inside the transaction that locked the rows."""
+    if claimed := [pk for pks in rows.values() for pk in pks]:
+        until = timezone.now() + timedelta(seconds=_claim_seconds())
+        PendingSync.objects.filter(pk__in=claimed).update(claimed_by=claimant, claimed_until=until)
 
 
 def _drain(own: Key, room: int, now, *, wait: bool) -> dict[Key, list[int]]:

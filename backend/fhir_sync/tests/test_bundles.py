@@ -64,6 +64,27 @@ def test_bundle_size_comes_from_the_settings_oldest_pending_first(fhir, make_pat
     assert _fhir_calls()[-1].endpoint == "POST /fhir/Patient"
 
 
+def test_a_task_whose_entity_is_written_sends_the_pending_rest_without_waiting_for_their_own_tasks(
+    fhir, make_patients, settings
+):
+    """A bulk enqueue: the messages come oldest first, and most find their entity written by an earlier
+    Bundle. Each such task sends a Bundle of what is still pending, so the last entities do not wait behind
+    every message before their own."""
+    settings.FHIR_BUNDLE_MAX_ENTRIES = 3
+    patients = make_patients(8)
+    _queue(*(("emr.patient", p.pk) for p in patients))
+    assert services.sync_batch_now("emr.patient", patients[0].pk).outcome == "created"  # 0, 1, 2
+    assert services.sync_batch_now("emr.patient", patients[1].pk).outcome == "unchanged"  # and sends 3, 4, 5
+    assert set(PendingSync.objects.values_list("entity_id", flat=True)) == {str(patients[i].pk) for i in (6, 7)}
+    assert services.sync_batch_now("emr.patient", patients[2].pk).outcome == "unchanged"  # and sends 6, 7
+    assert not PendingSync.objects.exists() and FhirMapping.objects.count() == 8
+    assert [c.endpoint for c in _fhir_calls()] == ["POST /fhir/"] * 3
+    assert [resources_for(p.emr_uuid) for p in patients] == [1] * 8
+    # Nothing pending: a written entity's task sends nothing more.
+    assert services.sync_batch_now("emr.patient", patients[7].pk).outcome == "unchanged"
+    assert len(_fhir_calls()) == 3
+
+
 def test_a_bundle_sent_again_after_its_mappings_were_lost_writes_nothing_twice(fhir, make_patients):
     """An unknown outcome (the worker died after the server committed): the same conditional entries again."""
     patients = make_patients(3)
