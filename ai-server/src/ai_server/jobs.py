@@ -12,6 +12,7 @@ import contextlib
 import enum
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -168,6 +169,8 @@ class JobRunner:
             metrics.JOBS.labels(model="unknown", outcome="unreadable").inc()
             return Decision.REJECT
         job_id = job["job_id"]
+        # which host took which delivery: the trail of a job redelivered after its host was lost
+        logger.info("job %s: delivery %d taken on %s", job_id, delivery_count + 1, socket.gethostname())
 
         stored = self.services.store.get(self.services.settings.artifacts_bucket, result_key(job_id))
         if stored is not None:
@@ -217,6 +220,7 @@ class JobRunner:
         except Exception:
             logger.exception("job %s: result not stored; requeued", job_id)
             return Decision.REQUEUE
+        logger.info("job %s: %s result stored", job_id, result["status"])
         return self._publish(result, request_id) or decision
 
     def _publish(self, result: dict, request_id: str) -> Decision | None:
