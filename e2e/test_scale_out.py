@@ -104,14 +104,17 @@ def wait_until(predicate, seconds: float, what: str, period: float = 0.3):
 
 
 @pytest.fixture(scope="module")
-def hosts(tmp_path_factory):
+def hosts():
     """The data host's relay and three hosts, their processes started; all of it removed after."""
     if reason := netns_available():
         pytest.skip(reason)
     supervise("stop")
     try:
         run(NETNS, "up")
-        made = Hosts(tmp_path_factory.mktemp("hosts"))
+        logs = ROOT / "var" / "log" / "scale-out"  # one log per host and process, kept for a look after
+        shutil.rmtree(logs, ignore_errors=True)
+        logs.mkdir(parents=True)
+        made = Hosts(logs)
         for host, names in PROCESSES.items():
             for name in names:
                 made.start(host, name)

@@ -92,6 +92,7 @@ down() {
       [ -z "${pids// /}" ] || kill -KILL $pids 2>/dev/null || true
     fi
     ip netns del "$ns"
+    rm -f "$RUN/$host-"*.pid  # scripts/process.sh's, of the processes just ended
   done
   for host in "${HOSTS[@]}"; do ip link del "$(link "$host")" 2>/dev/null || true; done
   stop_pidfile "$RELAY_PID" "the data host's relay"
