@@ -263,10 +263,12 @@ def test_jobs_and_syncs_spread_over_both_worker_hosts(hosts, api, env):
             assert named == host, f"{host}'s consumer calls itself {named}"  # a host of its own
             taken_by[job_id] = host
     assert set(job_ids) <= set(taken_by), "every job was taken by a worker host"
-    for host in hosts.address:
-        if host != "data":
-            peers = loopback_peers(host)
-            assert not peers, f"{host} talks to loopback: {peers}"
+    data = hosts.address["data"]
+    for host in ("web", *WORKERS):  # each host works through the data host's address, and only through it
+        peers = remote_peers(host)
+        print(f"  {host} is connected to", sorted(peers))
+        assert {address for address, _ in peers} == {data}, peers
+        assert (data, "5672") in peers, f"{host} holds its RabbitMQ connection to {data}"
     counts = print_distribution("work per worker host after the spread (8 AI jobs, 6 orders, their syncs)", hosts)
     print("  AI jobs of this test per host:", dict(Counter(taken_by[j] for j in job_ids)))
     for host in WORKERS:
@@ -341,10 +343,11 @@ def takers(hosts, job_id: str) -> list[str]:
     return [host for _, host in deliveries]
 
 
-def loopback_peers(host: str) -> list[str]:
-    """The loopback peers of HOST's established TCP connections (its loopback has nothing behind it)."""
+def remote_peers(host: str) -> set[tuple[str, str]]:
+    """(address, port) of the other ends of HOST's established TCP connections that leave the host."""
     out = run(NETNS, "exec", host, "ss", "-Htn", "state", "established")
-    return [line.split()[3] for line in out.splitlines() if line.split()[3].startswith(("127.", "[::1]"))]
+    peers = {tuple(line.split()[3].rsplit(":", 1)) for line in out.splitlines()}
+    return {(address, port) for address, port in peers if not address.startswith(("127.", "[::1]"))}
 
 
 def unfinished_syncs(log: str) -> set[str]:
