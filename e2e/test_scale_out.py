@@ -27,6 +27,9 @@ from pathlib import Path
 import pytest
 import requests
 
+# the hosts' start (some 30 s on 2 cores) counts against the first test, a lesion series' upload against the second
+pytestmark = pytest.mark.timeout(300)
+
 ROOT = Path(__file__).resolve().parents[1]
 NETNS = ROOT / "scripts" / "netns.sh"
 CTL = ROOT / "scripts" / "ctl.sh"
