@@ -24,6 +24,10 @@ load_env() {
   # The local run's stand-in EHR for CDS Hooks when .env trusts none (scripts/run.sh, docs/cds-hooks.md).
   # shellcheck disable=SC1091
   [ -f "$RUN/cds-hooks.env" ] && . "$RUN/cds-hooks.env"
+  # A process on another host of a multi-host layout: that host's settings last, the data host's
+  # addresses in place of loopback (scripts/netns.sh writes them; docs/scale-out.md).
+  # shellcheck disable=SC1090
+  [ -z "${CDSS_HOST_ENV:-}" ] || . "$CDSS_HOST_ENV"
   set +o allexport
 }
 

@@ -15,7 +15,12 @@ set -o errexit -o pipefail -o nounset
 [ $# -eq 1 ] || die "usage: $0 NAME (see the header of this script)"
 NAME=$1
 load_env
-mkdir -p "$RUN" "$VAR/prometheus/django" "$VAR/prometheus/ai"
+mkdir -p "$RUN"
+
+# One host of a multi-host layout run on one machine (scripts/netns.sh) keeps its pid files, metrics and
+# model cache apart, as a host of its own would.
+HOST_PREFIX=${CDSS_HOST:+$CDSS_HOST-}
+PIDFILE="$RUN/$HOST_PREFIX$NAME.pid"
 
 # A process killed outright (SIGKILL, the OOM killer) can leave children behind in its process group
 # (supervisord gives each program a group of its own, led by its pid): gunicorn workers still holding
@@ -23,7 +28,7 @@ mkdir -p "$RUN" "$VAR/prometheus/django" "$VAR/prometheus/ai"
 # port and nothing runs twice. TERM first (a worker may finish its request), KILL after 5 s: an orphan
 # lost its master and must not keep the port from the new instance for long.
 end_leftovers() {
-  local old; old="$(cat "$RUN/$NAME.pid" 2>/dev/null || true)"
+  local old; old="$(cat "$PIDFILE" 2>/dev/null || true)"
   [ -n "$old" ] && [ "$old" != $$ ] && ! kill -0 "$old" 2>/dev/null || return 0
   pgrep -g "$old" >/dev/null || return 0
   warn "$NAME: ending what is left of the previous instance (process group $old)"
@@ -32,13 +37,17 @@ end_leftovers() {
   pkill -KILL -g "$old" || true
 }
 end_leftovers
-echo $$ >"$RUN/$NAME.pid"
-DJANGO_METRICS="$VAR/prometheus/django"  # gunicorn, Celery and the event listener: one /metrics (Django's)
-AI_METRICS="$VAR/prometheus/ai"          # the ai-server's web process and its job consumer (docs/ai.md)
+echo $$ >"$PIDFILE"
+DJANGO_METRICS="$VAR/prometheus/${HOST_PREFIX}django"  # gunicorn, Celery and the event listener: one /metrics (Django's)
+AI_METRICS="$VAR/prometheus/${HOST_PREFIX}ai"          # the ai-server's web process and its job consumer (docs/ai.md)
+mkdir -p "$DJANGO_METRICS" "$AI_METRICS"
 
 # Each kind signs in to RabbitMQ with its own account (scripts/services.sh, provision_broker_accounts).
 broker_account() { local url="${1}_RABBITMQ_URL"; export RABBITMQ_URL="${!url:-$RABBITMQ_URL}"; }
 # and to the object store with its own key (s3_account, scripts/_lib.sh): the ai-server's, or the application's.
+# The address the web processes listen on: loopback behind the host's own nginx (the default), the host's
+# address when the proxy runs on another host (docs/scale-out.md).
+BIND=${APP_BIND_ADDRESS:-127.0.0.1}
 
 # The ai-server parses untrusted DICOM, so its processes start with their own settings only (the names
 # ai_server.config reads), not the whole .env: no database account, Django key, Redis password, audit
@@ -67,11 +76,11 @@ case $NAME in
     cd "$ROOT/ai-server"
     broker_account AI; s3_account AI_S3
     PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/web exec_ai_server .venv/bin/gunicorn \
-      "ai_server.app:create_app()" --bind 127.0.0.1:5000 --workers 1 --timeout 300 --access-logfile - ;;
+      "ai_server.app:create_app()" --bind "$BIND:5000" --workers 1 --timeout 300 --access-logfile - ;;
   ai-worker)
     cd "$ROOT/ai-server"
     broker_account AI; s3_account AI_S3
-    PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR=../var/ai-models/worker exec_ai_server .venv/bin/python -m ai_server.consumer ;;
+    PROMETHEUS_MULTIPROC_DIR=$AI_METRICS AI_MODEL_CACHE_DIR="../var/ai-models/${HOST_PREFIX}worker" exec_ai_server .venv/bin/python -m ai_server.consumer ;;
   ai-events)
     cd "$ROOT/backend"
     broker_account EVENTS; s3_account APP_S3
@@ -91,18 +100,18 @@ case $NAME in
       # to the upload pool below), so a slow client cannot hold one of these workers for long.
       web)
         git -C "$ROOT" describe --always --dirty >"$RUN/$colour.commit" 2>/dev/null || echo unknown >"$RUN/$colour.commit"
-        exec .venv/bin/gunicorn cdss.wsgi:application --bind "127.0.0.1:$api" --workers "${APP_WORKERS:-3}" \
+        exec .venv/bin/gunicorn cdss.wsgi:application --bind "$BIND:$api" --workers "${APP_WORKERS:-3}" \
           --timeout 300 --graceful-timeout 30 --access-logfile - ;;
       # The upload pool (docs/radiology.md, "Slow clients"): threads, so a client sending slowly holds a
       # thread, not a worker; gthread's --timeout watches the worker process, not the length of a request,
       # and nginx ends an upload whose client goes quiet (client_body_timeout). An upload under way gets
       # UPLOAD_GRACEFUL_SECONDS to finish when the colour stops.
       upload)
-        exec .venv/bin/gunicorn cdss.wsgi:application --bind "127.0.0.1:$upload" --worker-class gthread \
+        exec .venv/bin/gunicorn cdss.wsgi:application --bind "$BIND:$upload" --worker-class gthread \
           --workers "${UPLOAD_WORKERS:-2}" --threads "${UPLOAD_THREADS:-16}" --timeout 60 \
           --graceful-timeout "${UPLOAD_GRACEFUL_SECONDS:-120}" --access-logfile - ;;
       ws)
-        exec .venv/bin/daphne --bind 127.0.0.1 --port "$ws" cdss.asgi:application ;;
+        exec .venv/bin/daphne --bind "$BIND" --port "$ws" cdss.asgi:application ;;
       *) die "unknown process '$NAME'" ;;
     esac ;;
   *) die "unknown process '$NAME'" ;;

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(Path("var/ai-models"), alias="AI_MODEL_CACHE_DIR")
     # CPU threads torch may use (0: torch's default, all cores).
     torch_threads: int = Field(0, alias="AI_TORCH_THREADS", ge=0)
+    # The AMQP heartbeat: RabbitMQ gives a consumer whose host went silent up after about this long and
+    # hands its unacknowledged job to another consumer (the backend's Celery workers read it too).
+    rabbitmq_heartbeat_seconds: int = Field(30, alias="RABBITMQ_HEARTBEAT_SECONDS", ge=0)
     # Back-off of the consumer when the broker or a dependency is away.
     reconnect_max_seconds: float = Field(30.0, alias="AI_RECONNECT_MAX_SECONDS", gt=0)
     # On SIGTERM, how long the consumer waits for the current job before leaving it for redelivery.

@@ -36,8 +36,16 @@ class _Delivery:
 
 
 class Consumer:
-    def __init__(self, runner: JobRunner, url: str, *, grace_seconds: float = 60.0, reconnect_max: float = 30.0):
-        self.runner, self.url = runner, url
+    def __init__(
+        self,
+        runner: JobRunner,
+        url: str,
+        *,
+        grace_seconds: float = 60.0,
+        reconnect_max: float = 30.0,
+        heartbeat: int = 30,
+    ):
+        self.runner, self.url, self.heartbeat = runner, url, heartbeat
         self.grace_seconds, self.reconnect_max = grace_seconds, reconnect_max
         self.stopping = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job")
@@ -66,7 +74,7 @@ class Consumer:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def _consume(self, max_jobs: int | None) -> None:
-        connection = pika.BlockingConnection(connection_parameters(self.url))
+        connection = pika.BlockingConnection(connection_parameters(self.url, heartbeat=self.heartbeat))
         try:
             channel = connection.channel()
             declare(channel)
@@ -135,6 +143,7 @@ def main() -> int:
         settings.rabbitmq_url,
         grace_seconds=settings.shutdown_grace_seconds,
         reconnect_max=settings.reconnect_max_seconds,
+        heartbeat=settings.rabbitmq_heartbeat_seconds,
     )
     signal.signal(signal.SIGTERM, consumer.stop)
     signal.signal(signal.SIGINT, consumer.stop)

@@ -12,6 +12,7 @@ import contextlib
 import enum
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -171,6 +172,8 @@ class JobRunner:
             metrics.JOBS.labels(model="unknown", outcome="unreadable").inc()
             return Decision.REJECT
         job_id = job["job_id"]
+        # which host took which delivery: the trail of a job redelivered after its host was lost
+        logger.info("job %s: delivery %d taken on %s", job_id, delivery_count + 1, socket.gethostname())
 
         try:
             stored = self.services.store.get(self.services.settings.artifacts_bucket, result_key(job_id))
@@ -232,6 +235,8 @@ class JobRunner:
         except Exception:
             logger.exception("job %s: result not stored; requeued", job["job_id"])
             return Decision.REQUEUE
+        else:  # the e2e scale-out test reads which host stored each result
+            logger.info("job %s: %s result stored", job["job_id"], result["status"])
         metrics.JOBS.labels(model=str(job.get("model")), outcome=result["status"].lower()).inc()
         return self._publish(result, request_id) or decision
 

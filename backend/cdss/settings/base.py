@@ -223,6 +223,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker child requeues its t
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker's AMQP heartbeat: a worker host that drops off the network is given up by RabbitMQ after about
+# this long and its unacknowledged tasks go to another worker (docs/scale-out.md). The ai-server reads it too.
+CELERY_BROKER_HEARTBEAT = env.int("RABBITMQ_HEARTBEAT_SECONDS", default=30)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
