@@ -2,7 +2,8 @@
 # `make test`: start the servers the tests need, then run the suites in parallel against them.
 #   scripts/test.sh                 every suite
 #   scripts/test.sh backend e2e     some of them (backend, standins, ai-server, react, e2e, deploy, lint)
-# Exits non-zero when any suite fails; each suite's full output is in var/log/test-<suite>.log.
+# Exits non-zero when any suite fails; each suite's full output is in var/log/test-<suite>.log, with its
+# slowest tests listed (pytest --durations): the whole must stay under 15 minutes on a 2-core machine.
 set -o errexit -o pipefail -o nounset
 . "$(dirname "$0")/_lib.sh"
 . "$(dirname "$0")/_app.sh"
@@ -13,10 +14,10 @@ SUITES=("$@")
 "$ROOT/scripts/env.sh"
 "$ROOT/scripts/services.sh" up
 
-suite_backend()  { cd "$ROOT/backend" && .venv/bin/pytest -p no:cacheprovider; }
+suite_backend()  { cd "$ROOT/backend" && .venv/bin/pytest -p no:cacheprovider --durations=15; }
 # The stand-ins' own tests (standins/pytest.ini): plain HTTP servers, no Django; the backend's virtualenv.
 suite_standins() { cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c standins/pytest.ini standins; }
-suite_ai-server() { cd "$ROOT/ai-server" && .venv/bin/pytest -p no:cacheprovider; }
+suite_ai-server() { cd "$ROOT/ai-server" && .venv/bin/pytest -p no:cacheprovider --durations=10; }
 # The react suite checks that the production build succeeds, in a directory of its own: the e2e suite,
 # running beside it, is served react/dist.
 suite_react() {
@@ -53,7 +54,7 @@ suite_e2e() {
   pid_alive "$RUN/supervisord.pid" || started=yes
   "$ROOT/scripts/run.sh"
   local rc=0
-  (cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c e2e/pytest.ini e2e) || { rc=$?; "$ROOT/scripts/ctl.sh" status; tail -n 20 "$LOG"/supervisord.log; }
+  (cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider --durations=15 -c e2e/pytest.ini e2e) || { rc=$?; "$ROOT/scripts/ctl.sh" status; tail -n 20 "$LOG"/supervisord.log; }
   if [ -n "$started" ]; then stop_app; fi
   return $rc
 }
