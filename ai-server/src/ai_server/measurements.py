@@ -211,7 +211,7 @@ def build_report(
     studies = {ds.StudyInstanceUID for ds in evidence}
     if len(studies) != 1:
         raise MeasurementInvalid("the measured images belong to more than one study")
-    return hd.sr.ComprehensiveSR(
+    sr = hd.sr.ComprehensiveSR(
         evidence=evidence,
         content=report,
         series_instance_uid=hd.UID(),
@@ -223,6 +223,8 @@ def build_report(
         is_complete=True,
         is_final=False,  # a user's measurements, not a verified report
     )
+    sr.SpecificCharacterSet = "ISO_IR 192"  # observer names and labels may be Korean (UTF-8)
+    return sr
 
 
 def report_save(orthanc: OrthancClient, body: Any) -> dict[str, Any]:
