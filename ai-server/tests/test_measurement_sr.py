@@ -124,7 +124,7 @@ def test_malformed_requests_are_refused_with_the_reason(items, message):
 
 def test_geometry_off_the_image_or_without_area_is_refused():
     ds = _image()
-    with pytest.raises(measurements.MeasurementInvalid, match="outside the 64x64"):
+    with pytest.raises(measurements.MeasurementInvalid, match=r"point \(65, 1\) lies outside the 64x64"):
         _report(ds, [_request(ds, "length", [[1, 1], [65, 1]])])
     with pytest.raises(measurements.MeasurementInvalid, match="no area"):
         _report(ds, [_request(ds, "ellipse", [[1, 1], [9, 1], [5, 1], [5, 1]])])

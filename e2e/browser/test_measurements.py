@@ -24,11 +24,12 @@ def _open(page, base_url: str, study: int):
 
 
 def _drag(page, box, start: tuple[float, float], end: tuple[float, float]) -> None:
-    """Press at `start` and release at `end`, as fractions of the viewport from its centre."""
-    centre_x, centre_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(centre_x + start[0] * box["width"], centre_y + start[1] * box["height"])
+    """Press at `start` and release at `end`, in viewport heights from its centre: the square image fills
+    the height, so +-0.5 is its edge."""
+    centre_x, centre_y, height = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["height"]
+    page.mouse.move(centre_x + start[0] * height, centre_y + start[1] * height)
     page.mouse.down()
-    page.mouse.move(centre_x + end[0] * box["width"], centre_y + end[1] * box["height"], steps=8)
+    page.mouse.move(centre_x + end[0] * height, centre_y + end[1] * height, steps=8)
     page.mouse.up()
 
 
@@ -38,9 +39,10 @@ def test_measurements_are_saved_listed_and_drawn_again(sign_in, base_url, screen
     viewer = _open(page, base_url, study)
     box = page.get_by_test_id("viewport").bounding_box()
     viewer.get_by_text("길이", exact=True).click()
-    _drag(page, box, (-0.12, -0.1), (0.12, 0.1))
+    _drag(page, box, (-0.3, -0.3), (0.3, -0.2))
     viewer.get_by_text("타원", exact=True).click()
-    _drag(page, box, (-0.1, -0.08), (0.1, 0.08))
+    # well away from the line: pressing on a drawing (the passive Length tool's) would move it instead
+    _drag(page, box, (-0.2, 0.05), (0.2, 0.3))
     viewer.get_by_role("button", name="계측 저장").click()
     message = viewer.get_by_test_id("measurement-message")
     message.wait_for(timeout=60_000)

@@ -138,8 +138,12 @@ def measure(requested: Requested, ds: Dataset) -> Measured:
     values, spacing = _geometry(ds, requested.frame)
     rows, columns = values.shape
     points = requested.points
-    if (points < 0).any() or (points[:, 0] > columns).any() or (points[:, 1] > rows).any():
-        raise MeasurementInvalid(f"a point lies outside the {columns}x{rows} image {requested.sop_instance_uid}")
+    off = (points < 0).any(axis=1) | (points[:, 0] > columns) | (points[:, 1] > rows)
+    if off.any():
+        column, row = points[off][0]
+        raise MeasurementInvalid(
+            f"point ({column:g}, {row:g}) lies outside the {columns}x{rows} image {requested.sop_instance_uid}"
+        )
     to_mm = np.array([spacing[1], spacing[0]])  # column step, row step
     mm = points * to_mm
     if requested.kind == LENGTH:

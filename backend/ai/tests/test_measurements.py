@@ -122,7 +122,7 @@ def test_geometry_that_does_not_fit_the_image_is_a_400_with_the_reason(ai_server
     outside = _length(images[0], points=((10, 10), (400, 10)))  # the image is 64 pixels wide
     response = rib.post(f"/api/radiology/studies/{row.pk}/measurements", {"measurements": [outside]}, format="json")
     assert response.status_code == 400, response.content
-    assert "outside the 64x64 image" in json.dumps(response.json())
+    assert "point (400, 10) lies outside the 64x64 image" in json.dumps(response.json())
     failed = AuditEvent.objects.get(action=Action.CREATE, resource_type="measurement_report")
     assert failed.outcome == Outcome.FAILURE and failed.patient_id == row.patient.emr_uuid
 

@@ -204,7 +204,10 @@ describe("measurements in the viewer", () => {
   it("says when there is nothing to save, or why saving failed", async () => {
     routeFetch([
       ["/api/radiology/studies/5/measurements", (_url: string, init: RequestInit) =>
-        init.method === "POST" ? answer(503, { detail: "ai-server: connection failed" })() : answer(200, [])()],
+        init.method === "POST"
+          ? answer(400, { status: 400, error: "validation_failed", detail: "입력값이 올바르지 않습니다.",
+                          fields: { measurements: ["The measurements cannot be saved: point (65, 1) lies outside the 64x64 image"] } })()
+          : answer(200, [])()],
     ]); // prettier-ignore
     open({ canSaveMeasurements: true });
     await screen.findByText("2 / 3");
@@ -213,7 +216,11 @@ describe("measurements in the viewer", () => {
     annotationState.set("mine", { annotationUID: "mine", metadata: { toolName: "EllipticalROI", referencedImageId: frames(T1.uid)[1] },
       data: { handles: { points: [[1, 2, 0], [1, 0, 0], [0, 1, 0], [2, 1, 0]] } } }); // prettier-ignore
     fireEvent.click(screen.getByRole("button", { name: "계측 저장" }));
-    await waitFor(() => expect(screen.getByTestId("measurement-message").textContent).toContain("계측을 저장하지 못했습니다"));
+    await waitFor(() =>
+      expect(screen.getByTestId("measurement-message").textContent).toBe(
+        "계측을 저장하지 못했습니다: 입력값이 올바르지 않습니다. · The measurements cannot be saved: point (65, 1) lies outside the 64x64 image",
+      ),
+    );
     expect(annotationState.has("mine")).toBe(true); // kept, to try again
   });
 

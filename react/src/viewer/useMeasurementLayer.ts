@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from "react";
 import type { RefObject } from "react";
 import { useTranslation } from "react-i18next";
 
+import { ApiError } from "../api/client";
 import { useMeasurements, useSaveMeasurements } from "../api/radiology";
 import { drawSaved, drawnMeasurements, removeDrawn } from "./measurements";
 
@@ -12,6 +13,19 @@ export interface MeasurementLayerOptions {
   element: RefObject<HTMLDivElement | null>;
   /** The image ids of the series shown, once loaded. */
   imageIds: string[];
+}
+
+/** The API's detail and every problem it names (fields nest: measurements[i].points ...), in one line. */
+export function problemText(caught: unknown): string {
+  if (!(caught instanceof ApiError) || !caught.body) return caught instanceof Error ? caught.message : String(caught);
+  const problems: string[] = [];
+  const collect = (value: unknown): void => {
+    if (typeof value === "string") problems.push(value);
+    else if (Array.isArray(value)) value.forEach(collect);
+    else if (value && typeof value === "object") Object.values(value).forEach(collect);
+  };
+  collect(caught.body.fields);
+  return [caught.body.detail, ...new Set(problems)].filter(Boolean).join(" · ");
 }
 
 export function useMeasurementLayer({ studyId, viewportId, element, imageIds }: MeasurementLayerOptions) {
@@ -35,7 +49,7 @@ export function useMeasurementLayer({ studyId, viewportId, element, imageIds }: 
       removeDrawn(imageIds); // the saved report's locked copies are drawn once the list is read again
       setMessage({ ok: true, text: t("viewer.measurementsSaved", { count: drawn.length }) });
     } catch (caught) {
-      setMessage({ ok: false, text: t("viewer.measurementsFailed", { detail: caught instanceof Error ? caught.message : String(caught) }) });
+      setMessage({ ok: false, text: t("viewer.measurementsFailed", { detail: problemText(caught) }) });
     }
   }, [imageIds, save, t]);
 
