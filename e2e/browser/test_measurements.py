@@ -23,9 +23,13 @@ def _open(page, base_url: str, study: int):
     return viewer
 
 
-def _drag(page, box, start: tuple[float, float], end: tuple[float, float]) -> None:
+def _drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:
     """Press at `start` and release at `end`, in viewport heights from its centre: the square image fills
-    the height, so +-0.5 is its edge."""
+    the height, so +-0.5 is its edge. The box is read after scrolling it into view (a click on the toolbar
+    may have scrolled the page)."""
+    viewport = page.get_by_test_id("viewport")
+    viewport.scroll_into_view_if_needed()
+    box = viewport.bounding_box()
     centre_x, centre_y, height = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["height"]
     page.mouse.move(centre_x + start[0] * height, centre_y + start[1] * height)
     page.mouse.down()
@@ -37,12 +41,11 @@ def test_measurements_are_saved_listed_and_drawn_again(sign_in, base_url, screen
     page = sign_in("radiologist")
     study = _upload(page, tmp_path)
     viewer = _open(page, base_url, study)
-    box = page.get_by_test_id("viewport").bounding_box()
     viewer.get_by_text("길이", exact=True).click()
-    _drag(page, box, (-0.3, -0.3), (0.3, -0.2))
+    _drag(page, (-0.3, -0.3), (0.3, -0.2))
     viewer.get_by_text("타원", exact=True).click()
     # well away from the line: pressing on a drawing (the passive Length tool's) would move it instead
-    _drag(page, box, (-0.2, 0.05), (0.2, 0.3))
+    _drag(page, (-0.2, 0.05), (0.2, 0.3))
     viewer.get_by_role("button", name="계측 저장").click()
     message = viewer.get_by_test_id("measurement-message")
     message.wait_for(timeout=60_000)
