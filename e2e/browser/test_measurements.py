@@ -44,12 +44,15 @@ def test_measurements_are_saved_listed_and_drawn_again(sign_in, base_url, screen
     viewer.get_by_text("길이", exact=True).click()
     _drag(page, (-0.3, -0.3), (0.3, -0.2))
     viewer.get_by_text("타원", exact=True).click()
-    # well away from the line: pressing on a drawing (the passive Length tool's) would move it instead
-    _drag(page, (-0.2, 0.05), (0.2, 0.3))
-    viewer.get_by_role("button", name="계측 저장").click()
+    # away from the line (a press on a drawing moves it), and inside the image whether the press is the
+    # ellipse's corner or its centre
+    _drag(page, (0.0, 0.15), (0.1, 0.25))
+    screenshot(page, "study-viewer-drawn")
+    with page.expect_request(lambda request: request.method == "POST" and "/measurements" in request.url) as sent:
+        viewer.get_by_role("button", name="계측 저장").click()
     message = viewer.get_by_test_id("measurement-message")
     message.wait_for(timeout=60_000)
-    assert message.inner_text() == "계측 2개를 DICOM SR로 PACS에 저장했습니다.", message.inner_text()
+    assert message.inner_text() == "계측 2개를 DICOM SR로 PACS에 저장했습니다.", (message.inner_text(), sent.value.post_data)
 
     listed = page.get_by_test_id("study-measurements")
     listed.get_by_text(re.compile(r"mm²")).wait_for(timeout=30_000)
