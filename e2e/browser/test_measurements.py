@@ -52,7 +52,8 @@ def test_measurements_are_saved_listed_and_drawn_again(sign_in, base_url, screen
         viewer.get_by_role("button", name="계측 저장").click()
     message = viewer.get_by_test_id("measurement-message")
     message.wait_for(timeout=60_000)
-    assert message.inner_text() == "계측 2개를 DICOM SR로 PACS에 저장했습니다.", (message.inner_text(), sent.value.post_data)
+    saved = message.inner_text()
+    assert saved == "계측 2개를 DICOM SR로 PACS에 저장했습니다.", (saved, sent.value.post_data)
 
     listed = page.get_by_test_id("study-measurements")
     listed.get_by_text(re.compile(r"mm²")).wait_for(timeout=30_000)
