@@ -59,7 +59,8 @@ print(" ".join(field.alias for field in Settings.model_fields.values() if field.
   for name in PATH HOME LANG LC_ALL TZ TMPDIR CUDA_VISIBLE_DEVICES AI_LOG_LEVEL PROMETHEUS_MULTIPROC_DIR $names; do
     if [ -n "${!name+set}" ]; then passed+=("$name=${!name}"); fi
   done
-  exec env -i "${passed[@]}" "$@"
+  # this checkout's code, even where the virtualenv was installed (editable) from another checkout
+  exec env -i "${passed[@]}" PYTHONPATH="$ROOT/ai-server/src" "$@"
 }
 
 case $NAME in

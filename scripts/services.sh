@@ -20,6 +20,7 @@ SYSTEM_PACKAGES=(curl mariadb-server redis-server rabbitmq-server orthanc orthan
                  openssl gcc libc6-dev
                  age  # the backups' encryption (backup/backup.sh, restore.sh)
                  gettext  # msgfmt: the API's translations (make install)
+                 dicom3tools  # dciodvfy: the measurement SR's conformance test (ai-server/tests/test_measurement_sr.py)
                  chromium fonts-noto-cjk)  # the browser end-to-end tests (e2e/browser) and their Korean text
 
 mariadb_root() { mariadb --no-defaults -h127.0.0.1 -P3306 -uroot "$@"; }

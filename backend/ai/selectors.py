@@ -6,9 +6,11 @@ clinical role; the CDSS has no care-team model that would narrow it, and each re
 `mine=True` narrows a list to the caller's own requests.
 """
 
+import io
 import logging
 from dataclasses import dataclass
 
+import pydicom
 from django.conf import settings
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils.translation import get_language
@@ -18,12 +20,15 @@ from minio.error import S3Error
 from audit.client import AuditClient
 from audit.models import Action
 from core.errors import NotFound
-from core.http import SystemUnavailable
+from core.http import ExternalNotFound, SystemUnavailable
 from core.queries import narrowed
 from core.storage import storage_client
 from emr.models import Patient
+from radiology import selectors as radiology_selectors
+from radiology.clients.orthanc_client import get_orthanc_client
 from radiology.models import Order
 
+from . import measurement_sr
 from .clients.ai_server_client import get_ai_server_client
 from .course import Point, course
 from .models import AIJob, AIResult, disclaimer_in
@@ -202,6 +207,38 @@ def model_list(*, user) -> list[dict]:
         else model
         for model in get_ai_server_client().models()
     ]
+
+
+# --- measurements saved as DICOM SR ---------------------------------------------------------------------------
+def measurement_report_list(*, user, study_pk: int) -> list[dict]:
+    """The study's measurement reports (SR series in the PACS holding a TID 1500 report), oldest first, each
+    with its measurements parsed back for the viewer to redraw. Read from the PACS each time: the SR is the
+    record, the CDSS keeps no copy."""
+    study = radiology_selectors.study_get(user=user, pk=study_pk)
+    orthanc = get_orthanc_client()
+    try:
+        series = orthanc.list_series(study.orthanc_id)
+    except ExternalNotFound:
+        series = []
+    reports = []
+    for item in series:
+        if item.get("MainDicomTags", {}).get("Modality") != "SR":
+            continue
+        for instance_id in item.get("Instances", []):
+            try:
+                ds = pydicom.dcmread(io.BytesIO(orthanc.download_instance(instance_id)))
+            except pydicom.errors.InvalidDicomError:
+                logger.warning("SR instance %s of study %s is not readable DICOM", instance_id, study.pk)
+                continue
+            if measurement_sr.is_measurement_report(ds):
+                reports.append(measurement_sr.report_parse(ds) | {"orthanc_id": instance_id})
+    reports.sort(key=lambda report: (report["created_at"] or "", report["sop_instance_uid"]))
+    AuditClient.log_event(
+        Action.READ, actor=user, resource_type="measurement_report_list", resource_id=study.pk,
+        patient_id=study.patient.emr_uuid if study.patient else "",
+        detail={"study_instance_uid": study.study_instance_uid, "count": len(reports)},
+    )  # fmt: skip
+    return reports
 
 
 # --- tumour course ----------------------------------------------------------------------------------------------

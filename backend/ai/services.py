@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import pydicom
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -22,17 +23,21 @@ from django.utils.translation import gettext as _
 
 from acct.roles import Role
 from audit.client import AuditClient
-from audit.models import Action
+from audit.models import Action, Outcome
 from core.errors import InvalidInput, InvalidTransition, NotPermitted, TooLarge
-from core.http import SystemUnavailable
+from core.http import ExternalNotFound, ExternalRejected, ExternalSystemError, SystemUnavailable
 from core.messaging.names import AI_JOB_CREATE, FHIR_SYNC_TASK
 from core.outbox import enqueue_task, enqueue_topic
 from core.storage import storage_client
 from emr.models import Patient, TimelineEvent
 from emr.services import timeline_record
 from notifications.services import notify_users
+from radiology import selectors as radiology_selectors
+from radiology.clients.orthanc_client import get_orthanc_client
 from radiology.models import Study
 
+from . import measurement_sr
+from .clients.ai_server_client import get_measurement_sr_client
 from .course import figures
 from .models import AIJob, AIResult, AIResultRevision, ExpressionUpload
 from .selectors import patient_course
@@ -677,3 +682,52 @@ def course_sync_request(*, patient_pk: int) -> list[str]:
     for entity_id in ids:
         enqueue_task(FHIR_SYNC_TASK, "ai.course", entity_id)
     return ids
+
+
+# --- measurements drawn in the viewer, saved as a DICOM SR (docs/radiology.md "Measurements") -------------------
+def _observer_name(user) -> str:
+    """DICOM PN (family^given), else the login."""
+    name = f"{user.last_name}^{user.first_name}".strip("^")
+    return name or user.get_username()
+
+
+def measurement_report_save(*, actor, study_pk: int, measurements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Measurements on the study's images -> the ai-server measures them on the images, builds the SR
+    (TID 1500) and stores it in the PACS -> audited with the patient -> the stored SR read back."""
+    study = radiology_selectors.study_get(user=actor, pk=study_pk)
+    patient_id = study.patient.emr_uuid if study.patient else ""
+    orthanc = get_orthanc_client()
+    try:
+        listed = orthanc.list_study_instances(study.orthanc_id)
+    except ExternalNotFound:
+        listed = []
+    instances = {item.get("MainDicomTags", {}).get("SOPInstanceUID"): item["ID"] for item in listed}
+    missing = sorted({item["sop_instance_uid"] for item in measurements} - instances.keys())
+    if missing:
+        raise InvalidInput(
+            _("These images are not in this study: %(uids)s") % {"uids": ", ".join(missing)}, field="measurements"
+        )
+    body = {
+        "observer": {"name": _observer_name(actor), "login": actor.get_username()},
+        "measurements": [item | {"orthanc_instance_id": instances[item["sop_instance_uid"]]} for item in measurements],
+    }
+    detail = {"study_instance_uid": study.study_instance_uid, "study": study.pk,
+              "kinds": sorted(item["kind"] for item in measurements)}  # fmt: skip
+    try:
+        saved = get_measurement_sr_client().measurement_report_save(body, patient_id=patient_id)
+    except ExternalSystemError as exc:
+        AuditClient.log_event(
+            Action.CREATE, actor=actor, resource_type="measurement_report", resource_id=study.pk,
+            patient_id=patient_id, outcome=Outcome.FAILURE, detail={**detail, "reason": exc.detail},
+        )  # fmt: skip
+        if isinstance(exc, ExternalRejected):  # the geometry does not fit the images
+            raise InvalidInput(
+                _("The measurements cannot be saved: %(reason)s") % {"reason": exc.detail}, field="measurements"
+            ) from exc
+        raise
+    AuditClient.log_event(
+        Action.CREATE, actor=actor, resource_type="measurement_report", resource_id=saved["sop_instance_uid"],
+        patient_id=patient_id, detail={**detail, "orthanc_id": saved["orthanc_instance_id"]},
+    )  # fmt: skip
+    stored = pydicom.dcmread(io.BytesIO(orthanc.download_instance(saved["orthanc_instance_id"])))
+    return measurement_sr.report_parse(stored) | {"orthanc_id": saved["orthanc_instance_id"]}

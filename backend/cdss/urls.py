@@ -17,6 +17,7 @@ api_patterns = [
     path("", include("ai.api.patient_urls")),
     path("", include("board.api.urls")),
     path("radiology/", include("radiology.api.urls")),
+    path("radiology/", include("ai.api.radiology_urls")),
     path("ai/", include("ai.api.urls")),
     path("fhir/", include("fhir_sync.api.urls")),
     path("alerts/", include("notifications.api.urls")),

@@ -14,10 +14,11 @@ from flask import Flask, Response, abort, jsonify, request
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from . import metrics
+from . import measurements, metrics
 from .config import Settings
 from .jobs import JobRunner, Services
 from .messaging import connection_parameters
+from .orthanc import DependencyDown, OrthancClient
 from .pipelines.base import JobFailed
 
 logger = logging.getLogger(__name__)
@@ -89,13 +90,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return jsonify(error="models are not loaded yet", reason=lazy.error), 503
         return jsonify(models=loaded.registry.describe())
 
-    @app.post("/infer")
-    def infer():
-        """Run a job synchronously (debugging only): the ai.job.create body, with the service token."""
+    def require_service_token() -> None:
         scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
         expected = settings.service_token
         if not expected or scheme != "Bearer" or not hmac.compare_digest(supplied.encode(), expected.encode()):
             abort(401)
+
+    @app.post("/infer")
+    def infer():
+        """Run a job synchronously (debugging only): the ai.job.create body, with the service token."""
+        require_service_token()
         loaded = lazy.get()
         if loaded is None:
             return jsonify(error="models are not loaded yet", reason=lazy.error), 503
@@ -108,6 +112,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         except JobFailed as exc:
             return jsonify(status="FAILED", reason=str(exc)), 422
         return jsonify(result)
+
+    @app.post("/measurement-reports")
+    def measurement_report():
+        """A user's measurements as a DICOM SR stored in Orthanc (measurements.py). Called by the backend
+        only, after its role check and audit, with the service token."""
+        require_service_token()
+        try:
+            saved = measurements.report_save(OrthancClient(settings), request.get_json(silent=True))
+        except (measurements.MeasurementInvalid, JobFailed) as exc:
+            return jsonify(error=str(exc)), 400
+        except DependencyDown as exc:
+            return jsonify(error="the PACS is unavailable", reason=str(exc)), 503
+        return jsonify(saved), 201
 
     @app.get("/metrics")
     def prometheus_metrics():

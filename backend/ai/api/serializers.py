@@ -358,3 +358,61 @@ class TumourCourseSerializer(serializers.Serializer):
     source = serializers.CharField(help_text="where the thresholds come from")
     label = serializers.CharField(help_text="volumetric, RANO-style aid; not a RANO assessment")
     undated_study_ids = serializers.ListField(child=serializers.IntegerField(), help_text="left out: no study date")
+
+
+# --- measurements saved as DICOM SR ---------------------------------------------------------------------------
+MEASUREMENT_POINTS = {"length": 2, "ellipse": 4}
+MEASUREMENT_KINDS = sorted(MEASUREMENT_POINTS)
+DICOM_UID = r"^[0-9]+(\.[0-9]+)*$"
+
+
+class MeasurementInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=MEASUREMENT_KINDS)
+    sop_instance_uid = serializers.RegexField(DICOM_UID, max_length=64, help_text="the image it was drawn on")
+    frame = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, default=None, help_text="of a multi-frame image, from 1"
+    )
+    points = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        help_text="DICOM image coordinates [column, row] (0,0: the top left corner of the first pixel): "
+        "a length's two end points; an ellipse's two axes' end points",
+    )
+    label = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        wanted = MEASUREMENT_POINTS[attrs["kind"]]
+        if len(attrs["points"]) != wanted:
+            raise serializers.ValidationError(
+                {"points": _("A %(kind)s needs %(count)s points.") % {"kind": attrs["kind"], "count": wanted}}
+            )
+        if any(not 0 <= value < 1e6 for point in attrs["points"] for value in point):
+            raise serializers.ValidationError({"points": _("Points are image coordinates, not negative.")})
+        return attrs
+
+
+class MeasurementsCreateSerializer(serializers.Serializer):
+    measurements = MeasurementInputSerializer(many=True, min_length=1, max_length=100)
+
+
+class MeasurementSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=MEASUREMENT_KINDS)
+    label = serializers.CharField()
+    tracking_uid = serializers.CharField()
+    sop_instance_uid = serializers.CharField()
+    series_instance_uid = serializers.CharField()
+    frame = serializers.IntegerField(allow_null=True)
+    points = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
+    length_mm = serializers.FloatField(required=False, help_text="a length, in mm")
+    area_mm2 = serializers.FloatField(required=False, help_text="an ellipse's area, in mm2")
+    mean = serializers.FloatField(required=False, help_text="the mean pixel value inside an ellipse")
+    mean_unit = serializers.CharField(required=False, help_text="UCUM: [hnsf'U] for CT, [arb'U] otherwise")
+
+
+class MeasurementReportSerializer(serializers.Serializer):
+    sop_instance_uid = serializers.CharField()
+    series_instance_uid = serializers.CharField()
+    orthanc_id = serializers.CharField()
+    observer = serializers.CharField(help_text="who measured (the SR's person observer)")
+    observer_login = serializers.CharField()
+    created_at = serializers.CharField(allow_null=True, help_text="the SR's content date and time (server local)")
+    measurements = MeasurementSerializer(many=True)

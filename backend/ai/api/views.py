@@ -23,6 +23,8 @@ from .serializers import (
     JobCreateSerializer,
     JobQuerySerializer,
     JobSerializer,
+    MeasurementReportSerializer,
+    MeasurementsCreateSerializer,
     ModelListSerializer,
     ResultSerializer,
     ReviewSerializer,
@@ -230,3 +232,28 @@ class TumourCourseView(APIView):
     )
     def get(self, request, puuid: str):
         return Response(selectors.tumour_course(puuid, user=request.user))
+
+
+class StudyMeasurementsView(APIView):
+    """/api/radiology/studies/<pk>/measurements: lengths and ellipses drawn on the study's images, saved as a
+    DICOM SR in the PACS. Whoever reads the study lists them; doctors and radiology staff, who read images
+    clinically, save them (docs/radiology.md "Measurements")."""
+
+    def get_permissions(self):
+        return [IsDoctorOrRIB()] if self.request.method == "POST" else [IsStaffRole()]
+
+    @extend_schema(responses={200: MeasurementReportSerializer(many=True)}, summary="A study's saved measurements")
+    def get(self, request, pk: int):
+        reports = selectors.measurement_report_list(user=request.user, study_pk=pk)
+        return Response(MeasurementReportSerializer(reports, many=True).data)
+
+    @extend_schema(
+        request=MeasurementsCreateSerializer,
+        responses={201: MeasurementReportSerializer},
+        summary="Save measurements as a DICOM SR (DOCTOR or RIB)",
+    )
+    def post(self, request, pk: int):
+        data = MeasurementsCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.measurement_report_save(actor=request.user, study_pk=pk, **data.validated_data)
+        return Response(MeasurementReportSerializer(report).data, status=status.HTTP_201_CREATED)

@@ -93,4 +93,15 @@ ENTRIES = {
     "api/ai/models": [("get", "/api/ai/models?{ai_server}", None, DOCTOR_OR_RIB)],
     # whoever may read the patient's AI results; {puuid}: emr's placeholder, a patient in the cache
     "api/patients/<str:puuid>/tumour-course": [("get", "/api/patients/{puuid}/tumour-course", None, CLINICAL)],
+    # measurement SRs ({radiology_study}: radiology's placeholder): whoever reads the study lists them; those
+    # who read images clinically save them (an empty body passes the role check to 400)
+    "api/radiology/studies/<int:pk>/measurements": [
+        ("get", "/api/radiology/studies/{radiology_study}/measurements", None, CLINICAL),
+        (
+            "post",
+            "/api/radiology/studies/{radiology_study}/measurements",
+            {},
+            expect(403, anonymous=401, DOCTOR=400, RIB=400),
+        ),
+    ],
 }

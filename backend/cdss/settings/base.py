@@ -291,6 +291,9 @@ EMR_PATIENT_CACHE_TTL_SECONDS = env.int("EMR_PATIENT_CACHE_TTL_SECONDS", default
 EMR_REFRESH_OVERLAP_SECONDS = env.int("EMR_REFRESH_OVERLAP_SECONDS", default=300)
 EMR_FULL_REFRESH_INTERVAL_SECONDS = env.int("EMR_FULL_REFRESH_INTERVAL_SECONDS", default=86400)
 AI_SERVER_URL = env.str("AI_SERVER_URL", default="").rstrip("/")
+# Bearer token of the ai-server's internal write endpoints (POST /measurement-reports builds and stores a
+# DICOM SR); the ai-server holds the same value. Empty: saving measurements answers 503.
+AI_SERVICE_TOKEN = env.str("AI_SERVICE_TOKEN", default="")
 # The tumour-board PDF's CJK font: TrueType outlines (reportlab cannot embed the CFF of fonts-noto-cjk), made
 # from fonts-noto-cjk by scripts/board_font.py (docs/board.md); the backend image sets it to the font its
 # `font` stage makes (backend/Dockerfile).
@@ -423,7 +426,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # a result's status appears in Result and in its Revision: one enum under one name
-    "ENUM_NAME_OVERRIDES": {"ResultStatusEnum": "ai.models.AIResult.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "ResultStatusEnum": "ai.models.AIResult.Status",
+        "MeasurementKindEnum": "ai.api.serializers.MEASUREMENT_KINDS",
+        "KindEnum": "emr.models.TimelineEvent.Kind",  # the name it had before the measurement kinds
+    },
 }
 
 # --- Logging: one line per event on stdout; the process manager or Docker collects it ---------------
@@ -471,6 +478,8 @@ AI_JOB_DEADLINE_SECONDS = env.int("AI_JOB_DEADLINE_SECONDS", default=900)
 AI_JOB_MAX_ATTEMPTS = env.int("AI_JOB_MAX_ATTEMPTS", default=3)
 AI_EXPRESSION_MAX_BYTES = env.int("AI_EXPRESSION_MAX_BYTES", default=5 * 1024 * 1024)
 AI_SERVER_TIMEOUT_SECONDS = env.float("AI_SERVER_TIMEOUT_SECONDS", default=5.0)
+# Building a measurement SR reads the measured images from the PACS first: longer than a model list.
+AI_SERVER_SR_TIMEOUT_SECONDS = env.float("AI_SERVER_SR_TIMEOUT_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE["ai-poll-jobs"] = {
     "task": names.AI_POLL_TASK,
     "schedule": env.float("AI_POLL_SECONDS", default=30.0),

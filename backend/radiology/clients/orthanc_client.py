@@ -98,6 +98,10 @@ class OrthancClient:
     def list_series(self, study_id: str) -> list[dict[str, Any]]:
         return self._get_json(f"/studies/{study_id}/series", resource_type="study", resource_id=study_id)
 
+    def list_study_instances(self, study_id: str) -> list[dict[str, Any]]:
+        """Every instance of the study with its main tags (SOPInstanceUID) and ParentSeries, in one call."""
+        return self._get_json(f"/studies/{study_id}/instances", resource_type="study", resource_id=study_id)
+
     def list_instances(self, series_id: str) -> list[dict[str, Any]]:
         return self._get_json(f"/series/{series_id}/instances", resource_type="series", resource_id=series_id)
 

@@ -2,7 +2,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 
 import { api } from "./client";
 import type { components } from "./schema";
-import type { Order, OrderCreate, OrderStatus, Page, Study, StudyDetail } from "./types";
+import type { MeasurementInput, MeasurementReport, Order, OrderCreate, OrderStatus, Page, Study, StudyDetail } from "./types";
 
 type Schemas = components["schemas"];
 
@@ -62,6 +62,25 @@ export function useStudy(id: number) {
     queryKey: ["radiology", "study", id],
     queryFn: () => api<StudyDetail>(`/api/radiology/studies/${id}`),
     enabled: Number.isFinite(id),
+  });
+}
+
+/** The study's measurement reports (DICOM SR in the PACS), oldest first. */
+export function useMeasurements(studyId: number) {
+  return useQuery({
+    queryKey: ["radiology", "measurements", studyId],
+    queryFn: () => api<MeasurementReport[]>(`/api/radiology/studies/${studyId}/measurements`),
+    enabled: Number.isFinite(studyId),
+  });
+}
+
+/** Save lengths and ellipses as one SR; the list is read again from the PACS. */
+export function useSaveMeasurements(studyId: number) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (measurements: MeasurementInput[]) =>
+      api<MeasurementReport>(`/api/radiology/studies/${studyId}/measurements`, { method: "POST", json: { measurements } }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["radiology", "measurements", studyId] }),
   });
 }
 

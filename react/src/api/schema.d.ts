@@ -924,6 +924,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/radiology/studies/{id}/measurements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A study's saved measurements
+         * @description /api/radiology/studies/<pk>/measurements: lengths and ellipses drawn on the study's images, saved as a
+         *     DICOM SR in the PACS. Whoever reads the study lists them; doctors and radiology staff, who read images
+         *     clinically, save them (docs/radiology.md "Measurements").
+         */
+        get: operations["radiology_studies_measurements_list"];
+        put?: never;
+        /**
+         * Save measurements as a DICOM SR (DOCTOR or RIB)
+         * @description /api/radiology/studies/<pk>/measurements: lengths and ellipses drawn on the study's images, saved as a
+         *     DICOM SR in the PACS. Whoever reads the study lists them; doctors and radiology staff, who read images
+         *     clinically, save them (docs/radiology.md "Measurements").
+         */
+        post: operations["radiology_studies_measurements_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/radiology/studies/{id}/reject": {
         parameters: {
             query?: never;
@@ -1600,6 +1628,63 @@ export interface components {
             last_name: string;
             readonly roles: string[];
             is_service_account: boolean;
+        };
+        Measurement: {
+            kind: components["schemas"]["MeasurementKindEnum"];
+            label: string;
+            tracking_uid: string;
+            sop_instance_uid: string;
+            series_instance_uid: string;
+            frame: number | null;
+            points: number[][];
+            /**
+             * Format: double
+             * @description a length, in mm
+             */
+            length_mm?: number;
+            /**
+             * Format: double
+             * @description an ellipse's area, in mm2
+             */
+            area_mm2?: number;
+            /**
+             * Format: double
+             * @description the mean pixel value inside an ellipse
+             */
+            mean?: number;
+            /** @description UCUM: [hnsf'U] for CT, [arb'U] otherwise */
+            mean_unit?: string;
+        };
+        MeasurementInput: {
+            kind: components["schemas"]["MeasurementKindEnum"];
+            /** @description the image it was drawn on */
+            sop_instance_uid: string;
+            /** @description of a multi-frame image, from 1 */
+            frame?: number | null;
+            /** @description DICOM image coordinates [column, row] (0,0: the top left corner of the first pixel): a length's two end points; an ellipse's two axes' end points */
+            points: number[][];
+            /** @default  */
+            label: string;
+        };
+        /**
+         * @description * `ellipse` - ellipse
+         *     * `length` - length
+         * @enum {string}
+         */
+        MeasurementKindEnum: "ellipse" | "length";
+        MeasurementReport: {
+            sop_instance_uid: string;
+            series_instance_uid: string;
+            orthanc_id: string;
+            /** @description who measured (the SR's person observer) */
+            observer: string;
+            observer_login: string;
+            /** @description the SR's content date and time (server local) */
+            created_at: string | null;
+            measurements: components["schemas"]["Measurement"][];
+        };
+        MeasurementsCreate: {
+            measurements: components["schemas"]["MeasurementInput"][];
         };
         ModelInfo: {
             name: string;
@@ -3832,6 +3917,54 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StudyDetail"];
+                };
+            };
+        };
+    };
+    radiology_studies_measurements_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeasurementReport"][];
+                };
+            };
+        };
+    };
+    radiology_studies_measurements_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MeasurementsCreate"];
+                "application/x-www-form-urlencoded": components["schemas"]["MeasurementsCreate"];
+                "multipart/form-data": components["schemas"]["MeasurementsCreate"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeasurementReport"];
                 };
             };
         };

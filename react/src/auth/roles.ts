@@ -14,6 +14,7 @@ export const can = {
   uploadDicom: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
   orderImaging: (roles: readonly string[]) => holds(roles, ["DOCTOR"]),
   requestAnalysis: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
+  saveMeasurements: (roles: readonly string[]) => holds(roles, ["DOCTOR", "RIB"]),
   seeAnalyses: (roles: readonly string[]) => holds(roles, CLINICAL),
   reviewAiResults: (roles: readonly string[]) => holds(roles, ["RADIOLOGIST"]),
   seeSignOffWorklist: (roles: readonly string[]) => holds(roles, ["RADIOLOGIST"]),

@@ -84,10 +84,28 @@ export const segmentationCalls = {
 
 export const createFromDICOMSegBuffer = vi.fn(async (_imageIds: string[], _buffer: ArrayBuffer, _options: unknown) => ({ labelMapImages: [[{ imageId: "seg:1" }]] }));
 
+/** Image <-> world: 0.5 mm pixels, the image in the z = 0 plane (enough to check the conversions are used). */
+export const PIXEL_MM = 0.5;
+
 export const core = {
   Enums: { ViewportType: { STACK: "stack" }, Events: { STACK_NEW_IMAGE } },
   RenderingEngine: FakeRenderingEngine,
+  utilities: {
+    imageToWorldCoords: (_imageId: string, [column, row]: number[]) => [column * PIXEL_MM, row * PIXEL_MM, 0],
+    worldToImageCoords: (_imageId: string, [x, y]: number[]) => [x / PIXEL_MM, y / PIXEL_MM],
+  },
 };
+
+/** Cornerstone's annotation state: what the tools drew and what the viewer added. */
+export interface FakeAnnotation {
+  annotationUID?: string;
+  isLocked?: boolean;
+  metadata: { toolName: string; referencedImageId?: string };
+  data: { handles: { points: number[][] }; label?: string };
+}
+export const annotationState = new Map<string, FakeAnnotation>();
+export const renderedViewports = vi.fn();
+let drawnCount = 0;
 
 export const tools = {
   Enums: { MouseBindings, SegmentationRepresentations: { Labelmap: "Labelmap" } },
@@ -95,6 +113,20 @@ export const tools = {
   PanTool: { toolName: "Pan" },
   ZoomTool: { toolName: "Zoom" },
   StackScrollTool: { toolName: "StackScroll" },
+  LengthTool: { toolName: "Length" },
+  EllipticalROITool: { toolName: "EllipticalROI" },
+  annotation: {
+    state: {
+      getAllAnnotations: () => [...annotationState.values()],
+      getAnnotation: (uid: string) => annotationState.get(uid),
+      addAnnotation: (item: FakeAnnotation) => {
+        const uid = item.annotationUID ?? `drawn-${++drawnCount}`;
+        annotationState.set(uid, { ...item, annotationUID: uid });
+      },
+      removeAnnotation: (uid: string) => annotationState.delete(uid),
+    },
+  },
+  utilities: { triggerAnnotationRenderForViewportIds: renderedViewports },
   ToolGroupManager: {
     createToolGroup: (id: string) => {
       const group = new FakeToolGroup(id);
@@ -124,6 +156,8 @@ export const viewerCornerstone = {
 
 export function resetCornerstone() {
   FakeRenderingEngine.all = [];
+  annotationState.clear();
+  renderedViewports.mockClear();
   toolGroups.clear();
   for (const call of Object.values(segmentationCalls)) call.mockClear();
   createFromDICOMSegBuffer.mockClear();

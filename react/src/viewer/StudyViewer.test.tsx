@@ -2,7 +2,18 @@ import { act, fireEvent, screen, waitFor, within } from "@testing-library/react"
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { Series } from "../api/types";
-import { FakeRenderingEngine, MouseBindings, STACK_NEW_IMAGE, createFromDICOMSegBuffer, resetCornerstone, segmentationCalls, toolGroups } from "../test/cornerstone";
+import {
+  FakeRenderingEngine,
+  MouseBindings,
+  PIXEL_MM,
+  STACK_NEW_IMAGE,
+  annotationState,
+  createFromDICOMSegBuffer,
+  resetCornerstone,
+  segmentationCalls,
+  toolGroups,
+} from "../test/cornerstone";
+import { routeFetch } from "../test/fakes";
 import { segReferencing } from "../test/dicom";
 import { renderPage } from "../test/render";
 import { qidoInstances, qidoSeries, retrieveInstance, seriesMetadata } from "./dicomweb";
@@ -160,5 +171,63 @@ describe("study viewer", () => {
     expect(segmentationCalls.removeSegmentation).toHaveBeenCalledTimes(1);
     expect(toolGroups.size).toBe(0);
     expect(engine.destroyed).toBe(true);
+  });
+});
+
+describe("measurements in the viewer", () => {
+  const REPORT = {
+    sop_instance_uid: "9.1", series_instance_uid: "9", orthanc_id: "o", observer: "Kim", observer_login: "kim", created_at: "2026-12-04T10:00:00",
+    measurements: [{ kind: "length", label: "L", tracking_uid: "7.1", sop_instance_uid: "1.2.1.2", series_instance_uid: T1.uid, frame: null,
+                     points: [[10, 10], [40, 50]], length_mm: 25 }],
+  }; // prettier-ignore
+  const answer = (status: number, body: unknown) => () => ({ status, body });
+
+  it("redraws the saved ones on their image, and saves what was drawn since", async () => {
+    let posted: unknown = null;
+    routeFetch([
+      ["/api/radiology/studies/5/measurements", (_url: string, init: RequestInit) => {
+        if (init.method !== "POST") return { status: 200, body: [REPORT] };
+        posted = JSON.parse(String(init.body));
+        return { status: 201, body: REPORT };
+      }],
+    ]); // prettier-ignore
+    open({ canSaveMeasurements: true });
+    await waitFor(() => expect(annotationState.get("sr-7.1")?.metadata.referencedImageId).toBe(frames(T1.uid)[1]));
+    const drawn = [[1, 1], [5, 4]].map(([column, row]) => [column * PIXEL_MM, row * PIXEL_MM, 0]);
+    annotationState.set("mine", { annotationUID: "mine", metadata: { toolName: "Length", referencedImageId: frames(T1.uid)[0] }, data: { handles: { points: drawn } } });
+    fireEvent.click(screen.getByRole("button", { name: "계측 저장" }));
+    expect((await screen.findByTestId("measurement-message")).textContent).toBe("계측 1개를 DICOM SR로 PACS에 저장했습니다.");
+    expect(posted).toEqual({ measurements: [{ kind: "length", sop_instance_uid: "1.2.1.1", frame: null, points: [[1, 1], [5, 4]], label: "" }] });
+    expect(annotationState.has("mine")).toBe(false); // the report's locked copy replaces it
+  });
+
+  it("says when there is nothing to save, or why saving failed", async () => {
+    routeFetch([
+      ["/api/radiology/studies/5/measurements", (_url: string, init: RequestInit) =>
+        init.method === "POST"
+          ? answer(400, { status: 400, error: "validation_failed", detail: "입력값이 올바르지 않습니다.",
+                          fields: { measurements: ["The measurements cannot be saved: point (65, 1) lies outside the 64x64 image"] } })()
+          : answer(200, [])()],
+    ]); // prettier-ignore
+    open({ canSaveMeasurements: true });
+    await screen.findByText("2 / 3");
+    fireEvent.click(screen.getByRole("button", { name: "계측 저장" }));
+    expect((await screen.findByTestId("measurement-message")).textContent).toContain("저장할 새 계측이 없습니다");
+    annotationState.set("mine", { annotationUID: "mine", metadata: { toolName: "EllipticalROI", referencedImageId: frames(T1.uid)[1] },
+      data: { handles: { points: [[1, 2, 0], [1, 0, 0], [0, 1, 0], [2, 1, 0]] } } }); // prettier-ignore
+    fireEvent.click(screen.getByRole("button", { name: "계측 저장" }));
+    await waitFor(() =>
+      expect(screen.getByTestId("measurement-message").textContent).toBe(
+        "계측을 저장하지 못했습니다: 입력값이 올바르지 않습니다. · The measurements cannot be saved: point (65, 1) lies outside the 64x64 image",
+      ),
+    );
+    expect(annotationState.has("mine")).toBe(true); // kept, to try again
+  });
+
+  it("offers no saving to a role that may not save", async () => {
+    routeFetch([["/api/radiology/studies/5/measurements", []]]);
+    open();
+    await screen.findByText("2 / 3");
+    expect(screen.queryByRole("button", { name: "계측 저장" })).toBeNull();
   });
 });

@@ -1,8 +1,9 @@
 // The study viewer: Cornerstone3D stack viewport over the CDSS DICOMweb gateway, with series thumbnails,
-// wheel and slider scrolling, window/level, zoom, pan and a DICOM SEG labelmap overlay. Loaded lazily
+// wheel and slider scrolling, window/level, zoom, pan, length and ellipse measurements (saved as DICOM SR,
+// redrawn when the study is opened again) and a DICOM SEG labelmap overlay. Loaded lazily
 // (see ViewerLoader.tsx) so the first page load does not carry Cornerstone, its codecs or its workers.
-// The work is in hooks (useStackViewport, useStudySeries, useSeriesStack, tools, useOverlayChoices,
-// useSegOverlay); the parts on screen are SeriesList, ViewerToolbar, SliceSlider and OverlayControls.
+// The work is in hooks (useStackViewport, useStudySeries, useSeriesStack, tools, useMeasurementLayer,
+// useOverlayChoices, useSegOverlay); the parts on screen are SeriesList, ViewerToolbar, SliceSlider and OverlayControls.
 import { Alert, Card, Group, Stack } from "@mantine/core";
 import { useState } from "react";
 
@@ -12,6 +13,7 @@ import { SeriesList } from "./SeriesList";
 import { SliceSlider } from "./SliceSlider";
 import { useLeftButtonTool } from "./tools";
 import type { Tool } from "./tools";
+import { useMeasurementLayer } from "./useMeasurementLayer";
 import { useOverlayChoices } from "./useOverlayChoices";
 import type { OverlaySource } from "./useOverlayChoices";
 import { useSegOverlay } from "./useSegOverlay";
@@ -31,17 +33,20 @@ export interface StudyViewerProps {
   overlays?: OverlaySource[];
   /** Which overlay to show at first (its key). */
   initialOverlay?: string;
+  /** Offer "save measurements" (the roles that may: DOCTOR, RIB). */
+  canSaveMeasurements?: boolean;
 }
 
 const NO_OVERLAYS: OverlaySource[] = [];
 
-export default function StudyViewer({ studyId, studyUid, series, overlays = NO_OVERLAYS, initialOverlay }: StudyViewerProps) {
+export default function StudyViewer({ studyId, studyUid, series, overlays = NO_OVERLAYS, initialOverlay, canSaveMeasurements = false }: StudyViewerProps) {
   const [error, setError] = useState<string | null>(null);
   const [tool, setTool] = useState<Tool>("wl");
   const { element, ids, ready, viewport, reset } = useStackViewport(setError);
   const { listed, imageSeries, segSeries, current, setCurrent } = useStudySeries(studyUid, setError);
   const stack = useSeriesStack({ element, viewport, ready, studyUid, seriesUid: current, onError: setError });
   useLeftButtonTool(ids.tools, ready, tool);
+  const measurements = useMeasurementLayer({ studyId, viewportId: ids.viewport, element, imageIds: stack.imageIds });
   const choices = useOverlayChoices(overlays, segSeries, studyUid);
   const overlay = useSegOverlay({
     choices,
@@ -65,7 +70,19 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
               {error}
             </Alert>
           )}
-          <ViewerToolbar tool={tool} onToolChange={setTool} onReset={reset} loading={stack.loading} />
+          <ViewerToolbar
+            tool={tool}
+            onToolChange={setTool}
+            onReset={reset}
+            loading={stack.loading}
+            onSaveMeasurements={canSaveMeasurements ? () => void measurements.save() : undefined}
+            saving={measurements.saving}
+          />
+          {measurements.message && (
+            <Alert color={measurements.message.ok ? "green" : "red"} role="status" data-testid="measurement-message">
+              {measurements.message.text}
+            </Alert>
+          )}
           <div
             ref={element}
             onContextMenu={(event) => event.preventDefault()}

@@ -9,10 +9,13 @@ export interface ViewerToolbarProps {
   onReset: () => void;
   /** A series is on its way. */
   loading: boolean;
+  /** Save the lengths and ellipses drawn (shown to the roles that may). */
+  onSaveMeasurements?: () => void;
+  saving?: boolean;
 }
 
 /** The left button's tool, the reset, a spinner while a series loads, and what the other buttons do. */
-export function ViewerToolbar({ tool, onToolChange, onReset, loading }: ViewerToolbarProps) {
+export function ViewerToolbar({ tool, onToolChange, onReset, loading, onSaveMeasurements, saving = false }: ViewerToolbarProps) {
   const { t } = useTranslation();
   return (
     <Group gap="xs">
@@ -24,11 +27,18 @@ export function ViewerToolbar({ tool, onToolChange, onReset, loading }: ViewerTo
           { value: "wl", label: t("viewer.windowLevel") },
           { value: "pan", label: t("viewer.pan") },
           { value: "zoom", label: t("viewer.zoom") },
+          { value: "length", label: t("viewer.length") },
+          { value: "ellipse", label: t("viewer.ellipse") },
         ]}
       />
       <Button size="xs" variant="default" onClick={onReset}>
         {t("viewer.reset")}
       </Button>
+      {onSaveMeasurements && (
+        <Button size="xs" onClick={onSaveMeasurements} loading={saving}>
+          {t("viewer.saveMeasurements")}
+        </Button>
+      )}
       {loading && <Loader size="xs" />}
       <Text size="xs" c="dimmed">
         {t("viewer.mouseHelp")}

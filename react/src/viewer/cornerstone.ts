@@ -2,6 +2,8 @@
 import { Enums, imageLoadPoolManager, imageLoader, init as coreInit, metaData } from "@cornerstonejs/core";
 import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
 import {
+  EllipticalROITool,
+  LengthTool,
   PanTool,
   StackScrollTool,
   WindowLevelTool,
@@ -27,7 +29,7 @@ export function startCornerstone(): Promise<void> {
       promise: withRetry(() => wadors(imageId, options as never).promise),
     }));
     toolsInit();
-    for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool]) addTool(tool);
+    for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, LengthTool, EllipticalROITool]) addTool(tool);
   })();
   return started;
 }

@@ -46,6 +46,19 @@ describe("ViewerToolbar", () => {
     expect(onReset).toHaveBeenCalled();
     expect(view.container.querySelector(".mantine-Loader-root")).toBeTruthy();
     expect(screen.getByText("휠: 슬라이스 · 가운데 버튼: 이동 · 오른쪽 버튼: 확대")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "계측 저장" })).toBeNull(); // not offered unless allowed
+  });
+
+  it("offers the measuring tools and, to those who may, saving them", () => {
+    const onToolChange = vi.fn();
+    const onSave = vi.fn();
+    renderPage(<ViewerToolbar tool="wl" onToolChange={onToolChange} onReset={() => {}} loading={false} onSaveMeasurements={onSave} />);
+    fireEvent.click(screen.getByRole("radio", { name: "길이" }));
+    expect(onToolChange).toHaveBeenCalledWith("length");
+    fireEvent.click(screen.getByRole("radio", { name: "타원" }));
+    expect(onToolChange).toHaveBeenCalledWith("ellipse");
+    fireEvent.click(screen.getByRole("button", { name: "계측 저장" }));
+    expect(onSave).toHaveBeenCalled();
   });
 });
 

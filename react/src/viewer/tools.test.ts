@@ -19,6 +19,7 @@ describe("viewport tools", () => {
   it("set up window/level, pan, zoom and wheel scrolling on the viewport", () => {
     expect(toolGroups.get("tools")!.viewports).toEqual(["vp"]);
     expect(buttons()).toEqual(["WindowLevel", "Pan", "Zoom", "StackScroll"]);
+    expect(toolGroups.get("tools")!.tools).toEqual(["WindowLevel", "Pan", "Zoom", "StackScroll", "Length", "EllipticalROI"]);
     destroyToolGroup("tools");
     expect(toolGroups.size).toBe(0);
   });
@@ -32,6 +33,10 @@ describe("viewport tools", () => {
     expect(buttons()).toEqual(["Pan", undefined, "Zoom", "StackScroll"]);
     rerender({ ready: true, tool: "zoom" });
     expect(buttons()).toEqual(["Zoom", "Pan", undefined, "StackScroll"]);
+    rerender({ ready: true, tool: "length" });
+    expect(buttons()).toEqual(["Length", "Pan", "Zoom", "StackScroll"]);
+    rerender({ ready: true, tool: "ellipse" });
+    expect(buttons()).toEqual(["EllipticalROI", "Pan", "Zoom", "StackScroll"]);
     rerender({ ready: true, tool: "wl" });
     expect(buttons()).toEqual(["WindowLevel", "Pan", "Zoom", "StackScroll"]);
   });

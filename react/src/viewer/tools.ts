@@ -1,17 +1,35 @@
 // The viewport's mouse tools: a tool group per viewer, and which tool the left button drives.
-import { Enums as ToolEnums, PanTool, StackScrollTool, ToolGroupManager, WindowLevelTool, ZoomTool } from "@cornerstonejs/tools";
+import {
+  EllipticalROITool,
+  Enums as ToolEnums,
+  LengthTool,
+  PanTool,
+  StackScrollTool,
+  ToolGroupManager,
+  WindowLevelTool,
+  ZoomTool,
+} from "@cornerstonejs/tools";
 import { useEffect } from "react";
 
-export type Tool = "wl" | "pan" | "zoom";
-const TOOL_NAMES: Record<Tool, string> = { wl: WindowLevelTool.toolName, pan: PanTool.toolName, zoom: ZoomTool.toolName };
+export type Tool = "wl" | "pan" | "zoom" | "length" | "ellipse";
+const TOOL_NAMES: Record<Tool, string> = {
+  wl: WindowLevelTool.toolName,
+  pan: PanTool.toolName,
+  zoom: ZoomTool.toolName,
+  length: LengthTool.toolName,
+  ellipse: EllipticalROITool.toolName,
+};
+const MEASURING = [LengthTool.toolName, EllipticalROITool.toolName];
 const { Primary, Auxiliary, Secondary, Wheel } = ToolEnums.MouseBindings;
 
-/** Window/level on the left button, pan on the middle, zoom on the right, slices on the wheel. */
+/** Window/level on the left button, pan on the middle, zoom on the right, slices on the wheel; the measuring
+ * tools passive (their drawings shown and editable) until one is chosen. */
 export function setUpToolGroup(toolGroupId: string, viewportId: string, engineId: string): void {
   const group = ToolGroupManager.createToolGroup(toolGroupId);
   if (!group) return;
-  for (const name of [WindowLevelTool.toolName, PanTool.toolName, ZoomTool.toolName, StackScrollTool.toolName]) group.addTool(name);
+  for (const name of [WindowLevelTool.toolName, PanTool.toolName, ZoomTool.toolName, StackScrollTool.toolName, ...MEASURING]) group.addTool(name);
   group.addViewport(viewportId, engineId);
+  for (const name of MEASURING) group.setToolPassive(name);
   group.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: Primary }] });
   group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: Auxiliary }] });
   group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: Secondary }] });

@@ -11,6 +11,7 @@ import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
 import { LazyStudyViewer } from "../../viewer/ViewerLoader";
 import { reconcilePath } from "./ReconciliationList";
+import { StudyMeasurements } from "./StudyMeasurements";
 import { UnlinkStudy } from "./UnlinkStudy";
 import { JobTable } from "../ai/AiJobsPage";
 import { RequestAnalysis } from "../ai/RequestAnalysis";
@@ -73,7 +74,15 @@ export function StudyPage({ me }: { me: Me }) {
             </Text>
           </RecordHeader>
           {data.in_pacs ? (
-            <LazyStudyViewer studyId={data.id} studyUid={data.study_instance_uid} series={data.series} />
+            <>
+              <LazyStudyViewer
+                studyId={data.id}
+                studyUid={data.study_instance_uid}
+                series={data.series}
+                canSaveMeasurements={can.saveMeasurements(me.roles)}
+              />
+              <StudyMeasurements studyId={data.id} />
+            </>
           ) : (
             <Alert color="orange">{t("radiology.notInPacs")}</Alert>
           )}

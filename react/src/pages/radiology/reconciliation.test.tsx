@@ -212,6 +212,7 @@ describe("reconciliation around the app", () => {
 
   it("says so, instead of opening the viewer, when the PACS no longer holds the study's images", async () => {
     routeFetch([
+      ["/api/radiology/studies/5/measurements", []],
       ["/api/radiology/studies/5", { ...STUDY, status: "LINKED", patient: "p-1", in_pacs: false }],
       ["/api/ai/models", { models: [] }],
       ["/api/ai/jobs", page([])],
@@ -229,6 +230,7 @@ describe("reconciliation around the app", () => {
 
   it("sends a RIB from an unlinked study to its reconciliation, and holds AI back until it is linked", async () => {
     routeFetch([
+      ["/api/radiology/studies/5/measurements", []],
       ["/api/radiology/studies/5", STUDY],
       ["/api/ai/models", { models: [{ name: "mri-lesion-demo", version: "1.0.0", task: "segmentation" }] }],
       ["/api/ai/jobs", page([])],
@@ -247,6 +249,7 @@ describe("reconciliation around the app", () => {
     let status = "LINKED";
     const calls = routeFetch([
       [/\/api\/radiology\/studies\/5\/unlink$/, () => ((status = "RECONCILE"), { status: 200, body: { ...STUDY, status } })],
+      ["/api/radiology/studies/5/measurements", []],
       ["/api/radiology/studies/5", () => ({ status: 200, body: { ...STUDY, status, patient: status === "LINKED" ? "p-1" : null } })],
       ["/api/ai/models", { models: [] }],
       ["/api/ai/jobs", page([])],
@@ -270,6 +273,7 @@ describe("reconciliation around the app", () => {
 
   it("offers no unlink to a doctor", async () => {
     routeFetch([
+      ["/api/radiology/studies/5/measurements", []],
       ["/api/radiology/studies/5", { ...STUDY, status: "LINKED", patient: "p-1" }],
       ["/api/ai/models", { models: [] }],
       ["/api/ai/jobs", page([])],
