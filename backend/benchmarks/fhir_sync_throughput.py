@@ -6,9 +6,9 @@ outbox, RabbitMQ and real Celery workers, in the same run; resources per second 
 (a) a loop that builds each Patient resource and POSTs it to a HAPI stand-in (plain `requests`, one
     connection, no database, no audit), HAPI's default answer (the stored resource); (a') the same loop
     again with `Prefer: return=minimal` (the same patients again: plain creates of new resources);
-(b) one transaction (in a thread, as a web request) writing 500 outbox rows (`fhir_sync.sync_entity`,
-    each with its PendingSync row) in one bulk insert, as `reconcile` queues a first sync, published
-    after commit with publisher confirms, consumed by a Celery
+(b) one transaction (in a thread, as a web request) queueing the 500 as `reconcile` queues a first sync
+    (fhir_sync.services.request_syncs: one `sync_entities` outbox message per FHIR_BUNDLE_MAX_ENTRIES, and a
+    PendingSync row per patient), published after commit with publisher confirms, consumed by a Celery
     worker (prefork, `--concurrency`) whose tasks claim up to FHIR_BUNDLE_MAX_ENTRIES pending syncs,
     transform them, write them in one transaction Bundle of conditional entries with Prefer:
     return=minimal, audit each entry and record the mappings; timed until every mapping row exists (the
@@ -98,16 +98,15 @@ def through_the_pipeline(patients: list) -> tuple[float, float]:
 
     from django.db import connection, transaction
 
-    from core import outbox
-    from core.messaging import names
+    from fhir_sync import services
     from fhir_sync.models import FhirMapping
 
     published: list[float] = []
 
     def request() -> None:
         try:
-            with transaction.atomic():  # as fhir_sync.services.reconcile queues a first sync
-                outbox.enqueue_tasks(names.FHIR_SYNC_TASK, [("emr.patient", str(patient.pk)) for patient in patients])
+            with transaction.atomic():  # as fhir_sync.services.reconcile queues a first sync (a bulk sync)
+                services.request_syncs("emr.patient", [patient.pk for patient in patients])
             published.append(time.perf_counter() - started)
         finally:
             connection.close()

@@ -31,7 +31,7 @@ from audit.models import Action
 from core import outbox
 from core.errors import InvalidInput, check_transition
 from core.http import ExternalSystemError
-from core.messaging.names import DEAD_LETTER_EXCHANGE, FHIR_SYNC_DEAD, FHIR_SYNC_TASK
+from core.messaging.names import DEAD_LETTER_EXCHANGE, FHIR_SYNC_DEAD, FHIR_SYNC_MANY_TASK, FHIR_SYNC_TASK
 from core.messaging.publisher import Publisher, PublishError
 from core.outage import dependency_of
 
@@ -286,6 +286,69 @@ def sync_batch_now(entity_type: str, entity_id: Any, *, claimant: str = "", last
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
+
+
+def request_syncs(entity_type: str, entity_ids: list) -> None:
+    """A bulk sync (a first sync, a reconcile): one `sync_entities` message per FHIR_BUNDLE_MAX_ENTRIES
+    entities instead of one per entity, each with its PendingSync rows. Call inside the transaction that
+    makes them need a sync; published after it commits."""
+    ids = [str(entity_id) for entity_id in entity_ids]
+    size = settings.FHIR_BUNDLE_MAX_ENTRIES
+    if size <= 1:
+        outbox.enqueue_tasks(FHIR_SYNC_TASK, [(entity_type, entity_id) for entity_id in ids])
+        return
+    outbox.enqueue_tasks(FHIR_SYNC_MANY_TASK, [(entity_type, ids[at : at + size]) for at in range(0, len(ids), size)])
+
+
+def sync_many_now(entity_type: str, entity_ids: list, *, claimant: str = "") -> dict[str, int]:
+    """The entities of one bulk message, sent in Bundles (each entity claimed as sync_batch_now claims).
+    An entity that fails here gets a `sync_entity` task of its own, with that task's retries and dead
+    letter; entities another worker holds are waited for. Returns how many were written, found written
+    already, and handed to their own tasks."""
+    claimant = claimant or uuid.uuid4().hex
+    keys = {(entity_type, str(entity_id)) for entity_id in entity_ids}
+    counts = {"written": 0, "unchanged": 0, "on_their_own": 0}
+    failed: list[Key] = []
+    deadline = time.monotonic() + _claim_seconds()
+    while keys:
+        with transaction.atomic():
+            now = timezone.now()
+            rows: dict[Key, list[int]] = {}
+            busy: set[Key] = set()
+            # Not SKIP LOCKED: a row another claim is locking this moment must be seen (as busy, or free once
+            # that short transaction ends), never taken for a row gone. Locked in one order: no deadlock.
+            pending = (
+                PendingSync.objects.select_for_update()
+                .filter(entity_type=entity_type, entity_id__in=[entity for _, entity in keys])
+                .order_by("pk")
+                .values_list("pk", "entity_id", "claimed_by", "claimed_until")
+            )
+            for pk, entity, by, until in pending:
+                key = (entity_type, entity)
+                if until and until > now and by != claimant:
+                    busy.add(key)
+                else:
+                    rows.setdefault(key, []).append(pk)
+            _mark_claimed(rows, claimant)
+        done = keys - rows.keys() - busy  # no pending row left: another Bundle wrote them
+        counts["unchanged"] += len(done)
+        keys -= done
+        if rows:
+            for key, result in _run_claimed(rows, claimant, None, last_attempt=False).items():
+                if isinstance(result, SyncResult):
+                    counts["written" if result.outcome in ("created", "updated") else "unchanged"] += 1
+                else:
+                    failed.append(key)
+            keys -= rows.keys()
+        elif keys:
+            if time.monotonic() > deadline:  # another worker's claim outlived a Bundle: their own tasks
+                failed.extend(keys)
+                break
+            time.sleep(0.1)
+    if failed:
+        outbox.enqueue_tasks(FHIR_SYNC_TASK, failed)
+        counts["on_their_own"] = len(failed)
+    return counts
 
 
 def _help(own: Key, limit: int, claimant: str) -> None:
@@ -711,9 +774,9 @@ def reconcile(*, limit: int | None = None) -> dict[str, int]:
             )
         )
         stale = [pk for pk in stale if str(pk) not in open_letters]  # ADMIN decides about those
-        if stale:  # one bulk insert of the messages (and their pending syncs), published after commit
+        if stale:  # a bulk sync: one message per Bundle's worth, published after commit
             with transaction.atomic():
-                outbox.enqueue_tasks(FHIR_SYNC_TASK, [(entity_type, str(pk)) for pk in stale])
+                request_syncs(entity_type, stale)
         queued[entity_type] = len(stale)
         metrics.RECONCILE_QUEUED.labels(spec.resource_type).inc(len(stale))
     return queued

@@ -6,7 +6,8 @@
 
 Late acks and reject-on-worker-lost (settings) make a crash mid-task redeliver it; the sync itself is
 idempotent. A task sends its entity in one transaction Bundle with up to FHIR_BUNDLE_MAX_ENTRIES - 1 other
-pending ones (services.sync_batch_now); the tasks of those find them synced. Retryable failures are
+pending ones (services.sync_batch_now); the tasks of those find them synced. A bulk sync (a first sync, a
+reconcile) is `fhir_sync.sync_entities(entity_type, ids)`: one message per Bundle's worth. Retryable failures are
 retried FHIR_SYNC_MAX_RETRIES times with exponential backoff and jitter; then, or at once for a refusal
 (400/422), the entity becomes a dead letter.
 """
@@ -74,6 +75,22 @@ def sync_entity(self, entity_type: str, entity_id) -> str:
         return "dead-lettered"
     _observe_lag(self.request.id)
     return result.outcome
+
+
+@shared_task(name=names.FHIR_SYNC_MANY_TASK, bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def sync_entities(self, entity_type: str, entity_ids: list) -> dict:
+    """A bulk sync (services.request_syncs): its entities in Bundles; one that fails gets a sync_entity task
+    of its own (retries, dead letter). Only an outage of our own platform retries the whole message."""
+    try:
+        return services.sync_many_now(entity_type, entity_ids, claimant=self.request.id or "")
+    except Exception as exc:
+        platform = dependency_of(exc)
+        if platform is None and not services.is_retryable(exc):
+            raise
+        countdown = backoff_seconds(min(self.request.retries, 16))
+        logger.warning("fhir bulk sync of %d %s waits for the %s (%s); again in %.1f s", len(entity_ids),
+                       entity_type, platform or "FHIR server", exc, countdown)  # fmt: skip
+        raise self.retry(countdown=countdown, exc=exc, max_retries=None) from exc
 
 
 def _resource_type(entity_type: str) -> str:

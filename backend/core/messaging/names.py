@@ -52,6 +52,7 @@ CELERY_QUEUE_ARGUMENTS = {"x-queue-type": "quorum", "x-delivery-limit": CELERY_Q
 
 # Task names: each is the `name=` of its @shared_task, queued by another process.
 FHIR_SYNC_TASK = "fhir_sync.sync_entity"  # outbox, from every app that changes a synced entity
+FHIR_SYNC_MANY_TASK = "fhir_sync.sync_entities"  # outbox, a bulk sync: one Bundle's worth of entities
 FHIR_RECONCILE_TASK = "fhir_sync.reconcile"  # beat
 AI_POLL_TASK = "ai.poll_jobs"  # beat
 AUDIT_SEAL_TASK = "audit.seal"  # beat

@@ -156,3 +156,48 @@ def test_syncs_queued_in_bulk_leave_pending_rows_too(fhir, make_patients):
 
     assert services.sync_batch_now("emr.patient", patients[0].pk).outcome == "created"
     assert FhirMapping.objects.filter(entity_type="emr.patient").count() == 3 and not PendingSync.objects.exists()
+
+
+def test_a_bulk_sync_sends_one_message_per_bundle_and_writes_every_entity(fhir, make_patients, settings):
+    from core.messaging.names import FHIR_SYNC_MANY_TASK
+    from core.models import OutboxMessage
+
+    settings.FHIR_BUNDLE_MAX_ENTRIES = 3
+    patients = make_patients(7)
+    with transaction.atomic():
+        services.request_syncs("emr.patient", [p.pk for p in patients])
+    messages = sorted(
+        OutboxMessage.objects.filter(target=FHIR_SYNC_MANY_TASK), key=lambda m: -len(m.payload["args"][1])
+    )
+    assert [len(m.payload["args"][1]) for m in messages] == [3, 3, 1]  # 3 messages for 7, not 7
+    assert PendingSync.objects.count() == 7
+
+    counts = [tasks.sync_entities.apply(args=m.payload["args"]).get() for m in messages]
+    assert [c["written"] for c in counts] == [3, 3, 1] and not PendingSync.objects.exists()
+    assert [resources_for(p.emr_uuid) for p in patients] == [1] * 7
+    assert [c.endpoint for c in _fhir_calls()] == ["POST /fhir/"] * 3
+    # Delivered again (a worker died before acknowledging): nothing is written twice.
+    again = tasks.sync_entities.apply(args=messages[0].payload["args"]).get()
+    assert again == {"written": 0, "unchanged": 3, "on_their_own": 0} and len(_fhir_calls()) == 3
+
+
+def test_an_entity_that_fails_in_a_bulk_sync_gets_its_own_task_and_dead_letter(fhir, make_patients, make_user):
+    from core.models import OutboxMessage
+
+    order = _order_of_a_patient_deleted_on_the_server(make_patients, make_user)
+    good = make_patients(2, prefix="good")
+    with transaction.atomic():
+        services.request_syncs("radiology.order", [order.pk])
+        services.request_syncs("emr.patient", [p.pk for p in good])
+    assert services.sync_many_now("radiology.order", [order.pk]) == {"written": 0, "unchanged": 0, "on_their_own": 1}
+    own = OutboxMessage.objects.get(target=FHIR_SYNC_TASK)  # the refused order's own task, with its retries
+    assert own.payload["args"] == ["radiology.order", str(order.pk)]
+    assert tasks.sync_entity.apply(args=own.payload["args"]).get() == "dead-lettered"
+    assert DeadLetter.objects.get().entity_id == str(order.pk)
+    # (that task's Bundle took the pending patients along: refused as a whole, each then sent alone)
+    assert services.sync_many_now("emr.patient", [p.pk for p in good]) == {
+        "written": 0,
+        "unchanged": 2,
+        "on_their_own": 0,
+    }
+    assert [resources_for(p.emr_uuid) for p in good] == [1, 1] and not PendingSync.objects.exists()

@@ -167,8 +167,9 @@ def test_reconciliation_queues_what_changed(fhir, make_patients, settings):
     changed.save()
     queued = services.reconcile()
     assert queued["emr.patient"] == 2
-    rows = OutboxMessage.objects.filter(target="fhir_sync.sync_entity")
-    assert sorted(r.payload["args"][1] for r in rows) == sorted([str(changed.pk), str(never.pk)])
+    (row,) = OutboxMessage.objects.filter(target="fhir_sync.sync_entities")  # a bulk sync: one message
+    assert row.payload["args"][0] == "emr.patient"
+    assert sorted(row.payload["args"][1]) == sorted([str(changed.pk), str(never.pk)])
 
 
 def test_metrics_are_exposed(client, make_patients, fhir):
