@@ -28,6 +28,19 @@ def registered_tasks(base_url, env) -> set[str]:
     return {model.get("task", "") for model in answer.json().get("models", [])}
 
 
+def _worklist_job_ids(page, base_url: str) -> set[str]:
+    """Every job on the sign-off worklist, all pages, read with the signed-in page's session."""
+    ids: set[str] = set()
+    for number in range(1, 1000):
+        answer = page.request.get(f"{base_url}/api/ai/worklist?page={number}")
+        assert answer.ok, f"worklist page {number}: {answer.status}"
+        body = answer.json()
+        ids |= {str(item["job_id"]) for item in body["results"]}
+        if not body.get("next"):
+            break
+    return ids
+
+
 def review_as_rib(browser, log_in, base_url, job_path: str, screenshot, name: str) -> None:
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 900}, locale="ko-KR")
     try:
@@ -35,7 +48,10 @@ def review_as_rib(browser, log_in, base_url, job_path: str, screenshot, name: st
         rib.goto(f"{base_url}/worklist")  # the result waits on the radiologists' worklist
         rib.get_by_test_id("sign-off-worklist").wait_for()
         screenshot(rib, f"{name}-worklist")
-        rib.locator(f"[data-testid=sign-off-worklist] a[href='/{job_path}']").click()
+        # The worklist shows the longest-waiting first, so on a stack that other runs left results on, a new one
+        # may be on a later page: it must be listed (any page, as the radiologist reads it), then it is opened.
+        assert job_path.rsplit("/", 1)[1] in _worklist_job_ids(rib, base_url), f"{job_path} is not on the worklist"
+        rib.goto(f"{base_url}/{job_path}")
         rib.wait_for_url(re.compile(re.escape(job_path) + "$"))
         review = rib.get_by_test_id("review")
         review.wait_for()

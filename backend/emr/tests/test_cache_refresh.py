@@ -2,6 +2,7 @@
 only what the EMR changed since the high-water mark (FHIR `_lastUpdated`), bulk upserts, and a mark that
 stays put when a run fails."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -49,6 +50,9 @@ def filled(emr):
     other tests are then not "changed since")."""
     result = patient_cache_refresh(full=True)
     assert result.full and result.read == Patient.objects.count() >= 50
+    # The EMR's _lastUpdated has whole seconds: start the mark in a new second, so a change another test made
+    # in the second before does not count as "changed since" (seen in CI on a loaded machine).
+    time.sleep(1.05 - timezone.now().microsecond / 1e6)
     CacheRefreshState.objects.filter(name="patients").update(changed_since=timezone.now().replace(microsecond=0))
     return Patient.objects.order_by("id")
 
