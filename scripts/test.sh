@@ -18,12 +18,12 @@ suite_backend()  { cd "$ROOT/backend" && .venv/bin/pytest -p no:cacheprovider --
 # The stand-ins' own tests (standins/pytest.ini): plain HTTP servers, no Django; the backend's virtualenv.
 suite_standins() { cd "$ROOT" && backend/.venv/bin/pytest -p no:cacheprovider -c standins/pytest.ini standins; }
 suite_ai-server() { cd "$ROOT/ai-server" && .venv/bin/pytest -p no:cacheprovider --durations=10; }
-# The react suite checks that the production build succeeds, in a directory of its own: the e2e suite,
-# running beside it, is served react/dist.
+# The react suite checks that the production build succeeds and keeps its size budget (react/scripts/budget.mjs),
+# in a directory of its own: the e2e suite, running beside it, is served react/dist.
 suite_react() {
   local out; out="$(mktemp -d)"
   trap "rm -rf '$out'" EXIT  # each suite runs in a subshell of its own
-  cd "$ROOT/react" && npx tsc --noEmit && npx vitest run && build_web_ui "$out"
+  cd "$ROOT/react" && npx tsc --noEmit && npx vitest run && build_web_ui "$out" && node scripts/budget.mjs "$out"
 }
 suite_deploy()   { "$ROOT/scripts/check-deploy-config.sh"; }
 suite_lint() {

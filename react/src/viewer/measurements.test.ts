@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { MeasurementReport } from "../api/types";
 import { PIXEL_MM, annotationState, renderedViewports, resetCornerstone } from "../test/cornerstone";
-import { drawSaved, drawnMeasurements, ellipseHandles, imageOf, measurementText, removeDrawn } from "./measurements";
+import { drawSaved, drawnMeasurements, ellipseHandles, imageOf, removeDrawn } from "./measurements";
 
 vi.mock("@cornerstonejs/core", async () => (await import("../test/cornerstone")).core);
 vi.mock("@cornerstonejs/tools", async () => (await import("../test/cornerstone")).tools);
@@ -69,11 +69,5 @@ describe("measurements", () => {
     draw("sr-1", "Length", ids[0], [[1, 1], [2, 2]]);
     removeDrawn(ids);
     expect([...annotationState.keys()]).toEqual(["sr-1"]);
-  });
-
-  it("say a measurement's values", () => {
-    expect(measurementText(REPORT.measurements[0], "mean")).toBe("25.0 mm");
-    expect(measurementText(REPORT.measurements[1], "평균")).toBe("78.5 mm² · 평균 412.3");
-    expect(measurementText({ ...REPORT.measurements[1], mean: -3, mean_unit: "[hnsf'U]" }, "mean")).toBe("78.5 mm² · mean -3.0 HU");
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import { routeFetch } from "../../test/fakes";
 import { renderPage } from "../../test/render";
-import { StudyMeasurements } from "./StudyMeasurements";
+import { StudyMeasurements, measurementText } from "./StudyMeasurements";
 
 const REPORT = {
   sop_instance_uid: "9.1", series_instance_uid: "9", orthanc_id: "o", observer: "김 민지", observer_login: "kim", created_at: "2026-12-04T10:15:00",
@@ -30,5 +30,12 @@ describe("study measurements", () => {
     routeFetch([["/api/radiology/studies/7/measurements", []]]);
     renderPage(<StudyMeasurements studyId={7} />);
     expect(await screen.findByText("저장된 계측이 없습니다.")).toBeTruthy();
+  });
+
+  it("says a measurement's values", () => {
+    const [length, ellipse] = REPORT.measurements;
+    expect(measurementText({ ...length, length_mm: 25 } as never, "mean")).toBe("25.0 mm");
+    expect(measurementText({ ...ellipse, mean: 412.3, mean_unit: "[arb'U]" } as never, "평균")).toBe("78.5 mm² · 평균 412.3");
+    expect(measurementText({ ...ellipse, mean: -3 } as never, "mean")).toBe("78.5 mm² · mean -3.0 HU");
   });
 });

@@ -2,8 +2,16 @@ import { Card, Table, Text, Title } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 
 import { useMeasurements } from "../../api/radiology";
+import type { SavedMeasurement } from "../../api/types";
 import { QueryState } from "../../components/QueryState";
-import { measurementText } from "../../viewer/measurements";
+
+// Here, not in the viewer's measurements.ts: that imports Cornerstone, which must stay out of the first load.
+/** A measurement's values as a line of text: "12.3 mm" or "78.5 mm² · mean 412.0". */
+export function measurementText(measurement: SavedMeasurement, meanLabel: string): string {
+  if (measurement.kind === "length") return `${(measurement.length_mm ?? 0).toFixed(1)} mm`;
+  const unit = measurement.mean_unit === "[hnsf'U]" ? " HU" : "";
+  return `${(measurement.area_mm2 ?? 0).toFixed(1)} mm² · ${meanLabel} ${(measurement.mean ?? 0).toFixed(1)}${unit}`;
+}
 
 /** The study's saved measurements (DICOM SR in the PACS): who measured, when, what, on which image. */
 export function StudyMeasurements({ studyId }: { studyId: number }) {
