@@ -302,52 +302,36 @@ def request_syncs(entity_type: str, entity_ids: list) -> None:
 
 def sync_many_now(entity_type: str, entity_ids: list, *, claimant: str = "") -> dict[str, int]:
     """The entities of one bulk message, sent in Bundles (each entity claimed as sync_batch_now claims).
-    An entity that fails here gets a `sync_entity` task of its own, with that task's retries and dead
-    letter; entities another worker holds are waited for. Returns how many were written, found written
+    An entity that fails here, or that another worker's claim holds this moment, gets a `sync_entity`
+    task of its own (that task finds it written, or sends it once the claim ends, with its own retries and
+    dead letter): a bulk task never waits for another. Returns how many were written, found written
     already, and handed to their own tasks."""
     claimant = claimant or uuid.uuid4().hex
     keys = {(entity_type, str(entity_id)) for entity_id in entity_ids}
-    counts = {"written": 0, "unchanged": 0, "on_their_own": 0}
-    failed: list[Key] = []
-    deadline = time.monotonic() + _claim_seconds()
-    while keys:
-        with transaction.atomic():
-            now = timezone.now()
-            rows: dict[Key, list[int]] = {}
-            busy: set[Key] = set()
-            # Not SKIP LOCKED: a row another claim is locking this moment must be seen (as busy, or free once
-            # that short transaction ends), never taken for a row gone. Locked in one order: no deadlock.
-            pending = (
-                PendingSync.objects.select_for_update()
-                .filter(entity_type=entity_type, entity_id__in=[entity for _, entity in keys])
-                .order_by("pk")
-                .values_list("pk", "entity_id", "claimed_by", "claimed_until")
-            )
-            for pk, entity, by, until in pending:
-                key = (entity_type, entity)
-                if until and until > now and by != claimant:
-                    busy.add(key)
-                else:
-                    rows.setdefault(key, []).append(pk)
-            _mark_claimed(rows, claimant)
-        done = keys - rows.keys() - busy  # no pending row left: another Bundle wrote them
-        counts["unchanged"] += len(done)
-        keys -= done
-        if rows:
-            for key, result in _run_claimed(rows, claimant, None, last_attempt=False).items():
-                if isinstance(result, SyncResult):
-                    counts["written" if result.outcome in ("created", "updated") else "unchanged"] += 1
-                else:
-                    failed.append(key)
-            keys -= rows.keys()
-        elif keys:
-            if time.monotonic() > deadline:  # another worker's claim outlived a Bundle: their own tasks
-                failed.extend(keys)
-                break
-            time.sleep(0.1)
-    if failed:
-        outbox.enqueue_tasks(FHIR_SYNC_TASK, failed)
-        counts["on_their_own"] = len(failed)
+    with transaction.atomic():
+        # Not SKIP LOCKED: a row another claim is locking this moment must be seen (as busy, or free once
+        # that short transaction ends), never taken for a row gone. Locked in one order: no deadlock.
+        locked = (
+            PendingSync.objects.select_for_update()
+            .filter(entity_type=entity_type, entity_id__in=[entity for _, entity in keys])
+            .order_by("pk")
+            .values_list("entity_id", "pk", "claimed_by", "claimed_until")
+        )
+        rows, busy = _free_and_busy(
+            (((entity_type, entity), pk, by, until) for entity, pk, by, until in locked), claimant, timezone.now()
+        )
+        _mark_claimed(rows, claimant)
+    counts = {"written": 0, "unchanged": len(keys - rows.keys() - busy), "on_their_own": 0}  # no row: written
+    on_their_own = sorted(busy)
+    if rows:
+        for key, result in _run_claimed(rows, claimant, None, last_attempt=False).items():
+            if isinstance(result, SyncResult):
+                counts["written" if result.outcome in ("created", "updated") else "unchanged"] += 1
+            else:
+                on_their_own.append(key)
+    if on_their_own:
+        outbox.enqueue_tasks(FHIR_SYNC_TASK, on_their_own)
+        counts["on_their_own"] = len(on_their_own)
     return counts
 
 
@@ -355,7 +339,7 @@ def _help(own: Key, limit: int, claimant: str) -> None:
     """A task whose entity another Bundle wrote sends a Bundle of other pending entities, if any: otherwise
     those would wait for their own tasks, behind every message of the entities already written (a bulk
     enqueue of thousands). Their failures stay with their own rows and tasks; this task's own outcome is
-    settled, so an error here is only logged."""
+    settled, so a down dependency here is only logged."""
     try:
         with transaction.atomic():
             rows = _drain(own, limit, timezone.now(), wait=False)
@@ -363,6 +347,8 @@ def _help(own: Key, limit: int, claimant: str) -> None:
         if rows:
             _run_claimed(rows, claimant, None, last_attempt=False)
     except Exception as exc:
+        if not (dependency_of(exc) or isinstance(exc, DatabaseError)):
+            raise  # a defect, not an outage: it must not pass for one
         logger.warning("fhir sync: a Bundle of other pending entities failed (%s); their own tasks send them", exc)
 
 
@@ -396,16 +382,30 @@ def _claim(own: Key, limit: int, claimant: str) -> tuple[dict[Key, list[int]], b
     lasts: up to `limit` others, and True."""
     with transaction.atomic():
         now = timezone.now()
-        own_rows = list(
+        locked = (
             PendingSync.objects.select_for_update()
             .filter(entity_type=own[0], entity_id=own[1])
             .values_list("pk", "claimed_by", "claimed_until")
         )
-        busy = any(until and until > now and by != claimant for _pk, by, until in own_rows)
-        rows = {} if busy else {own: [pk for pk, _by, _until in own_rows]}
+        free, held = _free_and_busy(((own, pk, by, until) for pk, by, until in locked), claimant, now)
+        busy = own in held
+        rows = {} if busy else {own: free.get(own, [])}  # sent even without a row (a message from before rows)
         rows.update(_drain(own, limit - len(rows), now, wait=not busy))
         _mark_claimed(rows, claimant)
         return rows, busy
+
+
+def _free_and_busy(locked, claimant: str, now) -> tuple[dict[Key, list[int]], set[Key]]:
+    """Locked pending rows (key, pk, claimed_by, claimed_until) split into those this claimant may take, by
+    entity, and the entities another live claim holds (none of whose rows are taken)."""
+    free: dict[Key, list[int]] = {}
+    busy: set[Key] = set()
+    for key, pk, by, until in locked:
+        if until and until > now and by != claimant:
+            busy.add(key)
+        else:
+            free.setdefault(key, []).append(pk)
+    return {key: pks for key, pks in free.items() if key not in busy}, busy
 
 
 def _mark_claimed(rows: dict[Key, list[int]], claimant: str) -> None:

@@ -201,3 +201,61 @@ def test_an_entity_that_fails_in_a_bulk_sync_gets_its_own_task_and_dead_letter(f
         "on_their_own": 0,
     }
     assert [resources_for(p.emr_uuid) for p in good] == [1, 1] and not PendingSync.objects.exists()
+
+
+def test_a_bulk_sync_hands_an_entity_another_worker_holds_to_its_own_task_at_once(fhir, make_patients):
+    """A bulk task never waits for another worker's claim: that entity's own task finds it written, or
+    sends it once the claim has ended (the claim of a worker that died lasts at most its length)."""
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.models import OutboxMessage
+
+    patients = make_patients(3)
+    with transaction.atomic():
+        services.request_syncs("emr.patient", [p.pk for p in patients])
+    held = patients[1]
+    PendingSync.objects.filter(entity_id=str(held.pk)).update(
+        claimed_by="another-worker", claimed_until=timezone.now() + timedelta(minutes=5)
+    )
+
+    started = time.monotonic()
+    counts = services.sync_many_now("emr.patient", [p.pk for p in patients], claimant="bulk-task")
+    assert time.monotonic() - started < 5, "waited for another worker's claim"
+    assert counts == {"written": 2, "unchanged": 0, "on_their_own": 1}
+    assert OutboxMessage.objects.get(target=FHIR_SYNC_TASK).payload["args"] == ["emr.patient", str(held.pk)]
+    assert [resources_for(p.emr_uuid) for p in patients] == [1, 0, 1]
+    # its row untouched (and one more, for the task it was handed to)
+    assert set(PendingSync.objects.values_list("entity_id", "claimed_by")) == {
+        (str(held.pk), "another-worker"),
+        (str(held.pk), ""),
+    }
+
+
+def test_a_task_helping_others_logs_an_outage_and_raises_a_defect(fhir, make_patients, monkeypatch, caplog):
+    """A task whose own entity is written sends a Bundle of other pending entities: a FHIR server or
+    database that is down there is logged (the others' own tasks send them), a bug is not hidden."""
+    from django.db import OperationalError
+
+    patients = make_patients(2)
+    _queue(*(("emr.patient", p.pk) for p in patients))
+    services.sync_batch_now("emr.patient", patients[0].pk)  # both written
+    others = make_patients(1, prefix="other")
+    _queue(("emr.patient", others[0].pk))
+
+    def fails(error):
+        def run(self, keys):
+            raise error
+
+        return run
+
+    monkeypatch.setattr(services._Batch, "run", fails(OperationalError("database gone")))
+    assert services.sync_batch_now("emr.patient", patients[0].pk).outcome == "unchanged"
+    assert "database gone" in caplog.text
+    assert PendingSync.objects.get().claimed_by == ""  # released for its own task
+
+    monkeypatch.setattr(services._Batch, "run", fails(TypeError("a bug")))
+    with pytest.raises(TypeError, match="a bug"):
+        services.sync_batch_now("emr.patient", patients[0].pk)
