@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pydicom
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -212,26 +213,25 @@ def model_list(*, user) -> list[dict]:
 # --- measurements saved as DICOM SR ---------------------------------------------------------------------------
 def measurement_report_list(*, user, study_pk: int) -> list[dict]:
     """The study's measurement reports (SR series in the PACS holding a TID 1500 report), oldest first, each
-    with its measurements parsed back for the viewer to redraw. Read from the PACS each time: the SR is the
-    record, the CDSS keeps no copy."""
+    with its measurements parsed back for the viewer to redraw. The PACS is asked which SRs the study holds
+    each time (the SR is the record); each SR is downloaded and parsed once, then its parsed form is kept in
+    the cache (Redis, MEASUREMENT_SR_CACHE_SECONDS): a stored instance does not change."""
     study = radiology_selectors.study_get(user=user, pk=study_pk)
     orthanc = get_orthanc_client()
     try:
         series = orthanc.list_series(study.orthanc_id)
     except ExternalNotFound:
         series = []
+    instance_ids = [
+        instance_id
+        for item in series
+        if item.get("MainDicomTags", {}).get("Modality") == "SR"
+        for instance_id in item.get("Instances", [])
+    ]
     reports = []
-    for item in series:
-        if item.get("MainDicomTags", {}).get("Modality") != "SR":
-            continue
-        for instance_id in item.get("Instances", []):
-            try:
-                ds = pydicom.dcmread(io.BytesIO(orthanc.download_instance(instance_id)))
-            except pydicom.errors.InvalidDicomError:
-                logger.warning("SR instance %s of study %s is not readable DICOM", instance_id, study.pk)
-                continue
-            if measurement_sr.is_measurement_report(ds):
-                reports.append(measurement_sr.report_parse(ds) | {"orthanc_id": instance_id})
+    for instance_id in instance_ids:
+        if parsed := measurement_report_of(orthanc, instance_id, study_pk=study.pk):
+            reports.append(parsed | {"orthanc_id": instance_id})
     reports.sort(key=lambda report: (report["created_at"] or "", report["sop_instance_uid"]))
     AuditClient.log_event(
         Action.READ, actor=user, resource_type="measurement_report_list", resource_id=study.pk,
@@ -239,6 +239,22 @@ def measurement_report_list(*, user, study_pk: int) -> list[dict]:
         detail={"study_instance_uid": study.study_instance_uid, "count": len(reports)},
     )  # fmt: skip
     return reports
+
+
+def measurement_report_of(orthanc, instance_id: str, *, study_pk: int) -> dict:
+    """One SR instance's measurement report, parsed ({} when it holds none or is not readable DICOM); kept in
+    the cache once read."""
+    key = f"measurement-sr:v1:{instance_id}"
+    parsed = cache.get(key)
+    if parsed is None:
+        try:
+            ds = pydicom.dcmread(io.BytesIO(orthanc.download_instance(instance_id)))
+        except pydicom.errors.InvalidDicomError:
+            logger.warning("SR instance %s of study %s is not readable DICOM", instance_id, study_pk)
+            ds = None
+        parsed = measurement_sr.report_parse(ds) if ds and measurement_sr.is_measurement_report(ds) else {}
+        cache.set(key, parsed, settings.MEASUREMENT_SR_CACHE_SECONDS)
+    return parsed
 
 
 # --- tumour course ----------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import pydicom
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -36,11 +35,10 @@ from radiology import selectors as radiology_selectors
 from radiology.clients.orthanc_client import get_orthanc_client
 from radiology.models import Study
 
-from . import measurement_sr
 from .clients.ai_server_client import get_measurement_sr_client
 from .course import figures
 from .models import AIJob, AIResult, AIResultRevision, ExpressionUpload
-from .selectors import patient_course
+from .selectors import measurement_report_of, patient_course
 
 logger = logging.getLogger(__name__)
 
@@ -729,5 +727,5 @@ def measurement_report_save(*, actor, study_pk: int, measurements: list[dict[str
         Action.CREATE, actor=actor, resource_type="measurement_report", resource_id=saved["sop_instance_uid"],
         patient_id=patient_id, detail={**detail, "orthanc_id": saved["orthanc_instance_id"]},
     )  # fmt: skip
-    stored = pydicom.dcmread(io.BytesIO(orthanc.download_instance(saved["orthanc_instance_id"])))
-    return measurement_sr.report_parse(stored) | {"orthanc_id": saved["orthanc_instance_id"]}
+    stored = measurement_report_of(orthanc, saved["orthanc_instance_id"], study_pk=study.pk)
+    return stored | {"orthanc_id": saved["orthanc_instance_id"]}

@@ -117,6 +117,22 @@ def test_measurements_round_trip_through_the_pacs(ai_server, study, doctor, nurs
     assert (read.actor_id, read.patient_id, read.detail["count"]) == (nurse.user.pk, row.patient.emr_uuid, 1)
 
 
+def test_a_saved_report_is_read_from_the_pacs_once_then_from_the_cache(ai_server, study, doctor, nurse, monkeypatch):
+    from django.core.cache import cache
+
+    row, images = study
+    url = f"/api/radiology/studies/{row.pk}/measurements"
+    saved = doctor.post(url, {"measurements": [_length(images[0])]}, format="json").json()
+    downloads = []
+    real = OrthancClient.download_instance
+    monkeypatch.setattr(OrthancClient, "download_instance", lambda self, i: downloads.append(i) or real(self, i))
+
+    assert nurse.get(url).json() == [saved] and downloads == []  # parsed when it was saved
+    cache.delete(f"measurement-sr:v1:{saved['orthanc_id']}")  # e.g. the cache was emptied
+    assert nurse.get(url).json() == [saved] and downloads == [saved["orthanc_id"]]
+    assert nurse.get(url).json() == [saved] and downloads == [saved["orthanc_id"]]
+
+
 def test_geometry_that_does_not_fit_the_image_is_a_400_with_the_reason(ai_server, study, rib):
     row, images = study
     outside = _length(images[0], points=((10, 10), (400, 10)))  # the image is 64 pixels wide

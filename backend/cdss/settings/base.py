@@ -257,6 +257,9 @@ RADIOLOGY_DICOMWEB_AUDIT_SECONDS = env.int("RADIOLOGY_DICOMWEB_AUDIT_SECONDS", d
 # A refusal is kept this long (per credential and study): a viewer whose session ended does not send each of
 # its hundreds of frame requests to Django, nor write a denial for each.
 RADIOLOGY_DICOMWEB_REFUSAL_SECONDS = env.int("RADIOLOGY_DICOMWEB_REFUSAL_SECONDS", default=5)
+# A measurement SR (DICOM SR in the PACS) parsed once is kept in the cache this long (ai.selectors): a stored
+# instance does not change; the PACS is still asked each time which SRs a study holds.
+MEASUREMENT_SR_CACHE_SECONDS = env.int("MEASUREMENT_SR_CACHE_SECONDS", default=86400)
 FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="").rstrip("/")  # empty: not configured
 FHIR_TOKEN_URL = env.str("FHIR_TOKEN_URL", default="")  # empty: the FHIR server needs no token (stock HAPI)
 FHIR_CLIENT_ID = env.str("FHIR_CLIENT_ID", default="")
