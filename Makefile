@@ -118,6 +118,7 @@ bench: install ## benchmarks (each prints a ratio against a baseline measured in
 	cd backend && .venv/bin/python benchmarks/slow_uploads.py
 	cd backend && .venv/bin/python benchmarks/rule_trigger_latency.py
 	cd backend && .venv/bin/python benchmarks/dicomweb_gateway.py
+	cd backend && .venv/bin/python benchmarks/viewer_load.py  # a 4 x 150-slice MR exam opened in Chromium
 	cd backend && .venv/bin/python benchmarks/soak.py --minutes $${SOAK_MINUTES:-30}  # 30 minutes of mixed load
 
 models: $(AI_VENV)/.installed ## retrain every shipped AI model (ai-server/training) and check its metrics against its card

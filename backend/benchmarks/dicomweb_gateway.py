@@ -53,20 +53,24 @@ def _uids(answer: list[dict], level: str) -> list[str]:
     return [item[UID_TAG[level]]["Value"][0] for item in answer]
 
 
-def frame_paths(cdss: requests.Session, gateway: str, study_uid: str) -> list[str]:
-    """Paths (under the DICOMweb root) of frame 1 of every instance of the study's largest series, found
-    with the QIDO searches a viewer makes (through the CDSS)."""
-    series = _uids(cdss.get(f"{gateway}/studies/{study_uid}/series", headers={"Accept": JSON}, timeout=30).json(),
-                   "series")  # fmt: skip
-    best: list[str] = []
-    for series_uid in series:
+def frame_paths_by_series(cdss: requests.Session, gateway: str, study_uid: str) -> dict[str, list[str]]:
+    """Paths (under the DICOMweb root) of frame 1 of every instance, by series, found with the QIDO searches
+    a viewer makes (through the CDSS)."""
+    found = {}
+    for series_uid in _uids(
+        cdss.get(f"{gateway}/studies/{study_uid}/series", headers={"Accept": JSON}, timeout=30).json(), "series"
+    ):
         answer = cdss.get(f"{gateway}/studies/{study_uid}/series/{series_uid}/instances", headers={"Accept": JSON},
                           timeout=30).json()  # fmt: skip
-        paths = [
+        found[series_uid] = [
             f"studies/{study_uid}/series/{series_uid}/instances/{uid}/frames/1" for uid in _uids(answer, "instance")
         ]
-        best = max(best, paths, key=len)
-    return best
+    return found
+
+
+def frame_paths(cdss: requests.Session, gateway: str, study_uid: str) -> list[str]:
+    """Frame 1 of every instance of the study's largest series."""
+    return max(frame_paths_by_series(cdss, gateway, study_uid).values(), key=len, default=[])
 
 
 def fetch_all(sessions: list[requests.Session], root: str, paths: list[str]) -> float:
