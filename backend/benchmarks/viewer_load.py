@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import urllib3
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "backend"))
 sys.path.insert(0, str(ROOT / "e2e"))
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--study", type=int, default=0, help="an exam uploaded before (its study id)")
     args = parser.parse_args()
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the local run's certificate
     from playwright.sync_api import sync_playwright
 
     env = stack_env()
