@@ -8,6 +8,7 @@ import { Alert, Card, Group, Stack } from "@mantine/core";
 import { useState } from "react";
 
 import type { Series } from "../api/types";
+import { MprView } from "./mpr/MprView";
 import { OverlayControls } from "./OverlayControls";
 import { SeriesList } from "./SeriesList";
 import { SliceSlider } from "./SliceSlider";
@@ -42,6 +43,7 @@ const NO_OVERLAYS: OverlaySource[] = [];
 export default function StudyViewer({ studyId, studyUid, series, overlays = NO_OVERLAYS, initialOverlay, canSaveMeasurements = false }: StudyViewerProps) {
   const [error, setError] = useState<string | null>(null);
   const [tool, setTool] = useState<Tool>("wl");
+  const [mpr, setMpr] = useState(false);
   const { element, ids, ready, viewport, reset } = useStackViewport(setError);
   const { listed, imageSeries, segSeries, current, setCurrent } = useStudySeries(studyUid, setError);
   const stack = useSeriesStack({ element, viewport, ready, studyUid, seriesUid: current, onError: setError });
@@ -77,19 +79,23 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
             loading={stack.loading}
             onSaveMeasurements={canSaveMeasurements ? () => void measurements.save() : undefined}
             saving={measurements.saving}
+            mpr={mpr}
+            onMprChange={setMpr}
           />
           {measurements.message && (
             <Alert color={measurements.message.ok ? "green" : "red"} role="status" data-testid="measurement-message">
               {measurements.message.text}
             </Alert>
           )}
+          {mpr && current && <MprView studyUid={studyUid} seriesUid={current} tool={tool} />}
+          {/* hidden, not removed, under the reformat: its rendering engine stays bound to it */}
           <div
             ref={element}
             onContextMenu={(event) => event.preventDefault()}
-            style={{ width: "100%", height: 480, background: "black", position: "relative" }}
+            style={{ width: "100%", height: 480, background: "black", position: "relative", display: mpr ? "none" : undefined }}
             data-testid="viewport"
           />
-          <SliceSlider index={stack.index} count={stack.imageIds.length} onChange={stack.scrollTo} />
+          {!mpr && <SliceSlider index={stack.index} count={stack.imageIds.length} onChange={stack.scrollTo} />}
           <OverlayControls
             choices={choices}
             value={overlay.key}
