@@ -3,7 +3,7 @@
 // put in the three viewports at once and its slices drawn as they arrive. The count of frames arrived is
 // kept for the progress text; the volume leaves Cornerstone's cache with the series or the view.
 import { Enums as CoreEnums, cache, eventTarget, setVolumesForViewports, volumeLoader } from "@cornerstonejs/core";
-import type { RenderingEngine, StreamingImageVolume } from "@cornerstonejs/core";
+import type { RenderingEngine, StreamingImageVolume, VolumeViewport } from "@cornerstonejs/core";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 
@@ -58,7 +58,7 @@ export function useMprVolume({ ready, renderingEngine, viewportIds, studyUid, se
     const release = () => {
       eventTarget.removeEventListener(CoreEnums.Events.IMAGE_VOLUME_MODIFIED, onModified);
       // out of the viewports first: a render must not reach a volume already let go
-      for (const viewportId of viewportIds) renderingEngine()?.getViewport(viewportId)?.removeAllActors();
+      for (const viewportId of viewportIds) renderingEngine()?.getViewport<VolumeViewport | undefined>(viewportId)?.removeAllActors();
       if (cache.getVolumeLoadObject(volumeId)) cache.removeVolumeLoadObject(volumeId); // stops its loading too
     };
 

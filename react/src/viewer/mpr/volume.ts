@@ -39,10 +39,11 @@ const numbers = (item: DicomJson, tag: string): number[] => (item[tag]?.Value ??
 const allFinite = (list: number[], length: number) => list.length === length && list.every(Number.isFinite);
 const differ = (a: number[], b: number[], tolerance: number) => a.length !== b.length || a.some((x, i) => Math.abs(x - b[i]) > tolerance);
 
-function median(list: number[]): number {
-  const sorted = [...list].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+/** The usual gap: the median, or of two middle ones the smaller (with two gaps, one of them a missing
+ * slice, the smaller is the spacing and the larger the one to report). */
+function usualGap(gaps: number[]): number {
+  const sorted = [...gaps].sort((a, b) => a - b);
+  return sorted[Math.ceil(sorted.length / 2) - 1];
 }
 
 /** The first reason the instances of a series cannot be one volume, or null when they can. */
@@ -78,7 +79,7 @@ export function volumeProblem(instances: DicomJson[]): VolumeProblem | null {
     const sideways = Math.hypot(...delta.map((x, axis) => x - gap * normal[axis]));
     return { before: slices[index], gap, sideways };
   });
-  const expected = median(steps.map((step) => step.gap));
+  const expected = usualGap(steps.map((step) => step.gap));
   for (const { before, gap, sideways } of steps) {
     if (gap < SAME_POSITION_MM) return { kind: "samePosition", image: label(before) };
     if (sideways > SHEAR_TOLERANCE * expected) return { kind: "tilted", image: label(before) };
