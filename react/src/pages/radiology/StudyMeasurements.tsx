@@ -3,7 +3,7 @@ import { useTranslation } from "react-i18next";
 
 import { useMeasurements } from "../../api/radiology";
 import { QueryState } from "../../components/QueryState";
-import { measurementText } from "../../viewer/measurements";
+import { measurementText } from "../../viewer/measurementText";
 
 /** The study's saved measurements (DICOM SR in the PACS): who measured, when, what, on which image. */
 export function StudyMeasurements({ studyId }: { studyId: number }) {
