@@ -45,7 +45,8 @@ def _volume_files(directory: Path) -> list[Path]:
     from radiology.testing import series_instances, to_bytes
 
     paths = []
-    for index, dataset in enumerate(series_instances(SLICES, size=SIZE, description="AX MPR browser e2e", patient_id="MRN100001")):
+    slices = series_instances(SLICES, size=SIZE, description="AX MPR browser e2e", patient_id="MRN100001")
+    for index, dataset in enumerate(slices):
         dataset.PixelSpacing = [1.0, 1.0]
         dataset.SliceThickness = 1.0
         path = directory / f"mpr-{index:03d}.dcm"
@@ -114,16 +115,20 @@ def test_reformat_shows_three_planes_of_the_volume(sign_in, base_url, http, toke
     # the wheel moves the axial plane to other slices
     axial = page.get_by_test_id("mpr-axial")
     before = axial.get_attribute("data-slice")
+    assert before is not None, axial.inner_text()
     box = axial.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     for _ in range(3):
         page.mouse.wheel(0, 120)
         page.wait_for_timeout(100)
     page.wait_for_function(
-        "(before) => document.querySelector('[data-testid=mpr-axial]').dataset.slice !== before", arg=before, timeout=10_000
+        "(before) => document.querySelector('[data-testid=mpr-axial]').dataset.slice !== before",
+        arg=before,
+        timeout=10_000,
     )
-    moved = _pixels(page, "mpr-axial", until=lambda shown: shown and shown["hash"] != planes["axial"]["hash"], timeout=10)
-    assert moved["hash"] != planes["axial"]["hash"], "the axial plane shows the same pixels after scrolling"
+    first = planes["axial"]["hash"]
+    moved = _pixels(page, "mpr-axial", until=lambda shown: shown and shown["hash"] != first, timeout=10)
+    assert moved["hash"] != first, "the axial plane shows the same pixels after scrolling"
     assert axial.inner_text().startswith("축상면"), axial.inner_text()
     screenshot(page, "study-viewer-mpr-scrolled")
     assert page.errors == [], page.errors
