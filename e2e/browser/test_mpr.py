@@ -1,7 +1,8 @@
 """The multiplanar reformat in a real browser (software WebGL): a 24-slice series of 64x64 noise at 1 mm
 in every direction, shown as axial, coronal and sagittal planes once its volume has streamed in; the
-coronal and sagittal planes have the volume's shape (64 mm wide, 24 mm tall) and the wheel moves the axial
-plane through the slices (docs/radiology.md "Multiplanar reformat")."""
+coronal and sagittal planes have the volume's shape (64 mm wide, 24 mm tall), the wheel moves the axial
+plane through the slices, and a click with the crosshairs takes the other two planes to the point clicked
+(docs/radiology.md "Multiplanar reformat")."""
 
 import re
 import sys
@@ -37,6 +38,10 @@ LOADED = """() => {
   const view = document.querySelector("[data-testid=mpr-view]");
   return view && Number(view.dataset.total) > 0 && view.dataset.loaded === view.dataset.total;
 }"""
+
+CROSSHAIRS_DRAWN = """() => ["axial", "coronal", "sagittal"].every(
+  (plane) => document.querySelectorAll(`[data-testid=mpr-${plane}] svg line`).length >= 2
+)"""
 
 
 def _volume_files(directory: Path) -> list[Path]:
@@ -76,6 +81,10 @@ def _pixels(page, testid: str, until=lambda shown: shown and shown["lit"], timeo
         if until(shown) or time.monotonic() > deadline:
             return shown
         page.wait_for_timeout(250)
+
+
+def _slice(page, plane: str) -> str | None:
+    return page.get_by_test_id(f"mpr-{plane}").get_attribute("data-slice")
 
 
 def _aspect(shown: dict) -> float:
@@ -131,4 +140,17 @@ def test_reformat_shows_three_planes_of_the_volume(sign_in, base_url, http, toke
     assert moved["hash"] != first, "the axial plane shows the same pixels after scrolling"
     assert axial.inner_text().startswith("축상면"), axial.inner_text()
     screenshot(page, "study-viewer-mpr-scrolled")
+
+    # crosshairs: their lines over each plane; a click in the axial plane takes the other two there
+    page.get_by_text("십자선", exact=True).click()
+    page.wait_for_function(CROSSHAIRS_DRAWN, timeout=15_000)
+    across = {plane: _slice(page, plane) for plane in ("coronal", "sagittal")}
+    page.mouse.click(box["x"] + 0.2 * box["width"], box["y"] + 0.3 * box["height"])
+    page.wait_for_function(
+        "(before) => Object.entries(before).every(([plane, slice]) =>"
+        " document.querySelector(`[data-testid=mpr-${plane}]`).dataset.slice !== slice)",
+        arg=across,
+        timeout=10_000,
+    )
+    screenshot(page, "study-viewer-mpr-crosshairs")
     assert page.errors == [], page.errors
