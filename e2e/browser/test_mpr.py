@@ -142,7 +142,9 @@ def test_reformat_shows_three_planes_of_the_volume(sign_in, base_url, http, toke
     screenshot(page, "study-viewer-mpr-scrolled")
 
     # crosshairs: their lines over each plane; a click in the axial plane takes the other two there
-    page.get_by_text("십자선", exact=True).click()
+    crosshairs = mpr.get_by_role("switch", name="십자선")
+    crosshairs.click(force=True)  # Mantine's input lies over its track
+    assert crosshairs.is_checked()
     page.wait_for_function(CROSSHAIRS_DRAWN, timeout=15_000)
     across = {plane: _slice(page, plane) for plane in ("coronal", "sagittal")}
     page.mouse.click(box["x"] + 0.2 * box["width"], box["y"] + 0.3 * box["height"])
