@@ -90,7 +90,7 @@ describe("multiplanar reformat", () => {
     expect(shownVolume().load).toHaveBeenCalledTimes(1);
     expect(engine.render).toHaveBeenCalled();
     for (const [plane, name] of [["axial", "축상면"], ["coronal", "관상면"], ["sagittal", "시상면"]]) {
-      expect((await screen.findByTestId(`mpr-${plane}`)).textContent).toBe(`${name} 1 / 4`);
+      await waitFor(() => expect(screen.getByTestId(`mpr-${plane}`).textContent).toBe(`${name} 1 / 4`));
     }
     expect(synchronizerState.get([...synchronizerState.keys()][0])?.viewports).toEqual(viewports.map((viewport) => viewport.id));
   });
@@ -98,7 +98,7 @@ describe("multiplanar reformat", () => {
   it("counts the frames as they stream in", async () => {
     openMpr();
     await waitFor(() => expect(shownVolume()?.load).toHaveBeenCalled());
-    expect(progress().dataset).toMatchObject({ loaded: "0", total: "4" });
+    await waitFor(() => expect(progress().dataset).toMatchObject({ loaded: "0", total: "4" }));
     expect(screen.getByTestId("mpr-progress").textContent).toBe("영상 0 / 4장 불러옴");
     const modified = (volumeId: string, framesProcessed: number) =>
       act(() => void eventTarget.dispatchEvent(new CustomEvent(IMAGE_VOLUME_MODIFIED, { detail: { volumeId, framesProcessed } })));
