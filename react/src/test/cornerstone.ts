@@ -6,6 +6,8 @@ import { vi } from "vitest";
 export const MouseBindings = { Primary: 1, Secondary: 2, Auxiliary: 4, Wheel: 524288 } as const;
 export const STACK_NEW_IMAGE = "CORNERSTONE_STACK_NEW_IMAGE";
 export const VOI_MODIFIED = "CORNERSTONE_VOI_MODIFIED";
+export const VOLUME_NEW_IMAGE = "CORNERSTONE_VOLUME_NEW_IMAGE";
+export const IMAGE_VOLUME_MODIFIED = "CORNERSTONE_IMAGE_VOLUME_MODIFIED";
 
 export class FakeViewport {
   imageIds: string[] = [];
@@ -30,9 +32,17 @@ export class FakeViewport {
   getProperties = () => ({ voiRange: this.voiRange });
   /** The shown image: pixels from 0 to 4000. */
   getCornerstoneImage = () => ({ minPixelValue: 0, maxPixelValue: 4000 });
+  /** A volume viewport's slice, and its slice count (set by tests). */
+  sliceIndex = 0;
+  sliceCount = 1;
+  getSliceIndex = () => this.sliceIndex;
+  getNumberOfSlices = () => this.sliceCount;
+  removeAllActors = vi.fn();
   constructor(
     readonly id: string,
     readonly element: HTMLElement,
+    readonly type?: string,
+    readonly options?: { orientation?: string },
   ) {}
 }
 
@@ -43,9 +53,10 @@ export class FakeRenderingEngine {
   constructor(readonly id: string) {
     FakeRenderingEngine.all.push(this);
   }
-  enableElement({ viewportId, element }: { viewportId: string; element: HTMLElement }) {
-    this.viewports.set(viewportId, new FakeViewport(viewportId, element));
+  enableElement({ viewportId, element, type, defaultOptions }: { viewportId: string; element: HTMLElement; type?: string; defaultOptions?: { orientation?: string } }) {
+    this.viewports.set(viewportId, new FakeViewport(viewportId, element, type, defaultOptions));
   }
+  render = vi.fn();
   getViewport(id: string) {
     return this.viewports.get(id);
   }
@@ -87,6 +98,9 @@ export class FakeToolGroup {
   setToolPassive(name: string) {
     this.bindings.delete(name);
   }
+  setToolDisabled(name: string) {
+    this.bindings.delete(name);
+  }
   /** The tool on a mouse button. */
   on(button: number): string | undefined {
     return [...this.bindings].find(([, buttons]) => buttons.includes(button))?.[0];
@@ -94,6 +108,35 @@ export class FakeToolGroup {
 }
 
 export const toolGroups = new Map<string, FakeToolGroup>();
+
+/** A synchroniser (e.g. the reformat's shared window/level) and the viewports it joins. */
+export class FakeSynchronizer {
+  viewports: string[] = [];
+  constructor(
+    readonly id: string,
+    readonly kind: string,
+  ) {}
+  add({ viewportId }: { viewportId: string }) {
+    this.viewports.push(viewportId);
+  }
+}
+export const synchronizerState = new Map<string, FakeSynchronizer>();
+
+/** A streaming image volume: its load() callback is kept for the test to call when "every frame arrived". */
+export class FakeVolume {
+  done: ((event: { framesLoaded: number; totalNumFrames: number }) => void) | null = null;
+  load = vi.fn((callback: FakeVolume["done"]) => {
+    this.done = callback;
+  });
+  constructor(
+    readonly volumeId: string,
+    readonly imageIds: string[],
+  ) {}
+}
+export const volumes = new Map<string, FakeVolume>();
+/** Cornerstone's event target (volume progress events go there). */
+export const eventTarget = new EventTarget();
+export const setVolumesForViewports = vi.fn(async (_engine: unknown, _inputs: { volumeId: string }[], _viewportIds: string[]) => {});
 
 export const segmentationCalls = {
   addSegmentations: vi.fn(),
@@ -114,8 +157,26 @@ export const loadAndCacheImage = vi.fn(async (_imageId: string, _options?: unkno
 export const poolRequests: { imageId: string; type: string }[] = [];
 
 export const core = {
-  Enums: { ViewportType: { STACK: "stack" }, Events: { STACK_NEW_IMAGE, VOI_MODIFIED }, RequestType: { Interaction: "interaction", Prefetch: "prefetch", Thumbnail: "thumbnail" } },
+  Enums: {
+    ViewportType: { STACK: "stack", ORTHOGRAPHIC: "orthographic" },
+    OrientationAxis: { AXIAL: "axial", CORONAL: "coronal", SAGITTAL: "sagittal" },
+    Events: { STACK_NEW_IMAGE, VOI_MODIFIED, VOLUME_NEW_IMAGE, IMAGE_VOLUME_MODIFIED },
+    RequestType: { Interaction: "interaction", Prefetch: "prefetch", Thumbnail: "thumbnail" },
+  },
   RenderingEngine: FakeRenderingEngine,
+  eventTarget,
+  setVolumesForViewports,
+  volumeLoader: {
+    createAndCacheVolume: vi.fn(async (volumeId: string, { imageIds }: { imageIds: string[] }) => {
+      const volume = volumes.get(volumeId) ?? new FakeVolume(volumeId, imageIds);
+      volumes.set(volumeId, volume);
+      return volume;
+    }),
+  },
+  cache: {
+    getVolumeLoadObject: (volumeId: string) => (volumes.has(volumeId) ? {} : undefined),
+    removeVolumeLoadObject: (volumeId: string) => volumes.delete(volumeId),
+  },
   imageLoader: { loadAndCacheImage },
   imageLoadPoolManager: {
     addRequest: (request: () => Promise<unknown>, type: string, details: { imageId: string }) => {
@@ -146,6 +207,7 @@ export const tools = {
   PanTool: { toolName: "Pan" },
   ZoomTool: { toolName: "Zoom" },
   StackScrollTool: { toolName: "StackScroll" },
+  CrosshairsTool: { toolName: "Crosshairs" },
   LengthTool: { toolName: "Length" },
   EllipticalROITool: { toolName: "EllipticalROI" },
   annotation: {
@@ -160,6 +222,14 @@ export const tools = {
     },
   },
   utilities: { triggerAnnotationRenderForViewportIds: renderedViewports },
+  synchronizers: {
+    createVOISynchronizer: (id: string) => {
+      const synchronizer = new FakeSynchronizer(id, "voi");
+      synchronizerState.set(id, synchronizer);
+      return synchronizer;
+    },
+  },
+  SynchronizerManager: { destroySynchronizer: (id: string) => synchronizerState.delete(id) },
   ToolGroupManager: {
     createToolGroup: (id: string) => {
       const group = new FakeToolGroup(id);
@@ -192,6 +262,9 @@ export function resetCornerstone() {
   annotationState.clear();
   renderedViewports.mockClear();
   toolGroups.clear();
+  synchronizerState.clear();
+  volumes.clear();
+  setVolumesForViewports.mockClear();
   for (const call of Object.values(segmentationCalls)) call.mockClear();
   createFromDICOMSegBuffer.mockClear();
   loadAndCacheImage.mockReset().mockImplementation(async () => ({}));

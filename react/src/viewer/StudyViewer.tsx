@@ -1,6 +1,6 @@
 // The study viewer: Cornerstone3D stack viewports over the CDSS DICOMweb gateway in a grid of up to four panes
 // (a brain-tumour MR study opens with T1, T1C, T2 and FLAIR side by side), scrolling synchronised by slice
-// position, series thumbnails, window/level and presets, zoom, pan, length and ellipse measurements (saved as
+// position, series thumbnails, window/level and presets, zoom, pan, a multiplanar reformat of the active pane's series, length and ellipse measurements (saved as
 // DICOM SR, redrawn when the study is opened again), a DICOM SEG labelmap overlay, and progressive loading
 // (each pane's first image at once, the rest in the background). Loaded lazily (see ViewerLoader.tsx) so the
 // first page load does not carry Cornerstone, its codecs or its workers.
@@ -12,6 +12,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 
 import type { Series } from "../api/types";
 import { specFor } from "./layout";
+import { MprView } from "./mpr/MprView";
 import { OverlayControls } from "./OverlayControls";
 import { PaneControls } from "./PaneControls";
 import { presetsFor } from "./presets";
@@ -56,6 +57,7 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
   const [error, setError] = useState<string | null>(null);
   const [tool, setTool] = useState<Tool>("wl");
   const [syncOn, setSyncOn] = useState(true);
+  const [mpr, setMpr] = useState(false);
   const [reports, setReports] = useState<Record<number, PaneReport>>({});
   const grid = useViewportGrid(setError);
   const { listed, imageSeries, segSeries } = useStudySeries(studyUid, setError);
@@ -152,21 +154,33 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
             loading={Object.values(reports).some((report) => report.loading)}
             onSaveMeasurements={canSaveMeasurements ? () => void measurements.save() : undefined}
             saving={measurements.saving}
+            mpr={mpr}
+            onMprChange={setMpr}
           />
-          <PaneControls
-            layout={panes.layout}
-            onLayoutChange={panes.setLayout}
-            sync={syncOn}
-            onSyncChange={setSyncOn}
-            presets={presetsFor(activeSpec?.modality)}
-            onPreset={applyPreset}
-          />
+          {!mpr && (
+            <PaneControls
+              layout={panes.layout}
+              onLayoutChange={panes.setLayout}
+              sync={syncOn}
+              onSyncChange={setSyncOn}
+              presets={presetsFor(activeSpec?.modality)}
+              onPreset={applyPreset}
+            />
+          )}
           {measurements.message && (
             <Alert color={measurements.message.ok ? "green" : "red"} role="status" data-testid="measurement-message">
               {measurements.message.text}
             </Alert>
           )}
-          <SimpleGrid cols={panes.count > 1 ? 2 : 1} spacing={4} verticalSpacing={4} data-testid="pane-grid">
+          {mpr && activeSpec && <MprView studyUid={activeSpec.studyUid} seriesUid={activeSpec.seriesUid} tool={tool} />}
+          {/* hidden, not removed, under MPR: the panes' engine is bound to their elements */}
+          <SimpleGrid
+            cols={panes.count > 1 ? 2 : 1}
+            spacing={4}
+            verticalSpacing={4}
+            data-testid="pane-grid"
+            style={mpr ? { display: "none" } : undefined}
+          >
             {visible.map((spec, slot) => (
               <ViewerPane
                 key={slot}

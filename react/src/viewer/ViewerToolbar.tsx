@@ -12,10 +12,13 @@ export interface ViewerToolbarProps {
   /** Save the lengths and ellipses drawn (shown to the roles that may). */
   onSaveMeasurements?: () => void;
   saving?: boolean;
+  /** The multiplanar reformat in place of the stack, and its switch. */
+  mpr?: boolean;
+  onMprChange?: (on: boolean) => void;
 }
 
 /** The left button's tool, the reset, a spinner while a series loads, and what the other buttons do. */
-export function ViewerToolbar({ tool, onToolChange, onReset, loading, onSaveMeasurements, saving = false }: ViewerToolbarProps) {
+export function ViewerToolbar({ tool, onToolChange, onReset, loading, onSaveMeasurements, saving = false, mpr = false, onMprChange }: ViewerToolbarProps) {
   const { t } = useTranslation();
   return (
     <Group gap="xs">
@@ -34,6 +37,11 @@ export function ViewerToolbar({ tool, onToolChange, onReset, loading, onSaveMeas
       <Button size="xs" variant="default" onClick={onReset}>
         {t("viewer.reset")}
       </Button>
+      {onMprChange && (
+        <Button size="xs" variant={mpr ? "filled" : "default"} aria-pressed={mpr} onClick={() => onMprChange(!mpr)}>
+          {t("viewer.mpr.toggle")}
+        </Button>
+      )}
       {onSaveMeasurements && (
         <Button size="xs" onClick={onSaveMeasurements} loading={saving}>
           {t("viewer.saveMeasurements")}

@@ -1,7 +1,17 @@
 // Cornerstone3D, started once per page load. Only the lazily loaded viewer chunk imports this file.
-import { Enums, imageLoadPoolManager, imageLoader, init as coreInit, metaData } from "@cornerstonejs/core";
+import {
+  Enums,
+  cornerstoneStreamingImageVolumeLoader,
+  imageLoadPoolManager,
+  imageLoader,
+  init as coreInit,
+  metaData,
+  volumeLoader,
+} from "@cornerstonejs/core";
+import type { Types } from "@cornerstonejs/core";
 import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
 import {
+  CrosshairsTool,
   EllipticalROITool,
   LengthTool,
   PanTool,
@@ -30,8 +40,11 @@ export function startCornerstone(): Promise<void> {
     imageLoader.registerImageLoader("wadors", (imageId: string, options?: Record<string, unknown>) => ({
       promise: withRetry(() => wadors(imageId, options as never).promise),
     }));
+    // the multiplanar reformat's volumes stream their slices in through the same wadors loader (the
+    // loader's options are typed narrower than the registry's, hence the cast)
+    volumeLoader.registerVolumeLoader("cornerstoneStreamingImageVolume", cornerstoneStreamingImageVolumeLoader as unknown as Types.VolumeLoaderFn);
     toolsInit();
-    for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, LengthTool, EllipticalROITool]) addTool(tool);
+    for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, LengthTool, EllipticalROITool, CrosshairsTool]) addTool(tool);
   })();
   return started;
 }

@@ -18,6 +18,9 @@ export const TAG = {
   ImagePositionPatient: "00200032",
   ImageOrientationPatient: "00200037",
   NumberOfSeriesRelatedInstances: "00201209",
+  Rows: "00280010",
+  Columns: "00280011",
+  PixelSpacing: "00280030",
 } as const;
 
 export function value<T = string>(item: DicomJson, tag: string): T | undefined {
