@@ -1,6 +1,6 @@
 import { Badge, Box, Group, Progress, Text } from "@mantine/core";
 import { Enums as CoreEnums } from "@cornerstonejs/core";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useRef, useState } from "react";
 import type { KeyboardEvent } from "react";
 import { useTranslation } from "react-i18next";
 
@@ -42,8 +42,9 @@ export interface ViewerPaneProps {
 const STEP_KEYS: Record<string, number> = { ArrowUp: -1, ArrowLeft: -1, PageUp: -1, ArrowDown: 1, ArrowRight: 1, PageDown: 1 };
 
 /** One stack viewport of the grid with its label, load progress and slice slider. A click makes it the
- * active pane; the wheel, the slider and the arrow keys scroll it (and, synchronised, the others). */
-export function ViewerPane({ slot, spec, grid, sync, single, active, height, onActivate, onReport, onShown, onError }: ViewerPaneProps) {
+ * active pane; the wheel, the slider and the arrow keys scroll it (and, synchronised, the others). Memoised:
+ * the viewer re-renders as every pane reports its progress, a pane only when its own props change. */
+export const ViewerPane = memo(function ViewerPane({ slot, spec, grid, sync, single, active, height, onActivate, onReport, onShown, onError }: ViewerPaneProps) {
   const { t } = useTranslation();
   const element = useRef<HTMLDivElement>(null);
   const [enabled, setEnabled] = useState(false);
@@ -154,4 +155,4 @@ export function ViewerPane({ slot, spec, grid, sync, single, active, height, onA
       />
     </Box>
   );
-}
+});
