@@ -97,7 +97,8 @@ export const ViewerPane = memo(function ViewerPane({ slot, spec, grid, sync, sin
   const drive = () => sync.drive(slot);
   const step = (event: KeyboardEvent) => {
     const next = index + (STEP_KEYS[event.key] ?? 0);
-    if (!(event.key in STEP_KEYS) || next < 0 || next >= total) return;
+    // keys pressed on the pane itself (a click on the image focuses it), not those the slider handles
+    if (event.target !== event.currentTarget || !(event.key in STEP_KEYS) || next < 0 || next >= total) return;
     event.preventDefault();
     drive();
     scrollTo(next);
