@@ -8,7 +8,7 @@
 // useMeasurementLayer, useOverlayChoices, useSegOverlay, useLoadMarks); the parts on screen are SeriesList,
 // ViewerToolbar, PaneControls, ViewerPane, SliceSlider and OverlayControls.
 import { Alert, Card, Group, SimpleGrid, Stack } from "@mantine/core";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import type { Series } from "../api/types";
 import { specFor } from "./layout";
@@ -77,9 +77,17 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
   }, []);
   const marks = useLoadMarks(visible.flatMap((spec, slot) => (spec ? [reports[slot] ?? { loaded: 0, total: 0 }] : [])));
 
-  // the panes' sizes change with the layout: the engine redraws its canvases to fit
+  // the panes' sizes change with the layout and the window: the engine redraws its canvases to fit
   const { resize } = grid;
+  const gridElement = useRef<HTMLDivElement>(null);
   useEffect(() => resize(), [panes.count, resize]);
+  useEffect(() => {
+    const node = gridElement.current;
+    if (!node) return;
+    const observer = new ResizeObserver(() => resize());
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, [resize]);
   // sync switched on: the others go to the active pane's position
   useEffect(() => {
     if (!syncOn) return;
@@ -175,6 +183,7 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
           {mpr && activeSpec && <MprView studyUid={activeSpec.studyUid} seriesUid={activeSpec.seriesUid} tool={tool} />}
           {/* hidden, not removed, under MPR: the panes' engine is bound to their elements */}
           <SimpleGrid
+            ref={gridElement}
             cols={panes.count > 1 ? 2 : 1}
             spacing={4}
             verticalSpacing={4}

@@ -1,6 +1,6 @@
 import { Badge, Box, Group, Progress, Text } from "@mantine/core";
 import { Enums as CoreEnums } from "@cornerstonejs/core";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useRef, useState } from "react";
 import type { KeyboardEvent } from "react";
 import { useTranslation } from "react-i18next";
 
@@ -42,8 +42,9 @@ export interface ViewerPaneProps {
 const STEP_KEYS: Record<string, number> = { ArrowUp: -1, ArrowLeft: -1, PageUp: -1, ArrowDown: 1, ArrowRight: 1, PageDown: 1 };
 
 /** One stack viewport of the grid with its label, load progress and slice slider. A click makes it the
- * active pane; the wheel, the slider and the arrow keys scroll it (and, synchronised, the others). */
-export function ViewerPane({ slot, spec, grid, sync, single, active, height, onActivate, onReport, onShown, onError }: ViewerPaneProps) {
+ * active pane; the wheel, the slider and the arrow keys scroll it (and, synchronised, the others). Memoised:
+ * the viewer re-renders as every pane reports its progress, a pane only when its own props change. */
+export const ViewerPane = memo(function ViewerPane({ slot, spec, grid, sync, single, active, height, onActivate, onReport, onShown, onError }: ViewerPaneProps) {
   const { t } = useTranslation();
   const element = useRef<HTMLDivElement>(null);
   const [enabled, setEnabled] = useState(false);
@@ -96,7 +97,8 @@ export function ViewerPane({ slot, spec, grid, sync, single, active, height, onA
   const drive = () => sync.drive(slot);
   const step = (event: KeyboardEvent) => {
     const next = index + (STEP_KEYS[event.key] ?? 0);
-    if (!(event.key in STEP_KEYS) || next < 0 || next >= total) return;
+    // keys pressed on the pane itself (a click on the image focuses it), not those the slider handles
+    if (event.target !== event.currentTarget || !(event.key in STEP_KEYS) || next < 0 || next >= total) return;
     event.preventDefault();
     drive();
     scrollTo(next);
@@ -154,4 +156,4 @@ export function ViewerPane({ slot, spec, grid, sync, single, active, height, onA
       />
     </Box>
   );
-}
+});
