@@ -1,5 +1,6 @@
 // The chosen series in the stack viewport: metadata by WADO-RS, one wadors image id per frame, the middle slice
-// first; the slice index follows wheel scrolling and moves the viewport when set.
+// first; the slice index follows wheel scrolling and moves the viewport when set; each slice's position
+// along the normal for registering it with another stack.
 import { Enums as CoreEnums } from "@cornerstonejs/core";
 import type { StackViewport } from "@cornerstonejs/core";
 import { useCallback, useEffect, useState } from "react";
@@ -8,6 +9,8 @@ import { useTranslation } from "react-i18next";
 
 import { addInstanceMetadata } from "./cornerstone";
 import { imageIdsFor, seriesMetadata, sortInstances } from "./dicomweb";
+import { stackGeometry } from "./priorRegistration";
+import type { StackGeometry } from "./priorRegistration";
 
 export interface SeriesStackOptions {
   element: RefObject<HTMLDivElement | null>;
@@ -23,6 +26,7 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
   const [imageIds, setImageIds] = useState<string[]>([]);
   const [loading, setLoading] = useState(false);
   const [index, setIndex] = useState(0);
+  const [geometry, setGeometry] = useState<StackGeometry | null>(null);
 
   useEffect(() => {
     if (!ready || !seriesUid) return;
@@ -40,6 +44,7 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
       stack.render();
       if (cancelled) return;
       setImageIds(frames);
+      setGeometry(stackGeometry(instances, frames.length));
       setIndex(middle);
     })()
       .catch((caught: unknown) => !cancelled && onError(t("viewer.loadFailed", { detail: String(caught) })))
@@ -66,5 +71,5 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
     [viewport],
   );
 
-  return { imageIds, index, loading, scrollTo };
+  return { imageIds, geometry, index, loading, scrollTo };
 }

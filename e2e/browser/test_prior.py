@@ -1,0 +1,77 @@
+"""The prior study beside the current one, in a real browser (docs/radiology.md "Prior comparison"): the
+demo patient MRN100012 has three dated brain MR studies (make run loads them, test_demo_data.py checks
+them) with signed AI segmentations. The radiologist opens the newest, compares it with the prior, scrolls
+the current study and finds the prior on the slice at the same position, each with its own AI overlay."""
+
+import json
+import re
+
+import pytest
+from test_demo_data import MANIFEST, WAIT_SECONDS, _finished_jobs, _patient
+
+MRN = "MRN100012"
+SLICE = re.compile(r"^(\d+) / (\d+)$")
+
+
+def _demo_studies(http, base_url, headers) -> dict[str, int]:
+    """{study date: CDSS study id} of the demo patient's studies, once their analyses have finished."""
+    manifest = json.loads(MANIFEST.read_text())
+    uids = {item["study_instance_uid"]: item["study_date"] for item in manifest["studies"] if item["mrn"] == MRN}
+    patient = _patient(http, base_url, headers, MRN)
+    studies = http.get(f"{base_url}/api/radiology/studies", params={"patient": patient["emr_uuid"]}, headers=headers,
+                       timeout=10).json()["results"]  # fmt: skip
+    _finished_jobs(http, base_url, headers, patient["emr_uuid"])  # the overlays exist
+    return {uids[study["study_instance_uid"]]: study["id"] for study in studies if study["study_instance_uid"] in uids}
+
+
+def _slice(pane) -> tuple[int, float]:
+    """The pane's slice number (1-based) and its position along the normal in mm."""
+    return int(pane.get_attribute("data-slice")), float(pane.get_attribute("data-position"))
+
+
+@pytest.mark.timeout(WAIT_SECONDS + 180)
+def test_the_prior_is_shown_beside_the_current_study_registered_by_position(
+    sign_in, base_url, http, token_headers, screenshot
+):
+    studies = _demo_studies(http, base_url, token_headers("radiologist"))
+    assert sorted(studies) == ["2026-06-02", "2026-09-01", "2026-11-24"], studies
+    page = sign_in("radiologist")
+    page.goto(f"{base_url}/radiology/studies/{studies['2026-11-24']}")
+    page.get_by_role("button", name="이전 검사와 비교").click()
+
+    panes = page.get_by_test_id("compare-pane")
+    panes.nth(1).wait_for(timeout=60_000)
+    assert panes.count() == 2
+    current, prior = panes.nth(0), panes.nth(1)
+    assert "현재 2026-11-24" in current.get_by_test_id("pane-label").inner_text()
+    assert "이전 2026-09-01" in prior.get_by_test_id("pane-label").inner_text()  # the most recent earlier one
+    for pane in (current, prior):  # both stacks on screen, each with its own study's AI segmentation shown
+        pane.get_by_text(SLICE).wait_for(timeout=60_000)
+        pane.get_by_text("오버레이 표시 중").wait_for(timeout=60_000)
+    screenshot(page, "prior-comparison")
+
+    start, _ = _slice(current)
+    box = current.get_by_test_id("viewport").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for _ in range(12):  # Cornerstone's stack scroll: one slice per wheel step
+        page.mouse.wheel(0, 120)
+        page.wait_for_timeout(50)
+    page.wait_for_function(
+        "([start]) => { const p = document.querySelectorAll('[data-testid=compare-pane]');"
+        " return p.length === 2 && Number(p[0].dataset.slice) !== start"
+        " && p[0].dataset.position === p[1].dataset.position; }",
+        arg=[start],
+        timeout=30_000,
+    )
+    moved, position = _slice(current)
+    prior_slice, prior_position = _slice(prior)
+    assert moved != start
+    # The demo studies share the template's grid: the same position is the same slice number.
+    assert (prior_slice, prior_position) == (moved, position)
+    screenshot(page, "prior-comparison-scrolled")
+
+    # Another prior from the list: the oldest study, its own date and overlay.
+    page.get_by_label("이전 검사").click()
+    page.get_by_role("option", name=re.compile("^2026-06-02")).click()
+    page.get_by_test_id("compare-pane").nth(1).get_by_test_id("pane-label").filter(has_text="이전 2026-06-02").wait_for()
+    assert page.errors == []
