@@ -74,7 +74,7 @@ def test_the_four_series_share_one_grid_and_the_segmentation_reads_the_t1(writte
     assert sorted(by_sequence.values()) == ["FLAIR", "T1", "T1C", "T2"], by_sequence
 
 
-def test_the_derived_sequences_look_their_part(written):
+def test_the_derived_sequences_look_their_part():
     """A demo picture, not physics: fluid bright in the T2 and dark in the FLAIR, the lesion bright in both,
     its rim brighter after contrast."""
     from ai_server import demo_contrasts, synthetic
@@ -93,7 +93,9 @@ def test_the_derived_sequences_look_their_part(written):
             for name, v in volumes.items()}  # fmt: skip
     assert mean["T2"]["fluid"] > 2 * mean["T2"]["white"] and mean["T2"]["lesion"] > 2 * mean["T2"]["white"]
     assert mean["FLAIR"]["fluid"] < 0.5 * mean["FLAIR"]["white"] < mean["FLAIR"]["lesion"] / 2
-    assert mean["T1C"]["lesion"] > 1.1 * mean["T1"]["lesion"]
+    gain = volumes["T1C"][lesion] / volumes["T1"][lesion]  # after / before "contrast": a bright rim, a darker core
+    assert np.allclose(sorted({round(float(g), 3) for g in gain}), [demo_contrasts.CORE_GAIN, demo_contrasts.RIM_GAIN])
+    assert np.array_equal(volumes["T1C"][~lesion], volumes["T1"][~lesion])
     assert all((v[base == 0] == 0).all() for v in volumes.values())  # background stays black
 
 

@@ -25,6 +25,7 @@ HEAD_RAMP = 0.05  # below this level a voxel is background, fading in above it (
 OEDEMA_VOXELS = 3  # the oedema reaches about this many voxels beyond the lesion (6 mm on the 2 mm grid)
 RIM_VOXELS = 1  # the enhancing rim: the lesion's outer voxel layer
 RIM_GAIN = 1.5  # how much brighter the rim is after "contrast"
+CORE_GAIN = 0.6  # the core inside the rim darker: a ring on screen, not the T1's bright blob again
 
 
 class Sequence(NamedTuple):
@@ -78,4 +79,5 @@ def exam(case: Case, base: np.ndarray) -> dict[str, np.ndarray]:
     t1c = case.volume.astype(np.float32, copy=True)
     rim = lesion & _grow(~lesion, RIM_VOXELS)  # lesion voxels next to the outside
     t1c[rim] *= RIM_GAIN
+    t1c[lesion & ~rim] *= CORE_GAIN
     return {"T1": case.volume.astype(np.float32), "T1C": t1c, "T2": t2, "FLAIR": flair}

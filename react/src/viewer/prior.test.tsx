@@ -56,7 +56,7 @@ describe("earlier studies", () => {
 
   it("asks nothing for a study without a patient", () => {
     const calls = routeFetch([]);
-    const { result } = renderHook(() => usePriorStudies({ ...STUDY, patient: null }), { wrapper });
+    const { result } = renderHook(() => usePriorStudies({ ...STUDY, patient: "" }), { wrapper });
     expect(result.current).toEqual({ priors: [], loading: false });
     expect(calls).toEqual([]);
   });

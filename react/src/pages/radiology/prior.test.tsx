@@ -15,6 +15,9 @@ vi.mock("../../viewer/ViewerLoader", () => ({
   ),
 }));
 
+// Mantine's dropdown scrolls the chosen option into view; jsdom has no layout to scroll.
+Element.prototype.scrollIntoView ??= () => {};
+
 const RIB = { id: 2, username: "rib", first_name: "", last_name: "", roles: ["RIB", "RADIOLOGIST"], is_service_account: false };
 const study = (id: number, study_date: string, description = "Brain MRI") => ({
   id, study_instance_uid: `1.2.${id}`, orthanc_id: `o${id}`, patient: "p-1", status: "LINKED", reconciliation_reason: "", dicom_patient_id: "MRN-1",
@@ -51,9 +54,9 @@ describe("compare with prior on the study page", () => {
     expect(calls.some((call) => call.url === "/api/radiology/studies?patient=p-1&date_to=2026-11-24&modality=MR")).toBe(true);
 
     fireEvent.click(screen.getByRole("combobox", { name: "이전 검사" }));
-    const options = screen.getAllByRole("option").map((option) => option.textContent);
-    expect(options).toEqual(["2026-09-01 · Follow-up", "2026-03-01 · Baseline"]); // 2026-06-02 is not in this PACS
-    fireEvent.click(screen.getByRole("option", { name: "2026-03-01 · Baseline" }));
+    const options = await screen.findAllByRole("option", { hidden: true }); // still in its opening transition
+    expect(options.map((option) => option.textContent)).toEqual(["2026-09-01 · Follow-up", "2026-03-01 · Baseline"]); // 2026-06-02: not in this PACS
+    fireEvent.click(options[1]);
     await waitFor(() => expect(screen.getByTestId("comparison-stub").textContent).toBe("7 vs 2"));
 
     fireEvent.click(screen.getByRole("button", { name: "비교 닫기" }));
