@@ -69,8 +69,8 @@ def test_the_four_series_share_one_grid_and_the_segmentation_reads_the_t1(writte
     job_input = {"study_instance_uid": study["study_instance_uid"], "series_instance_uids": []}
     [chosen] = SegmentationPipeline().choose_series(job_input, spec, ctx)
     assert chosen["MainDicomTags"]["SeriesInstanceUID"] == study["series_instance_uid"]
-    by_sequence = {s["SeriesDescription"]: guess_sequence(s["SeriesDescription"]) for s in
-                   (item["MainDicomTags"] for item in ctx.orthanc.series_of_study(study["study_instance_uid"]))}  # fmt: skip
+    descriptions = [s["description"] for s in study["series"]]
+    by_sequence = {description: guess_sequence(description) for description in descriptions}
     assert sorted(by_sequence.values()) == ["FLAIR", "T1", "T1C", "T2"], by_sequence
 
 

@@ -73,5 +73,6 @@ def test_the_prior_is_shown_beside_the_current_study_registered_by_position(
     # Another prior from the list: the oldest study, its own date and overlay.
     page.get_by_label("이전 검사").click()
     page.get_by_role("option", name=re.compile("^2026-06-02")).click()
-    page.get_by_test_id("compare-pane").nth(1).get_by_test_id("pane-label").filter(has_text="이전 2026-06-02").wait_for()
+    prior_label = page.get_by_test_id("compare-pane").nth(1).get_by_test_id("pane-label")
+    prior_label.filter(has_text="이전 2026-06-02").wait_for()
     assert page.errors == []
