@@ -10,7 +10,7 @@ import pytest
 from test_demo_data import MANIFEST, WAIT_SECONDS, _finished_jobs, _patient
 
 MRN = "MRN100012"
-SLICE = re.compile(r"^(\d+) / (\d+)$")
+SLICE = re.compile(r"^\d+ / 95$")
 
 
 def _demo_studies(http, base_url, headers) -> dict[str, int]:
@@ -24,9 +24,9 @@ def _demo_studies(http, base_url, headers) -> dict[str, int]:
     return {uids[study["study_instance_uid"]]: study["id"] for study in studies if study["study_instance_uid"] in uids}
 
 
-def _slice(pane) -> tuple[int, float]:
-    """The pane's slice number (1-based) and its position along the normal in mm."""
-    return int(pane.get_attribute("data-slice")), float(pane.get_attribute("data-position"))
+def _index(pane) -> int:
+    """The slice the pane shows (0-based)."""
+    return int(pane.get_by_test_id("viewport-pane").get_attribute("data-index"))
 
 
 @pytest.mark.timeout(WAIT_SECONDS + 180)
@@ -43,36 +43,32 @@ def test_the_prior_is_shown_beside_the_current_study_registered_by_position(
     panes.nth(1).wait_for(timeout=60_000)
     assert panes.count() == 2
     current, prior = panes.nth(0), panes.nth(1)
-    assert "현재 2026-11-24" in current.get_by_test_id("pane-label").inner_text()
-    assert "이전 2026-09-01" in prior.get_by_test_id("pane-label").inner_text()  # the most recent earlier one
+    current.get_by_text("현재 2026-11-24 · T1 AX (synthetic demo)").wait_for()
+    prior.get_by_text("이전 2026-09-01 · T1 AX (synthetic demo)").wait_for()  # the most recent earlier study
     for pane in (current, prior):  # both stacks on screen, each with its own study's AI segmentation shown
         pane.get_by_text(SLICE).wait_for(timeout=60_000)
         pane.get_by_text("오버레이 표시 중").wait_for(timeout=60_000)
+    page.get_by_test_id("offset").filter(has_text="오프셋 0.0 mm").wait_for()  # one grid: absolute positions
     screenshot(page, "prior-comparison")
 
-    start, _ = _slice(current)
-    box = current.get_by_test_id("viewport").bounding_box()
+    start = _index(current)
+    box = current.get_by_test_id("pane-viewport").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     for _ in range(12):  # Cornerstone's stack scroll: one slice per wheel step
         page.mouse.wheel(0, 120)
         page.wait_for_timeout(50)
     page.wait_for_function(
-        "([start]) => { const p = document.querySelectorAll('[data-testid=compare-pane]');"
-        " return p.length === 2 && Number(p[0].dataset.slice) !== start"
-        " && p[0].dataset.position === p[1].dataset.position; }",
+        "([start]) => { const [a, b] = document.querySelectorAll('[data-testid=compare-pane] [data-slot]');"
+        " return !!b && Number(a.dataset.index) !== start && a.dataset.index === b.dataset.index; }",
         arg=[start],
         timeout=30_000,
     )
-    moved, position = _slice(current)
-    prior_slice, prior_position = _slice(prior)
-    assert moved != start
-    # The demo studies share the template's grid: the same position is the same slice number.
-    assert (prior_slice, prior_position) == (moved, position)
+    # The demo studies share the template's grid: the slice at the same position has the same number.
+    assert _index(current) != start and _index(prior) == _index(current)
     screenshot(page, "prior-comparison-scrolled")
 
-    # Another prior from the list: the oldest study, its own date and overlay.
+    # Another prior from the list: the oldest study, with its date.
     page.get_by_label("이전 검사").click()
     page.get_by_role("option", name=re.compile("^2026-06-02")).click()
-    prior_label = page.get_by_test_id("compare-pane").nth(1).get_by_test_id("pane-label")
-    prior_label.filter(has_text="이전 2026-06-02").wait_for()
+    page.get_by_test_id("compare-pane").nth(1).get_by_text(re.compile("^이전 2026-06-02")).wait_for()
     assert page.errors == []

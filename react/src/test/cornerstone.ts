@@ -5,6 +5,7 @@ import { vi } from "vitest";
 
 export const MouseBindings = { Primary: 1, Secondary: 2, Auxiliary: 4, Wheel: 524288 } as const;
 export const STACK_NEW_IMAGE = "CORNERSTONE_STACK_NEW_IMAGE";
+export const VOI_MODIFIED = "CORNERSTONE_VOI_MODIFIED";
 
 export class FakeViewport {
   imageIds: string[] = [];
@@ -18,7 +19,17 @@ export class FakeViewport {
   });
   render = vi.fn();
   resetCamera = vi.fn();
-  resetProperties = vi.fn();
+  /** The image's own window, as the DICOM header gives it. */
+  voiRange = { lower: 0, upper: 100 };
+  resetProperties = vi.fn(() => this.setProperties({ voiRange: { lower: 0, upper: 100 } }));
+  setProperties = vi.fn(({ voiRange }: { voiRange?: { lower: number; upper: number } }) => {
+    if (!voiRange) return;
+    this.voiRange = voiRange;
+    this.element.dispatchEvent(new CustomEvent(VOI_MODIFIED, { detail: { range: voiRange } }));
+  });
+  getProperties = () => ({ voiRange: this.voiRange });
+  /** The shown image: pixels from 0 to 4000. */
+  getCornerstoneImage = () => ({ minPixelValue: 0, maxPixelValue: 4000 });
   constructor(
     readonly id: string,
     readonly element: HTMLElement,
@@ -38,13 +49,21 @@ export class FakeRenderingEngine {
   getViewport(id: string) {
     return this.viewports.get(id);
   }
+  disableElement(viewportId: string) {
+    this.viewports.delete(viewportId);
+  }
+  resize = vi.fn();
   destroy() {
     this.destroyed = true;
   }
-  /** The one viewport of the latest engine. */
+  /** The first viewport of the latest engine (the one of a single-pane viewer). */
   static viewport(): FakeViewport {
+    return FakeRenderingEngine.viewports()[0];
+  }
+  /** The latest engine's viewports, in the order their panes were enabled. */
+  static viewports(): FakeViewport[] {
     const engine = FakeRenderingEngine.all[FakeRenderingEngine.all.length - 1];
-    return [...engine.viewports.values()][0];
+    return engine ? [...engine.viewports.values()] : [];
   }
 }
 
@@ -58,6 +77,9 @@ export class FakeToolGroup {
   }
   addViewport(viewportId: string) {
     this.viewports.push(viewportId);
+  }
+  removeViewports(_engineId: string, viewportId: string) {
+    this.viewports = this.viewports.filter((id) => id !== viewportId);
   }
   setToolActive(name: string, options: { bindings: { mouseButton: number }[] }) {
     this.bindings.set(name, options.bindings.map((binding) => binding.mouseButton));
@@ -87,9 +109,20 @@ export const createFromDICOMSegBuffer = vi.fn(async (_imageIds: string[], _buffe
 /** Image <-> world: 0.5 mm pixels, the image in the z = 0 plane (enough to check the conversions are used). */
 export const PIXEL_MM = 0.5;
 
+/** The prefetch pool: requests run at once; `loadAndCacheImage` answers at once unless a test holds it. */
+export const loadAndCacheImage = vi.fn(async (_imageId: string, _options?: unknown) => ({}));
+export const poolRequests: { imageId: string; type: string }[] = [];
+
 export const core = {
-  Enums: { ViewportType: { STACK: "stack" }, Events: { STACK_NEW_IMAGE } },
+  Enums: { ViewportType: { STACK: "stack" }, Events: { STACK_NEW_IMAGE, VOI_MODIFIED }, RequestType: { Interaction: "interaction", Prefetch: "prefetch", Thumbnail: "thumbnail" } },
   RenderingEngine: FakeRenderingEngine,
+  imageLoader: { loadAndCacheImage },
+  imageLoadPoolManager: {
+    addRequest: (request: () => Promise<unknown>, type: string, details: { imageId: string }) => {
+      poolRequests.push({ imageId: details.imageId, type });
+      void request();
+    },
+  },
   utilities: {
     imageToWorldCoords: (_imageId: string, [column, row]: number[]) => [column * PIXEL_MM, row * PIXEL_MM, 0],
     worldToImageCoords: (_imageId: string, [x, y]: number[]) => [x / PIXEL_MM, y / PIXEL_MM],
@@ -161,5 +194,7 @@ export function resetCornerstone() {
   toolGroups.clear();
   for (const call of Object.values(segmentationCalls)) call.mockClear();
   createFromDICOMSegBuffer.mockClear();
+  loadAndCacheImage.mockReset().mockImplementation(async () => ({}));
+  poolRequests.length = 0;
   viewerCornerstone.addInstanceMetadata.mockClear();
 }

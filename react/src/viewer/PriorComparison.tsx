@@ -1,30 +1,60 @@
-// The current study beside a prior of the same patient (1x2): the same sequence type in both, scrolling
-// either moves the other to the slice at the same position (plus an offset "link here" sets), and each
-// pane offers its own study's AI segmentation. Loaded lazily like the study viewer (ViewerLoader.tsx).
-import { Button, Card, Group, SegmentedControl, SimpleGrid, Stack, Switch, Text, Tooltip } from "@mantine/core";
-import { useCallback, useEffect, useRef, useState } from "react";
+// The current study beside a prior of the same patient, 1x2 on the viewer's pane grid (useViewportGrid,
+// ViewerPane, usePaneSync): the same sequence type in both (sequences.ts), scrolling synchronised by slice
+// position with the prior's offset (registration.ts; "link here" sets it), and each pane with its own
+// study's AI overlay. Loaded lazily like the study viewer (ViewerLoader.tsx).
+import { Alert, Button, Card, Group, SegmentedControl, SimpleGrid, Stack, Switch, Text, Tooltip } from "@mantine/core";
+import { useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import type { Series, StudyDetail } from "../api/types";
-import { ComparePane, seriesOfType } from "./ComparePane";
-import { initialOffset } from "./priorRegistration";
-import type { StackGeometry } from "./priorRegistration";
+import { AI_OVERLAY_KEY, useStudyAiOverlays } from "./aiOverlay";
+import { metaData } from "./cornerstone";
+import type { PaneSpec } from "./layout";
+import { PaneOverlay } from "./PaneOverlay";
+import { linkOffset, startingOffset } from "./registration";
+import { SEQUENCE_ORDER, guessSequence } from "./sequences";
+import type { Sequence } from "./sequences";
+import { usePaneSync } from "./usePaneSync";
+import { NON_IMAGE } from "./useStudySeries";
+import { useViewportGrid } from "./useViewportGrid";
+import { ViewerPane } from "./ViewerPane";
+import type { PaneReport } from "./ViewerPane";
 
-/** The sequence types a brain-tumour exam is compared by (the API's series.sequence_type), in reading order. */
-const SEQUENCES = [
-  { value: "T1", label: "T1" },
-  { value: "T1c", label: "T1C" },
-  { value: "T2", label: "T2" },
-  { value: "FLAIR", label: "FLAIR" },
-];
+const CURRENT = 0;
+const PRIOR = 1;
+const PANE_HEIGHT = 420;
+const IGNORE = () => {};
 
-/** The sequence types both studies have. */
-export function commonSequences(current: Series[], prior: Series[]): string[] {
-  return SEQUENCES.map((item) => item.value).filter((type) => seriesOfType(current, type) && seriesOfType(prior, type));
+/** The study's image series of `sequence` (null: any), the one with the most images. */
+export function seriesOfType(series: Series[], sequence: Sequence | null): Series | undefined {
+  return series
+    .filter((item) => !NON_IMAGE.has(item.modality) && (sequence === null || guessSequence(item.description) === sequence))
+    .sort((a, b) => b.number_of_instances - a.number_of_instances || (a.series_number ?? 0) - (b.series_number ?? 0))[0];
 }
 
-type Side = "current" | "prior";
-type Follow = { position: number } | null;
+/** The sequence types both studies have, in the brain-tumour layout's order. */
+export function commonSequences(current: Series[], prior: Series[]): Sequence[] {
+  return SEQUENCE_ORDER.filter((type) => seriesOfType(current, type) && seriesOfType(prior, type));
+}
+
+function paneSpec(study: StudyDetail, sequence: Sequence | null, label: string, offsetMm: number): PaneSpec | null {
+  const series = seriesOfType(study.series, sequence);
+  if (!series) return null;
+  return {
+    key: `${study.study_instance_uid}/${series.series_instance_uid}`,
+    studyUid: study.study_instance_uid,
+    seriesUid: series.series_instance_uid,
+    label: `${label} · ${series.description || series.series_instance_uid}`,
+    modality: series.modality,
+    sequence: guessSequence(series.description),
+    offsetMm,
+  };
+}
+
+function frameOfReference(imageId: string | undefined): string | undefined {
+  const plane = imageId ? (metaData.get("imagePlaneModule", imageId) as { frameOfReferenceUID?: string } | undefined) : undefined;
+  return plane?.frameOfReferenceUID;
+}
 
 export interface PriorComparisonProps {
   current: StudyDetail;
@@ -33,42 +63,53 @@ export interface PriorComparisonProps {
 
 export default function PriorComparison({ current, prior }: PriorComparisonProps) {
   const { t } = useTranslation();
+  const [error, setError] = useState<string | null>(null);
+  const grid = useViewportGrid(setError);
+  const [syncOn, setSyncOn] = useState(true);
+  const sync = usePaneSync(syncOn);
   const common = commonSequences(current.series, prior.series);
-  // the T1 first: the demo model's SEG was drawn on it, so the AI overlays show at once
-  const [sequence, setSequence] = useState<string | null>(common.includes("T1") ? "T1" : (common[0] ?? null));
-  const [geometry, setGeometry] = useState<Partial<Record<Side, StackGeometry>>>({});
+  // the T1 first: the demo model's SEG was drawn on it, so both AI overlays show on their own images
+  const [sequence, setSequence] = useState<Sequence | null>(common.includes("T1") ? "T1" : (common[0] ?? null));
   const [offset, setOffset] = useState<number | null>(null);
-  const [follow, setFollow] = useState<Record<Side, Follow>>({ current: null, prior: null });
-  const shown = useRef<Partial<Record<Side, number>>>({});
-  const [linked, setLinked] = useState(true);
-  // what the scroll handlers read: the offset while scrolling together, null while each pane scrolls alone
-  const offsetNow = useRef<number | null>(null);
-  offsetNow.current = linked ? offset : null;
+  const [active, setActive] = useState(CURRENT);
+  const [reports, setReports] = useState<Record<number, PaneReport>>({});
+  const onReport = useCallback((slot: number, report: PaneReport | null) => {
+    setReports((was) => {
+      const next = { ...was };
+      if (report) next[slot] = report;
+      else delete next[slot];
+      return next;
+    });
+  }, []);
+  const overlays = [useStudyAiOverlays(current.id), useStudyAiOverlays(prior.id)];
+  const studies = [current, prior];
+  const specs = [
+    paneSpec(current, sequence, t("viewer.currentPane", { date: current.study_date }), 0),
+    paneSpec(prior, sequence, t("viewer.priorPane", { date: prior.study_date }), offset ?? 0),
+  ];
 
-  // Once both stacks are there: where registration starts, and the prior brought to the current slice.
+  // Both stacks there: where registration starts.
   useEffect(() => {
-    if (!geometry.current || !geometry.prior || offset !== null) return;
-    const start = initialOffset(geometry.current, geometry.prior);
-    setOffset(start);
-    const at = shown.current.current;
-    if (at !== undefined) setFollow((was) => ({ ...was, prior: { position: at + start } }));
-  }, [geometry, offset]);
+    const here = sync.handle(CURRENT)?.geometry;
+    const there = sync.handle(PRIOR)?.geometry;
+    if (offset !== null || !here || !there) return;
+    const frame = frameOfReference(reports[CURRENT]?.imageIds[0]);
+    setOffset(startingOffset(here, there, !!frame && frame === frameOfReference(reports[PRIOR]?.imageIds[0])));
+  }, [reports, offset, sync]);
+  // A new registration (its start, link here, scrolling together again): the prior goes to the current slice.
+  useEffect(() => {
+    if (offset === null || !syncOn) return;
+    sync.drive(CURRENT);
+    sync.changed(CURRENT);
+  }, [offset, syncOn, sync]);
 
-  const onCurrentGeometry = useCallback((value: StackGeometry) => setGeometry((was) => ({ ...was, current: value })), []);
-  const onPriorGeometry = useCallback((value: StackGeometry) => setGeometry((was) => ({ ...was, prior: value })), []);
-  const onCurrentSlice = useCallback((position: number, byReader: boolean) => {
-    shown.current.current = position;
-    if (byReader && offsetNow.current !== null) setFollow((was) => ({ ...was, prior: { position: position + offsetNow.current! } }));
-  }, []);
-  const onPriorSlice = useCallback((position: number, byReader: boolean) => {
-    shown.current.prior = position;
-    if (byReader && offsetNow.current !== null) setFollow((was) => ({ ...was, current: { position: position - offsetNow.current! } }));
-  }, []);
   const linkHere = () => {
-    const { current: here, prior: there } = shown.current;
-    if (here === undefined || there === undefined) return;
-    setOffset(there - here);
-    setLinked(true);
+    const here = sync.handle(CURRENT);
+    const there = sync.handle(PRIOR);
+    const next = here && there ? linkOffset(here, there) : null;
+    if (next === null) return;
+    setOffset(next);
+    setSyncOn(true);
   };
 
   return (
@@ -77,12 +118,13 @@ export default function PriorComparison({ current, prior }: PriorComparisonProps
         <Group gap="md">
           <SegmentedControl
             size="xs"
-            data={SEQUENCES.filter((item) => common.includes(item.value))}
+            data={SEQUENCE_ORDER.filter((type) => common.includes(type))}
             value={sequence ?? ""}
-            onChange={setSequence}
+            onChange={(value) => setSequence(value as Sequence)}
             disabled={!common.length}
+            aria-label={t("viewer.sequence")}
           />
-          <Switch size="sm" label={t("viewer.scrollTogether")} checked={linked} onChange={(event) => setLinked(event.currentTarget.checked)} />
+          <Switch size="sm" label={t("viewer.syncScroll")} checked={syncOn} onChange={(event) => setSyncOn(event.currentTarget.checked)} />
           <Tooltip label={t("viewer.linkHereHelp")}>
             <Button size="xs" variant="default" onClick={linkHere} disabled={offset === null}>
               {t("viewer.linkHere")}
@@ -94,9 +136,39 @@ export default function PriorComparison({ current, prior }: PriorComparisonProps
             </Text>
           )}
         </Group>
-        <SimpleGrid cols={2}>
-          <ComparePane study={current} label={t("viewer.currentPane", { date: current.study_date })} sequence={sequence} follow={follow.current} onGeometry={onCurrentGeometry} onSlice={onCurrentSlice} />
-          <ComparePane study={prior} label={t("viewer.priorPane", { date: prior.study_date })} sequence={sequence} follow={follow.prior} onGeometry={onPriorGeometry} onSlice={onPriorSlice} />
+        {error && (
+          <Alert color="red" role="alert">
+            {error}
+          </Alert>
+        )}
+        <SimpleGrid cols={2} spacing={4}>
+          {specs.map((spec, slot) => (
+            <Stack key={slot} gap={4} data-testid="compare-pane">
+              {!spec && <Alert color="orange">{t("viewer.noSeriesOfType", { sequence })}</Alert>}
+              <ViewerPane
+                slot={slot}
+                spec={spec}
+                grid={grid}
+                sync={sync}
+                single={false}
+                active={slot === active}
+                height={PANE_HEIGHT}
+                onActivate={setActive}
+                onReport={onReport}
+                onShown={IGNORE}
+                onError={setError}
+              />
+              <PaneOverlay
+                grid={grid}
+                slot={slot}
+                studyUid={studies[slot].study_instance_uid}
+                seriesUid={spec?.seriesUid ?? null}
+                report={reports[slot]}
+                overlays={overlays[slot]}
+                initialKey={AI_OVERLAY_KEY}
+              />
+            </Stack>
+          ))}
         </SimpleGrid>
       </Stack>
     </Card>

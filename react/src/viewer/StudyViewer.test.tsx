@@ -34,8 +34,9 @@ vi.mock("./dicomweb", async (importOriginal) => ({
 }));
 
 const STUDY_UID = "1.2";
-const T1 = { uid: "1.2.1", modality: "MR", description: "T1", number: 1, instances: 3 };
-const T2 = { uid: "1.2.2", modality: "MR", description: "T2", number: 2, instances: 2 };
+// not sequence types the brain layout knows: the study opens with one pane
+const T1 = { uid: "1.2.1", modality: "MR", description: "Head", number: 1, instances: 3 };
+const T2 = { uid: "1.2.2", modality: "MR", description: "Neck", number: 2, instances: 2 };
 const SEG = { uid: "1.2.9", modality: "SEG", description: "Lesions", number: 9, instances: 1 };
 const API_SERIES = [{ id: 11, series_instance_uid: T1.uid }] as Series[];
 
@@ -73,7 +74,7 @@ describe("study viewer", () => {
     open();
     expect(await screen.findByText("2 / 3")).toBeTruthy();
     const thumbnails = screen.getAllByTestId("series-thumbnail");
-    expect(thumbnails.map((card) => card.textContent)).toEqual(["MR 1 T1영상 3장", "미리보기 없음MR 2 T2영상 2장"]);
+    expect(thumbnails.map((card) => card.textContent)).toEqual(["MR 1 Head영상 3장", "미리보기 없음MR 2 Neck영상 2장"]);
     expect(within(thumbnails[0]).getByRole("img").getAttribute("src")).toBe("/api/radiology/studies/5/series/11/thumbnail");
     expect(viewport().setStack).toHaveBeenLastCalledWith(frames(T1.uid), 1);
     expect(viewport().render).toHaveBeenCalled();

@@ -17,7 +17,6 @@ export const TAG = {
   NumberOfFrames: "00280008",
   ImagePositionPatient: "00200032",
   ImageOrientationPatient: "00200037",
-  FrameOfReferenceUID: "00200052",
   NumberOfSeriesRelatedInstances: "00201209",
 } as const;
 
@@ -89,27 +88,18 @@ export async function seriesMetadata(studyUid: string, seriesUid: string): Promi
   return json(`studies/${studyUid}/series/${seriesUid}/metadata`);
 }
 
-/** Each instance's position along its slice normal (mm), or null when a header lacks position or orientation. */
-export function positionsAlongNormal(instances: DicomJson[]): number[] | null {
-  const orientation = instances[0]?.[TAG.ImageOrientationPatient]?.Value as number[] | undefined;
-  const withPosition = instances.every((item) => (item[TAG.ImagePositionPatient]?.Value?.length ?? 0) === 3);
-  if (orientation?.length !== 6 || !withPosition) return null;
-  const [a, b, c, d, e, f] = orientation.map(Number);
-  const normal = [b * f - c * e, c * d - a * f, a * e - b * d];
-  return instances.map((item) => {
-    const position = (item[TAG.ImagePositionPatient]!.Value as number[]).map(Number);
-    return position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2];
-  });
-}
-
 /** Slices in anatomical order: along the slice normal when positions are known, else by InstanceNumber. */
 export function sortInstances(instances: DicomJson[]): DicomJson[] {
-  const positions = positionsAlongNormal(instances);
-  if (positions) {
-    return instances
-      .map((item, index) => ({ item, position: positions[index] }))
-      .sort((x, y) => x.position - y.position)
-      .map(({ item }) => item);
+  const orientation = instances[0]?.[TAG.ImageOrientationPatient]?.Value as number[] | undefined;
+  const withPosition = instances.every((item) => (item[TAG.ImagePositionPatient]?.Value?.length ?? 0) === 3);
+  if (orientation?.length === 6 && withPosition) {
+    const [a, b, c, d, e, f] = orientation.map(Number);
+    const normal = [b * f - c * e, c * d - a * f, a * e - b * d];
+    const distance = (item: DicomJson) => {
+      const position = (item[TAG.ImagePositionPatient]!.Value as number[]).map(Number);
+      return position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2];
+    };
+    return [...instances].sort((x, y) => distance(x) - distance(y));
   }
   return [...instances].sort((x, y) => Number(value(x, TAG.InstanceNumber) ?? 0) - Number(value(y, TAG.InstanceNumber) ?? 0));
 }

@@ -2,7 +2,7 @@ import { act, render, renderHook, waitFor } from "@testing-library/react";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 import "../i18n";
-import { FakeRenderingEngine, FakeViewport, STACK_NEW_IMAGE, resetCornerstone, segmentationCalls, toolGroups, viewerCornerstone } from "../test/cornerstone";
+import { FakeRenderingEngine, FakeViewport, STACK_NEW_IMAGE, loadAndCacheImage, poolRequests, resetCornerstone, segmentationCalls, toolGroups, viewerCornerstone } from "../test/cornerstone";
 import { segReferencing } from "../test/dicom";
 import { qidoInstances, qidoSeries, retrieveInstance, seriesMetadata } from "./dicomweb";
 import type { DicomJson } from "./dicomweb";
@@ -11,8 +11,8 @@ import type { OverlaySource } from "./useOverlayChoices";
 import { useSegOverlay } from "./useSegOverlay";
 import type { SegOverlayOptions } from "./useSegOverlay";
 import { useSeriesStack } from "./useSeriesStack";
-import { useStackViewport } from "./useStackViewport";
 import { useStudySeries } from "./useStudySeries";
+import { useViewportGrid } from "./useViewportGrid";
 
 vi.mock("@cornerstonejs/core", async () => (await import("../test/cornerstone")).core);
 vi.mock("@cornerstonejs/tools", async () => (await import("../test/cornerstone")).tools);
@@ -30,6 +30,7 @@ const MR = { uid: "1.2.1", modality: "MR", description: "T1" };
 const SR = { uid: "1.2.8", modality: "SR", description: "Report" };
 const SEG = { uid: "1.2.9", modality: "SEG", description: "" };
 const sop = (uid: string): DicomJson => ({ "00080018": { vr: "UI", Value: [uid] } });
+const AXIAL = [1, 0, 0, 0, 1, 0];
 
 beforeEach(() => {
   resetCornerstone();
@@ -40,22 +41,28 @@ beforeEach(() => {
   vi.mocked(retrieveInstance).mockReset();
 });
 
-describe("useStackViewport", () => {
-  let result: ReturnType<typeof useStackViewport>;
-  function Viewport({ onError }: { onError: (message: string) => void }) {
-    result = useStackViewport(onError);
-    return <div ref={result.element} data-testid="viewport" />;
+describe("useViewportGrid", () => {
+  let grid: ReturnType<typeof useViewportGrid>;
+  function Grid({ onError }: { onError: (message: string) => void }) {
+    grid = useViewportGrid(onError);
+    return null;
   }
 
-  it("starts an engine with a stack viewport on the element and its tools, and lets them go", async () => {
-    const view = render(<Viewport onError={() => {}} />);
-    await waitFor(() => expect(result.ready).toBe(true));
+  it("starts one engine and one tool group, enables and disables the panes' elements, and lets go", async () => {
+    const view = render(<Grid onError={() => {}} />);
+    await waitFor(() => expect(grid.ready).toBe(true));
     const engine = FakeRenderingEngine.all[0];
-    expect(engine.id).toBe(result.ids.engine);
-    expect(result.viewport()?.element).toBe(view.getByTestId("viewport"));
-    expect(toolGroups.get(result.ids.tools)?.viewports).toEqual([result.ids.viewport]);
-    result.reset();
-    expect((result.viewport() as unknown as FakeViewport).resetCamera).toHaveBeenCalled();
+    expect(engine.id).toBe(grid.ids.engine);
+    const [first, second] = [document.createElement("div"), document.createElement("div")];
+    grid.enable(0, first);
+    grid.enable(1, second);
+    expect(grid.viewport(1)?.element).toBe(second);
+    expect(toolGroups.get(grid.ids.tools)?.viewports).toEqual([grid.viewportId(0), grid.viewportId(1)]);
+    grid.disable(1);
+    expect(grid.viewport(1)).toBeUndefined();
+    expect(toolGroups.get(grid.ids.tools)?.viewports).toEqual([grid.viewportId(0)]);
+    grid.resize();
+    expect(engine.resize).toHaveBeenCalledWith(true, true);
     view.unmount();
     expect(engine.destroyed).toBe(true);
     expect(toolGroups.size).toBe(0);
@@ -64,12 +71,12 @@ describe("useStackViewport", () => {
   it("gives each viewer its own ids, and reports a failed start", async () => {
     viewerCornerstone.startCornerstone.mockRejectedValue(new Error("no WebGL"));
     const onError = vi.fn();
-    render(<Viewport onError={onError} />);
-    const first = result.ids;
-    render(<Viewport onError={onError} />);
-    expect(result.ids.viewport).not.toBe(first.viewport);
+    render(<Grid onError={onError} />);
+    const first = grid.viewportId(0);
+    render(<Grid onError={onError} />);
+    expect(grid.viewportId(0)).not.toBe(first);
     await waitFor(() => expect(onError).toHaveBeenCalledWith("Error: no WebGL"));
-    expect(result.ready).toBe(false);
+    expect(grid.ready).toBe(false);
   });
 });
 
@@ -81,7 +88,6 @@ describe("useStudySeries", () => {
     await waitFor(() => expect(result.current.listed).toBe(true));
     expect(result.current.imageSeries).toEqual([MR]);
     expect(result.current.segSeries).toEqual([SEG]);
-    expect(result.current.current).toBe(MR.uid);
   });
 
   it("reports a study that cannot be listed", async () => {
@@ -93,11 +99,12 @@ describe("useStudySeries", () => {
 });
 
 describe("useSeriesStack", () => {
-  function setUp(seriesUid: string | null = "1.2.1") {
+  function setUp(seriesUid: string | null = "1.2.1", onShown?: () => void) {
     const element = { current: document.createElement("div") };
     const stack = new FakeViewport("vp", element.current);
     const onError = vi.fn();
-    const hook = renderHook(({ uid }) => useSeriesStack({ element, viewport: () => stack as never, ready: true, studyUid: "1.2", seriesUid: uid, onError }), {
+    const viewport = () => stack as never;
+    const hook = renderHook(({ uid }) => useSeriesStack({ element, viewport, ready: true, studyUid: "1.2", seriesUid: uid, onError, onShown }), {
       initialProps: { uid: seriesUid },
     });
     return { ...hook, element, stack, onError };
@@ -107,12 +114,34 @@ describe("useSeriesStack", () => {
     vi.mocked(seriesMetadata).mockResolvedValue([sop("a"), sop("b"), sop("c"), sop("d")]);
     const { result, stack } = setUp();
     await waitFor(() => expect(result.current.imageIds).toHaveLength(4));
-    expect(result.current).toMatchObject({ index: 2, loading: false });
+    expect(result.current).toMatchObject({ index: 2, loading: false, geometry: null });
     expect(stack.setStack).toHaveBeenCalledWith(result.current.imageIds, 2);
     expect(viewerCornerstone.addInstanceMetadata).toHaveBeenCalledWith(result.current.imageIds, expect.any(Array));
     act(() => result.current.scrollTo(3));
     expect(result.current.index).toBe(3);
     expect(stack.setImageIdIndex).toHaveBeenCalledWith(3);
+  });
+
+  it("fetches the rest of the series after the first image, nearest first, and counts the frames loaded", async () => {
+    const slices = ["a", "b", "c"].map((uid, z) => ({ ...sop(uid), "00200032": { vr: "DS", Value: [0, 0, z] }, "00200037": { vr: "DS", Value: AXIAL } }));
+    vi.mocked(seriesMetadata).mockResolvedValue(slices);
+    let release: () => void = () => {};
+    loadAndCacheImage.mockImplementationOnce(async () => ({})).mockImplementationOnce(() => new Promise((resolve) => (release = () => resolve({}))));
+    const onShown = vi.fn();
+    const { result, stack } = setUp("1.2.1", onShown);
+    await waitFor(() => expect(result.current.imageIds).toHaveLength(3));
+    expect(stack.setStack).toHaveBeenCalledWith(result.current.imageIds, 1);
+    expect(onShown).toHaveBeenCalledTimes(1);
+    expect(result.current.geometry).toEqual({ normal: [0, 0, 1], positions: [0, 1, 2] });
+    expect(poolRequests.map((request) => [request.imageId.split("/instances/")[1], request.type])).toEqual([
+      ["b/frames/1", "prefetch"],
+      ["c/frames/1", "prefetch"],
+      ["a/frames/1", "prefetch"],
+    ]);
+    await waitFor(() => expect(result.current.loaded).toBe(2)); // the second one is still on its way
+    expect(result.current.total).toBe(3);
+    act(() => release());
+    await waitFor(() => expect(result.current.loaded).toBe(3));
   });
 
   it("follows the viewport's own slice changes (the wheel)", async () => {

@@ -2,7 +2,7 @@ import { renderHook } from "@testing-library/react";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 import { MouseBindings, resetCornerstone, toolGroups } from "../test/cornerstone";
-import { destroyToolGroup, setUpToolGroup, useLeftButtonTool } from "./tools";
+import { createToolGroup, destroyToolGroup, useLeftButtonTool } from "./tools";
 import type { Tool } from "./tools";
 
 vi.mock("@cornerstonejs/tools", async () => (await import("../test/cornerstone")).tools);
@@ -12,12 +12,12 @@ const buttons = () => [Primary, Auxiliary, Secondary, Wheel].map((button) => too
 
 beforeEach(() => {
   resetCornerstone();
-  setUpToolGroup("tools", "vp", "engine");
+  createToolGroup("tools");
 });
 
 describe("viewport tools", () => {
-  it("set up window/level, pan, zoom and wheel scrolling on the viewport", () => {
-    expect(toolGroups.get("tools")!.viewports).toEqual(["vp"]);
+  it("set up window/level, pan, zoom and wheel scrolling (the panes' viewports join later)", () => {
+    expect(toolGroups.get("tools")!.viewports).toEqual([]);
     expect(buttons()).toEqual(["WindowLevel", "Pan", "Zoom", "StackScroll"]);
     expect(toolGroups.get("tools")!.tools).toEqual(["WindowLevel", "Pan", "Zoom", "StackScroll", "Length", "EllipticalROI"]);
     destroyToolGroup("tools");

@@ -1,4 +1,5 @@
-// The viewport's mouse tools: a tool group per viewer, and which tool the left button drives.
+// The viewports' mouse tools: one tool group per viewer (every pane's viewport joins it, so each tool works in
+// every pane), and which tool the left button drives.
 import {
   EllipticalROITool,
   Enums as ToolEnums,
@@ -24,11 +25,10 @@ const { Primary, Auxiliary, Secondary, Wheel } = ToolEnums.MouseBindings;
 
 /** Window/level on the left button, pan on the middle, zoom on the right, slices on the wheel; the measuring
  * tools passive (their drawings shown and editable) until one is chosen. */
-export function setUpToolGroup(toolGroupId: string, viewportId: string, engineId: string): void {
+export function createToolGroup(toolGroupId: string): void {
   const group = ToolGroupManager.createToolGroup(toolGroupId);
   if (!group) return;
   for (const name of [WindowLevelTool.toolName, PanTool.toolName, ZoomTool.toolName, StackScrollTool.toolName, ...MEASURING]) group.addTool(name);
-  group.addViewport(viewportId, engineId);
   for (const name of MEASURING) group.setToolPassive(name);
   group.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: Primary }] });
   group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: Auxiliary }] });

@@ -1,6 +1,6 @@
-// The study's saved measurements drawn on the series shown, and saving what was drawn since as a new SR.
+// The study's saved measurements drawn on the series shown (in every pane showing this study), and saving what
+// was drawn on them since as a new SR.
 import { useCallback, useEffect, useState } from "react";
-import type { RefObject } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ApiError } from "../api/client";
@@ -10,7 +10,8 @@ import { drawSaved, drawnMeasurements, removeDrawn } from "./measurements";
 export interface MeasurementLayerOptions {
   studyId: number;
   viewportId: string;
-  element: RefObject<HTMLDivElement | null>;
+  /** A viewport element showing this study (the annotations are added through it). */
+  element: HTMLDivElement | null;
   /** The image ids of the series shown, once loaded. */
   imageIds: string[];
 }
@@ -35,7 +36,7 @@ export function useMeasurementLayer({ studyId, viewportId, element, imageIds }: 
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
 
   useEffect(() => {
-    if (reports.data && imageIds.length && element.current) drawSaved(reports.data, imageIds, element.current, viewportId);
+    if (reports.data && imageIds.length && element) drawSaved(reports.data, imageIds, element, viewportId);
   }, [reports.data, imageIds, element, viewportId]);
 
   const saveDrawn = useCallback(async () => {

@@ -1,37 +1,52 @@
-// The chosen series in the stack viewport: metadata by WADO-RS, one wadors image id per frame, the middle slice
-// first; the slice index follows wheel scrolling and moves the viewport when set; each slice's position
-// along the normal for registering it with another stack.
+// A series in a pane's stack viewport: metadata by WADO-RS, one wadors image id per frame, the middle slice
+// shown first, then the rest fetched in the background (progressive loading, prefetch.ts) with a count of
+// the frames loaded; the slice index follows wheel scrolling and moves the viewport when set; the slices'
+// positions (registration.ts) let other panes follow.
 import { Enums as CoreEnums } from "@cornerstonejs/core";
 import type { StackViewport } from "@cornerstonejs/core";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import type { RefObject } from "react";
 import { useTranslation } from "react-i18next";
 
 import { addInstanceMetadata } from "./cornerstone";
 import { imageIdsFor, seriesMetadata, sortInstances } from "./dicomweb";
-import { stackGeometry } from "./priorRegistration";
-import type { StackGeometry } from "./priorRegistration";
+import { prefetchImages } from "./prefetch";
+import { slicePositions } from "./registration";
+import type { SliceGeometry } from "./registration";
 
 export interface SeriesStackOptions {
   element: RefObject<HTMLDivElement | null>;
   viewport: () => StackViewport | undefined;
+  /** The viewport is enabled on the element. */
   ready: boolean;
-  studyUid: string;
+  studyUid: string | null;
   seriesUid: string | null;
   onError: (message: string) => void;
+  /** Told when the series' first image is on screen. */
+  onShown?: () => void;
 }
 
-export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, onError }: SeriesStackOptions) {
+/** How often the loaded count is shown while frames arrive (a render per frame would be wasted). */
+const PROGRESS_MS = 100;
+
+export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, onError, onShown }: SeriesStackOptions) {
   const { t } = useTranslation();
   const [imageIds, setImageIds] = useState<string[]>([]);
+  const [shownSeries, setShownSeries] = useState<string | null>(null);
+  const [geometry, setGeometry] = useState<SliceGeometry | null>(null);
   const [loading, setLoading] = useState(false);
   const [index, setIndex] = useState(0);
-  const [geometry, setGeometry] = useState<StackGeometry | null>(null);
+  const [loaded, setLoaded] = useState(0);
+  const shown = useRef(onShown);
+  shown.current = onShown;
 
   useEffect(() => {
-    if (!ready || !seriesUid) return;
+    if (!ready || !studyUid || !seriesUid) return;
     let cancelled = false;
+    let stopPrefetch = () => {};
+    let progress: ReturnType<typeof setTimeout> | undefined;
     setLoading(true);
+    setLoaded(0);
     (async () => {
       const instances = sortInstances(await seriesMetadata(studyUid, seriesUid));
       const frames = imageIdsFor(studyUid, seriesUid, instances);
@@ -40,19 +55,36 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
       const stack = viewport();
       if (!stack) return;
       const middle = Math.floor(frames.length / 2);
-      await stack.setStack(frames, middle);
+      await stack.setStack(frames, middle); // only the middle image is fetched before it is shown
       stack.render();
       if (cancelled) return;
       setImageIds(frames);
-      setGeometry(stackGeometry(instances, frames.length));
+      setShownSeries(seriesUid);
+      setGeometry(slicePositions(instances));
       setIndex(middle);
+      shown.current?.();
+      let latest = 0;
+      stopPrefetch = prefetchImages(frames, middle, (count) => {
+        latest = count;
+        if (count < frames.length) {
+          progress ??= setTimeout(() => {
+            progress = undefined;
+            setLoaded(latest);
+          }, PROGRESS_MS);
+          return;
+        }
+        clearTimeout(progress);
+        setLoaded(count);
+      });
     })()
       .catch((caught: unknown) => !cancelled && onError(t("viewer.loadFailed", { detail: String(caught) })))
       .finally(() => !cancelled && setLoading(false));
     return () => {
       cancelled = true;
+      stopPrefetch();
+      clearTimeout(progress);
     };
-  }, [ready, seriesUid, studyUid, viewport, t, onError]);
+  }, [ready, studyUid, seriesUid, viewport, t, onError]);
 
   // keep the index in step with wheel scrolling
   useEffect(() => {
@@ -71,5 +103,6 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
     [viewport],
   );
 
-  return { imageIds, geometry, index, loading, scrollTo };
+  /** shownSeries: the series whose images are in the stack (the one asked for once it has loaded). */
+  return { imageIds, shownSeries, geometry, index, loading, loaded, total: imageIds.length, scrollTo };
 }

@@ -1,4 +1,4 @@
-// The study's series by QIDO-RS: those with images for the list, SEG series for overlays, and the one shown.
+// The study's series by QIDO-RS: those with images for the list and the panes, SEG series for overlays.
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
@@ -11,16 +11,13 @@ export const NON_IMAGE = new Set(["SEG", "SR", "PR", "KO", "RTSTRUCT", "DOC"]);
 export function useStudySeries(studyUid: string, onError: (message: string) => void) {
   const { t } = useTranslation();
   const [seriesList, setSeriesList] = useState<SeriesSummary[] | null>(null);
-  const [current, setCurrent] = useState<string | null>(null);
 
-  // the first image series is shown
   useEffect(() => {
     let cancelled = false;
     qidoSeries(studyUid)
       .then((list) => {
         if (cancelled) return;
         setSeriesList(list);
-        setCurrent((previous) => previous ?? list.find((item) => !NON_IMAGE.has(item.modality))?.uid ?? null);
       })
       .catch((caught: unknown) => !cancelled && onError(t("viewer.loadFailed", { detail: String(caught) })));
     return () => {
@@ -30,5 +27,5 @@ export function useStudySeries(studyUid: string, onError: (message: string) => v
 
   const imageSeries = useMemo(() => (seriesList ?? []).filter((item) => !NON_IMAGE.has(item.modality)), [seriesList]);
   const segSeries = useMemo(() => (seriesList ?? []).filter((item) => item.modality === "SEG"), [seriesList]);
-  return { listed: seriesList !== null, imageSeries, segSeries, current, setCurrent };
+  return { listed: seriesList !== null, imageSeries, segSeries };
 }
