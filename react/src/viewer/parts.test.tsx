@@ -5,6 +5,7 @@ import type { Series } from "../api/types";
 import { renderPage } from "../test/render";
 import { OverlayControls } from "./OverlayControls";
 import type { OverlayControlsProps } from "./OverlayControls";
+import { PaneControls } from "./PaneControls";
 import { SeriesList } from "./SeriesList";
 import { SliceSlider } from "./SliceSlider";
 import { ViewerToolbar } from "./ViewerToolbar";
@@ -107,5 +108,26 @@ describe("OverlayControls", () => {
     renderPage(<OverlayControls {...base} choices={[]} state="error" error="Error: bad SEG" />);
     expect(screen.getByRole("combobox", { name: "분할 오버레이" }).getAttribute("placeholder")).toBe("이 검사에는 분할 결과가 없습니다");
     expect(screen.getByText("분할 결과를 표시할 수 없습니다: Error: bad SEG")).toBeTruthy();
+  });
+});
+
+describe("PaneControls", () => {
+  it("changes the layout and the sync, and applies a preset", async () => {
+    const onLayoutChange = vi.fn();
+    const onSyncChange = vi.fn();
+    const onPreset = vi.fn();
+    renderPage(
+      <PaneControls layout="2x2" onLayoutChange={onLayoutChange} sync onSyncChange={onSyncChange} presets={["image", "brain", "bone"]} onPreset={onPreset} />,
+    );
+    expect((screen.getByRole("radio", { name: "2×2" }) as HTMLInputElement).checked).toBe(true);
+    fireEvent.click(screen.getByRole("radio", { name: "1×2" }));
+    expect(onLayoutChange).toHaveBeenCalledWith("1x2");
+    fireEvent.click(screen.getByRole("switch", { name: "스크롤 동기화" }));
+    expect(onSyncChange).toHaveBeenCalledWith(false);
+    fireEvent.click(screen.getByRole("combobox", { name: "윈도우 프리셋" }));
+    const options = await screen.findAllByRole("option", { hidden: true });
+    expect(options.map((option) => option.textContent)).toEqual(["영상 기본 윈도우", "뇌 (W80 L40)", "뼈 (W2800 L600)"]);
+    fireEvent.click(options[1]);
+    expect(onPreset).toHaveBeenCalledWith("brain");
   });
 });
