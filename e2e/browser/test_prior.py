@@ -68,7 +68,7 @@ def test_the_prior_is_shown_beside_the_current_study_registered_by_position(
     screenshot(page, "prior-comparison-scrolled")
 
     # Another prior from the list: the oldest study, with its date.
-    page.get_by_label("이전 검사").click()
+    page.get_by_role("combobox", name="이전 검사").click()
     page.get_by_role("option", name=re.compile("^2026-06-02")).click()
     page.get_by_test_id("compare-pane").nth(1).get_by_text(re.compile("^이전 2026-06-02")).wait_for()
     assert page.errors == []

@@ -1,6 +1,7 @@
 import { Button, Group, Loader, Select, Text } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 
+import { modalityText } from "../../api/radiology";
 import type { StudyDetail } from "../../api/types";
 
 export interface PriorPickerProps {
@@ -36,7 +37,7 @@ export function PriorPicker({ priors, loading, value, onChange }: PriorPickerPro
         size="xs"
         w={320}
         aria-label={t("viewer.priorStudy")}
-        data={priors.map((prior) => ({ value: String(prior.id), label: t("viewer.priorOption", { date: prior.study_date, description: prior.description || prior.study_instance_uid }) }))}
+        data={priors.map((prior) => ({ value: String(prior.id), label: t("viewer.priorOption", { date: prior.study_date, description: prior.description || modalityText(prior.modality) }) }))}
         value={String(value)}
         onChange={(id) => id && onChange(Number(id))}
         allowDeselect={false}
