@@ -2,10 +2,12 @@
 ai_server.jobs.JobContext, exercised by the consumer and MRI job tests)."""
 
 import contextlib
+import io
 
+import pydicom
 import torch
 
-from ai_server.pipelines.base import Artifact, ArtifactFile
+from ai_server.pipelines.base import Artifact, ArtifactFile, InvalidJob
 
 
 class FakeContext:
@@ -38,3 +40,53 @@ class FakeContext:
     def get_object(self, bucket: str, key: str) -> bytes:
         self.read.append((bucket, key))
         return self.data
+
+
+class FakeOrthanc:
+    """The four methods of ai_server.orthanc.OrthancClient the pipeline uses, over a list of DICOM files."""
+
+    def __init__(self, files: list[bytes]):
+        self.files: dict[str, bytes] = {}
+        self.headers: dict[str, pydicom.Dataset] = {}
+        self.stored: list[bytes] = []
+        for data in files:
+            self.add(data)
+
+    def add(self, data: bytes) -> str:
+        header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+        instance_id = f"i-{len(self.files)}"
+        self.files[instance_id], self.headers[instance_id] = data, header
+        return instance_id
+
+    def series_of_study(self, study_instance_uid: str, patient_id: str = "") -> list[dict]:
+        series: dict[str, dict] = {}
+        for instance_id, h in self.headers.items():
+            if h.StudyInstanceUID == study_instance_uid and patient_id in ("", h.PatientID):
+                entry = series.setdefault(
+                    h.SeriesInstanceUID,
+                    {
+                        "ID": f"se-{h.SeriesInstanceUID}",
+                        "Instances": [],
+                        "MainDicomTags": {
+                            "SeriesInstanceUID": h.SeriesInstanceUID,
+                            "Modality": h.Modality,
+                            "SeriesDescription": h.get("SeriesDescription", ""),
+                            "SeriesNumber": str(h.get("SeriesNumber", "")),
+                        },
+                    },
+                )
+                entry["Instances"].append(instance_id)
+        if not series:
+            raise InvalidJob(f"study {study_instance_uid} is not in Orthanc")
+        return list(series.values())
+
+    def instance_file(self, orthanc_instance_id: str) -> bytes:
+        return self.files[orthanc_instance_id]
+
+    def series_files(self, orthanc_series_id: str) -> list[bytes]:
+        return [self.files[i] for i, h in self.headers.items() if f"se-{h.SeriesInstanceUID}" == orthanc_series_id]
+
+    def store(self, dicom_bytes: bytes) -> dict:
+        self.stored.append(dicom_bytes)
+        instance_id = self.add(dicom_bytes)
+        return {"ID": instance_id, "ParentSeries": "se-seg", "Status": "Success"}

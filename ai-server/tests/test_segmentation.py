@@ -13,7 +13,7 @@ import numpy as np
 import pydicom
 import pytest
 import torch
-from fake_context import FakeContext
+from fake_context import FakeContext, FakeOrthanc
 from PIL import Image
 
 from ai_server import synthetic
@@ -25,56 +25,6 @@ from ai_server.registry import LoadedModel, load_model_directory
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "mri-lesion-demo" / "1.1.0"
 STUDY_UID = "1.2.826.0.1.3680043.8.498.1001"
-
-
-class FakeOrthanc:
-    """The four methods of ai_server.orthanc.OrthancClient the pipeline uses, over a list of DICOM files."""
-
-    def __init__(self, files: list[bytes]):
-        self.files: dict[str, bytes] = {}
-        self.headers: dict[str, pydicom.Dataset] = {}
-        self.stored: list[bytes] = []
-        for data in files:
-            self.add(data)
-
-    def add(self, data: bytes) -> str:
-        header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-        instance_id = f"i-{len(self.files)}"
-        self.files[instance_id], self.headers[instance_id] = data, header
-        return instance_id
-
-    def series_of_study(self, study_instance_uid: str, patient_id: str = "") -> list[dict]:
-        series: dict[str, dict] = {}
-        for instance_id, h in self.headers.items():
-            if h.StudyInstanceUID == study_instance_uid and patient_id in ("", h.PatientID):
-                entry = series.setdefault(
-                    h.SeriesInstanceUID,
-                    {
-                        "ID": f"se-{h.SeriesInstanceUID}",
-                        "Instances": [],
-                        "MainDicomTags": {
-                            "SeriesInstanceUID": h.SeriesInstanceUID,
-                            "Modality": h.Modality,
-                            "SeriesDescription": h.get("SeriesDescription", ""),
-                            "SeriesNumber": str(h.get("SeriesNumber", "")),
-                        },
-                    },
-                )
-                entry["Instances"].append(instance_id)
-        if not series:
-            raise InvalidJob(f"study {study_instance_uid} is not in Orthanc")
-        return list(series.values())
-
-    def instance_file(self, orthanc_instance_id: str) -> bytes:
-        return self.files[orthanc_instance_id]
-
-    def series_files(self, orthanc_series_id: str) -> list[bytes]:
-        return [self.files[i] for i, h in self.headers.items() if f"se-{h.SeriesInstanceUID}" == orthanc_series_id]
-
-    def store(self, dicom_bytes: bytes) -> dict:
-        self.stored.append(dicom_bytes)
-        instance_id = self.add(dicom_bytes)
-        return {"ID": instance_id, "ParentSeries": "se-seg", "Status": "Success"}
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +170,18 @@ def test_study_without_a_t1_series_is_an_invalid_job(model):
     )
     with pytest.raises(InvalidJob, match=r"no MR series for channel 'T1' \(sequence T1 or description .*'T2 TSE AX'"):
         SegmentationPipeline().run(job(), model, FakeContext(FakeOrthanc(t2)))
+
+
+def test_the_t1_is_chosen_over_a_post_contrast_t1_whose_description_also_says_t1(model):
+    """The input spec's description pattern \\bT1\\b fits "T1 post GD" too: the sequence type decides, not
+    the lower series number or the order."""
+    grid = (np.ones((4, 8, 8)), (2.0, 2.0, 2.0))
+    post = synthetic.write_series(*grid, study_instance_uid=STUDY_UID, series_description="T1 AX post GD",
+                                  series_number=1)  # fmt: skip
+    plain = synthetic.write_series(*grid, study_instance_uid=STUDY_UID, series_description="T1 AX", series_number=2)
+    ctx = FakeContext(FakeOrthanc([*post, *plain]))
+    [chosen] = SegmentationPipeline().choose_series(job()["input"], model.manifest["input"], ctx)
+    assert chosen["MainDicomTags"]["SeriesDescription"] == "T1 AX"
 
 
 def test_requested_series_missing_from_the_study_is_an_invalid_job(model, series):

@@ -9,7 +9,7 @@ they leave the worklist and the signed findings however often `make run` re-anal
 
 Idempotent against what each system really holds, not what the database remembers: the database may be
 shared with other checkouts whose Orthanc and object store are not this one's. So a study counts as
-loaded only when Orthanc holds its series whole (otherwise its files are stored again, which also
+loaded only when Orthanc holds each of its series whole (otherwise its files are stored again, which also
 refreshes the row), and an analysis counts as done only while its job is running or its result still
 has its artifacts in the object store and its SEG in Orthanc (otherwise a new job is requested). A
 second run over the same servers therefore changes nothing and takes seconds.
@@ -110,7 +110,7 @@ def seed(directory: Path, *, analyse: bool = True, wait_seconds: float = 180, sa
 def _study_loaded(directory: Path, spec: dict, actor, outcome: Outcome, say, label: str) -> tuple[Study, set[str]]:
     """The study's row, after storing its files when Orthanc lacks any; and the series UIDs Orthanc holds."""
     orthanc_id, series = _in_pacs(spec)
-    if orthanc_id is None or len(series.get(spec["series_instance_uid"], [])) < spec["instances"]:
+    if orthanc_id is None or any(len(series.get(uid, [])) < count for uid, count in _expected_series(spec)):
         with ExitStack() as files, dicom_ingest(actor=actor) as ingest:
             for name in spec["files"]:
                 ingest.add(File(files.enter_context((directory / name).open("rb")), name=Path(name).name))
@@ -127,6 +127,13 @@ def _study_loaded(directory: Path, spec: dict, actor, outcome: Outcome, say, lab
         outcome.recorded += 1
         say(f"  {label}: recorded as study {study.pk}")
     return study, set(series)
+
+
+def _expected_series(spec: dict) -> list[tuple[str, int]]:
+    """(SeriesInstanceUID, instances) of each series of a manifest's study: its T1, T1C, T2 and FLAIR
+    (ai_server.demo_imaging VERSION 2); a manifest with one series names it at the study's level."""
+    listed = spec.get("series") or [spec]
+    return [(item["series_instance_uid"], item["instances"]) for item in listed]
 
 
 def _in_pacs(spec: dict) -> tuple[str | None, dict[str, list]]:

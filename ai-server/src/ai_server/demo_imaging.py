@@ -1,7 +1,10 @@
 """The demo imaging `make run` loads: synthetic brain MR studies with one lesion of known volume for a few
 of the EMR stand-in's brain-tumour patients, one of them at three dates (the lesion shrinks, then grows
-again), and a demo expression profile for the omics model. Written as DICOM files and a manifest by the
-project's own generator (synthetic.py); nothing here is committed, nothing is patient data.
+again), and a demo expression profile for the omics model. Each study is a brain-tumour exam of four series
+on one grid: T1 (what the demo model reads), T1 post-contrast, T2 and FLAIR, the last three derived from the
+T1 case by simple intensity maps (demo_contrasts.py: a demo picture, not MR physics). Written as DICOM
+files and a manifest by the project's own generator (synthetic.py); nothing here is committed, nothing is
+patient data.
 
     python -m ai_server.demo_imaging OUT_DIR     # writes OUT_DIR/manifest.json and the files it names
 
@@ -24,7 +27,7 @@ from typing import NamedTuple
 
 from pydicom.uid import generate_uid
 
-VERSION = 1  # bump when the studies change: a directory written by another version is written again
+VERSION = 2  # bump when the studies change: a directory written by another version is written again
 MANIFEST = "manifest.json"
 UID_SEED = "cdss-demo-imaging"
 EXAMPLE_PROFILE = Path(__file__).resolve().parents[2] / "models" / "omics-cox-gse7390" / "1.1.0" / "example-profile.csv"
@@ -68,47 +71,58 @@ def _complete(out: Path) -> dict | None:
     return manifest if all(path.is_file() for path in files) else None
 
 
+def series_uid(mrn: str, date: str, sequence: str) -> str:
+    """The T1 keeps the UID of the one-series demo (VERSION 1), so that its analyses stay valid."""
+    return _uid(mrn, date, "series") if sequence == "T1" else _uid(mrn, date, "series", sequence)
+
+
+def _write_study(out: Path, spec: DemoStudy) -> dict:
+    from ai_server import demo_contrasts, synthetic  # torch and nilearn's template: only when writing
+
+    case = synthetic.make_case(seed=spec.seed, lesion_radius_mm=spec.lesion_radius_mm)
+    study_uid = _uid(spec.mrn, spec.date, "study")
+    when = datetime.fromisoformat(spec.date).replace(hour=9, tzinfo=UTC)
+    folder = f"{spec.mrn}-{spec.date}"
+    names, series = [], []
+    volumes = demo_contrasts.exam(case, synthetic.template_volume())
+    for sequence in demo_contrasts.SEQUENCES:
+        uid = series_uid(spec.mrn, spec.date, sequence.name)
+        files = synthetic.write_series(
+            volumes[sequence.name], case.spacing, when=when, series_description=sequence.description,
+            patient_id=spec.mrn, patient_name=f"Demo^{spec.mrn}", study_instance_uid=study_uid,
+            series_instance_uid=uid, accession_number="", series_number=sequence.number,
+        )  # fmt: skip
+        (out / folder / sequence.name).mkdir(parents=True)
+        for index, data in enumerate(files):
+            name = f"{folder}/{sequence.name}/IM{index:04d}.dcm"
+            (out / name).write_bytes(data)
+            names.append(name)
+        series.append({"sequence": sequence.name, "description": sequence.description,
+                       "series_instance_uid": uid, "instances": len(files)})  # fmt: skip
+    print(f"  {spec.mrn} {spec.date}: {len(series)} series, {len(names)} images, lesion {case.lesion_ml:.2f} ml",
+          flush=True)  # fmt: skip
+    return {
+        "mrn": spec.mrn,
+        "study_date": spec.date,
+        "study_instance_uid": study_uid,
+        "series_instance_uid": series[0]["series_instance_uid"],  # the T1: what the demo model reads
+        "instances": len(names),  # all series
+        "series": series,
+        "lesion_ml": round(case.lesion_ml, 3),
+        "sign_off": spec.sign_off,
+        "files": names,
+    }
+
+
 def generate(out: Path) -> tuple[dict, bool]:
     """Write the demo studies and the manifest into `out` unless it holds them already.
     Returns (manifest, whether anything was written)."""
-    from ai_server import synthetic  # imports torch and, when first used, nilearn's template
-
     if manifest := _complete(out):
         return manifest, False
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    studies = []
-    for spec in STUDIES:
-        case = synthetic.make_case(seed=spec.seed, lesion_radius_mm=spec.lesion_radius_mm)
-        study_uid = _uid(spec.mrn, spec.date, "study")
-        series_uid = _uid(spec.mrn, spec.date, "series")
-        when = datetime.fromisoformat(spec.date).replace(hour=9, tzinfo=UTC)
-        files = synthetic.write_series(
-            case.volume, case.spacing, when=when, series_description="T1 AX (synthetic demo)",
-            patient_id=spec.mrn, patient_name=f"Demo^{spec.mrn}", study_instance_uid=study_uid,
-            series_instance_uid=series_uid, accession_number="", series_number=1,
-        )  # fmt: skip
-        folder = f"{spec.mrn}-{spec.date}"
-        (out / folder).mkdir()
-        names = []
-        for index, data in enumerate(files):
-            name = f"{folder}/IM{index:04d}.dcm"
-            (out / name).write_bytes(data)
-            names.append(name)
-        studies.append(
-            {
-                "mrn": spec.mrn,
-                "study_date": spec.date,
-                "study_instance_uid": study_uid,
-                "series_instance_uid": series_uid,
-                "instances": len(files),
-                "lesion_ml": round(case.lesion_ml, 3),
-                "sign_off": spec.sign_off,
-                "files": names,
-            }
-        )
-        print(f"  {spec.mrn} {spec.date}: {len(files)} slices, lesion {case.lesion_ml:.2f} ml", flush=True)
+    studies = [_write_study(out, spec) for spec in STUDIES]
     expression = []
     for item in EXPRESSION:
         name = f"expression-{item['mrn']}.csv"

@@ -95,6 +95,32 @@ def test_a_study_the_database_holds_is_stored_again_when_orthanc_lacks_it(demo_d
     assert Study.objects.get(study_instance_uid=uid).status == Study.Status.LINKED
 
 
+def test_a_study_missing_one_of_its_series_in_orthanc_is_stored_again(demo_dir, make_user):
+    """The one-series demo (VERSION 1) in Orthanc, then the manifest of the four-series exam: the T1 is there,
+    the other sequences are not, so the study's files are stored again (the T1's as already stored)."""
+    directory, uid = demo_dir
+    make_user("RIB", "RADIOLOGIST", username=demo.REVIEWER)
+    make_user("DOCTOR", username=demo.REQUESTER)
+    quiet = {"analyse": False, "say": lambda line: None}
+    assert demo.seed(directory, **quiet).stored == 1
+
+    manifest = json.loads((directory / "manifest.json").read_text())
+    [study] = manifest["studies"]
+    flair = series_instances(2, description="FLAIR AX", patient_id=study["mrn"], study_uid=uid, series_number=4)
+    for index, dataset in enumerate(flair):
+        dataset.StudyDate = "20260602"
+        study["files"].append(f"study/FLAIR{index:04d}.dcm")
+        (directory / study["files"][-1]).write_bytes(to_bytes(dataset))
+    study["series"] = [{"series_instance_uid": study["series_instance_uid"], "instances": 3},
+                       {"series_instance_uid": flair[0].SeriesInstanceUID, "instances": 2}]  # fmt: skip
+    study["instances"] = 5
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+    assert demo.seed(directory, **quiet).stored == 1
+    assert Study.objects.get(study_instance_uid=uid).number_of_instances == 5
+    assert demo.seed(directory, **quiet).stored == 0  # whole now
+
+
 def test_analysis_requested_once_signed_off_and_requested_again_when_its_artifacts_are_gone(demo_dir, make_user):
     directory, uid = demo_dir
     reviewer = make_user("RIB", "RADIOLOGIST", username=demo.REVIEWER)

@@ -48,11 +48,12 @@ export function useTumourCourse(puuid: string) {
   });
 }
 
-export function useAiJobs(filters: { study?: number; patient?: string; status?: string; page?: number }) {
+export function useAiJobs(filters: { study?: number; patient?: string; status?: string; page?: number }, enabled = true) {
   return useQuery({
     queryKey: ["ai", "jobs", filters],
     queryFn: () => api<Page<AiJob>>(`/api/ai/jobs?${queryString({ ...filters })}`),
     placeholderData: keepPreviousData,
+    enabled,
   });
 }
 

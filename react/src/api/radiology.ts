@@ -57,12 +57,17 @@ export function useStudies(filters: StudyFilters, enabled = true) {
   });
 }
 
-export function useStudy(id: number) {
-  return useQuery({
+/** One study with its series (and whether the PACS holds it); shared by useStudy and lists of details. */
+export function studyQuery(id: number) {
+  return {
     queryKey: ["radiology", "study", id],
     queryFn: () => api<StudyDetail>(`/api/radiology/studies/${id}`),
     enabled: Number.isFinite(id),
-  });
+  };
+}
+
+export function useStudy(id: number) {
+  return useQuery(studyQuery(id));
 }
 
 /** The study's measurement reports (DICOM SR in the PACS), oldest first. */

@@ -1,12 +1,15 @@
 import { Center, Loader } from "@mantine/core";
 import { Suspense, lazy } from "react";
+import type { ReactNode } from "react";
 
+import type { PriorComparisonProps } from "./PriorComparison";
 import type { StudyViewerProps } from "./StudyViewer";
 
 // Cornerstone3D, its codecs and workers come in their own chunks, fetched when a viewer first opens.
 const StudyViewer = lazy(() => import("./StudyViewer"));
+const PriorComparison = lazy(() => import("./PriorComparison"));
 
-export function LazyStudyViewer(props: StudyViewerProps) {
+function Lazily({ children }: { children: ReactNode }) {
   return (
     <Suspense
       fallback={
@@ -15,7 +18,23 @@ export function LazyStudyViewer(props: StudyViewerProps) {
         </Center>
       }
     >
-      <StudyViewer {...props} />
+      {children}
     </Suspense>
+  );
+}
+
+export function LazyStudyViewer(props: StudyViewerProps) {
+  return (
+    <Lazily>
+      <StudyViewer {...props} />
+    </Lazily>
+  );
+}
+
+export function LazyPriorComparison(props: PriorComparisonProps) {
+  return (
+    <Lazily>
+      <PriorComparison {...props} />
+    </Lazily>
   );
 }

@@ -89,3 +89,14 @@ export function linkOffset(source: PaneSlices, target: PaneSlices): number | nul
   const own = target.geometry?.positions[target.index];
   return position === null || own === undefined ? null : position - own;
 }
+
+/** Where a prior study's registration starts (its `offsetMm` against the current study's pane): none, the same
+ * absolute position, when both share a frame of reference or their positions overlap (a scanner's table
+ * coordinates differ little between visits of one head); otherwise their middles aligned, for the reader
+ * to correct with "link here". */
+export function startingOffset(current: SliceGeometry, prior: SliceGeometry, sameFrame: boolean): number {
+  const [a0, a1] = [Math.min(...current.positions), Math.max(...current.positions)];
+  const [b0, b1] = [Math.min(...prior.positions), Math.max(...prior.positions)];
+  if (sameFrame || !current.positions.length || !prior.positions.length || (a0 <= b1 && b0 <= a1)) return 0;
+  return (a0 + a1) / 2 - (b0 + b1) / 2;
+}

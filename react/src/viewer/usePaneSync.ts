@@ -15,8 +15,8 @@ export interface PaneHandle extends PaneSlices {
 
 export interface PaneSync {
   handles: () => PaneHandle[];
-  /** A pane's handle (e.g. for "link here": registration.linkOffset of two panes). */
-  get: (slot: number) => PaneHandle | undefined;
+  /** The pane in this slot, as it registered itself (a comparison reads two panes' slices to link them). */
+  handle: (slot: number) => PaneHandle | undefined;
   register: (slot: number, handle: PaneHandle | null) => void;
   /** The user is moving this pane. */
   drive: (slot: number) => void;
@@ -58,7 +58,7 @@ export function usePaneSync(enabled: boolean): PaneSync {
   return useMemo(
     () => ({
       handles: () => [...registry.current.values()],
-      get: (slot) => registry.current.get(slot),
+      handle: (slot) => registry.current.get(slot),
       register: (slot, handle) => {
         if (handle) registry.current.set(slot, handle);
         else registry.current.delete(slot);

@@ -5,7 +5,8 @@ import { useTranslation } from "react-i18next";
 import { qidoSeries } from "./dicomweb";
 import type { SeriesSummary } from "./dicomweb";
 
-const NON_IMAGE = new Set(["SEG", "SR", "PR", "KO", "RTSTRUCT", "DOC"]);
+/** Modalities of series that hold no images to scroll through. */
+export const NON_IMAGE = new Set(["SEG", "SR", "PR", "KO", "RTSTRUCT", "DOC"]);
 
 export function useStudySeries(studyUid: string, onError: (message: string) => void) {
   const { t } = useTranslation();

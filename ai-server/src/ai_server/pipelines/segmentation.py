@@ -164,9 +164,12 @@ class SegmentationPipeline:
             fits = []
             for s in series:
                 described = bool(regex and regex.search(s["MainDicomTags"].get("SeriesDescription", "")))
-                if s not in chosen and (described or guessed[s["ID"]] in sequences):
-                    # Prefer a description match, then the most images (a volume over a localiser).
-                    fits.append((described, len(s["Instances"]), -int(s["MainDicomTags"].get("SeriesNumber") or 0), s))
+                typed = guessed[s["ID"]] in sequences
+                if s not in chosen and (described or typed):
+                    # Prefer the sequence type (a description pattern "T1" also fits "T1 post GD", a T1C),
+                    # then a description match, then the most images (a volume over a localiser).
+                    number = -int(s["MainDicomTags"].get("SeriesNumber") or 0)
+                    fits.append((typed, described, len(s["Instances"]), number, s))
             if not fits:
                 seen = ", ".join(f"'{s['MainDicomTags'].get('SeriesDescription', '')}'" for s in series) or "none"
                 rule = f"sequence {'/'.join(sorted(sequences)) or 'any'}"
@@ -175,7 +178,7 @@ class SegmentationPipeline:
                     f"study {study_uid} has no {modality} series for channel '{channel['name']}' "
                     f"({rule}); {modality} series seen: {seen}"
                 )
-            chosen.append(max(fits, key=lambda fit: fit[:3])[3])
+            chosen.append(max(fits, key=lambda fit: fit[:4])[4])
         return chosen
 
     def sequence_of(self, series: dict, ctx: JobContext) -> str | None:

@@ -10,6 +10,7 @@ import { DataTable } from "../../components/DataTable";
 import type { Column } from "../../components/DataTable";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
+import { aiSegOverlay } from "../../viewer/aiOverlay";
 import { LazyStudyViewer } from "../../viewer/ViewerLoader";
 import { Disclaimer } from "./Disclaimer";
 
@@ -239,8 +240,7 @@ function ReviewPanel({ result, canReview, username }: { result: AiResult; canRev
 function StudyOverlay({ job, result }: { job: AiJob; result: AiResult }) {
   const { t } = useTranslation();
   const study = useStudy(job.study ?? NaN);
-  const seg = result.artifacts.find((artifact) => artifact.name === "seg");
-  const segUrl = seg?.url || artifactUrl(job.id, "seg");
+  const overlay = aiSegOverlay(job, result, t("viewer.aiOverlay"));
   return (
     <QueryState query={study}>
       {(data) => (
@@ -248,18 +248,8 @@ function StudyOverlay({ job, result }: { job: AiJob; result: AiResult }) {
           studyId={data.id}
           studyUid={data.study_instance_uid}
           series={data.series}
-          initialOverlay={seg ? "ai" : undefined}
-          overlays={[
-            {
-              key: "ai",
-              label: t("viewer.aiOverlay"),
-              load: async () => {
-                const response = await fetch(segUrl, { credentials: "same-origin" });
-                if (!response.ok) throw new Error(`HTTP ${response.status}`);
-                return response.arrayBuffer();
-              },
-            },
-          ].filter((overlay) => overlay.key !== "ai" || seg)}
+          initialOverlay={overlay?.key}
+          overlays={overlay ? [overlay] : []}
         />
       )}
     </QueryState>

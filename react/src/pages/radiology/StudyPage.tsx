@@ -1,15 +1,18 @@
-import { Alert, Anchor, Card, Stack, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Card, Group, Stack, Text, Title } from "@mantine/core";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 
 import { useAiJobs } from "../../api/ai";
 import { modalityText, useStudy } from "../../api/radiology";
-import type { Me } from "../../api/types";
+import type { Me, StudyDetail } from "../../api/types";
 import { can } from "../../auth/roles";
 import { DetailPage, RecordHeader } from "../../components/DetailPage";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
-import { LazyStudyViewer } from "../../viewer/ViewerLoader";
+import { usePriorStudies } from "../../viewer/usePriorStudies";
+import { LazyPriorComparison, LazyStudyViewer } from "../../viewer/ViewerLoader";
+import { PriorPicker } from "./PriorPicker";
 import { reconcilePath } from "./ReconciliationList";
 import { StudyMeasurements } from "./StudyMeasurements";
 import { UnlinkStudy } from "./UnlinkStudy";
@@ -30,6 +33,25 @@ function StudyAnalyses({ studyId, linked, me }: { studyId: number; linked: boole
         <QueryState query={jobs}>{(data) => <JobTable jobs={data.results} />}</QueryState>
       </Stack>
     </Card>
+  );
+}
+
+/** The study in the viewer, or beside a prior of the same patient once "Compare with prior" is chosen. */
+function StudyImages({ study, canSaveMeasurements }: { study: StudyDetail; canSaveMeasurements: boolean }) {
+  const { priors, loading } = usePriorStudies(study);
+  const [priorId, setPriorId] = useState<number | null>(null);
+  const prior = priors.find((item) => item.id === priorId);
+  return (
+    <Stack gap="xs">
+      <Group>
+        <PriorPicker priors={priors} loading={loading} value={prior ? prior.id : null} onChange={setPriorId} />
+      </Group>
+      {prior ? (
+        <LazyPriorComparison key={prior.id} current={study} prior={prior} />
+      ) : (
+        <LazyStudyViewer studyId={study.id} studyUid={study.study_instance_uid} series={study.series} canSaveMeasurements={canSaveMeasurements} />
+      )}
+    </Stack>
   );
 }
 
@@ -75,12 +97,7 @@ export function StudyPage({ me }: { me: Me }) {
           </RecordHeader>
           {data.in_pacs ? (
             <>
-              <LazyStudyViewer
-                studyId={data.id}
-                studyUid={data.study_instance_uid}
-                series={data.series}
-                canSaveMeasurements={can.saveMeasurements(me.roles)}
-              />
+              <StudyImages study={data} canSaveMeasurements={can.saveMeasurements(me.roles)} />
               <StudyMeasurements studyId={data.id} />
             </>
           ) : (
