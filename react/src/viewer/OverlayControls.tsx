@@ -1,6 +1,8 @@
 import { Alert, Badge, Group, Loader, Select, Slider, Switch, Text } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 
+import type { SegOverlay } from "./useSegOverlay";
+
 /** Where the chosen overlay stands. */
 export type OverlayState = "none" | "loading" | "shown" | "error";
 
@@ -14,6 +16,20 @@ export interface OverlayControlsProps {
   onVisibleChange: (visible: boolean) => void;
   opacity: number;
   onOpacityChange: (opacity: number) => void;
+}
+
+/** The controls' props from useSegOverlay's answer. */
+export function overlayControls(overlay: SegOverlay): Omit<OverlayControlsProps, "choices"> {
+  return {
+    value: overlay.key,
+    onChange: overlay.setKey,
+    state: overlay.state,
+    error: overlay.error,
+    visible: overlay.visible,
+    onVisibleChange: overlay.setVisible,
+    opacity: overlay.opacity,
+    onOpacityChange: overlay.setOpacity,
+  };
 }
 
 /** Which SEG overlay, shown or hidden, how opaque, and how it stands (loading, shown, failed). */

@@ -2,7 +2,7 @@
 // of the pane's study offered, the first given shown at once, drawn on whatever that pane shows.
 import { useCallback } from "react";
 
-import { OverlayControls } from "./OverlayControls";
+import { OverlayControls, overlayControls } from "./OverlayControls";
 import { useOverlayChoices } from "./useOverlayChoices";
 import type { OverlaySource } from "./useOverlayChoices";
 import { useSegOverlay } from "./useSegOverlay";
@@ -36,16 +36,6 @@ export function PaneOverlay({ grid, slot, studyUid, seriesUid, report, overlays,
     onDrawnOn: IGNORE, // the pane keeps the sequence type chosen for the comparison
   });
   return (
-    <OverlayControls
-      choices={choices}
-      value={overlay.key}
-      onChange={overlay.setKey}
-      state={overlay.state}
-      error={overlay.error}
-      visible={overlay.visible}
-      onVisibleChange={overlay.setVisible}
-      opacity={overlay.opacity}
-      onOpacityChange={overlay.setOpacity}
-    />
+    <OverlayControls choices={choices} {...overlayControls(overlay)} />
   );
 }

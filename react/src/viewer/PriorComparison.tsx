@@ -3,7 +3,7 @@
 // position with the prior's offset (registration.ts; "link here" sets it), and each pane with its own
 // study's AI overlay. Loaded lazily like the study viewer (ViewerLoader.tsx).
 import { Alert, Button, Card, Group, SegmentedControl, SimpleGrid, Stack, Switch, Text, Tooltip } from "@mantine/core";
-import { useCallback, useEffect, useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import type { Series, StudyDetail } from "../api/types";
@@ -17,8 +17,7 @@ import type { Sequence } from "./sequences";
 import { usePaneSync } from "./usePaneSync";
 import { NON_IMAGE } from "./useStudySeries";
 import { useViewportGrid } from "./useViewportGrid";
-import { ViewerPane } from "./ViewerPane";
-import type { PaneReport } from "./ViewerPane";
+import { ViewerPane, usePaneReports } from "./ViewerPane";
 
 const CURRENT = 0;
 const PRIOR = 1;
@@ -72,15 +71,7 @@ export default function PriorComparison({ current, prior }: PriorComparisonProps
   const [sequence, setSequence] = useState<Sequence | null>(common.includes("T1") ? "T1" : (common[0] ?? null));
   const [offset, setOffset] = useState<number | null>(null);
   const [active, setActive] = useState(CURRENT);
-  const [reports, setReports] = useState<Record<number, PaneReport>>({});
-  const onReport = useCallback((slot: number, report: PaneReport | null) => {
-    setReports((was) => {
-      const next = { ...was };
-      if (report) next[slot] = report;
-      else delete next[slot];
-      return next;
-    });
-  }, []);
+  const { reports, onReport } = usePaneReports();
   const overlays = [useStudyAiOverlays(current.id), useStudyAiOverlays(prior.id)];
   const studies = [current, prior];
   const specs = [

@@ -13,7 +13,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Series } from "../api/types";
 import { specFor } from "./layout";
 import { MprView } from "./mpr/MprView";
-import { OverlayControls } from "./OverlayControls";
+import { OverlayControls, overlayControls } from "./OverlayControls";
 import { PaneControls } from "./PaneControls";
 import { presetsFor } from "./presets";
 import type { PresetKey } from "./presets";
@@ -29,8 +29,7 @@ import { usePaneSync } from "./usePaneSync";
 import { useSegOverlay } from "./useSegOverlay";
 import { useStudySeries } from "./useStudySeries";
 import { useViewportGrid } from "./useViewportGrid";
-import { ViewerPane } from "./ViewerPane";
-import type { PaneReport } from "./ViewerPane";
+import { ViewerPane, usePaneReports } from "./ViewerPane";
 import { ViewerToolbar } from "./ViewerToolbar";
 
 export type { OverlaySource } from "./useOverlayChoices";
@@ -58,7 +57,7 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
   const [tool, setTool] = useState<Tool>("wl");
   const [syncOn, setSyncOn] = useState(true);
   const [mpr, setMpr] = useState(false);
-  const [reports, setReports] = useState<Record<number, PaneReport>>({});
+  const { reports, onReport } = usePaneReports();
   const grid = useViewportGrid(setError);
   const { listed, imageSeries, segSeries } = useStudySeries(studyUid, setError);
   const panes = usePaneLayout(studyUid, listed ? imageSeries : null);
@@ -67,14 +66,6 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
 
   const visible = panes.slots.slice(0, panes.count);
   const activeSpec = visible[panes.active] ?? null;
-  const onReport = useCallback((slot: number, report: PaneReport | null) => {
-    setReports((current) => {
-      const next = { ...current };
-      if (report) next[slot] = report;
-      else delete next[slot];
-      return next;
-    });
-  }, []);
   const marks = useLoadMarks(visible.flatMap((spec, slot) => (spec ? [reports[slot] ?? { loaded: 0, total: 0 }] : [])));
 
   // the panes' sizes change with the layout and the window: the engine redraws its canvases to fit
@@ -207,17 +198,7 @@ export default function StudyViewer({ studyId, studyUid, series, overlays = NO_O
               />
             ))}
           </SimpleGrid>
-          <OverlayControls
-            choices={choices}
-            value={overlay.key}
-            onChange={overlay.setKey}
-            state={overlay.state}
-            error={overlay.error}
-            visible={overlay.visible}
-            onVisibleChange={overlay.setVisible}
-            opacity={overlay.opacity}
-            onOpacityChange={overlay.setOpacity}
-          />
+          <OverlayControls choices={choices} {...overlayControls(overlay)} />
         </Stack>
       </Group>
     </Card>

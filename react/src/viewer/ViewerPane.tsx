@@ -157,3 +157,17 @@ export const ViewerPane = memo(function ViewerPane({ slot, spec, grid, sync, sin
     </Box>
   );
 });
+
+/** What each pane last reported, by slot, and the callback the panes report through. */
+export function usePaneReports() {
+  const [reports, setReports] = useState<Record<number, PaneReport>>({});
+  const onReport = useCallback((slot: number, report: PaneReport | null) => {
+    setReports((was) => {
+      const next = { ...was };
+      if (report) next[slot] = report;
+      else delete next[slot];
+      return next;
+    });
+  }, []);
+  return { reports, onReport };
+}

@@ -19,6 +19,8 @@ export interface SegOverlayOptions {
   onDrawnOn: (seriesUid: string) => void;
 }
 
+export type SegOverlay = ReturnType<typeof useSegOverlay>;
+
 export function useSegOverlay({ choices, initialKey, viewportId, viewport, imageIds, loading, onDrawnOn }: SegOverlayOptions) {
   const [key, setKey] = useState<string | null>(initialKey ?? null);
   const [buffer, setBuffer] = useState<ArrayBuffer | null>(null);
