@@ -29,12 +29,14 @@ let started: Promise<void> | null = null;
 export function startCornerstone(): Promise<void> {
   started ??= (async () => {
     coreInit();
-    dicomImageLoader.init({ maxWebWorkers: Math.max(1, Math.min(4, (navigator.hardwareConcurrency ?? 2) - 1)) });
+    // decoding workers: at least two, so that one frame decodes while another is handed over (a four-pane
+    // exam is hundreds of frames), at most four
+    dicomImageLoader.init({ maxWebWorkers: Math.max(2, Math.min(4, (navigator.hardwareConcurrency ?? 2) - 1)) });
     // Frames go through nginx straight to Orthanc (HTTP/2, 1000 r/s burst 2000 per client): six shown-first
-    // requests (each pane's first image, the slices scrolled to) and eight background ones (the rest of each
+    // requests (each pane's first image, the slices scrolled to) and twelve background ones (the rest of each
     // series, progressive loading) in flight; the interaction pool is served first. 429s are retried.
     imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Interaction, 6);
-    imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Prefetch, 8);
+    imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Prefetch, 12);
     imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Thumbnail, 1);
     const wadors = dicomImageLoader.wadors.loadImage;
     imageLoader.registerImageLoader("wadors", (imageId: string, options?: Record<string, unknown>) => ({

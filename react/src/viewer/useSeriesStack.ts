@@ -1,7 +1,9 @@
-// A series in a pane's stack viewport: metadata by WADO-RS, one wadors image id per frame, the middle slice
-// shown first, then the rest fetched in the background (progressive loading, prefetch.ts) with a count of
-// the frames loaded; the slice index follows wheel scrolling and moves the viewport when set; the slices'
-// positions (registration.ts) let other panes follow.
+// A series in a pane's stack viewport: metadata by WADO-RS, one wadors image id per frame, then every frame
+// fetched in the background at once (progressive loading, prefetch.ts: the middle slice first), while the
+// viewport shows the middle slice as soon as it is there; a count of the frames loaded; the slice index
+// follows wheel scrolling and moves the viewport when set; the slices' positions (registration.ts) let other
+// panes follow. The metadata and frames do not wait for the viewport: a pane just added to the grid fetches
+// while its viewport is being enabled.
 import { Enums as CoreEnums } from "@cornerstonejs/core";
 import type { StackViewport } from "@cornerstonejs/core";
 import { useCallback, useEffect, useRef, useState } from "react";
@@ -26,22 +28,29 @@ export interface SeriesStackOptions {
   onShown?: () => void;
 }
 
+interface ReadSeries {
+  seriesUid: string;
+  frames: string[];
+  middle: number;
+  geometry: SliceGeometry | null;
+}
+
 /** How often the loaded count is shown while frames arrive (a render per frame would be wasted). */
 const PROGRESS_MS = 100;
 
 export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, onError, onShown }: SeriesStackOptions) {
   const { t } = useTranslation();
-  const [imageIds, setImageIds] = useState<string[]>([]);
-  const [shownSeries, setShownSeries] = useState<string | null>(null);
-  const [geometry, setGeometry] = useState<SliceGeometry | null>(null);
+  const [read, setRead] = useState<ReadSeries | null>(null);
+  const [shown, setShown] = useState<ReadSeries | null>(null);
   const [loading, setLoading] = useState(false);
   const [index, setIndex] = useState(0);
   const [loaded, setLoaded] = useState(0);
-  const shown = useRef(onShown);
-  shown.current = onShown;
+  const shownCallback = useRef(onShown);
+  shownCallback.current = onShown;
 
+  // the metadata, then every frame in the background
   useEffect(() => {
-    if (!ready || !studyUid || !seriesUid) return;
+    if (!studyUid || !seriesUid) return;
     let cancelled = false;
     let stopPrefetch = () => {};
     let progress: ReturnType<typeof setTimeout> | undefined;
@@ -52,17 +61,8 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
       const frames = imageIdsFor(studyUid, seriesUid, instances);
       addInstanceMetadata(frames, instances);
       if (cancelled) return;
-      const stack = viewport();
-      if (!stack) return;
       const middle = Math.floor(frames.length / 2);
-      await stack.setStack(frames, middle); // only the middle image is fetched before it is shown
-      stack.render();
-      if (cancelled) return;
-      setImageIds(frames);
-      setShownSeries(seriesUid);
-      setGeometry(slicePositions(instances));
-      setIndex(middle);
-      shown.current?.();
+      setRead({ seriesUid, frames, middle, geometry: slicePositions(instances) });
       let latest = 0;
       stopPrefetch = prefetchImages(frames, middle, (count) => {
         latest = count;
@@ -76,15 +76,37 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
         clearTimeout(progress);
         setLoaded(count);
       });
-    })()
-      .catch((caught: unknown) => !cancelled && onError(t("viewer.loadFailed", { detail: String(caught) })))
-      .finally(() => !cancelled && setLoading(false));
+    })().catch((caught: unknown) => {
+      if (cancelled) return;
+      setLoading(false);
+      onError(t("viewer.loadFailed", { detail: String(caught) }));
+    });
     return () => {
       cancelled = true;
       stopPrefetch();
       clearTimeout(progress);
     };
-  }, [ready, studyUid, seriesUid, viewport, t, onError]);
+  }, [studyUid, seriesUid, t, onError]);
+
+  // the series in the viewport, at its middle slice (setStack fetches that one frame before showing it)
+  useEffect(() => {
+    const stack = ready && read ? viewport() : undefined;
+    if (!stack || !read) return;
+    let cancelled = false;
+    (async () => {
+      await stack.setStack(read.frames, read.middle);
+      stack.render();
+      if (cancelled) return;
+      setShown(read);
+      setIndex(read.middle);
+      shownCallback.current?.();
+    })()
+      .catch((caught: unknown) => !cancelled && onError(t("viewer.loadFailed", { detail: String(caught) })))
+      .finally(() => !cancelled && setLoading(false));
+    return () => {
+      cancelled = true;
+    };
+  }, [ready, read, viewport, t, onError]);
 
   // keep the index in step with wheel scrolling
   useEffect(() => {
@@ -103,6 +125,19 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
     [viewport],
   );
 
-  /** shownSeries: the series whose images are in the stack (the one asked for once it has loaded). */
-  return { imageIds, shownSeries, geometry, index, loading, loaded, total: imageIds.length, scrollTo };
+  const imageIds = shown?.frames ?? NO_FRAMES;
+  return {
+    imageIds,
+    /** The series whose images are in the stack (the one asked for, once it is shown). */
+    shownSeries: shown?.seriesUid ?? null,
+    geometry: shown?.geometry ?? null,
+    index,
+    loading,
+    // frames of the series shown (while another is read, its count is not this stack's)
+    loaded: shown && shown === read ? loaded : 0,
+    total: imageIds.length,
+    scrollTo,
+  };
 }
+
+const NO_FRAMES: string[] = [];
