@@ -1,4 +1,4 @@
-import { Card, Image, Loader, ScrollArea, Stack, Text } from "@mantine/core";
+import { Card, Image, ScrollArea, Stack, Text } from "@mantine/core";
 import { useMemo } from "react";
 import { useTranslation } from "react-i18next";
 
@@ -23,7 +23,11 @@ export function SeriesList({ studyId, apiSeries, items, current, onSelect }: Ser
   return (
     <ScrollArea h={560} w={150} type="auto">
       <Stack gap="xs">
-        {items === null && <Loader size="sm" />}
+        {items === null && (
+          <Text size="xs" c="dimmed">
+            {t("viewer.loadingImages")}
+          </Text>
+        )}
         {(items ?? []).map((item) => {
           const pk = pkByUid.get(item.uid);
           return (

@@ -1,6 +1,7 @@
-import { Center, Loader } from "@mantine/core";
+import { Center, Text } from "@mantine/core";
 import { Suspense, lazy } from "react";
 import type { ReactNode } from "react";
+import { useTranslation } from "react-i18next";
 
 import type { PriorComparisonProps } from "./PriorComparison";
 import type { StudyViewerProps } from "./StudyViewer";
@@ -10,11 +11,15 @@ const StudyViewer = lazy(() => import("./StudyViewer"));
 const PriorComparison = lazy(() => import("./PriorComparison"));
 
 function Lazily({ children }: { children: ReactNode }) {
+  const { t } = useTranslation();
+  // words, not a spinner (as in the viewer's toolbar): the chunk is parsed while this shows
   return (
     <Suspense
       fallback={
         <Center h={300}>
-          <Loader />
+          <Text size="sm" c="dimmed">
+            {t("viewer.loadingImages")}
+          </Text>
         </Center>
       }
     >

@@ -140,7 +140,15 @@ export const ViewerPane = memo(function ViewerPane({ slot, spec, grid, sync, sin
       />
       {total > 0 && loaded < total && (
         <Group gap={6} wrap="nowrap" data-testid="pane-progress">
-          <Progress value={(100 * loaded) / total} size={3} style={{ flex: 1 }} aria-label={t("viewer.loadedOf", { loaded, total })} />
+          {/* no width transition: with software rendering (no GPU) a bar always easing to its next width keeps the
+              compositor redrawing the page, seconds of CPU over a four-pane load */}
+          <Progress
+            value={(100 * loaded) / total}
+            size={3}
+            transitionDuration={0}
+            style={{ flex: 1 }}
+            aria-label={t("viewer.loadedOf", { loaded, total })}
+          />
           <Text size="xs" c="dimmed">
             {t("viewer.loadedOf", { loaded, total })}
           </Text>

@@ -1,4 +1,4 @@
-import { Button, Group, Loader, SegmentedControl, Text } from "@mantine/core";
+import { Button, Group, SegmentedControl, Text } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 
 import type { Tool } from "./tools";
@@ -47,7 +47,13 @@ export function ViewerToolbar({ tool, onToolChange, onReset, loading, onSaveMeas
           {t("viewer.saveMeasurements")}
         </Button>
       )}
-      {loading && <Loader size="xs" />}
+      {/* words, not a spinner: without a GPU an endless animation keeps the page redrawing (measured: seconds on
+          a four-pane exam's load) */}
+      {loading && (
+        <Text size="xs" c="dimmed" data-testid="viewer-loading">
+          {t("viewer.loadingImages")}
+        </Text>
+      )}
       <Text size="xs" c="dimmed">
         {t("viewer.mouseHelp")}
       </Text>

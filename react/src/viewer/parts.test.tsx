@@ -28,15 +28,16 @@ describe("SeriesList", () => {
     expect(onSelect).toHaveBeenCalledWith("1.2.1");
   });
 
-  it("spins while the series are on their way", () => {
+  it("says so while the series are on their way (in words: no spinner)", () => {
     const view = renderPage(<SeriesList studyId={5} apiSeries={[]} items={null} current={null} onSelect={() => {}} />);
-    expect(view.container.querySelector(".mantine-Loader-root")).toBeTruthy();
+    expect(screen.getByText("영상 불러오는 중…")).toBeTruthy();
+    expect(view.container.querySelector(".mantine-Loader-root")).toBeNull();
     expect(screen.queryAllByTestId("series-thumbnail")).toHaveLength(0);
   });
 });
 
 describe("ViewerToolbar", () => {
-  it("changes the tool, resets, and spins while loading", () => {
+  it("changes the tool, resets, and says it is loading", () => {
     const onToolChange = vi.fn();
     const onReset = vi.fn();
     const view = renderPage(<ViewerToolbar tool="wl" onToolChange={onToolChange} onReset={onReset} loading />);
@@ -45,7 +46,8 @@ describe("ViewerToolbar", () => {
     expect(onToolChange).toHaveBeenCalledWith("zoom");
     fireEvent.click(screen.getByRole("button", { name: "초기화" }));
     expect(onReset).toHaveBeenCalled();
-    expect(view.container.querySelector(".mantine-Loader-root")).toBeTruthy();
+    expect(screen.getByTestId("viewer-loading").textContent).toBe("영상 불러오는 중…");
+    expect(view.container.querySelector(".mantine-Loader-root")).toBeNull();
     expect(screen.getByText("휠: 슬라이스 · 가운데 버튼: 이동 · 오른쪽 버튼: 확대")).toBeTruthy();
     expect(screen.queryByRole("button", { name: "계측 저장" })).toBeNull(); // not offered unless allowed
   });

@@ -35,8 +35,9 @@ interface ReadSeries {
   geometry: SliceGeometry | null;
 }
 
-/** How often the loaded count is shown while frames arrive (a render per frame would be wasted). */
-const PROGRESS_MS = 100;
+/** How often the loaded count is shown while frames arrive: each update repaints the page, which without a
+ * GPU (software rendering) costs the decoding of frames. */
+const PROGRESS_MS = 1000;
 
 export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, onError, onShown }: SeriesStackOptions) {
   const { t } = useTranslation();
