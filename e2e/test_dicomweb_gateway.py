@@ -66,10 +66,14 @@ def test_a_frame_fetch_works_equals_orthancs_and_is_audited_once(http, base_url,
         orthanc.trust_env, orthanc.auth = False, (env["ORTHANC_USERNAME"], env["ORTHANC_PASSWORD"])
         direct = _get(orthanc, f"{env['ORTHANC_URL'].rstrip('/')}{_frame('', first)}")
     assert _frame_bytes(answers[0]) == _frame_bytes(direct) and len(_frame_bytes(direct)) == 8 * 8 * 2
+    # both asked with "Accept-Encoding: gzip": Orthanc gzips its frame, the gateway hands frames on as stored
+    assert direct.headers.get("Content-Encoding") == "gzip"
+    assert "Content-Encoding" not in answers[0].headers
     # the metadata a viewer reads first, through the same route
     metadata = http.get(f"{base_url}{GATEWAY}/studies/{first[0]}/series/{first[1]}/metadata", headers=doctor,
                         timeout=30)  # fmt: skip
     assert metadata.status_code == 200 and metadata.json()[0]["0020000D"]["Value"] == [first[0]]
+    assert metadata.headers.get("Content-Encoding") == "gzip"  # JSON still compressed
     admin = token_headers("admin")
     query = {"actor": "doctor", "resource_type": "dicom_study", "resource_id": first[0]}
     events = http.get(f"{base_url}/api/audit/events", headers=admin, params=query, timeout=10).json()
