@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 import urllib3
+from api_session import api_session
 from second_factor import secret_of, with_code
 from stack_env import stack_env
 
@@ -115,13 +116,7 @@ def lesion_study(base_url, env, tmp_path_factory) -> dict:
     import json
     import subprocess
 
-    with requests.Session() as http:
-        http.verify, http.trust_env = False, False
-        token = http.post(
-            f"{base_url}/api/auth/token", timeout=10, json={"username": "radiologist", "password": env["DEMO_PASSWORD"]}
-        )
-        assert token.status_code == 201, token.text
-        http.headers["Authorization"] = f"Token {token.json()['token']}"
+    with api_session(base_url, env) as http:
         patient = http.get(f"{base_url}/api/patients", timeout=10).json()["results"][0]
         out = tmp_path_factory.mktemp("lesion-series")
         made = subprocess.run(  # noqa: S603 - the project's own interpreter and script
@@ -140,7 +135,6 @@ def lesion_study(base_url, env, tmp_path_factory) -> dict:
         assert uploaded.status_code in (200, 201), uploaded.text
         assert uploaded.json()["counts"]["rejected"] == 0
         [study] = uploaded.json()["studies"]
-        http.delete(f"{base_url}/api/auth/token", timeout=10)
     return {
         "id": study["id"],
         "study_instance_uid": study["study_instance_uid"],

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-import requests
+from api_session import api_session
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "backend"))  # real DICOM with fresh UIDs, as the backend tests make it
@@ -20,15 +20,8 @@ from radiology.testing import series_instances, to_bytes  # noqa: E402
 @pytest.fixture(scope="module")
 def rib_api(base_url, env):
     """A RIB's API session, to set the scene and to check what the browser did."""
-    with requests.Session() as http:
-        http.verify, http.trust_env = False, False
-        token = http.post(
-            f"{base_url}/api/auth/token", timeout=10, json={"username": "radiologist", "password": env["DEMO_PASSWORD"]}
-        )
-        assert token.status_code == 201, token.text
-        http.headers["Authorization"] = f"Token {token.json()['token']}"
+    with api_session(base_url, env) as http:
         yield http
-        http.delete(f"{base_url}/api/auth/token", timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
+from api_session import api_session
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,17 +24,10 @@ def exam_study(base_url, env) -> int:
         ("files", (f"exam-{index:03d}.dcm", to_bytes(dataset), "application/dicom"))
         for index, dataset in enumerate(exam_instances(slices=SLICES, patient_id="MRN100001"))
     ]
-    with requests.Session() as http:
-        http.verify, http.trust_env = False, False
-        token = http.post(
-            f"{base_url}/api/auth/token", timeout=10, json={"username": "radiologist", "password": env["DEMO_PASSWORD"]}
-        )
-        assert token.status_code == 201, token.text
-        http.headers["Authorization"] = f"Token {token.json()['token']}"
+    with api_session(base_url, env) as http:
         uploaded = http.post(f"{base_url}/api/radiology/uploads", timeout=300, files=files)
         assert uploaded.status_code in (200, 201), uploaded.text
         [study] = uploaded.json()["studies"]
-        http.delete(f"{base_url}/api/auth/token", timeout=10)
     return study["id"]
 
 

@@ -1,0 +1,23 @@
+"""A requests session signed in to the running stack's API as a demo account (one without a second factor),
+for fixtures that set the scene through the API; module- and session-scoped fixtures cannot use the
+function-scoped `token_headers`."""
+
+from contextlib import contextmanager
+
+import requests
+
+
+@contextmanager
+def api_session(base_url: str, env: dict[str, str], username: str = "radiologist"):
+    """Yields the session with a fresh API token in its headers; the token is revoked after."""
+    with requests.Session() as http:
+        http.verify, http.trust_env = False, False  # the local run's certificate is self-signed
+        token = http.post(
+            f"{base_url}/api/auth/token", timeout=10, json={"username": username, "password": env["DEMO_PASSWORD"]}
+        )
+        assert token.status_code == 201, token.text
+        http.headers["Authorization"] = f"Token {token.json()['token']}"
+        try:
+            yield http
+        finally:
+            http.delete(f"{base_url}/api/auth/token", timeout=10)
