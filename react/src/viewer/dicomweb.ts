@@ -91,13 +91,18 @@ export async function seriesMetadata(studyUid: string, seriesUid: string): Promi
   return json(`studies/${studyUid}/series/${seriesUid}/metadata`);
 }
 
+/** The slice normal of an ImageOrientationPatient (row and column cosines): their cross product. */
+export function sliceNormal(orientation: number[]): [number, number, number] {
+  const [a, b, c, d, e, f] = orientation.map(Number);
+  return [b * f - c * e, c * d - a * f, a * e - b * d];
+}
+
 /** Slices in anatomical order: along the slice normal when positions are known, else by InstanceNumber. */
 export function sortInstances(instances: DicomJson[]): DicomJson[] {
   const orientation = instances[0]?.[TAG.ImageOrientationPatient]?.Value as number[] | undefined;
   const withPosition = instances.every((item) => (item[TAG.ImagePositionPatient]?.Value?.length ?? 0) === 3);
   if (orientation?.length === 6 && withPosition) {
-    const [a, b, c, d, e, f] = orientation.map(Number);
-    const normal = [b * f - c * e, c * d - a * f, a * e - b * d];
+    const normal = sliceNormal(orientation);
     const distance = (item: DicomJson) => {
       const position = (item[TAG.ImagePositionPatient]!.Value as number[]).map(Number);
       return position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2];

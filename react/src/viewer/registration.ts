@@ -4,7 +4,7 @@
 // series acquired head-to-feet and one feet-to-head share one axis. A pane's `offsetMm` registers a series of
 // another study (whose patient lay elsewhere in the scanner): its positions plus the offset are in the frame
 // of the panes it is compared with.
-import { TAG } from "./dicomweb";
+import { TAG, sliceNormal } from "./dicomweb";
 import type { DicomJson } from "./dicomweb";
 
 export type Vector = [number, number, number];
@@ -43,8 +43,7 @@ function canonical(vector: Vector): Vector {
 export function slicePositions(instances: DicomJson[]): SliceGeometry | null {
   const orientation = instances[0] && numbers(instances[0], TAG.ImageOrientationPatient, 6);
   if (!orientation) return null;
-  const [a, b, c, d, e, f] = orientation;
-  const cross: Vector = [b * f - c * e, c * d - a * f, a * e - b * d];
+  const cross = sliceNormal(orientation);
   if (Math.hypot(...cross) < 1e-6) return null;
   const normal = canonical(cross);
   const positions: number[] = [];

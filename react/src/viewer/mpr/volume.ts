@@ -1,7 +1,7 @@
 // Whether a series can be reformatted. Cornerstone's streaming volume takes the first slice's orientation and
 // one spacing between slices for the whole stack, so slices that are not parallel, not evenly spaced or not
 // of one size would be drawn in the wrong place: such a series is refused, with the reason, instead.
-import { TAG, sortInstances, value } from "../dicomweb";
+import { TAG, sliceNormal, sortInstances, value } from "../dicomweb";
 import type { DicomJson } from "../dicomweb";
 
 /** Direction cosines may differ in the last digits the modality wrote. */
@@ -70,8 +70,7 @@ export function volumeProblem(instances: DicomJson[]): VolumeProblem | null {
   if (turned) return { kind: "orientation", image: label(turned), reference: label(first) };
 
   // all parallel now: sortInstances orders them along the common normal
-  const [a, b, c, d, e, f] = orientation;
-  const normal = [b * f - c * e, c * d - a * f, a * e - b * d];
+  const normal = sliceNormal(orientation);
   const slices = sortInstances(instances);
   const steps = slices.slice(1).map((item, index) => {
     const delta = numbers(item, TAG.ImagePositionPatient).map((x, axis) => x - numbers(slices[index], TAG.ImagePositionPatient)[axis]);
