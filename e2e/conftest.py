@@ -11,12 +11,13 @@ import pytest
 import requests
 import urllib3
 from api_session import api_session
-from second_factor import secret_of, with_code
+from second_factor import api_token
 from stack_env import stack_env
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 ROOT = Path(__file__).resolve().parents[1]
+SECOND_FACTOR_ACCOUNTS = ("admin", "ops")  # the demo accounts with an authenticator (seed_demo)
 
 
 @pytest.fixture(scope="session")
@@ -53,24 +54,32 @@ def http() -> requests.Session:
         yield session
 
 
+@pytest.fixture(scope="session")
+def _second_factor_tokens(base_url, env):
+    """admin's and ops's API tokens, issued once per run: an authenticator gives two usable codes per
+    30 s (the server takes each once), so a run that signed them in for every test waited for fresh codes,
+    tens of seconds at a time. Both are issued at the start, before a test spends their codes; revoked at
+    the end of the run."""
+    with requests.Session() as http:
+        http.verify, http.trust_env = False, False
+        issued = {username: api_token(http, base_url, env, username) for username in SECOND_FACTOR_ACCOUNTS}
+        yield issued
+        for headers in issued.values():
+            http.delete(f"{base_url}/api/auth/token", headers=headers, timeout=10)
+
+
 @pytest.fixture
-def token_headers(http, base_url, env):
-    """token_headers("doctor") -> the Authorization header of a fresh API token for that demo account
-    (admin and ops send a code from their authenticator too)."""
+def token_headers(http, base_url, env, _second_factor_tokens):
+    """token_headers("doctor") -> the Authorization header of a fresh API token for that demo account;
+    admin and ops (who send a code from their authenticator too) share one token for the whole run:
+    a test must not revoke it."""
 
-    def issue(username: str) -> dict[str, str]:
-        credentials = {"username": username, "password": env["DEMO_PASSWORD"]}
+    def headers(username: str) -> dict[str, str]:
+        if username not in SECOND_FACTOR_ACCOUNTS:
+            return api_token(http, base_url, env, username)
+        return _second_factor_tokens[username]
 
-        def ask(code: str | None = None):
-            return http.post(
-                f"{base_url}/api/auth/token", json={**credentials, **({"otp": code} if code else {})}, timeout=10
-            )
-
-        response = with_code(env, username, ask) if secret_of(env, username) else ask()
-        assert response.status_code == 201, response.text
-        return {"Authorization": f"Token {response.json()['token']}"}
-
-    return issue
+    return headers
 
 
 EXAMPLE_PROFILE = ROOT / "ai-server" / "models" / "omics-cox-gse7390" / "1.1.0" / "example-profile.csv"

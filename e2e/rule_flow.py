@@ -12,7 +12,6 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from pynetdicom import AE
 from pynetdicom.sop_class import MRImageStorage
-from second_factor import secret_of, with_code
 
 MODALITY_AE = "CDSS-MODALITY"  # the modality scripts/services.sh lets store (ORTHANC_MODALITIES)
 MODEL, VERSION = "mri-lesion-demo", "1.1.0"
@@ -45,20 +44,6 @@ def c_store(env: dict[str, str], datasets: list) -> float:
     finally:
         association.release()
     return time.time()
-
-
-def token_headers(http: requests.Session, base_url: str, env: dict[str, str], username: str) -> dict[str, str]:
-    """A fresh API token of a demo account (with its authenticator's code where it has one)."""
-    credentials = {"username": username, "password": env["DEMO_PASSWORD"]}
-
-    def ask(code: str | None = None):
-        return http.post(
-            f"{base_url}/api/auth/token", json={**credentials, **({"otp": code} if code else {})}, timeout=10
-        )
-
-    response = with_code(env, username, ask) if secret_of(env, username) else ask()
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Token {response.json()['token']}"}
 
 
 class Stack:

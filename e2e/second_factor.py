@@ -7,6 +7,8 @@ import hmac
 import struct
 import time
 
+import requests
+
 STEP = 30
 
 
@@ -36,3 +38,17 @@ def with_code(env: dict[str, str], username: str, attempt, refused=lambda respon
                 return response
             time.sleep(2.2)
         time.sleep(STEP - time.time() % STEP + 0.5)
+
+
+def api_token(http: requests.Session, base_url: str, env: dict[str, str], username: str) -> dict[str, str]:
+    """A fresh API token of a demo account (with its authenticator's code where it has one)."""
+    credentials = {"username": username, "password": env["DEMO_PASSWORD"]}
+
+    def ask(code: str | None = None):
+        return http.post(
+            f"{base_url}/api/auth/token", json={**credentials, **({"otp": code} if code else {})}, timeout=10
+        )
+
+    response = with_code(env, username, ask) if secret_of(env, username) else ask()
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Token {response.json()['token']}"}

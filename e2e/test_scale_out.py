@@ -137,11 +137,14 @@ def hosts():
 
 
 def supervise(action: str) -> None:
-    """The stack's own consumers (a program already in that state is no error)."""
-    done = subprocess.run(  # noqa: S603
-        [str(CTL), action, *STACK_CONSUMERS], capture_output=True, text=True, timeout=120, check=False
-    )
-    print(done.stdout, done.stderr)
+    """The stack's own consumers (a program already in that state is no error), side by side: supervisorctl
+    waits out each named program's startsecs in turn (10 s each)."""
+    runs = [
+        subprocess.Popen([str(CTL), action, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # noqa: S603
+        for name in STACK_CONSUMERS
+    ]
+    for done in runs:
+        print(done.communicate(timeout=120)[0])
 
 
 def _answers(api: str) -> bool:

@@ -18,7 +18,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "e2e"))  # the stack's settings and the stand-in EHR, shared with the e2e suite
 from cds_ehr import ORDER_SIGN, PATIENT_VIEW, measure, order_sign, patient_view  # noqa: E402
-from rule_flow import token_headers  # noqa: E402
+from second_factor import api_token  # noqa: E402
 from stack_env import stack_env  # noqa: E402
 
 GOAL_MS = 200
@@ -26,7 +26,7 @@ GOAL_MS = 200
 
 def demo_patient(http: requests.Session, base: str, env: dict) -> str:
     """The EMR uuid of a demo patient with AI results (the demo imaging's analyses)."""
-    headers = token_headers(http, base, env, "doctor")
+    headers = api_token(http, base, env, "doctor")
     jobs = http.get(f"{base}/api/ai/jobs", headers=headers, timeout=10)
     jobs.raise_for_status()
     patients = [job["patient"] for job in jobs.json()["results"] if job.get("patient")]

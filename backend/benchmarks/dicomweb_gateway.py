@@ -122,8 +122,9 @@ def api_latency(make_session, url: str, *, count: int, every_s: float = 0.2) -> 
 
 
 def measure(*, base_url: str, headers: dict[str, str], orthanc_url: str, orthanc_auth: tuple[str, str],
-            dicomweb_root: str, study_uid: str, rounds: int = 3) -> dict:  # fmt: skip
-    """The figures of one run: {"frames", 1: {...}, 6: {...}, "api_p95_ms": {...}}."""
+            dicomweb_root: str, study_uid: str, rounds: int = 3, api_requests: int = 40) -> dict:  # fmt: skip
+    """The figures of one run: {"frames", 1: {...}, 6: {...}, "api_p95_ms": {...}}; the API's p95 from
+    `api_requests` requests idle and as many while a viewer loads."""
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     gateway = f"{base_url}{dicomweb_root}"
     direct = f"{orthanc_url.rstrip('/')}{dicomweb_root}"
@@ -158,12 +159,12 @@ def measure(*, base_url: str, headers: dict[str, str], orthanc_url: str, orthanc
                             "all": times}  # fmt: skip
 
     me = f"{base_url}/api/auth/me"
-    idle = api_latency(through_cdss, me, count=40)
+    idle = api_latency(through_cdss, me, count=api_requests)
     busy: list[float] = []
-    worker = threading.Thread(target=lambda: busy.extend(api_latency(through_cdss, me, count=40)))
+    worker = threading.Thread(target=lambda: busy.extend(api_latency(through_cdss, me, count=api_requests)))
     worker.start()
     viewer = opened(through_cdss, gateway, paths, 6)
-    while worker.is_alive():  # the viewer keeps loading (6 in flight) until the other client has its 40
+    while worker.is_alive():  # the viewer keeps loading (6 in flight) until the other client has its requests
         fetch_all(viewer, gateway, paths)
     worker.join()
     result["api_p95_ms"] = {"idle": _p95(idle), "viewer_loading": _p95(busy), "requests_while_loading": len(busy)}

@@ -26,7 +26,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "e2e"))  # the stack's settings and the C-STORE flow, shared with the e2e suite
-from rule_flow import MODALITY_AE, Stack, c_store, series, stable_at, token_headers  # noqa: E402
+from rule_flow import MODALITY_AE, Stack, c_store, series, stable_at  # noqa: E402
+from second_factor import api_token  # noqa: E402
 from stack_env import stack_env  # noqa: E402
 
 
@@ -39,9 +40,7 @@ def main() -> None:
     base = f"https://127.0.0.1:{env['HTTPS_PORT']}"
     with requests.Session() as http:
         http.verify, http.trust_env = False, False
-        stack = Stack(
-            http, base, token_headers(http, base, env, "admin"), token_headers(http, base, env, "radiologist")
-        )
+        stack = Stack(http, base, api_token(http, base, env, "admin"), api_token(http, base, env, "radiologist"))
         run = uuid.uuid4().hex[:10]
         rule = stack.rule_create(name=f"bench-{run}", series_description=f"bench-{run}$", sending_ae=MODALITY_AE)
         try:

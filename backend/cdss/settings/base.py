@@ -252,7 +252,7 @@ ORTHANC_DICOMWEB_ROOT = env.str("ORTHANC_DICOMWEB_ROOT", default="/api/radiology
 # nginx serves DICOMweb retrievals straight from Orthanc once Django authorised the caller for the study
 # (radiology.dicomweb.authorise_read): the grant is cached by nginx this long, and a read of a study is
 # audited at most once per user and study in this window (docs/security.md, "DICOMweb reads").
-RADIOLOGY_DICOMWEB_GRANT_SECONDS = env.int("RADIOLOGY_DICOMWEB_GRANT_SECONDS", default=30)
+RADIOLOGY_DICOMWEB_GRANT_SECONDS = env.int("RADIOLOGY_DICOMWEB_GRANT_SECONDS", default=10)
 RADIOLOGY_DICOMWEB_AUDIT_SECONDS = env.int("RADIOLOGY_DICOMWEB_AUDIT_SECONDS", default=600)
 # A refusal is kept this long (per credential and study): a viewer whose session ended does not send each of
 # its hundreds of frame requests to Django, nor write a denial for each.
@@ -454,12 +454,15 @@ RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES = env.int("RADIOLOGY_UPLOAD_MAX_REQUEST_BYTES
 RADIOLOGY_UPLOAD_MAX_FILES = env.int("RADIOLOGY_UPLOAD_MAX_FILES", default=5000)  # parts plus zip members
 RADIOLOGY_ZIP_MAX_RATIO = env.int("RADIOLOGY_ZIP_MAX_RATIO", default=100)  # uncompressed/compressed, per member
 RADIOLOGY_CHANGES_BATCH = env.int("RADIOLOGY_CHANGES_BATCH", default=200)
+# How often the change feed reads Orthanc's /changes: a study sent by C-STORE appears this long at most after
+# Orthanc calls it stable (ORTHANC_STABLE_AGE).
+RADIOLOGY_CHANGES_SECONDS = env.float("RADIOLOGY_CHANGES_SECONDS", default=15.0)
 # Threads that store checked files in Orthanc while the next ones are checked (1: one after another, the
 # tested default; 2-4 measured faster, see docs/radiology.md).
 RADIOLOGY_UPLOAD_CONCURRENCY = env.int("RADIOLOGY_UPLOAD_CONCURRENCY", default=4)
 # Django's own cap on multipart parts must not be lower than ours; uploads go to temp files, never memory.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(RADIOLOGY_UPLOAD_MAX_FILES + 1, 100)  # our handler reports the extra one
-CELERY_BEAT_SCHEDULE["radiology-changes-feed"] = {"task": names.RADIOLOGY_CHANGES_TASK, "schedule": 15.0}
+CELERY_BEAT_SCHEDULE["radiology-changes-feed"] = {"task": names.RADIOLOGY_CHANGES_TASK, "schedule": RADIOLOGY_CHANGES_SECONDS}
 
 # --- FHIR sync (fhir_sync): retries, reconciliation, which entities are sent ----------------------------
 FHIR_SYNC_MAX_RETRIES = env.int("FHIR_SYNC_MAX_RETRIES", default=3)  # then a dead letter
