@@ -1,7 +1,9 @@
+import { act, renderHook } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 
-import { firstMultipartPart, imageIdsFor, sortInstances } from "./dicomweb";
+import { firstMultipartPart, imageIdsFor, sortInstances, withRetry } from "./dicomweb";
 import type { DicomJson } from "./dicomweb";
+import { isPacsUnavailable, setPacsUnavailable, usePacsUnavailable } from "./pacsStatus";
 
 function instance(sop: string, z: number, number: number, frames?: number): DicomJson {
   return {
@@ -57,5 +59,26 @@ describe("retrying rate-limited requests", () => {
     expect(value).toBe("frame");
     expect(waits).toEqual([250, 500]);
     await expect(withRetry(async () => Promise.reject({ status: 404 }), async () => {})).rejects.toEqual({ status: 404 });
+  });
+
+  it("says the PACS is not answering while 503s are retried, and no longer once it answers", async () => {
+    const seen: boolean[] = [];
+    const hook = renderHook(() => usePacsUnavailable());
+    act(() => setPacsUnavailable(false));
+    let calls = 0;
+    await act(() => withRetry(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw { xhr: { status: 503 } }; // as the frame loader's XMLHttpRequest fails
+        return "frame";
+      },
+      async () => void seen.push(isPacsUnavailable()),
+    ));
+    expect(seen).toEqual([true, true]);
+    expect(hook.result.current).toBe(false);
+    // a rate limit is not an outage
+    calls = 0;
+    await act(() => withRetry(async () => (++calls < 2 ? Promise.reject({ status: 429 }) : "frame"), async () => void seen.push(isPacsUnavailable())));
+    expect(seen).toEqual([true, true, false]);
   });
 });

@@ -3,6 +3,7 @@
 // Same origin, so the session cookie goes with every request; GETs need no CSRF header.
 import { ApiError, SESSION_EXPIRED_EVENT } from "../api/client";
 import { DICOMWEB_ROOT } from "../api/radiology";
+import { setPacsUnavailable } from "./pacsStatus";
 
 export type DicomJson = Record<string, { vr?: string; Value?: unknown[]; BulkDataURI?: string } | undefined>;
 
@@ -34,13 +35,17 @@ function httpStatus(error: unknown): number | undefined {
   return value?.status ?? value?.request?.status ?? value?.xhr?.status;
 }
 
-/** A frame answered 429 (nginx's rate limit) or 503 is tried again after a growing pause, not shown broken. */
+/** A frame answered 429 (nginx's rate limit) or 503 is tried again after a growing pause, not shown broken; while
+ * 503s come, the viewer says the PACS is not answering (pacsStatus.ts). */
 export async function withRetry<T>(load: () => Promise<T>, wait = (ms: number) => new Promise((done) => setTimeout(done, ms))): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await load();
+      const answer = await load();
+      setPacsUnavailable(false);
+      return answer;
     } catch (error) {
       const status = httpStatus(error);
+      if (status === 503) setPacsUnavailable(true);
       if (attempt >= RETRIES || (status !== 429 && status !== 503)) throw error;
       await wait(Math.min(8000, 250 * 2 ** attempt));
     }

@@ -1,4 +1,4 @@
-import { fireEvent, screen, within } from "@testing-library/react";
+import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 
 import type { Series } from "../api/types";
@@ -8,7 +8,9 @@ import type { OverlayControlsProps } from "./OverlayControls";
 import { PaneControls } from "./PaneControls";
 import { SeriesList } from "./SeriesList";
 import { SliceSlider } from "./SliceSlider";
+import { PacsNotice } from "./ViewerLoader";
 import { ViewerToolbar } from "./ViewerToolbar";
+import { setPacsUnavailable } from "./pacsStatus";
 
 describe("SeriesList", () => {
   const items = [
@@ -131,5 +133,16 @@ describe("PaneControls", () => {
     expect(options.map((option) => option.textContent)).toEqual(["영상 기본 윈도우", "뇌 (W80 L40)", "뼈 (W2800 L600)"]);
     fireEvent.click(options[1]);
     expect(onPreset).toHaveBeenCalledWith("brain");
+  });
+});
+
+describe("PacsNotice", () => {
+  it("says the PACS is not answering while its 503s are retried, and goes when it answers", () => {
+    renderPage(<PacsNotice />);
+    expect(screen.queryByTestId("pacs-unavailable")).toBeNull();
+    act(() => setPacsUnavailable(true));
+    expect(screen.getByRole("status").textContent).toBe("영상 서버(PACS)가 응답하지 않습니다. 다시 시도하는 중이며, 응답하면 영상을 계속 불러옵니다.");
+    act(() => setPacsUnavailable(false));
+    expect(screen.queryByTestId("pacs-unavailable")).toBeNull();
   });
 });
