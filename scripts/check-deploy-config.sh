@@ -131,7 +131,8 @@ else
 fi
 
 # docker.conf serves the web UI: the local nginx runs a copy with the image's paths in $TMP (a stand-in
-# index.html and asset), free ports, and upstreams on a closed port (Django's routes answer 502 there).
+# index.html and asset), free ports, and upstreams on a closed port (Django's routes answer nginx's 503
+# naming it there).
 spa_check() {
   local web="$TMP/spa" pid ports
   mkdir -p "$web/root/assets" "$web/static"
@@ -172,7 +173,7 @@ expected = {
     "/assets/app-1a2b.js": (200, "cdss-asset", "immutable"),
     "/assets/missing.js": (404, "", None),
     "/static/site.css": (200, "body{}", None),
-    "/api/auth/me": (502, "", None),
+    "/api/auth/me": (503, '"system": "cdss-api"', None),
     "/metrics": (404, "", None),
 }
 for path, (status, text, cache) in expected.items():
