@@ -7,7 +7,8 @@
 #     because nginx resolves upstream hosts while testing, and a throw-away self-signed certificate in
 #     place of TLS_CERT_FILE/TLS_KEY_FILE); that it serves the web UI (the local nginx running a copy on a
 #     stand-in build: /, client routes, assets, security headers) and that compose mounts the certificate
-#     where it expects it
+#     where it expects it; that it answers a 503 in JSON naming Django or Orthanc when it cannot reach them,
+#     and passes Django's own errors on unchanged (scripts/check_gateway_unavailable.py, a stand-in Django)
 #   - the local run's nginx (local.conf.template with upstream.conf.template for each colour, rendered
 #     by scripts/_app.sh as scripts/run.sh and scripts/deploy.sh do) with `nginx -t`
 #   - monitoring/prometheus.yml (promtool; scrape targets are compose services; every compose process with
@@ -131,7 +132,8 @@ else
 fi
 
 # docker.conf serves the web UI: the local nginx runs a copy with the image's paths in $TMP (a stand-in
-# index.html and asset), free ports, and upstreams on a closed port (Django's routes answer 502 there).
+# index.html and asset), free ports, and upstreams on a closed port (Django's routes answer nginx's 503
+# naming it there).
 spa_check() {
   local web="$TMP/spa" pid ports
   mkdir -p "$web/root/assets" "$web/static"
@@ -172,7 +174,7 @@ expected = {
     "/assets/app-1a2b.js": (200, "cdss-asset", "immutable"),
     "/assets/missing.js": (404, "", None),
     "/static/site.css": (200, "body{}", None),
-    "/api/auth/me": (502, "", None),
+    "/api/auth/me": (503, '"system": "cdss-api"', None),
     "/metrics": (404, "", None),
 }
 for path, (status, text, cache) in expected.items():
@@ -202,6 +204,13 @@ PY
 if spa_check >"$TMP/out" 2>&1; then
   pass "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each, real_ip"
 else fail "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each, real_ip"; fi
+
+# Django or Orthanc down: nginx's 503 in JSON naming the system, not its HTML 502/500; Django's own errors
+# unchanged (a copy of docker.conf on free ports, Django's and Orthanc's upstreams closed, then a stand-in
+# Django answering the DICOMweb authorisation).
+if "$PYTHON" scripts/check_gateway_unavailable.py "$TMP/nginx" >"$TMP/out" 2>&1; then
+  pass "nginx/docker.conf: Django or Orthanc down is a 503 in JSON naming it (every route, frames too); Django's own 5xx pass"
+else fail "nginx/docker.conf: Django or Orthanc down is a 503 in JSON naming it (every route, frames too); Django's own 5xx pass"; fi
 
 # Compose mounts TLS_CERT_FILE/TLS_KEY_FILE where docker.conf reads them; 80 only redirects to HTTPS.
 docker-compose -f docker-compose.yml --env-file "$ENV_EXAMPLE" config >"$TMP/compose.yml" 2>/dev/null || true
