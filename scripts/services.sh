@@ -211,12 +211,17 @@ start_s3() {
 
 # HAPI FHIR and OpenEMR cannot run here: when .env names no real server, the project's stand-ins
 # (standins/) take their place, and var/run/standins.env tells the application where they are.
+# Their data lives where the machine's MariaDB keeps the application's, for every checkout of it alike
+# (CDSS_STANDIN_DATA): the application database remembers what it wrote to the FHIR server, so a stand-in
+# that started empty in a new checkout answered the old mappings' updates with version conflicts, retried
+# by the worker for minutes, as a real server that lost its data would be.
+STANDIN_DATA="${CDSS_STANDIN_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/cdss/standins}"
 start_standins() {
   # Decided from .env alone: the environment already holds the stand-ins' addresses of an earlier run.
   configured() { grep -Eq "^$1=.+" "$ROOT/.env"; }
   local env_file="$RUN/standins.env"
   : >"$env_file"
-  mkdir -p "$VAR/emulators"
+  mkdir -p "$STANDIN_DATA"
   if ! configured EMR_BASE_URL; then
     start_emulator openemr 8300 --password-grant 1 --client-id "$EMR_CLIENT_ID" --client-secret "$EMR_CLIENT_SECRET" \
       --username "$EMR_USERNAME" --password "$EMR_PASSWORD"
@@ -228,14 +233,14 @@ start_standins() {
   fi
 }
 
-# The run-time names (var/emulators/, emulator-NAME.pid and .log) predate the move to standins/; kept, so
-# that a stand-in started before it is still found and stopped.
+# The run-time names (emulator-NAME.pid and .log) predate the move to standins/; kept, so that a stand-in
+# started before it is still found and stopped.
 start_emulator() {  # start_emulator NAME PORT ARGS...
   local name=$1 port=$2 pidfile="$RUN/emulator-$1.pid"; shift 2
   if pid_alive "$pidfile"; then return 0; fi
   say "starting the $name stand-in on 127.0.0.1:$port (no real server configured)"
   (cd "$ROOT" && exec nohup backend/.venv/bin/python -m "standins.$name" --port "$port" \
-      --data "$VAR/emulators/$name.sqlite3" "$@" >"$LOG/emulator-$name.log" 2>&1) &
+      --data "$STANDIN_DATA/$name.sqlite3" "$@" >"$LOG/emulator-$name.log" 2>&1) &
   echo $! >"$pidfile"
   wait_for 30 "the $name stand-in" curl -s -o /dev/null "http://127.0.0.1:$port/__control__/faults"
 }
