@@ -462,7 +462,10 @@ RADIOLOGY_CHANGES_SECONDS = env.float("RADIOLOGY_CHANGES_SECONDS", default=15.0)
 RADIOLOGY_UPLOAD_CONCURRENCY = env.int("RADIOLOGY_UPLOAD_CONCURRENCY", default=4)
 # Django's own cap on multipart parts must not be lower than ours; uploads go to temp files, never memory.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(RADIOLOGY_UPLOAD_MAX_FILES + 1, 100)  # our handler reports the extra one
-CELERY_BEAT_SCHEDULE["radiology-changes-feed"] = {"task": names.RADIOLOGY_CHANGES_TASK, "schedule": RADIOLOGY_CHANGES_SECONDS}
+CELERY_BEAT_SCHEDULE["radiology-changes-feed"] = {
+    "task": names.RADIOLOGY_CHANGES_TASK,
+    "schedule": RADIOLOGY_CHANGES_SECONDS,
+}
 
 # --- FHIR sync (fhir_sync): retries, reconciliation, which entities are sent ----------------------------
 FHIR_SYNC_MAX_RETRIES = env.int("FHIR_SYNC_MAX_RETRIES", default=3)  # then a dead letter
