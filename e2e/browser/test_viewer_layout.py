@@ -110,3 +110,28 @@ def test_brain_exam_opens_four_up_scrolls_together_and_loads_in_the_background(
     page.get_by_text("2\N{MULTIPLICATION SIGN}2", exact=True).click()
     page.wait_for_function("() => document.querySelectorAll('[data-testid=viewport-pane]').length === 4")
     assert page.errors == []
+
+
+def test_the_viewer_says_the_pacs_is_not_answering_and_goes_on_once_it_does(sign_in, base_url, exam_study):
+    """Frames answered 503 as nginx answers them while Orthanc is down (the browser's requests are held here,
+    not the shared PACS stopped: the other suites use it meanwhile): the viewer says the PACS is not
+    answering and the panes wait; once frames come again the notice goes and every pane loads."""
+    page = sign_in("radiologist")
+    down = '{"status": 503, "error": "external_system", "system": "orthanc", "dependency": "orthanc"}'
+
+    def pacs_down(route):
+        route.fulfill(status=503, content_type="application/json", body=down, headers={"Retry-After": "5"})
+
+    page.route("**/api/radiology/dicom-web/**/frames/**", pacs_down)
+    page.goto(f"{base_url}/radiology/studies/{exam_study}")
+    notice = page.get_by_test_id("pacs-unavailable")
+    notice.wait_for(timeout=60_000)
+    assert "PACS" in notice.inner_text()
+    assert page.evaluate("performance.getEntriesByName('cdss:viewer:all-loaded').length") == 0
+    page.unroute("**/api/radiology/dicom-web/**/frames/**", pacs_down)
+    page.wait_for_function("performance.getEntriesByName('cdss:viewer:all-loaded').length > 0", timeout=60_000)
+    notice.wait_for(state="detached", timeout=10_000)
+    loaded = page.eval_on_selector_all(
+        "[data-testid=viewport-pane]", "panes => panes.map(pane => [pane.dataset.loaded, pane.dataset.total])"
+    )
+    assert loaded == [[str(SLICES), str(SLICES)]] * 4
