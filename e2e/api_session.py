@@ -5,6 +5,7 @@ function-scoped `token_headers`."""
 from contextlib import contextmanager
 
 import requests
+from second_factor import api_token
 
 
 @contextmanager
@@ -12,11 +13,7 @@ def api_session(base_url: str, env: dict[str, str], username: str = "radiologist
     """Yields the session with a fresh API token in its headers; the token is revoked after."""
     with requests.Session() as http:
         http.verify, http.trust_env = False, False  # the local run's certificate is self-signed
-        token = http.post(
-            f"{base_url}/api/auth/token", timeout=10, json={"username": username, "password": env["DEMO_PASSWORD"]}
-        )
-        assert token.status_code == 201, token.text
-        http.headers["Authorization"] = f"Token {token.json()['token']}"
+        http.headers.update(api_token(http, base_url, env, username))
         try:
             yield http
         finally:

@@ -11,13 +11,12 @@ import pytest
 import requests
 import urllib3
 from api_session import api_session
-from second_factor import api_token
+from second_factor import SECRET_PREFIX, api_token
 from stack_env import stack_env
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 ROOT = Path(__file__).resolve().parents[1]
-SECOND_FACTOR_ACCOUNTS = ("admin", "ops")  # the demo accounts with an authenticator (seed_demo)
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +61,8 @@ def _second_factor_tokens(base_url, env):
     the end of the run."""
     with requests.Session() as http:
         http.verify, http.trust_env = False, False
-        issued = {username: api_token(http, base_url, env, username) for username in SECOND_FACTOR_ACCOUNTS}
+        accounts = [name.removeprefix(SECRET_PREFIX).lower() for name in env if name.startswith(SECRET_PREFIX)]
+        issued = {username: api_token(http, base_url, env, username) for username in accounts}
         yield issued
         for headers in issued.values():
             http.delete(f"{base_url}/api/auth/token", headers=headers, timeout=10)
@@ -75,9 +75,9 @@ def token_headers(http, base_url, env, _second_factor_tokens):
     a test must not revoke it."""
 
     def headers(username: str) -> dict[str, str]:
-        if username not in SECOND_FACTOR_ACCOUNTS:
-            return api_token(http, base_url, env, username)
-        return _second_factor_tokens[username]
+        if username in _second_factor_tokens:
+            return _second_factor_tokens[username]
+        return api_token(http, base_url, env, username)
 
     return headers
 

@@ -10,6 +10,7 @@ import time
 import requests
 
 STEP = 30
+SECRET_PREFIX = "DEMO_OTP_SECRET_"  # noqa: S105 - a name prefix: + the username in capitals (var/run/demo-otp.env)
 
 
 def totp(secret: str, step_offset: int = 0) -> str:
@@ -21,7 +22,7 @@ def totp(secret: str, step_offset: int = 0) -> str:
 
 
 def secret_of(env: dict[str, str], username: str) -> str | None:
-    return env.get(f"DEMO_OTP_SECRET_{username.upper()}")
+    return env.get(f"{SECRET_PREFIX}{username.upper()}")
 
 
 def with_code(env: dict[str, str], username: str, attempt, refused=lambda response: response.status_code == 401):
@@ -29,7 +30,7 @@ def with_code(env: dict[str, str], username: str, attempt, refused=lambda respon
     once (another test may just have used it) and accepts the next step's too; after a failure it makes the
     next try wait (1 s, then 2 s ...), and past those two it takes a fresh step."""
     secret = secret_of(env, username)
-    assert secret, f"no DEMO_OTP_SECRET_{username.upper()}: `make run` (seed_demo) writes var/run/demo-otp.env"
+    assert secret, f"no {SECRET_PREFIX}{username.upper()}: `make run` (seed_demo) writes var/run/demo-otp.env"
     deadline = time.time() + 75
     while True:
         for offset in (0, 1):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pydicom
 import pytest
 import requests
+from api_session import api_session
 from pydicom.uid import generate_uid
 from test_patient_safe_imaging import mr_file, upload
 
@@ -26,19 +27,14 @@ GATEWAY = "/api/radiology/dicom-web"
 @pytest.fixture(scope="module")
 def two_studies(base_url, env):
     """Two studies of one instance each, uploaded by the radiologist: [(study, series, instance) UIDs]."""
-    with requests.Session() as http:
-        http.verify, http.trust_env = False, False
-        token = http.post(f"{base_url}/api/auth/token", timeout=10,
-                          json={"username": "radiologist", "password": env["DEMO_PASSWORD"]})  # fmt: skip
-        headers = {"Authorization": f"Token {token.json()['token']}"}
-        made = []
+    made = []
+    with api_session(base_url, env) as http:
         for _ in range(2):
             uids = (generate_uid(), generate_uid())
             data = mr_file(uids[0], f"E2E-GW-{uuid.uuid4().hex[:6]}", series_uid=uids[1])
-            answer = upload(http, base_url, headers, data)
+            answer = upload(http, base_url, {}, data)
             assert answer.status_code == 201, answer.text
             made.append((*uids, pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID))
-        http.delete(f"{base_url}/api/auth/token", headers=headers, timeout=10)
     return made
 
 
@@ -156,17 +152,10 @@ def test_gateway_benchmark_on_the_95_slice_series(env, base_url, lesion_study):
     """The figures of issue #21, printed (run with -s to see them), not asserted: speed is judged by
     `make bench` (benchmarks/dicomweb_gateway.py), not by a timed test on a shared machine. That frames
     do not go through Python is asserted above (one authorisation and one audit event for many frames)."""
-    with requests.Session() as http:
-        http.verify, http.trust_env = False, False
-        credentials = {"username": "radiologist", "password": env["DEMO_PASSWORD"]}
-        token = http.post(f"{base_url}/api/auth/token", json=credentials, timeout=10).json()["token"]
-        headers = {"Authorization": f"Token {token}"}
-        try:
-            result = bench.measure(base_url=base_url, headers=headers, orthanc_url=env["ORTHANC_URL"],
-                                   orthanc_auth=(env["ORTHANC_USERNAME"], env["ORTHANC_PASSWORD"]),
-                                   dicomweb_root=GATEWAY, study_uid=lesion_study["study_instance_uid"],
-                                   rounds=1, api_requests=10)  # fmt: skip
-        finally:
-            http.delete(f"{base_url}/api/auth/token", headers=headers, timeout=10)
+    with api_session(base_url, env) as http:
+        result = bench.measure(base_url=base_url, headers=dict(http.headers), orthanc_url=env["ORTHANC_URL"],
+                               orthanc_auth=(env["ORTHANC_USERNAME"], env["ORTHANC_PASSWORD"]),
+                               dicomweb_root=GATEWAY, study_uid=lesion_study["study_instance_uid"],
+                               rounds=1, api_requests=10)  # fmt: skip
     print("\n" + bench.report(result))
     assert result["frames"] == lesion_study["instances"]

@@ -122,6 +122,8 @@ def test_the_viewer_says_the_pacs_is_not_answering_and_goes_on_once_it_does(sign
     def pacs_down(route):
         route.fulfill(status=503, content_type="application/json", body=down, headers={"Retry-After": "5"})
 
+    frames_served: list[int] = []
+    page.on("response", lambda response: "/frames/" in response.url and frames_served.append(response.status))
     page.route("**/api/radiology/dicom-web/**/frames/**", pacs_down)
     page.goto(f"{base_url}/radiology/studies/{exam_study}")
     notice = page.get_by_test_id("pacs-unavailable")
@@ -135,3 +137,4 @@ def test_the_viewer_says_the_pacs_is_not_answering_and_goes_on_once_it_does(sign
         "[data-testid=viewport-pane]", "panes => panes.map(pane => [pane.dataset.loaded, pane.dataset.total])"
     )
     assert loaded == [[str(SLICES), str(SLICES)]] * 4
+    assert frames_served.count(503) >= 1 and frames_served.count(200) >= 4 * SLICES  # loaded, not given up
