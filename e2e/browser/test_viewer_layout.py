@@ -126,9 +126,9 @@ def test_the_viewer_says_the_pacs_is_not_answering_and_goes_on_once_it_does(sign
     page.on("response", lambda response: "/frames/" in response.url and frames_served.append(response.status))
     page.route("**/api/radiology/dicom-web/**/frames/**", pacs_down)
     page.goto(f"{base_url}/radiology/studies/{exam_study}")
-    notice = page.get_by_test_id("pacs-unavailable")
+    notice = page.get_by_test_id("server-unanswering")
     notice.wait_for(timeout=60_000)
-    assert "PACS" in notice.inner_text()
+    assert notice.get_attribute("data-server") == "pacs" and "PACS" in notice.inner_text()
     assert page.evaluate("performance.getEntriesByName('cdss:viewer:all-loaded').length") == 0
     page.unroute("**/api/radiology/dicom-web/**/frames/**", pacs_down)
     page.wait_for_function("performance.getEntriesByName('cdss:viewer:all-loaded').length > 0", timeout=60_000)
@@ -138,3 +138,19 @@ def test_the_viewer_says_the_pacs_is_not_answering_and_goes_on_once_it_does(sign
     )
     assert loaded == [[str(SLICES), str(SLICES)]] * 4
     assert frames_served.count(503) >= 1 and frames_served.count(200) >= 4 * SLICES  # loaded, not given up
+
+
+def test_the_viewer_says_the_cdss_is_not_answering_when_nginx_names_it(sign_in, base_url, exam_study):
+    """nginx's 503 while Django is down names the application, not the PACS: the notice says so."""
+    page = sign_in("radiologist")
+    down = '{"status": 503, "error": "external_system", "system": "cdss-api", "dependency": "cdss-api"}'
+
+    def cdss_down(route):
+        route.fulfill(status=503, content_type="application/json", body=down, headers={"Retry-After": "5"})
+
+    page.route("**/api/radiology/dicom-web/**/frames/**", cdss_down)
+    page.goto(f"{base_url}/radiology/studies/{exam_study}")
+    notice = page.get_by_test_id("server-unanswering")
+    notice.wait_for(timeout=60_000)
+    assert notice.get_attribute("data-server") == "cdss"
+    assert "CDSS" in notice.inner_text() and "PACS" not in notice.inner_text()

@@ -9,13 +9,13 @@ import { useTranslation } from "react-i18next";
 import type { Series, StudyDetail } from "../api/types";
 import { AI_OVERLAY_KEY, useStudyAiOverlays } from "./aiOverlay";
 import { metaData } from "./cornerstone";
+import { NON_IMAGE } from "./layout";
 import type { PaneSpec } from "./layout";
 import { PaneOverlay } from "./PaneOverlay";
 import { linkOffset, startingOffset } from "./registration";
 import { SEQUENCE_ORDER, guessSequence } from "./sequences";
 import type { Sequence } from "./sequences";
 import { usePaneSync } from "./usePaneSync";
-import { NON_IMAGE } from "./useStudySeries";
 import { useViewportGrid } from "./useViewportGrid";
 import { ViewerPane, usePaneReports } from "./ViewerPane";
 

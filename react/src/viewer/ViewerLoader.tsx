@@ -4,22 +4,24 @@ import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 
 import type { PriorComparisonProps } from "./PriorComparison";
-import { setPacsUnavailable, usePacsUnavailable } from "./pacsStatus";
+import { loadStudyViewer, readStudyAhead } from "./readAhead";
+import { setUnanswering, useUnanswering } from "./serverStatus";
 import type { StudyViewerProps } from "./StudyViewer";
 
-// Cornerstone3D, its codecs and workers come in their own chunks, fetched when a viewer first opens.
-const StudyViewer = lazy(() => import("./StudyViewer"));
+// Cornerstone3D, its codecs and workers come in their own chunks, fetched when a viewer first opens (or before,
+// readAhead.ts).
+const StudyViewer = lazy(loadStudyViewer);
 const PriorComparison = lazy(() => import("./PriorComparison"));
 
-/** Said while the PACS does not answer (503s being retried), above whichever viewer is open. */
-export function PacsNotice() {
+/** Said while the PACS, or the CDSS itself, does not answer (503s being retried), above whichever viewer is open. */
+export function UnansweringNotice() {
   const { t } = useTranslation();
-  const unavailable = usePacsUnavailable();
-  useEffect(() => setPacsUnavailable(false), []); // an earlier viewer's outage is not this one's
-  if (!unavailable) return null;
+  const unanswering = useUnanswering();
+  useEffect(() => setUnanswering(null), []); // an earlier viewer's outage is not this one's
+  if (!unanswering) return null;
   return (
-    <Alert color="orange" role="status" data-testid="pacs-unavailable" mb="xs">
-      {t("viewer.pacsUnavailable")}
+    <Alert color="orange" role="status" data-testid="server-unanswering" data-server={unanswering} mb="xs">
+      {t(unanswering === "cdss" ? "viewer.cdssUnavailable" : "viewer.pacsUnavailable")}
     </Alert>
   );
 }
@@ -29,7 +31,7 @@ function Lazily({ children }: { children: ReactNode }) {
   // words, not a spinner (as in the viewer's toolbar): the chunk is parsed while this shows
   return (
     <>
-      <PacsNotice />
+      <UnansweringNotice />
       <Suspense
         fallback={
           <Center h={300}>
@@ -46,6 +48,8 @@ function Lazily({ children }: { children: ReactNode }) {
 }
 
 export function LazyStudyViewer(props: StudyViewerProps) {
+  const { studyUid } = props;
+  useEffect(() => readStudyAhead(studyUid), [studyUid]);
   return (
     <Lazily>
       <StudyViewer {...props} />

@@ -1,9 +1,10 @@
 import { act, renderHook } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 
+import { ApiError } from "../api/client";
 import { firstMultipartPart, imageIdsFor, sortInstances, withRetry } from "./dicomweb";
 import type { DicomJson } from "./dicomweb";
-import { isPacsUnavailable, setPacsUnavailable, usePacsUnavailable } from "./pacsStatus";
+import { currentUnanswering, setUnanswering, useUnanswering } from "./serverStatus";
 
 function instance(sop: string, z: number, number: number, frames?: number): DicomJson {
   return {
@@ -62,23 +63,38 @@ describe("retrying rate-limited requests", () => {
   });
 
   it("says the PACS is not answering while 503s are retried, and no longer once it answers", async () => {
-    const seen: boolean[] = [];
-    const hook = renderHook(() => usePacsUnavailable());
-    act(() => setPacsUnavailable(false));
+    const seen: (string | null)[] = [];
+    const hook = renderHook(() => useUnanswering());
+    act(() => setUnanswering(null));
     let calls = 0;
     await act(() => withRetry(
       async () => {
         calls += 1;
-        if (calls < 3) throw { xhr: { status: 503 } }; // as the frame loader's XMLHttpRequest fails
+        if (calls < 3) throw { status: 503, response: new ArrayBuffer(0) }; // as the frame loader's XMLHttpRequest fails
         return "frame";
       },
-      async () => void seen.push(isPacsUnavailable()),
+      async () => void seen.push(currentUnanswering()),
     ));
-    expect(seen).toEqual([true, true]);
-    expect(hook.result.current).toBe(false);
+    expect(seen).toEqual(["pacs", "pacs"]);
+    expect(hook.result.current).toBeNull();
     // a rate limit is not an outage
     calls = 0;
-    await act(() => withRetry(async () => (++calls < 2 ? Promise.reject({ status: 429 }) : "frame"), async () => void seen.push(isPacsUnavailable())));
-    expect(seen).toEqual([true, true, false]);
+    await act(() => withRetry(async () => (++calls < 2 ? Promise.reject({ status: 429 }) : "frame"), async () => void seen.push(currentUnanswering())));
+    expect(seen).toEqual(["pacs", "pacs", null]);
+  });
+
+  it("names the server nginx's 503 names: the CDSS itself, or the PACS", async () => {
+    const nginx503 = (system: string) => new TextEncoder().encode(JSON.stringify({ status: 503, error: "external_system", system })).buffer;
+    const seen: (string | null)[] = [];
+    for (const failure of [
+      { status: 503, response: nginx503("cdss-api") }, // the frame loader's XHR (its body an ArrayBuffer)
+      { xhr: { status: 503, response: nginx503("orthanc") } },
+      new ApiError(503, { status: 503, error: "external_system", detail: "down", system: "cdss-api" }), // a QIDO or metadata fetch
+      { status: 503, response: "<html>bad gateway</html>" }, // named nowhere: the PACS, as before
+    ]) {
+      let calls = 0;
+      await act(() => withRetry(async () => (++calls < 2 ? Promise.reject(failure) : "frame"), async () => void seen.push(currentUnanswering())));
+    }
+    expect(seen).toEqual(["cdss", "pacs", "cdss", "pacs"]);
   });
 });

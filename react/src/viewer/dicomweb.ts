@@ -2,8 +2,9 @@
 // instances, WADO-RS for metadata, frames (wadors: image ids) and whole instances (a DICOM SEG).
 // Same origin, so the session cookie goes with every request; GETs need no CSRF header.
 import { ApiError, SESSION_EXPIRED_EVENT } from "../api/client";
+import type { ErrorBody } from "../api/client";
 import { DICOMWEB_ROOT } from "../api/radiology";
-import { setPacsUnavailable } from "./pacsStatus";
+import { setUnanswering, unansweringServer } from "./serverStatus";
 
 export type DicomJson = Record<string, { vr?: string; Value?: unknown[]; BulkDataURI?: string } | undefined>;
 
@@ -30,42 +31,111 @@ export function value<T = string>(item: DicomJson, tag: string): T | undefined {
 
 const RETRIES = 6;
 
+interface FailedRequest {
+  status?: number;
+  /** An ApiError's parsed body. */
+  body?: ErrorBody | null;
+  /** An XMLHttpRequest's body (the frame loader rejects with its XHR, or with an object holding it). */
+  response?: unknown;
+  request?: FailedRequest;
+  xhr?: FailedRequest;
+}
+
+function failedRequest(error: unknown): FailedRequest | undefined {
+  const value = error as FailedRequest | null | undefined;
+  return value?.xhr ?? value?.request ?? value ?? undefined;
+}
+
 function httpStatus(error: unknown): number | undefined {
-  const value = error as { status?: number; request?: { status?: number }; xhr?: { status?: number } } | null;
-  return value?.status ?? value?.request?.status ?? value?.xhr?.status;
+  return (error as FailedRequest | null)?.status ?? failedRequest(error)?.status;
+}
+
+/** The system a failed request's JSON body names (nginx's 503s and the API's errors say `"system"`). */
+function namedSystem(error: unknown): unknown {
+  const failed = failedRequest(error);
+  if (failed?.body) return failed.body.system;
+  const response = failed?.response;
+  // an ArrayBuffer, told by its shape (instanceof fails across realms: a worker's, a test's)
+  const bytes = typeof response === "object" && response !== null && "byteLength" in response;
+  if (!bytes && typeof response !== "string") return undefined;
+  try {
+    const text = typeof response === "string" ? response : new TextDecoder().decode(response as ArrayBuffer);
+    return (JSON.parse(text) as { system?: unknown }).system;
+  } catch {
+    return undefined; // not JSON: nothing named
+  }
 }
 
 /** A frame answered 429 (nginx's rate limit) or 503 is tried again after a growing pause, not shown broken; while
- * 503s come, the viewer says the PACS is not answering (pacsStatus.ts). */
+ * 503s come, the viewer says which server is not answering (serverStatus.ts). */
 export async function withRetry<T>(load: () => Promise<T>, wait = (ms: number) => new Promise((done) => setTimeout(done, ms))): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       const answer = await load();
-      setPacsUnavailable(false);
+      setUnanswering(null);
       return answer;
     } catch (error) {
       const status = httpStatus(error);
-      if (status === 503) setPacsUnavailable(true);
+      if (status === 503) setUnanswering(unansweringServer(namedSystem(error)));
       if (attempt >= RETRIES || (status !== 429 && status !== 503)) throw error;
       await wait(Math.min(8000, 250 * 2 ** attempt));
     }
   }
 }
 
+async function errorBody(response: Response): Promise<ErrorBody | null> {
+  if (!response.headers.get("Content-Type")?.includes("json")) return null;
+  return (await response.json().catch(() => null)) as ErrorBody | null;
+}
+
 async function get(path: string, accept: string): Promise<Response> {
   return withRetry(async () => {
     const response = await fetch(`${DICOMWEB_ROOT}/${path}`, { headers: { Accept: accept }, credentials: "same-origin" });
     if (response.status === 401) window.dispatchEvent(new Event(SESSION_EXPIRED_EVENT));
-    if (!response.ok) throw new ApiError(response.status, null);
+    if (!response.ok) throw new ApiError(response.status, await errorBody(response));
     return response;
   });
 }
 
-async function json(path: string): Promise<DicomJson[]> {
+async function fetchJson(path: string): Promise<DicomJson[]> {
   const response = await get(path, "application/dicom+json");
   if (response.status === 204) return [];
   return (await response.json()) as DicomJson[];
 }
+
+/** Answers asked for ahead of the viewer (readAhead.ts), while its code is still arriving: each is taken by the
+ * first request for the same path within READ_AHEAD_MS, after which the path is fetched afresh again. */
+const readAhead = new Map<string, { answer: Promise<DicomJson[]>; at: number }>();
+const READ_AHEAD_MS = 30_000;
+
+function dropStale(now: number): void {
+  for (const [path, entry] of readAhead) if (now - entry.at >= READ_AHEAD_MS) readAhead.delete(path);
+}
+
+/** Start fetching a path for a request to come; answers the same promise while it waits to be taken. */
+export function fetchAhead(path: string): Promise<DicomJson[]> {
+  const now = Date.now();
+  dropStale(now);
+  let entry = readAhead.get(path);
+  if (!entry) {
+    entry = { answer: fetchJson(path), at: now };
+    entry.answer.catch(() => {}); // its taker sees the failure; untaken, it is nobody's
+    readAhead.set(path, entry);
+  }
+  return entry.answer;
+}
+
+async function json(path: string): Promise<DicomJson[]> {
+  dropStale(Date.now());
+  const ahead = readAhead.get(path);
+  readAhead.delete(path);
+  return ahead ? ahead.answer : fetchJson(path);
+}
+
+export const dicomwebPath = {
+  series: (studyUid: string) => `studies/${studyUid}/series`,
+  metadata: (studyUid: string, seriesUid: string) => `studies/${studyUid}/series/${seriesUid}/metadata`,
+};
 
 export interface SeriesSummary {
   uid: string;
@@ -76,7 +146,11 @@ export interface SeriesSummary {
 }
 
 export async function qidoSeries(studyUid: string): Promise<SeriesSummary[]> {
-  const rows = await json(`studies/${studyUid}/series`);
+  return seriesSummaries(await json(dicomwebPath.series(studyUid)));
+}
+
+/** QIDO-RS series rows as summaries, by series number. */
+export function seriesSummaries(rows: DicomJson[]): SeriesSummary[] {
   return rows
     .map((row) => ({
       uid: value(row, TAG.SeriesInstanceUID) ?? "",
@@ -93,7 +167,7 @@ export async function qidoInstances(studyUid: string, seriesUid: string): Promis
 }
 
 export async function seriesMetadata(studyUid: string, seriesUid: string): Promise<DicomJson[]> {
-  return json(`studies/${studyUid}/series/${seriesUid}/metadata`);
+  return json(dicomwebPath.metadata(studyUid, seriesUid));
 }
 
 /** The slice normal of an ImageOrientationPatient (row and column cosines): their cross product. */

@@ -35,6 +35,14 @@ export function specFor(studyUid: string, series: SeriesSummary): PaneSpec {
   };
 }
 
+/** Modalities of series that hold no images to scroll through. */
+export const NON_IMAGE = new Set(["SEG", "SR", "PR", "KO", "RTSTRUCT", "DOC"]);
+
+/** The series a pane can show. */
+export function imageSeriesOf(series: SeriesSummary[]): SeriesSummary[] {
+  return series.filter((item) => !NON_IMAGE.has(item.modality));
+}
+
 /** Four slots, empty ones null. */
 export type Slots = (PaneSpec | null)[];
 

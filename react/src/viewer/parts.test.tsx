@@ -8,9 +8,9 @@ import type { OverlayControlsProps } from "./OverlayControls";
 import { PaneControls } from "./PaneControls";
 import { SeriesList } from "./SeriesList";
 import { SliceSlider } from "./SliceSlider";
-import { PacsNotice } from "./ViewerLoader";
+import { UnansweringNotice } from "./ViewerLoader";
 import { ViewerToolbar } from "./ViewerToolbar";
-import { setPacsUnavailable } from "./pacsStatus";
+import { setUnanswering } from "./serverStatus";
 
 describe("SeriesList", () => {
   const items = [
@@ -136,13 +136,15 @@ describe("PaneControls", () => {
   });
 });
 
-describe("PacsNotice", () => {
-  it("says the PACS is not answering while its 503s are retried, and goes when it answers", () => {
-    renderPage(<PacsNotice />);
-    expect(screen.queryByTestId("pacs-unavailable")).toBeNull();
-    act(() => setPacsUnavailable(true));
+describe("UnansweringNotice", () => {
+  it("says which server is not answering while its 503s are retried, and goes when it answers", () => {
+    renderPage(<UnansweringNotice />);
+    expect(screen.queryByTestId("server-unanswering")).toBeNull();
+    act(() => setUnanswering("pacs"));
     expect(screen.getByRole("status").textContent).toBe("영상 서버(PACS)가 응답하지 않습니다. 다시 시도하는 중이며, 응답하면 영상을 계속 불러옵니다.");
-    act(() => setPacsUnavailable(false));
-    expect(screen.queryByTestId("pacs-unavailable")).toBeNull();
+    act(() => setUnanswering("cdss"));
+    expect(screen.getByRole("status").textContent).toBe("CDSS 서버가 응답하지 않습니다. 다시 시도하는 중이며, 응답하면 영상을 계속 불러옵니다.");
+    act(() => setUnanswering(null));
+    expect(screen.queryByTestId("server-unanswering")).toBeNull();
   });
 });

@@ -4,9 +4,7 @@ import { useTranslation } from "react-i18next";
 
 import { qidoSeries } from "./dicomweb";
 import type { SeriesSummary } from "./dicomweb";
-
-/** Modalities of series that hold no images to scroll through. */
-export const NON_IMAGE = new Set(["SEG", "SR", "PR", "KO", "RTSTRUCT", "DOC"]);
+import { imageSeriesOf } from "./layout";
 
 export function useStudySeries(studyUid: string, onError: (message: string) => void) {
   const { t } = useTranslation();
@@ -25,7 +23,7 @@ export function useStudySeries(studyUid: string, onError: (message: string) => v
     };
   }, [studyUid, t, onError]);
 
-  const imageSeries = useMemo(() => (seriesList ?? []).filter((item) => !NON_IMAGE.has(item.modality)), [seriesList]);
+  const imageSeries = useMemo(() => imageSeriesOf(seriesList ?? []), [seriesList]);
   const segSeries = useMemo(() => (seriesList ?? []).filter((item) => item.modality === "SEG"), [seriesList]);
   return { listed: seriesList !== null, imageSeries, segSeries };
 }

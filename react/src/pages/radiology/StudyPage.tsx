@@ -1,5 +1,5 @@
 import { Alert, Anchor, Card, Group, Stack, Text, Title } from "@mantine/core";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 
@@ -10,6 +10,7 @@ import { can } from "../../auth/roles";
 import { DetailPage, RecordHeader } from "../../components/DetailPage";
 import { QueryState } from "../../components/QueryState";
 import { StatusBadge } from "../../components/StatusBadge";
+import { requestStudyViewer } from "../../viewer/readAhead";
 import { usePriorStudies } from "../../viewer/usePriorStudies";
 import { LazyPriorComparison, LazyStudyViewer } from "../../viewer/ViewerLoader";
 import { PriorPicker } from "./PriorPicker";
@@ -60,6 +61,7 @@ export function StudyPage({ me }: { me: Me }) {
   const { studyId = "" } = useParams();
   const id = Number(studyId);
   const study = useStudy(id);
+  useEffect(requestStudyViewer, []); // its code travels while the study is read
   return (
     <DetailPage back="/radiology" backLabel={t("radiology.worklist")} query={study}>
       {(data) => (
