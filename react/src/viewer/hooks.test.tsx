@@ -7,6 +7,7 @@ import { segReferencing } from "../test/dicom";
 import { qidoInstances, qidoSeries, retrieveInstance, seriesMetadata } from "./dicomweb";
 import type { DicomJson } from "./dicomweb";
 import { useOverlayChoices } from "./useOverlayChoices";
+import { useRenderingEngine } from "./useRenderingEngine";
 import type { OverlaySource } from "./useOverlayChoices";
 import { useSegOverlay } from "./useSegOverlay";
 import type { SegOverlayOptions } from "./useSegOverlay";
@@ -77,6 +78,22 @@ describe("useViewportGrid", () => {
     expect(grid.viewportId(0)).not.toBe(first);
     await waitFor(() => expect(onError).toHaveBeenCalledWith("Error: no WebGL"));
     expect(grid.ready).toBe(false);
+  });
+});
+
+describe("useRenderingEngine", () => {
+  it("lets the engine go at once when the viewer's parts cannot be set up yet, and is not ready", async () => {
+    const refuse = () => false as const;
+    let state: ReturnType<typeof useRenderingEngine> | undefined;
+    function Engine() {
+      state = useRenderingEngine("cdss-engine-refused", refuse, () => {});
+      return null;
+    }
+    render(<Engine />);
+    await waitFor(() => expect(FakeRenderingEngine.all).toHaveLength(1));
+    expect(FakeRenderingEngine.all[0].destroyed).toBe(true);
+    expect(state?.ready).toBe(false);
+    expect(state?.engine.current).toBeNull();
   });
 });
 

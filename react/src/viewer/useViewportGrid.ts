@@ -1,13 +1,13 @@
 // Cornerstone3D for one viewer: started once, then one rendering engine and one tool group for all its panes.
 // Each pane enables its element as a stack viewport when it mounts and disables it when it goes (a layout
 // with fewer panes); everything is let go when the viewer closes.
-import { Enums as CoreEnums, RenderingEngine } from "@cornerstonejs/core";
+import { Enums as CoreEnums } from "@cornerstonejs/core";
 import type { StackViewport } from "@cornerstonejs/core";
 import { ToolGroupManager } from "@cornerstonejs/tools";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useMemo } from "react";
 
-import { startCornerstone } from "./cornerstone";
 import { createToolGroup, destroyToolGroup } from "./tools";
+import { useRenderingEngine } from "./useRenderingEngine";
 
 let counter = 0;
 
@@ -28,36 +28,21 @@ export function useViewportGrid(onError: (message: string) => void): ViewportGri
     counter += 1;
     return { engine: `cdss-engine-${counter}`, tools: `cdss-tools-${counter}`, viewport: `cdss-viewport-${counter}` };
   }, []);
-  const engine = useRef<RenderingEngine | null>(null);
-  const [ready, setReady] = useState(false);
-
-  useEffect(() => {
-    let cancelled = false;
-    startCornerstone()
-      .then(() => {
-        if (cancelled) return;
-        engine.current = new RenderingEngine(ids.engine);
-        createToolGroup(ids.tools);
-        setReady(true);
-      })
-      .catch((caught: unknown) => onError(String(caught)));
-    return () => {
-      cancelled = true;
-      destroyToolGroup(ids.tools);
-      engine.current?.destroy();
-      engine.current = null;
-      setReady(false);
-    };
-  }, [ids, onError]);
+  // the panes enable their own elements (enable, below) as they mount
+  const setUp = useCallback(() => {
+    createToolGroup(ids.tools);
+    return () => destroyToolGroup(ids.tools);
+  }, [ids]);
+  const { engine, ready } = useRenderingEngine(ids.engine, setUp, onError);
 
   const viewportId = useCallback((slot: number) => `${ids.viewport}-${slot}`, [ids]);
-  const viewport = useCallback((slot: number) => engine.current?.getViewport(viewportId(slot)) as StackViewport | undefined, [viewportId]);
+  const viewport = useCallback((slot: number) => engine.current?.getViewport(viewportId(slot)) as StackViewport | undefined, [engine, viewportId]);
   const enable = useCallback(
     (slot: number, element: HTMLDivElement) => {
       engine.current?.enableElement({ viewportId: viewportId(slot), type: CoreEnums.ViewportType.STACK, element });
       ToolGroupManager.getToolGroup(ids.tools)?.addViewport(viewportId(slot), ids.engine);
     },
-    [ids, viewportId],
+    [engine, ids, viewportId],
   );
   const disable = useCallback(
     (slot: number) => {
@@ -65,9 +50,9 @@ export function useViewportGrid(onError: (message: string) => void): ViewportGri
       ToolGroupManager.getToolGroup(ids.tools)?.removeViewports(ids.engine, viewportId(slot));
       engine.current.disableElement(viewportId(slot));
     },
-    [ids, viewportId],
+    [engine, ids, viewportId],
   );
-  const resize = useCallback(() => engine.current?.resize(true, true), []);
+  const resize = useCallback(() => engine.current?.resize(true, true), [engine]);
 
   return useMemo(() => ({ ids, ready, viewportId, viewport, enable, disable, resize }), [ids, ready, viewportId, viewport, enable, disable, resize]);
 }

@@ -1,13 +1,13 @@
 // The reformat's Cornerstone parts: one rendering engine with three orthographic volume viewports (axial,
 // coronal, sagittal), one tool group over them and one window/level shared by the three; all let go on close.
-import { Enums as CoreEnums, RenderingEngine } from "@cornerstonejs/core";
-import type { VolumeViewport } from "@cornerstonejs/core";
+import { Enums as CoreEnums } from "@cornerstonejs/core";
+import type { RenderingEngine, VolumeViewport } from "@cornerstonejs/core";
 import { SynchronizerManager, synchronizers } from "@cornerstonejs/tools";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useMemo, useRef } from "react";
 import type { RefObject } from "react";
 
-import { startCornerstone } from "../cornerstone";
 import { destroyToolGroup } from "../tools";
+import { useRenderingEngine } from "../useRenderingEngine";
 import { setUpMprTools } from "./mprTools";
 
 export const PLANES = ["axial", "coronal", "sagittal"] as const;
@@ -38,43 +38,33 @@ export function useMprViewports(onError: (message: string) => void) {
     const viewports = { axial: `cdss-mpr-axial-${counter}`, coronal: `cdss-mpr-coronal-${counter}`, sagittal: `cdss-mpr-sagittal-${counter}` };
     return { engine: `cdss-mpr-engine-${counter}`, tools: `cdss-mpr-tools-${counter}`, voi: `cdss-mpr-voi-${counter}`, viewports };
   }, []);
-  const engine = useRef<RenderingEngine | null>(null);
-  const [ready, setReady] = useState(false);
+  const setUp = useCallback(
+    (renderingEngine: RenderingEngine) => {
+      if (PLANES.some((plane) => !elements[plane].current)) return false;
+      for (const plane of PLANES) {
+        renderingEngine.enableElement({
+          viewportId: ids.viewports[plane],
+          type: CoreEnums.ViewportType.ORTHOGRAPHIC,
+          element: elements[plane].current!,
+          defaultOptions: { orientation: ORIENTATIONS[plane] },
+        });
+      }
+      const viewportIds = PLANES.map((plane) => ids.viewports[plane]);
+      setUpMprTools(ids.tools, viewportIds, ids.engine);
+      // window/level dragged in one plane applies to the other two (the same tissue)
+      const voi = synchronizers.createVOISynchronizer(ids.voi, { syncInvertState: false, syncColormap: false });
+      for (const viewportId of viewportIds) voi.add({ renderingEngineId: ids.engine, viewportId });
+      return () => {
+        SynchronizerManager.destroySynchronizer(ids.voi);
+        destroyToolGroup(ids.tools);
+      };
+    },
+    [ids, elements],
+  );
+  const { engine, ready } = useRenderingEngine(ids.engine, setUp, onError);
 
-  useEffect(() => {
-    let cancelled = false;
-    startCornerstone()
-      .then(() => {
-        if (cancelled || PLANES.some((plane) => !elements[plane].current)) return;
-        const renderingEngine = new RenderingEngine(ids.engine);
-        for (const plane of PLANES) {
-          renderingEngine.enableElement({
-            viewportId: ids.viewports[plane],
-            type: CoreEnums.ViewportType.ORTHOGRAPHIC,
-            element: elements[plane].current!,
-            defaultOptions: { orientation: ORIENTATIONS[plane] },
-          });
-        }
-        const viewportIds = PLANES.map((plane) => ids.viewports[plane]);
-        setUpMprTools(ids.tools, viewportIds, ids.engine);
-        // window/level dragged in one plane applies to the other two (the same tissue)
-        const voi = synchronizers.createVOISynchronizer(ids.voi, { syncInvertState: false, syncColormap: false });
-        for (const viewportId of viewportIds) voi.add({ renderingEngineId: ids.engine, viewportId });
-        engine.current = renderingEngine;
-        setReady(true);
-      })
-      .catch((caught: unknown) => onError(String(caught)));
-    return () => {
-      cancelled = true;
-      SynchronizerManager.destroySynchronizer(ids.voi);
-      destroyToolGroup(ids.tools);
-      engine.current?.destroy();
-      engine.current = null;
-    };
-  }, [ids, elements, onError]);
-
-  const renderingEngine = useCallback(() => engine.current ?? undefined, []);
-  const viewport = useCallback((plane: Plane) => engine.current?.getViewport(ids.viewports[plane]) as VolumeViewport | undefined, [ids]);
+  const renderingEngine = useCallback(() => engine.current ?? undefined, [engine]);
+  const viewport = useCallback((plane: Plane) => engine.current?.getViewport(ids.viewports[plane]) as VolumeViewport | undefined, [engine, ids]);
 
   /** Zoom, pan, window/level and the slices back as they came. */
   const reset = useCallback(() => {
