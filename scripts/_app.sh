@@ -154,6 +154,7 @@ stop_app() {
 # build_web_ui [OUTDIR]: the production build of the web UI. Without OUTDIR it replaces react/dist, which
 # nginx serves, by renaming a finished build into place: a page loaded while it builds (a second
 # `make run`, the e2e suite beside the react suite) never meets a half-written or missing index.html.
+# The build includes the .gz files nginx sends to browsers that accept gzip (vite.config.ts).
 build_web_ui() {
   local out="${1:-$ROOT/react/dist.next}"
   (cd "$ROOT/react" && npx vite build --logLevel warn --emptyOutDir --outDir "$out") || return

@@ -6,9 +6,11 @@
 #   - nginx/docker.conf with `nginx -t` (compose host names replaced by 127.0.0.1 in a temporary copy,
 #     because nginx resolves upstream hosts while testing, and a throw-away self-signed certificate in
 #     place of TLS_CERT_FILE/TLS_KEY_FILE); that it serves the web UI (the local nginx running a copy on a
-#     stand-in build: /, client routes, assets, security headers) and that compose mounts the certificate
-#     where it expects it; that it answers a 503 in JSON naming Django or Orthanc when it cannot reach them,
-#     and passes Django's own errors on unchanged (scripts/check_gateway_unavailable.py, a stand-in Django)
+#     stand-in build: /, client routes, assets, the precompressed ones gzipped, security headers;
+#     scripts/check_nginx_serving.py) and that compose mounts the certificate where it expects it; that it
+#     answers a 503 in JSON naming Django or Orthanc when it cannot reach them, and passes Django's own
+#     errors on unchanged (scripts/check_gateway_unavailable.py, a stand-in Django); both run the copy
+#     with scripts/nginx_copy.py
 #   - the local run's nginx (local.conf.template with upstream.conf.template for each colour, rendered
 #     by scripts/_app.sh as scripts/run.sh and scripts/deploy.sh do) with `nginx -t`
 #   - monitoring/prometheus.yml (promtool; scrape targets are compose services; every compose process with
@@ -131,83 +133,15 @@ else
   fail "nginx/docker.conf: nginx -t"
 fi
 
-# docker.conf serves the web UI: the local nginx runs a copy with the image's paths in $TMP (a stand-in
-# index.html and asset), free ports, and upstreams on a closed port (Django's routes answer nginx's 503
-# naming it there).
-spa_check() {
-  local web="$TMP/spa" pid ports
-  mkdir -p "$web/root/assets" "$web/static"
-  echo '<!doctype html><title>cdss-spa</title>' >"$web/root/index.html"
-  echo 'console.log("cdss-asset")' >"$web/root/assets/app-1a2b.js"
-  echo 'body{}' >"$web/static/site.css"
-  read -r ports < <("$PYTHON" -c 'import socket
-s = [socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1", 0)) for x in s]
-print(*(x.getsockname()[1] for x in s))')
-  set -- $ports
-  # A proxy in front at 127.0.0.1 (nginx/realip.sh): the address it forwards is the client's.
-  CDSS_TRUSTED_PROXIES=127.0.0.1 sh nginx/realip.sh "$web/realip.conf" || return
-  sed -e "s|/srv/web|$web/root|; s|/srv/static/|$web/static/|; s|$TMP/nginx/realip.conf|$web/realip.conf|" \
-      -e "s|listen 80 |listen 127.0.0.1:$1 |; s|listen 443 |listen 127.0.0.1:$2 |" \
-      -e 's/server 127.0.0.1:[0-9]*;/server 127.0.0.1:1;/' "$TMP/nginx/nginx.conf" >"$web/nginx.conf"
-  chmod -R a+rX "$TMP"   # nginx's workers run as nobody when the master is root
-  nginx -p "$TMP/nginx" -c "$web/nginx.conf" -e "$TMP/nginx/error.log" -g 'daemon off;' 2>&1 & pid=$!
-  "$PYTHON" - "$2" "$TMP/nginx/access.log" <<'PY'
-import http.client, ssl, sys, time
-port = int(sys.argv[1])
-context = ssl._create_unverified_context()
-def get(path, headers={}):
-    for _ in range(50):
-        try:
-            conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read().decode()
-        except ConnectionRefusedError:
-            time.sleep(0.1)
-    sys.exit(f"nginx did not listen on {port}")
-problems = []
-# path: (status, text in the body, Cache-Control)
-expected = {
-    "/": (200, "cdss-spa", "no-cache"),
-    "/patients/1": (200, "cdss-spa", "no-cache"),
-    "/assets/app-1a2b.js": (200, "cdss-asset", "immutable"),
-    "/assets/missing.js": (404, "", None),
-    "/static/site.css": (200, "body{}", None),
-    "/api/auth/me": (503, '"system": "cdss-api"', None),
-    "/metrics": (404, "", None),
-}
-for path, (status, text, cache) in expected.items():
-    got, headers, body = get(path)
-    if got != status or text not in body:
-        problems.append(f"{path}: {got}, expected {status}" + (f" with {text!r}" if text else ""))
-    if cache and cache not in headers.get("Cache-Control", ""):
-        problems.append(f"{path}: Cache-Control {headers.get('Cache-Control')!r}, expected {cache!r}")
-    for header in ("Strict-Transport-Security", "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
-        if header not in headers:
-            problems.append(f"{path}: no {header}")
-# Django accepts its compose names (Prometheus, Alertmanager); nginx must not pass them on.
-if {get("/api/auth/me", {"Host": name})[0] for name in ("django-api", "Django-Upload.:443")} != {421}:
-    problems.append("a Host naming a Django container is not refused (421)")
-get("/patients/realip", {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
-time.sleep(0.2)  # the access log line is written after the answer
-last = open(sys.argv[2]).read().splitlines()[-1]
-if not last.startswith("203.0.113.9 "):
-    problems.append(f"the trusted proxy's X-Forwarded-For was not taken as the client: {last}")
-print("\n".join(problems))
-sys.exit(1 if problems else 0)
-PY
-  local rc=$?
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-  return $rc
-}
-if spa_check >"$TMP/out" 2>&1; then
-  pass "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each, real_ip"
-else fail "nginx/docker.conf: serves the web UI (/, client routes, cached assets), Django's routes, headers on each, real_ip"; fi
+# docker.conf serves the web UI, the precompressed files gzipped to a browser that accepts them, and routes
+# the rest (scripts/check_nginx_serving.py: a copy on free ports, a stand-in build, Django down).
+if "$PYTHON" scripts/check_nginx_serving.py "$TMP/nginx" >"$TMP/out" 2>&1; then
+  pass "nginx/docker.conf: serves the web UI (/, client routes, cached assets, .gz to gzip clients), Django's routes, headers on each, real_ip"
+else fail "nginx/docker.conf: serves the web UI (/, client routes, cached assets, .gz to gzip clients), Django's routes, headers on each, real_ip"; fi
 
 # Django or Orthanc down: nginx's 503 in JSON naming the system, not its HTML 502/500; Django's own errors
-# unchanged (a copy of docker.conf on free ports, Django's and Orthanc's upstreams closed, then a stand-in
-# Django answering the DICOMweb authorisation).
+# unchanged (scripts/check_gateway_unavailable.py: a copy of docker.conf on free ports, Django's and
+# Orthanc's upstreams closed, then a stand-in Django answering the DICOMweb authorisation).
 if "$PYTHON" scripts/check_gateway_unavailable.py "$TMP/nginx" >"$TMP/out" 2>&1; then
   pass "nginx/docker.conf: Django or Orthanc down is a 503 in JSON naming it (every route, frames too); Django's own 5xx pass"
 else fail "nginx/docker.conf: Django or Orthanc down is a 503 in JSON naming it (every route, frames too); Django's own 5xx pass"; fi

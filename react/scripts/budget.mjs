@@ -3,9 +3,10 @@
 // First load: index.html's entry chunk, what it imports statically and its CSS: under 500 kB gzip.
 // The viewer: the lazy chunk of src/viewer/StudyViewer.tsx and what it alone imports statically (Cornerstone):
 // under 1.5 MB gzip (issue #21). Decode workers and codecs (fetched on demand, per transfer syntax) are listed.
-import { readFileSync } from "node:fs";
+// The sizes are those of the build's own .gz files (scripts/precompress.mjs), which nginx sends: a chunk
+// without one fails the check, so `make test` also checks that the build precompresses.
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
 
 const KB = 1024;
 const BUDGETS = { "first load": 500 * KB, "viewer (lazy)": 1.5 * KB * KB };
@@ -13,7 +14,11 @@ const VIEWER_ENTRY = "src/viewer/StudyViewer.tsx";
 
 const dist = process.argv[2] ?? "dist";
 const manifest = JSON.parse(readFileSync(join(dist, ".vite", "manifest.json"), "utf8"));
-const gzipped = (file) => gzipSync(readFileSync(join(dist, file)), { level: 9 }).length;
+const gzipped = (file) => {
+  const gz = join(dist, `${file}.gz`);
+  if (!existsSync(gz)) throw new Error(`${file} has no ${file}.gz: the build did not precompress it (vite.config.ts)`);
+  return statSync(gz).size;
+};
 
 /** The chunk keys reached from `start` through static imports. */
 function closure(start) {
