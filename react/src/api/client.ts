@@ -43,6 +43,11 @@ export function apiLanguage(): string {
   return i18n.language || "ko";
 }
 
+/** A response's JSON body; null when it is not JSON. */
+export async function jsonBody(response: Response): Promise<unknown> {
+  return response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
+}
+
 export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
   const { json, headers, ...rest } = init;
   const method = (rest.method ?? "GET").toUpperCase();
@@ -62,12 +67,12 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
     body: json !== undefined ? JSON.stringify(json) : rest.body,
   });
   if (response.status === 204) return undefined as T;
-  const body = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
+  const body = await jsonBody(response);
   if (!response.ok) {
     if (response.status === 401 && !path.startsWith("/api/auth/login")) {
       window.dispatchEvent(new Event(SESSION_EXPIRED_EVENT));
     }
-    throw new ApiError(response.status, body);
+    throw new ApiError(response.status, body as ErrorBody | null);
   }
   return body as T;
 }

@@ -1,7 +1,7 @@
 // Reading a study through the CDSS DICOMweb gateway (/api/radiology/dicom-web): QIDO-RS for series and
 // instances, WADO-RS for metadata, frames (wadors: image ids) and whole instances (a DICOM SEG).
 // Same origin, so the session cookie goes with every request; GETs need no CSRF header.
-import { ApiError, SESSION_EXPIRED_EVENT } from "../api/client";
+import { ApiError, SESSION_EXPIRED_EVENT, jsonBody } from "../api/client";
 import type { ErrorBody } from "../api/client";
 import { DICOMWEB_ROOT } from "../api/radiology";
 import { setUnanswering, unansweringServer } from "./serverStatus";
@@ -83,16 +83,11 @@ export async function withRetry<T>(load: () => Promise<T>, wait = (ms: number) =
   }
 }
 
-async function errorBody(response: Response): Promise<ErrorBody | null> {
-  if (!response.headers.get("Content-Type")?.includes("json")) return null;
-  return (await response.json().catch(() => null)) as ErrorBody | null;
-}
-
 async function get(path: string, accept: string): Promise<Response> {
   return withRetry(async () => {
     const response = await fetch(`${DICOMWEB_ROOT}/${path}`, { headers: { Accept: accept }, credentials: "same-origin" });
     if (response.status === 401) window.dispatchEvent(new Event(SESSION_EXPIRED_EVENT));
-    if (!response.ok) throw new ApiError(response.status, await errorBody(response));
+    if (!response.ok) throw new ApiError(response.status, (await jsonBody(response).catch(() => null)) as ErrorBody | null);
     return response;
   });
 }

@@ -3,8 +3,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { qidoSeries, seriesMetadata } from "./dicomweb";
 import { readStudyAhead } from "./readAhead";
 
-vi.mock("./StudyViewer", () => ({ default: () => null })); // the viewer's chunk: asked for, not needed here
-
 const row = (uid: string, modality: string, description: string, number: number) => ({
   "0020000E": { Value: [uid] },
   "00080060": { Value: [modality] },

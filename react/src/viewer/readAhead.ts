@@ -1,8 +1,9 @@
 // Reading a study's images ahead of its viewer: the viewer's code (Cornerstone3D, a few MB) takes a while to
-// arrive and to be parsed, and until now nothing was asked of the PACS meanwhile. As soon as a study page knows
-// its study, the viewer's chunk is requested and the DICOMweb reads the viewer opens with are started: the
-// series (QIDO-RS), then the metadata of the series its opening layout shows (layout.ts). The viewer's own
-// requests for those paths take these answers (dicomweb.ts), so nothing is fetched twice.
+// arrive and to be parsed, and until now nothing was asked of the PACS meanwhile. A study page asks for the
+// viewer's chunk as it opens (requestStudyViewer); as soon as it knows its study, the DICOMweb reads the viewer
+// opens with are started: the series (QIDO-RS), then the metadata of the series its opening layout shows
+// (layout.ts). The viewer's own requests for those paths take these answers (dicomweb.ts), so nothing is
+// fetched twice.
 import { dicomwebPath, fetchAhead, seriesSummaries } from "./dicomweb";
 import { imageSeriesOf, openingLayout } from "./layout";
 
@@ -13,8 +14,8 @@ export function requestStudyViewer(): void {
   void loadStudyViewer().catch(() => {}); // a failed chunk is the viewer's to report, when it is rendered
 }
 
+/** The viewer's first reads (its chunk is asked for by the study page, and by the lazy viewer as it renders). */
 export function readStudyAhead(studyUid: string): void {
-  requestStudyViewer();
   fetchAhead(dicomwebPath.series(studyUid))
     .then((rows) => {
       const { slots } = openingLayout(studyUid, imageSeriesOf(seriesSummaries(rows)));
