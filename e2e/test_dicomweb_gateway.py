@@ -97,6 +97,51 @@ def test_another_studys_frames_are_refused(http, base_url, token_headers, two_st
     assert http.delete(_frame(base_url, first), headers=doctor, timeout=10).status_code == 403
 
 
+SERIES_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'  # the viewer's (seriesRetrieve.ts)
+
+
+def _parts(response: requests.Response) -> list[tuple[str, bytes]]:
+    """Each part's headers and body of a multipart answer."""
+    boundary = re.search(r'boundary="?([^";]+)"?', response.headers["Content-Type"]).group(1).encode()
+    chunks = response.content.split(b"\r\n--" + boundary)
+    chunks[0] = chunks[0].removeprefix(b"--" + boundary)
+    parts = [chunk.split(b"\r\n\r\n", 1) for chunk in chunks if not chunk.startswith(b"--")]
+    return [(headers.decode(), body) for headers, body in parts]
+
+
+def test_a_whole_series_is_retrieved_in_one_request_and_refused_like_frames(
+    http, base_url, env, token_headers, two_studies
+):
+    """The viewer's series retrieval (every instance in one multipart answer, each part with its length, so
+    the browser splits it without searching the bytes): the stored files, Orthanc's own answer, under the
+    same study grant as frames; another study's series and unauthorised callers are refused."""
+    radiologist = token_headers("radiologist")
+    first, second = two_studies
+    series = f"{base_url}{GATEWAY}/studies/{first[0]}/series/{first[1]}"
+    answer = http.get(series, headers={"Accept": SERIES_ACCEPT, **radiologist}, timeout=30)
+    assert answer.status_code == 200, answer.text[:300]
+    [(headers, body)] = _parts(answer)
+    assert re.search(r"(?im)^content-length:\s*(\d+)\s*$", headers).group(1) == str(len(body))
+    assert pydicom.dcmread(io.BytesIO(body)).SOPInstanceUID == first[2]
+    with requests.Session() as orthanc:
+        orthanc.trust_env, orthanc.auth = False, (env["ORTHANC_USERNAME"], env["ORTHANC_PASSWORD"])
+        direct = orthanc.get(f"{env['ORTHANC_URL'].rstrip('/')}{GATEWAY}/studies/{first[0]}/series/{first[1]}",
+                             headers={"Accept": SERIES_ACCEPT}, timeout=30)  # fmt: skip
+    assert [part[1] for part in _parts(direct)] == [body]
+    # the second study's series under the first study's UID: Orthanc holds no such series there
+    mixed = http.get(f"{base_url}{GATEWAY}/studies/{first[0]}/series/{second[1]}",
+                     headers={"Accept": SERIES_ACCEPT, **radiologist}, timeout=30)  # fmt: skip
+    assert mixed.status_code in (400, 404) and not mixed.headers.get("Content-Type", "").startswith("multipart/")
+    unknown = f"{base_url}{GATEWAY}/studies/{generate_uid()}/series/{second[1]}"
+    assert http.get(unknown, headers={"Accept": SERIES_ACCEPT, **radiologist}, timeout=30).status_code == 403
+    assert http.get(series, headers={"Accept": SERIES_ACCEPT, **token_headers("ops")}, timeout=30).status_code == 403
+    assert http.get(series, headers={"Accept": SERIES_ACCEPT}, timeout=30).status_code == 401
+    admin = token_headers("admin")
+    query = {"actor": "radiologist", "resource_type": "dicom_study", "resource_id": first[0]}
+    events = http.get(f"{base_url}/api/audit/events", headers=admin, params=query, timeout=10).json()
+    assert events["count"] >= 1 and all(event["action"] == "READ" for event in events["results"]), events
+
+
 def test_orthancs_own_rest_api_is_unreachable(http, base_url, token_headers, two_studies):
     doctor = token_headers("doctor")
     first = two_studies[0]

@@ -23,6 +23,7 @@ import {
 } from "@cornerstonejs/tools";
 
 import { withRetry } from "./dicomweb";
+import { addFrameProvider } from "./seriesRetrieve";
 
 let started: Promise<void> | null = null;
 
@@ -43,6 +44,7 @@ export function startCornerstone(): Promise<void> {
     imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Interaction, 6);
     imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Prefetch, 12);
     imageLoadPoolManager.setMaxSimultaneousRequests(Enums.RequestType.Thumbnail, 1);
+    addFrameProvider(); // frames that came with their series' retrieval are decoded without a request of their own
     const wadors = dicomImageLoader.wadors.loadImage;
     imageLoader.registerImageLoader("wadors", (imageId: string, options?: Record<string, unknown>) => ({
       promise: withRetry(() => wadors(imageId, options as never).promise),

@@ -4,6 +4,7 @@
 import { ApiError, SESSION_EXPIRED_EVENT, jsonBody } from "../api/client";
 import type { ErrorBody } from "../api/client";
 import { DICOMWEB_ROOT } from "../api/radiology";
+import { MultipartReader, boundaryOf } from "./multipart";
 import { setUnanswering, unansweringServer } from "./serverStatus";
 
 export type DicomJson = Record<string, { vr?: string; Value?: unknown[]; BulkDataURI?: string } | undefined>;
@@ -198,25 +199,12 @@ export function imageIdsFor(studyUid: string, seriesUid: string, instances: Dico
   });
 }
 
-/** The first part of a multipart/related body (WADO-RS answers whole instances that way). */
+/** The first part of a multipart/related body (WADO-RS answers whole instances that way); the body itself when
+ * it is not multipart. */
 export function firstMultipartPart(body: ArrayBuffer, contentType: string): ArrayBuffer {
-  const match = /boundary="?([^";]+)"?/i.exec(contentType);
-  if (!match) return body;
-  const bytes = new Uint8Array(body);
-  const boundary = new TextEncoder().encode(`--${match[1]}`);
-  const find = (pattern: Uint8Array, from: number) => {
-    outer: for (let i = from; i <= bytes.length - pattern.length; i++) {
-      for (let j = 0; j < pattern.length; j++) if (bytes[i + j] !== pattern[j]) continue outer;
-      return i;
-    }
-    return -1;
-  };
-  const start = find(boundary, 0);
-  if (start < 0) return body;
-  const headersEnd = find(new TextEncoder().encode("\r\n\r\n"), start);
-  const end = find(boundary, headersEnd + 4);
-  if (headersEnd < 0 || end < 0) return body;
-  return body.slice(headersEnd + 4, end - 2); // the part ends with CRLF before the next boundary
+  const boundary = boundaryOf(contentType);
+  const [part] = boundary ? new MultipartReader(boundary).push(new Uint8Array(body)) : [];
+  return part ? (part.buffer as ArrayBuffer) : body;
 }
 
 /** A whole instance as Part-10 bytes (e.g. the study's DICOM SEG). */

@@ -2,6 +2,7 @@ import { act, render, renderHook, waitFor } from "@testing-library/react";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 import "../i18n";
+import { releaseFrame, retrieveSeriesFrames } from "./seriesRetrieve";
 import { FakeRenderingEngine, FakeViewport, STACK_NEW_IMAGE, loadAndCacheImage, poolRequests, resetCornerstone, segmentationCalls, toolGroups, viewerCornerstone } from "../test/cornerstone";
 import { segReferencing } from "../test/dicom";
 import { qidoInstances, qidoSeries, retrieveInstance, seriesMetadata } from "./dicomweb";
@@ -26,6 +27,7 @@ vi.mock("./dicomweb", async (importOriginal) => ({
   seriesMetadata: vi.fn(),
   retrieveInstance: vi.fn(),
 }));
+vi.mock("./seriesRetrieve", () => ({ retrieveSeriesFrames: vi.fn(), releaseFrame: vi.fn() }));
 
 const MR = { uid: "1.2.1", modality: "MR", description: "T1" };
 const SR = { uid: "1.2.8", modality: "SR", description: "Report" };
@@ -40,6 +42,8 @@ beforeEach(() => {
   vi.mocked(seriesMetadata).mockReset();
   vi.mocked(qidoInstances).mockReset();
   vi.mocked(retrieveInstance).mockReset();
+  vi.mocked(retrieveSeriesFrames).mockReset().mockRejectedValue(new Error("series retrieval answered 406"));
+  loadAndCacheImage.mockClear();
 });
 
 describe("useViewportGrid", () => {
@@ -139,7 +143,29 @@ describe("useSeriesStack", () => {
     expect(stack.setImageIdIndex).toHaveBeenCalledWith(3);
   });
 
-  it("fetches the rest of the series after the first image, nearest first, and counts the frames loaded", async () => {
+  it("fetches the shown slice first, then the series in one request, each frame as it arrives", async () => {
+    vi.mocked(seriesMetadata).mockResolvedValue([sop("a"), sop("b"), sop("c")]);
+    let arrive: (imageId: string) => void = () => {};
+    let end: () => void = () => {};
+    vi.mocked(retrieveSeriesFrames).mockImplementation((_study, _series, _imageIds, onFrame) => {
+      arrive = onFrame;
+      return new Promise<void>((resolve) => (end = resolve));
+    });
+    const { result } = setUp("1.2.1");
+    await waitFor(() => expect(retrieveSeriesFrames).toHaveBeenCalled());
+    const imageIds = result.current.imageIds;
+    expect(loadAndCacheImage).toHaveBeenCalledWith(imageIds[1], { requestType: "interaction", priority: 0 });
+    expect(vi.mocked(retrieveSeriesFrames).mock.calls[0].slice(0, 3)).toEqual(["1.2", "1.2.1", imageIds]);
+    act(() => arrive(imageIds[0]));
+    expect(poolRequests).toEqual([{ imageId: imageIds[0], type: "prefetch" }]);
+    await waitFor(() => expect(result.current.loaded).toBe(2), { timeout: 3000 }); // the count is shown once a second
+    await act(async () => end()); // "c" did not come with the series: fetched by itself
+    expect(poolRequests.map((request) => request.imageId)).toEqual([imageIds[0], imageIds[2]]);
+    await waitFor(() => expect(result.current.loaded).toBe(3));
+    expect(releaseFrame).toHaveBeenCalledWith(imageIds[0]);
+  });
+
+  it("fetches frame by frame what the series' request did not bring, nearest first, and counts the frames loaded", async () => {
     const slices = ["a", "b", "c"].map((uid, z) => ({ ...sop(uid), "00200032": { vr: "DS", Value: [0, 0, z] }, "00200037": { vr: "DS", Value: AXIAL } }));
     vi.mocked(seriesMetadata).mockResolvedValue(slices);
     let release: () => void = () => {};
@@ -150,12 +176,12 @@ describe("useSeriesStack", () => {
     expect(stack.setStack).toHaveBeenCalledWith(result.current.imageIds, 1);
     expect(onShown).toHaveBeenCalledTimes(1);
     expect(result.current.geometry).toEqual({ normal: [0, 0, 1], positions: [0, 1, 2] });
+    await waitFor(() => expect(poolRequests).toHaveLength(2));
     expect(poolRequests.map((request) => [request.imageId.split("/instances/")[1], request.type])).toEqual([
-      ["b/frames/1", "prefetch"],
       ["c/frames/1", "prefetch"],
       ["a/frames/1", "prefetch"],
     ]);
-    await waitFor(() => expect(result.current.loaded).toBe(2)); // the second one is still on its way
+    await waitFor(() => expect(result.current.loaded).toBe(2), { timeout: 3000 }); // the second is still on its way; the count is shown once a second
     expect(result.current.total).toBe(3);
     act(() => release());
     await waitFor(() => expect(result.current.loaded).toBe(3));

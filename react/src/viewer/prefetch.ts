@@ -1,8 +1,11 @@
-// Progressive loading: after a pane shows its first image, the rest of its series is fetched in the
-// background through Cornerstone's prefetch pool (cornerstone.ts sets how many at once), nearest the shown
-// slice first: the pool serves lower priority numbers first, so with the distance as the priority the panes
-// load side by side, outwards from the slices they show.
+// Progressive loading: while a pane shows its first image, the rest of its series is fetched in the background:
+// the whole series in one request (seriesRetrieve.ts), each frame decoded as its file arrives, and whatever that
+// request did not bring frame by frame. Both go through Cornerstone's prefetch pool (cornerstone.ts sets how many
+// at once), nearest the shown slice first: the pool serves lower priority numbers first, so with the distance as
+// the priority the panes load side by side, outwards from the slices they show.
 import { Enums, imageLoadPoolManager, imageLoader } from "@cornerstonejs/core";
+
+import { releaseFrame, retrieveSeriesFrames } from "./seriesRetrieve";
 
 /** Slice indices from `start` outwards: start, start+1, start-1, start+2, ... */
 export function outwardOrder(count: number, start: number): number[] {
@@ -14,23 +17,42 @@ export function outwardOrder(count: number, start: number): number[] {
   return order;
 }
 
-/** Queue every image; `onLoaded(n)` is told how many are in the cache so far (a failed one counts, so that
- * the count ends). Answers a function that drops the images not yet started (the series is no longer shown). */
-export function prefetchImages(imageIds: string[], start: number, onLoaded: (loaded: number) => void): () => void {
+/** Queue every image of a series; `onLoaded(n)` is told how many are in the cache so far (a failed one counts, so
+ * that the count ends). Answers a function that drops the images not yet started (the series is no longer shown). */
+export function prefetchSeries(studyUid: string, seriesUid: string, imageIds: string[], start: number, onLoaded: (loaded: number) => void): () => void {
   const requestType = Enums.RequestType.Prefetch;
-  let cancelled = false;
+  const retrieval = new AbortController();
+  const position = new Map(imageIds.map((imageId, index) => [imageId, index]));
+  const queued = new Set<string>();
   let loaded = 0;
   const done = () => {
     loaded += 1;
-    if (!cancelled) onLoaded(loaded);
+    if (!retrieval.signal.aborted) onLoaded(loaded);
   };
-  for (const index of outwardOrder(imageIds.length, start)) {
-    const imageId = imageIds[index];
-    const priority = Math.abs(index - start);
-    const request = () => (cancelled ? Promise.resolve() : imageLoader.loadAndCacheImage(imageId, { requestType, priority }).then(done, done));
+  const queue = (imageId: string) => {
+    if (queued.has(imageId) || retrieval.signal.aborted) return;
+    queued.add(imageId);
+    const priority = Math.abs((position.get(imageId) ?? 0) - start);
+    const request = () =>
+      retrieval.signal.aborted
+        ? Promise.resolve()
+        : imageLoader
+            .loadAndCacheImage(imageId, { requestType, priority })
+            .then(done, done)
+            .finally(() => releaseFrame(imageId));
     imageLoadPoolManager.addRequest(request, requestType, { imageId }, priority);
-  }
+  };
+  // the shown slice first, alone: the series' stream would hold it up (the viewport's own request for it takes this one)
+  const shown = imageIds[start];
+  queued.add(shown);
+  imageLoader
+    .loadAndCacheImage(shown, { requestType: Enums.RequestType.Interaction, priority: 0 })
+    .then(done, done)
+    .then(() => (retrieval.signal.aborted ? undefined : retrieveSeriesFrames(studyUid, seriesUid, imageIds, queue, retrieval.signal)))
+    .catch(() => {}) // what it did not bring is fetched frame by frame, which retries and reports
+    .finally(() => outwardOrder(imageIds.length, start).forEach((index) => queue(imageIds[index])));
   return () => {
-    cancelled = true;
+    retrieval.abort();
+    imageIds.forEach(releaseFrame);
   };
 }

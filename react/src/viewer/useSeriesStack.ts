@@ -1,5 +1,5 @@
 // A series in a pane's stack viewport: metadata by WADO-RS, one wadors image id per frame, then every frame
-// fetched in the background at once (progressive loading, prefetch.ts: the middle slice first), while the
+// fetched in the background (progressive loading, prefetch.ts: the series in one request), while the
 // viewport shows the middle slice as soon as it is there; a count of the frames loaded; the slice index
 // follows wheel scrolling and moves the viewport when set; the slices' positions (registration.ts) let other
 // panes follow. The metadata and frames do not wait for the viewport: a pane just added to the grid fetches
@@ -12,7 +12,7 @@ import { useTranslation } from "react-i18next";
 
 import { addInstanceMetadata } from "./cornerstone";
 import { imageIdsFor, seriesMetadata, sortInstances } from "./dicomweb";
-import { prefetchImages } from "./prefetch";
+import { prefetchSeries } from "./prefetch";
 import { slicePositions } from "./registration";
 import type { SliceGeometry } from "./registration";
 
@@ -65,7 +65,7 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
       const middle = Math.floor(frames.length / 2);
       setRead({ seriesUid, frames, middle, geometry: slicePositions(instances) });
       let latest = 0;
-      stopPrefetch = prefetchImages(frames, middle, (count) => {
+      stopPrefetch = prefetchSeries(studyUid, seriesUid, frames, middle, (count) => {
         latest = count;
         if (count < frames.length) {
           progress ??= setTimeout(() => {
