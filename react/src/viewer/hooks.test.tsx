@@ -143,7 +143,7 @@ describe("useSeriesStack", () => {
     expect(stack.setImageIdIndex).toHaveBeenCalledWith(3);
   });
 
-  it("fetches the shown slice first, then the series in one request, each frame as it arrives", async () => {
+  it("fetches the shown slice first, then, once it is drawn, the series in one request, each frame as it arrives", async () => {
     vi.mocked(seriesMetadata).mockResolvedValue([sop("a"), sop("b"), sop("c")]);
     let arrive: (imageId: string) => void = () => {};
     let end: () => void = () => {};
@@ -151,8 +151,10 @@ describe("useSeriesStack", () => {
       arrive = onFrame;
       return new Promise<void>((resolve) => (end = resolve));
     });
-    const { result } = setUp("1.2.1");
+    const { result, stack } = setUp("1.2.1");
     await waitFor(() => expect(retrieveSeriesFrames).toHaveBeenCalled());
+    // after the pane has drawn its first image: the stream's decoding would hold that up
+    expect(stack.setStack.mock.invocationCallOrder[0]).toBeLessThan(vi.mocked(retrieveSeriesFrames).mock.invocationCallOrder[0]);
     const imageIds = result.current.imageIds;
     expect(loadAndCacheImage).toHaveBeenCalledWith(imageIds[1], { requestType: "interaction", priority: 0 });
     expect(vi.mocked(retrieveSeriesFrames).mock.calls[0].slice(0, 3)).toEqual(["1.2", "1.2.1", imageIds]);

@@ -17,9 +17,18 @@ export function outwardOrder(count: number, start: number): number[] {
   return order;
 }
 
+const SHOWN_WAIT_MS = 3000;
+
 /** Queue every image of a series; `onLoaded(n)` is told how many are in the cache so far (a failed one counts, so
- * that the count ends). Answers a function that drops the images not yet started (the series is no longer shown). */
-export function prefetchSeries(studyUid: string, seriesUid: string, imageIds: string[], start: number, onLoaded: (loaded: number) => void): () => void {
+ * that the count ends); `shown` settles when the pane has drawn its first image. Answers a function that drops the images not yet started (the series is no longer shown). */
+export function prefetchSeries(
+  studyUid: string,
+  seriesUid: string,
+  imageIds: string[],
+  start: number,
+  onLoaded: (loaded: number) => void,
+  shown: Promise<unknown> = Promise.resolve(),
+): () => void {
   const requestType = Enums.RequestType.Prefetch;
   const retrieval = new AbortController();
   const position = new Map(imageIds.map((imageId, index) => [imageId, index]));
@@ -42,12 +51,14 @@ export function prefetchSeries(studyUid: string, seriesUid: string, imageIds: st
             .finally(() => releaseFrame(imageId));
     imageLoadPoolManager.addRequest(request, requestType, { imageId }, priority);
   };
-  // the shown slice first, alone: the series' stream would hold it up (the viewport's own request for it takes this one)
-  const shown = imageIds[start];
-  queued.add(shown);
+  // the shown slice first, alone, and the series once it is drawn (`shown`, or after SHOWN_WAIT_MS): decoding the
+  // series' stream would hold up the pane's first image (the viewport's own request for that slice takes this one)
+  const first = imageIds[start];
+  queued.add(first);
   imageLoader
-    .loadAndCacheImage(shown, { requestType: Enums.RequestType.Interaction, priority: 0 })
+    .loadAndCacheImage(first, { requestType: Enums.RequestType.Interaction, priority: 0 })
     .then(done, done)
+    .then(() => Promise.race([shown, new Promise((resolve) => setTimeout(resolve, SHOWN_WAIT_MS))]))
     .then(() => (retrieval.signal.aborted ? undefined : retrieveSeriesFrames(studyUid, seriesUid, imageIds, queue, retrieval.signal)))
     .catch(() => {}) // what it did not bring is fetched frame by frame, which retries and reports
     .finally(() => outwardOrder(imageIds.length, start).forEach((index) => queue(imageIds[index])));

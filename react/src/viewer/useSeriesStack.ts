@@ -48,6 +48,8 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
   const [loaded, setLoaded] = useState(0);
   const shownCallback = useRef(onShown);
   shownCallback.current = onShown;
+  // settles when this series' first image is drawn: the rest of the series is fetched after it
+  const drawn = useRef<() => void>(() => {});
 
   // the metadata, then every frame in the background
   useEffect(() => {
@@ -65,6 +67,7 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
       const middle = Math.floor(frames.length / 2);
       setRead({ seriesUid, frames, middle, geometry: slicePositions(instances) });
       let latest = 0;
+      const shown = new Promise<void>((resolve) => (drawn.current = resolve));
       stopPrefetch = prefetchSeries(studyUid, seriesUid, frames, middle, (count) => {
         latest = count;
         if (count < frames.length) {
@@ -76,7 +79,7 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
         }
         clearTimeout(progress);
         setLoaded(count);
-      });
+      }, shown);
     })().catch((caught: unknown) => {
       if (cancelled) return;
       setLoading(false);
@@ -101,6 +104,7 @@ export function useSeriesStack({ element, viewport, ready, studyUid, seriesUid, 
       setShown(read);
       setIndex(read.middle);
       shownCallback.current?.();
+      drawn.current();
     })()
       .catch((caught: unknown) => !cancelled && onError(t("viewer.loadFailed", { detail: String(caught) })))
       .finally(() => !cancelled && setLoading(false));
