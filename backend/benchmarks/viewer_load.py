@@ -6,7 +6,8 @@ An exam of four series (T1, T1 post GD, T2, FLAIR) x `--slices` slices of `--siz
 (radiology.testing.exam_instances) and uploaded once through the API (or named with --study, a study id).
 Then, `--runs` times in a new browser context (Debian's Chromium by Playwright, software WebGL, nothing
 cached), the radiologist opens the study page: the viewer lays the four series out side by side and
-fetches every frame through the CDSS DICOMweb gateway. Measured from the navigation's start (the page's
+fetches them through the CDSS DICOMweb gateway (each pane's first slice by itself, then its series in one
+request). Measured from the navigation's start (the page's
 performance clock) to the viewer's marks: `cdss:viewer:first-image` (the first image on screen) and
 `cdss:viewer:all-loaded` (every frame of every pane loaded, the last one drawn). Goal (issue #21): all
 loaded under 5 s on the 2-core machine.
