@@ -20,7 +20,8 @@ export function outwardOrder(count: number, start: number): number[] {
 const SHOWN_WAIT_MS = 3000;
 
 /** Queue every image of a series; `onLoaded(n)` is told how many are in the cache so far (a failed one counts, so
- * that the count ends); `shown` settles when the pane has drawn its first image. Answers a function that drops the images not yet started (the series is no longer shown). */
+ * that the count ends); `shown` settles when the pane has drawn its first image. Answers a function that drops
+ * the images not yet started (the series is no longer shown). */
 export function prefetchSeries(
   studyUid: string,
   seriesUid: string,

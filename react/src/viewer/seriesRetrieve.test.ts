@@ -58,7 +58,8 @@ describe("retrieving a series in one request", () => {
   });
 
   it("registers each frame asked for as its file arrives, for the wadors loader to take", async () => {
-    const fetch = vi.fn(async () => new Response(multipartStream([imageFile({ sopInstanceUid: "a", pixels: [1, 2, 3, 4, 5, 6, 7, 8] }), imageFile({ sopInstanceUid: "x", pixels: new Array(8).fill(0) })]), { headers: { "Content-Type": CONTENT_TYPE } }));
+    const files = [imageFile({ sopInstanceUid: "a", pixels: [1, 2, 3, 4, 5, 6, 7, 8] }), imageFile({ sopInstanceUid: "x", pixels: new Array(8).fill(0) })];
+    const fetch = vi.fn(async () => new Response(multipartStream(files), { headers: { "Content-Type": CONTENT_TYPE } }));
     vi.stubGlobal("fetch", fetch);
     const arrived: string[] = [];
     await retrieveSeriesFrames("1.2", "1.2.1", [imageId("a"), imageId("b")], (id) => arrived.push(id), new AbortController().signal);
