@@ -84,13 +84,16 @@ export async function withRetry<T>(load: () => Promise<T>, wait = (ms: number) =
   }
 }
 
-async function get(path: string, accept: string): Promise<Response> {
-  return withRetry(async () => {
-    const response = await fetch(`${DICOMWEB_ROOT}/${path}`, { headers: { Accept: accept }, credentials: "same-origin" });
-    if (response.status === 401) window.dispatchEvent(new Event(SESSION_EXPIRED_EVENT));
-    if (!response.ok) throw new ApiError(response.status, (await jsonBody(response).catch(() => null)) as ErrorBody | null);
-    return response;
-  });
+/** One DICOMweb request: an ApiError when refused (a 401 also tells the app the session has ended). */
+export async function dicomwebFetch(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
+  const response = await fetch(`${DICOMWEB_ROOT}/${path}`, { headers: { Accept: accept }, credentials: "same-origin", signal });
+  if (response.status === 401) window.dispatchEvent(new Event(SESSION_EXPIRED_EVENT));
+  if (!response.ok) throw new ApiError(response.status, (await jsonBody(response).catch(() => null)) as ErrorBody | null);
+  return response;
+}
+
+function get(path: string, accept: string): Promise<Response> {
+  return withRetry(() => dicomwebFetch(path, accept));
 }
 
 async function fetchJson(path: string): Promise<DicomJson[]> {
@@ -131,6 +134,8 @@ async function json(path: string): Promise<DicomJson[]> {
 export const dicomwebPath = {
   series: (studyUid: string) => `studies/${studyUid}/series`,
   metadata: (studyUid: string, seriesUid: string) => `studies/${studyUid}/series/${seriesUid}/metadata`,
+  /** The series' instances, whole (WADO-RS retrieve series). */
+  instances: (studyUid: string, seriesUid: string) => `studies/${studyUid}/series/${seriesUid}`,
 };
 
 export interface SeriesSummary {

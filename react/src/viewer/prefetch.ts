@@ -28,7 +28,7 @@ export function prefetchSeries(
   imageIds: string[],
   start: number,
   onLoaded: (loaded: number) => void,
-  shown: Promise<unknown> = Promise.resolve(),
+  shown: Promise<unknown>,
 ): () => void {
   const requestType = Enums.RequestType.Prefetch;
   const retrieval = new AbortController();

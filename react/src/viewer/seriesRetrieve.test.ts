@@ -15,6 +15,8 @@ describe("a DICOM file's frames", () => {
     expect(read?.sopInstanceUid).toBe("1.2.3");
     expect(read?.transferSyntaxUid).toBe("1.2.840.10008.1.2.1");
     expect(read?.frames.map(bytes)).toEqual([pixels.slice(0, 8), pixels.slice(8, 16), pixels.slice(16)]);
+    // each its own bytes: a decoding worker is handed a frame's whole buffer
+    expect(read?.frames.map((frame) => frame.buffer.byteLength)).toEqual([8, 8, 8]);
   });
 
   it("joins an encapsulated frame's fragments, and splits frames by the offset table", () => {

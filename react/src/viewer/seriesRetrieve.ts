@@ -9,8 +9,7 @@
 import { Enums, metaData } from "@cornerstonejs/core";
 import dicomParser from "dicom-parser";
 
-import { DICOMWEB_ROOT } from "../api/radiology";
-
+import { dicomwebFetch, dicomwebPath } from "./dicomweb";
 import { MultipartReader, boundaryOf } from "./multipart";
 
 /** Whole instances in the syntax the PACS holds them in: the same frame bytes as the frames retrieval. */
@@ -41,7 +40,8 @@ const UNCOMPRESSED = new Set(["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]);
 // deflated and big endian files are left to the frames retrieval, which the PACS answers in a syntax Cornerstone reads
 const NOT_SPLIT = new Set(["1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2"]);
 
-/** A DICOM file's frames, in order, with its SOP instance UID; null when this file's frames are not split here. */
+/** A DICOM file's frames, in order, with its SOP instance UID; null when this file's frames are not split here.
+ * Each frame has its own bytes: a view into the file would hand the whole file to a decoding worker per frame. */
 export function framesOf(file: Uint8Array): { sopInstanceUid: string; transferSyntaxUid: string; frames: Uint8Array[] } | null {
   let dataSet: dicomParser.DataSet;
   try {
@@ -56,9 +56,9 @@ export function framesOf(file: Uint8Array): { sopInstanceUid: string; transferSy
   const count = dataSet.intString("x00280008") || 1;
   if (pixels.encapsulatedPixelData) {
     const fragments = pixels.fragments ?? [];
-    if (count === 1) return { sopInstanceUid, transferSyntaxUid, frames: [dicomParser.readEncapsulatedPixelDataFromFragments(dataSet, pixels, 0, fragments.length)] };
+    if (count === 1) return { sopInstanceUid, transferSyntaxUid, frames: [dicomParser.readEncapsulatedPixelDataFromFragments(dataSet, pixels, 0, fragments.length).slice()] };
     if (pixels.basicOffsetTable?.length === count) {
-      const frames = Array.from({ length: count }, (_, index) => dicomParser.readEncapsulatedImageFrame(dataSet, pixels, index));
+      const frames = Array.from({ length: count }, (_, index) => dicomParser.readEncapsulatedImageFrame(dataSet, pixels, index).slice());
       return { sopInstanceUid, transferSyntaxUid, frames };
     }
     return null; // frames without an offset table: the PACS knows where each begins
@@ -67,7 +67,7 @@ export function framesOf(file: Uint8Array): { sopInstanceUid: string; transferSy
   const bits = dataSet.uint16("x00280100") ?? 0;
   const size = (dataSet.uint16("x00280010") ?? 0) * (dataSet.uint16("x00280011") ?? 0) * (dataSet.uint16("x00280002") ?? 1) * (bits / 8);
   if (bits % 8 !== 0 || size <= 0 || pixels.length < size * count) return null;
-  const frames = Array.from({ length: count }, (_, index) => file.subarray(pixels.dataOffset + index * size, pixels.dataOffset + (index + 1) * size));
+  const frames = Array.from({ length: count }, (_, index) => file.slice(pixels.dataOffset + index * size, pixels.dataOffset + (index + 1) * size));
   return { sopInstanceUid, transferSyntaxUid, frames };
 }
 
@@ -87,11 +87,11 @@ export async function retrieveSeriesFrames(
   signal: AbortSignal,
 ): Promise<void> {
   const wanted = new Map(imageIds.map((imageId) => [frameKey(imageId), imageId]));
-  const response = await fetch(`${DICOMWEB_ROOT}/studies/${studyUid}/series/${seriesUid}`, { headers: { Accept: SERIES_ACCEPT }, credentials: "same-origin", signal });
+  const response = await dicomwebFetch(dicomwebPath.instances(studyUid, seriesUid), SERIES_ACCEPT, signal);
   const boundary = boundaryOf(response.headers.get("Content-Type"));
-  if (!response.ok || !response.body || !boundary) {
+  if (!response.body || !boundary) {
     await response.body?.cancel();
-    throw new Error(`series retrieval answered ${response.status}`);
+    throw new Error("series retrieval answered without multipart parts");
   }
   const reader = new MultipartReader(boundary);
   const stream = response.body.getReader();
